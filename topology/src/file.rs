@@ -1,0 +1,336 @@
+//! Reading and writing the topology file (format in the crate doc).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::duration;
+use crate::error::{LineIndex, Problem, ProblemKind};
+use crate::policy::{Deadlines, LinkSettings, Policy, Reach};
+use crate::tree::{Node, NodeSpans, assemble};
+use crate::{Kind, Level, LoadError, NodeId, Severity, Topology};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    federation: Option<RawFederation>,
+    #[serde(default)]
+    policy: RawPolicy,
+    #[serde(default)]
+    link: RawLink,
+    #[serde(default, rename = "node")]
+    nodes: Vec<RawNode>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFederation {
+    name: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default)]
+    reach: BTreeMap<Severity, Spanned<String>>,
+    #[serde(default)]
+    deadlines: BTreeMap<Severity, RawDeadlines>,
+    alert_path: Option<Vec<Severity>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDeadlines {
+    accept: Option<Spanned<String>>,
+    sign_for: Option<Spanned<String>>,
+    finish: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    heartbeat: Option<Spanned<String>>,
+    failover_after: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    id: Spanned<String>,
+    name: String,
+    level: Spanned<Level>,
+    #[serde(default)]
+    kind: Kind,
+    parent: Option<Spanned<String>>,
+    listen: Spanned<String>,
+}
+
+impl Topology {
+    /// Reads and validates a topology file. Every problem found is
+    /// returned, each naming the file, line and column.
+    pub fn load(path: &Path) -> Result<Topology, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Topology::parse(&text, Some(path.to_owned()))
+    }
+
+    /// Parses and validates topology text; `file` is only used in messages.
+    pub fn parse(text: &str, file: Option<PathBuf>) -> Result<Topology, LoadError> {
+        let lines = LineIndex::new(text, file.map(Arc::new));
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| lines.locate(s.start));
+            LoadError::Invalid(vec![Problem {
+                at,
+                kind: ProblemKind::Syntax(e.message().trim().to_owned()),
+            }])
+        })?;
+        let mut problems = Vec::new();
+        let mut report = |span: std::ops::Range<usize>, kind: ProblemKind| {
+            problems.push(Problem {
+                at: Some(lines.locate(span.start)),
+                kind,
+            })
+        };
+
+        let policy = read_policy(&raw.policy, &mut report);
+        let link = read_link(&raw.link, &mut report);
+
+        let mut nodes = Vec::with_capacity(raw.nodes.len());
+        let mut spans = Vec::with_capacity(raw.nodes.len());
+        for r in raw.nodes {
+            let id = match NodeId::parse(r.id.get_ref()) {
+                Ok(id) => id,
+                Err(e) => {
+                    report(r.id.span(), e.into());
+                    continue;
+                }
+            };
+            let parent = match r.parent.as_ref().map(|p| NodeId::parse(p.get_ref())) {
+                None => None,
+                Some(Ok(p)) => Some(p),
+                Some(Err(e)) => {
+                    report(r.parent.as_ref().map_or(0..0, |p| p.span()), e.into());
+                    continue;
+                }
+            };
+            let listen = match r.listen.get_ref().parse() {
+                Ok(addr) => addr,
+                Err(_) => {
+                    report(
+                        r.listen.span(),
+                        ProblemKind::BadAddress {
+                            id,
+                            addr: r.listen.into_inner(),
+                        },
+                    );
+                    continue;
+                }
+            };
+            spans.push(NodeSpans {
+                id: lines.locate(r.id.span().start),
+                level: lines.locate(r.level.span().start),
+                parent: r.parent.as_ref().map(|p| lines.locate(p.span().start)),
+                listen: lines.locate(r.listen.span().start),
+            });
+            nodes.push(Node {
+                id,
+                name: r.name,
+                level: r.level.into_inner(),
+                kind: r.kind,
+                parent,
+                listen,
+            });
+        }
+        let name = raw
+            .federation
+            .map(|f| f.name)
+            .unwrap_or_else(|| "Liandong federation".to_owned());
+        assemble(name, nodes, Some(spans), policy, link, problems)
+    }
+
+    /// Writes the topology in the file format, with a header that explains
+    /// it. Loading the result gives an equal topology.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::with_capacity(self.len() * 120 + 2048);
+        let _ = writeln!(out, "# Liandong topology: {} ({}).", self.name(), self.summary());
+        out.push_str(HEADER);
+        let _ = writeln!(out, "\n[federation]\nname = {}", quote(self.name()));
+
+        let policy = self.policy();
+        out.push_str(
+            "\n[policy]\n# Which level each severity must reach; \"top\" is the root of this tree.\nreach = { ",
+        );
+        let reach: Vec<String> = Severity::ALL
+            .iter()
+            .map(|&s| format!("{s} = \"{}\"", policy.reach(s)))
+            .collect();
+        out.push_str(&reach.join(", "));
+        out.push_str(" }\n# Severities that also alert every center on the way at once.\n");
+        let alert: Vec<String> = policy.alert_path().iter().map(|s| format!("\"{s}\"")).collect();
+        let _ = writeln!(out, "alert_path = [{}]", alert.join(", "));
+        out.push_str("\n[policy.deadlines]\n# accept: report at its owner -> accepted; sign_for: order delivered -> signed for;\n# finish: accepted or signed for -> done.\n");
+        for s in Severity::ALL {
+            let d = policy.deadlines(s);
+            let _ = writeln!(
+                out,
+                "{s} = {{ accept = \"{}\", sign_for = \"{}\", finish = \"{}\" }}",
+                duration::format(d.accept),
+                duration::format(d.sign_for),
+                duration::format(d.finish)
+            );
+        }
+        let link = self.link();
+        let _ = writeln!(
+            out,
+            "\n[link]\nheartbeat = \"{}\"\nfailover_after = \"{}\"",
+            duration::format(link.heartbeat),
+            duration::format(link.failover_after)
+        );
+        for n in self.nodes() {
+            let _ = write!(
+                out,
+                "\n[[node]]\nid = \"{}\"\nname = {}\nlevel = \"{}\"\n",
+                n.id,
+                quote(&n.name),
+                n.level
+            );
+            if n.kind != Kind::Center {
+                let _ = writeln!(out, "kind = \"{}\"", n.kind);
+            }
+            if let Some(p) = &n.parent {
+                let _ = writeln!(out, "parent = \"{p}\"");
+            }
+            let _ = writeln!(out, "listen = \"{}\"", n.listen);
+        }
+        out
+    }
+}
+
+const HEADER: &str = "\
+# Format: [federation] name; [policy] reach, alert_path and deadlines per
+# severity (Routine, IV, III, II, I); [link] heartbeat and failover_after;
+# then one [[node]] per center or member unit with id (division code, or
+# code-unit for a member unit), name, level (province, city, county,
+# township, village, grid), kind (center, the default, or member-unit),
+# parent (absent only for the root) and listen (IP:PORT).
+# The full reference is the liandong-topology crate doc. Check a file
+# with `liandong topology check FILE`.
+";
+
+fn quote(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+fn read_duration(
+    raw: &Option<Spanned<String>>,
+    what: &str,
+    default: Duration,
+    report: &mut impl FnMut(std::ops::Range<usize>, ProblemKind),
+) -> Duration {
+    let Some(raw) = raw else { return default };
+    duration::parse(raw.get_ref()).unwrap_or_else(|why| {
+        report(
+            raw.span(),
+            ProblemKind::BadDuration {
+                what: what.to_owned(),
+                text: raw.get_ref().clone(),
+                why,
+            },
+        );
+        default
+    })
+}
+
+fn read_policy(raw: &RawPolicy, report: &mut impl FnMut(std::ops::Range<usize>, ProblemKind)) -> Policy {
+    let mut policy = Policy::default();
+    for (&severity, text) in &raw.reach {
+        match Reach::parse(text.get_ref()) {
+            Some(reach) => policy.set_reach(severity, reach),
+            None => report(
+                text.span(),
+                ProblemKind::BadReach {
+                    severity,
+                    text: text.get_ref().clone(),
+                },
+            ),
+        }
+    }
+    // A more severe report must climb at least as high as a less severe one.
+    for pair in Severity::ALL.windows(2) {
+        let (lower, higher) = (pair[0], pair[1]);
+        if policy.reach(higher).height() < policy.reach(lower).height() {
+            let at = raw
+                .reach
+                .get(&higher)
+                .or_else(|| raw.reach.get(&lower))
+                .map_or(0..0, |s| s.span());
+            report(
+                at,
+                ProblemKind::PolicyNotMonotonic {
+                    higher,
+                    higher_reach: policy.reach(higher).to_string(),
+                    lower,
+                    lower_reach: policy.reach(lower).to_string(),
+                },
+            );
+        }
+    }
+    for (&severity, d) in &raw.deadlines {
+        let base = policy.deadlines(severity);
+        let deadlines = Deadlines {
+            accept: read_duration(
+                &d.accept,
+                &format!("policy.deadlines.{severity}.accept"),
+                base.accept,
+                report,
+            ),
+            sign_for: read_duration(
+                &d.sign_for,
+                &format!("policy.deadlines.{severity}.sign_for"),
+                base.sign_for,
+                report,
+            ),
+            finish: read_duration(
+                &d.finish,
+                &format!("policy.deadlines.{severity}.finish"),
+                base.finish,
+                report,
+            ),
+        };
+        policy.set_deadlines(severity, deadlines);
+    }
+    if let Some(alert) = &raw.alert_path {
+        policy.set_alert_path(alert.clone());
+    }
+    policy
+}
+
+fn read_link(raw: &RawLink, report: &mut impl FnMut(std::ops::Range<usize>, ProblemKind)) -> LinkSettings {
+    let base = LinkSettings::default();
+    let link = LinkSettings {
+        heartbeat: read_duration(&raw.heartbeat, "link.heartbeat", base.heartbeat, report),
+        failover_after: read_duration(&raw.failover_after, "link.failover_after", base.failover_after, report),
+    };
+    if link.failover_after < link.heartbeat * 2 {
+        let at = raw
+            .failover_after
+            .as_ref()
+            .or(raw.heartbeat.as_ref())
+            .map_or(0..0, |s| s.span());
+        report(
+            at,
+            ProblemKind::FailoverTooShort {
+                heartbeat: duration::format(link.heartbeat),
+                failover: duration::format(link.failover_after),
+            },
+        );
+    }
+    link
+}

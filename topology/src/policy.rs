@@ -1,0 +1,181 @@
+//! The severity policy and link settings: data from the topology file, not
+//! constants in code.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use crate::{Level, Severity};
+
+/// How high a report of some severity must climb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// At least this level: the lowest center at or above it owns the report.
+    Level(Level),
+    /// The root of the federation, whatever its level.
+    Top,
+}
+
+impl Reach {
+    pub fn parse(s: &str) -> Option<Reach> {
+        if s == "top" || s == "顶级" {
+            return Some(Reach::Top);
+        }
+        Level::parse(s).map(Reach::Level)
+    }
+
+    /// Orders reaches so that a higher reach compares greater; `Top` is
+    /// above every level.
+    pub(crate) fn height(self) -> u8 {
+        match self {
+            Reach::Top => u8::MAX,
+            Reach::Level(level) => Level::Grid.depth() - level.depth(),
+        }
+    }
+}
+
+impl fmt::Display for Reach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reach::Top => f.write_str("top"),
+            Reach::Level(level) => f.write_str(level.name()),
+        }
+    }
+}
+
+/// Deadlines for one severity, measured from when the stage starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// From a report's arrival at its owner to acceptance (受理).
+    pub accept: Duration,
+    /// From an order's delivery to a target's sign-for (签收).
+    pub sign_for: Duration,
+    /// From acceptance or sign-for to done (办结).
+    pub finish: Duration,
+}
+
+/// Which level each severity must reach, the deadlines per severity, and
+/// which severities alert every center on the way at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    reach: BTreeMap<Severity, Reach>,
+    deadlines: BTreeMap<Severity, Deadlines>,
+    alert_path: Vec<Severity>,
+}
+
+const fn mins(m: u64) -> Duration {
+    Duration::from_secs(m * 60)
+}
+
+impl Default for Policy {
+    /// The design's defaults: Routine→township, IV→county, III→city,
+    /// II and I→top; I alerts every level on the way.
+    fn default() -> Self {
+        let reach = [
+            (Severity::Routine, Reach::Level(Level::Township)),
+            (Severity::IV, Reach::Level(Level::County)),
+            (Severity::III, Reach::Level(Level::City)),
+            (Severity::II, Reach::Top),
+            (Severity::I, Reach::Top),
+        ];
+        let deadlines = [
+            (
+                Severity::Routine,
+                Deadlines {
+                    accept: mins(240),
+                    sign_for: mins(480),
+                    finish: mins(7 * 24 * 60),
+                },
+            ),
+            (
+                Severity::IV,
+                Deadlines {
+                    accept: mins(60),
+                    sign_for: mins(120),
+                    finish: mins(3 * 24 * 60),
+                },
+            ),
+            (
+                Severity::III,
+                Deadlines {
+                    accept: mins(30),
+                    sign_for: mins(60),
+                    finish: mins(24 * 60),
+                },
+            ),
+            (
+                Severity::II,
+                Deadlines {
+                    accept: mins(10),
+                    sign_for: mins(20),
+                    finish: mins(12 * 60),
+                },
+            ),
+            (
+                Severity::I,
+                Deadlines {
+                    accept: mins(5),
+                    sign_for: mins(10),
+                    finish: mins(6 * 60),
+                },
+            ),
+        ];
+        Policy {
+            reach: reach.into_iter().collect(),
+            deadlines: deadlines.into_iter().collect(),
+            alert_path: vec![Severity::I],
+        }
+    }
+}
+
+impl Policy {
+    /// How high a report of `severity` must climb.
+    pub fn reach(&self, severity: Severity) -> Reach {
+        self.reach[&severity]
+    }
+
+    pub fn deadlines(&self, severity: Severity) -> Deadlines {
+        self.deadlines[&severity]
+    }
+
+    /// True if a report of `severity` alerts every center on its way at
+    /// once, not only its owner.
+    pub fn alerts_path(&self, severity: Severity) -> bool {
+        self.alert_path.contains(&severity)
+    }
+
+    pub fn alert_path(&self) -> &[Severity] {
+        &self.alert_path
+    }
+
+    pub fn set_reach(&mut self, severity: Severity, reach: Reach) {
+        self.reach.insert(severity, reach);
+    }
+
+    pub fn set_deadlines(&mut self, severity: Severity, deadlines: Deadlines) {
+        self.deadlines.insert(severity, deadlines);
+    }
+
+    pub fn set_alert_path(&mut self, severities: Vec<Severity>) {
+        self.alert_path = severities;
+    }
+}
+
+/// Link health settings every node uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkSettings {
+    /// Interval between heartbeats on an idle link.
+    pub heartbeat: Duration,
+    /// How long a parent may stay unreachable before a node fails over to
+    /// the nearest reachable ancestor (越级).
+    pub failover_after: Duration,
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        LinkSettings {
+            heartbeat: Duration::from_secs(5),
+            failover_after: Duration::from_secs(30),
+        }
+    }
+}
