@@ -1,0 +1,94 @@
+//! liandong-certs: who belongs to a Liandong federation, and how a node can
+//! tell.
+//!
+//! Every federation (a city, a province) has one certificate authority. It
+//! issues a certificate to every node (a center, named by its
+//! administrative-division code such as `350102` or a member unit such as
+//! `350102-police`) and to every operator and leader who works at a node. A
+//! certificate's identity is in its URI SANs: `liandong://node/<id>`, or
+//! `liandong://operator/<node-id>/<name>` with `liandong://role/<role>`.
+//! Nodes talk QUIC over mutual TLS 1.3 and accept a peer only if its
+//! certificate chains to the federation CA, is in date, is not on the
+//! revocation list, and names exactly one identity. All keys are Ed25519:
+//! fast to generate (a province has ~23,000 nodes), supported by rustls,
+//! ring and webpki in TLS 1.3, and reusable later to sign envelopes.
+//!
+//! # Layout
+//! - [`serial`]: [`Serial`], random 16-byte serial numbers printed `5f:3a:...`.
+//! - [`identity`]: [`Identity`], [`Role`], reading identities from SANs
+//!   ([`identity_of`]), the TLS server name of a node ([`server_name_for`]).
+//! - [`ca`]: [`FederationCa`] (generate, save, load), issuing node and
+//!   operator certificates ([`IssuedCert`], [`Validity`]), PEM loaders.
+//! - [`revocation`]: the `revoked.toml` file ([`RevocationList`]) and the
+//!   shared, swappable handle verifiers read ([`Revocations`]).
+//! - [`verify`]: [`Verifier`], the one place that decides whether a presented
+//!   chain is acceptable, with a distinct [`VerifyError`] for each refusal.
+//! - [`tls`]: rustls client and server configurations and verifiers built on
+//!   [`Verifier`] (ring provider, TLS 1.3 only, ALPN [`ALPN`]).
+//! - [`layout`]: where files live in a federation directory ([`CaDir`]).
+//! - [`bulk`]: `certs init` ([`init_federation`]) and operator issuance into
+//!   that directory.
+//! - [`inspect`]: the text `certs inspect` prints.
+//!
+//! # Never
+//! - Never writes a private key readable by anyone but its owner: key files
+//!   are created with mode 0600 by `open(2)` itself, never `chmod`ed after the
+//!   bytes are written, and loading a key that group or others can read is
+//!   refused (as ssh does).
+//! - Never accepts a peer whose identity it cannot read: no `liandong://`
+//!   SAN, a malformed one, or several identities are all refusals.
+//! - Never overwrites a federation CA, and never replaces an existing node
+//!   certificate during `certs init` (it only tops up).
+//! - Never uses a crypto provider other than ring, nor TLS below 1.3.
+//! - Never panics on what comes from outside (files, presented certificates):
+//!   every such failure is an error value naming the file, node or serial.
+//!
+//! Time is an argument wherever a decision depends on it (`Validity`,
+//! `Verifier::verify(.., now, ..)`), so tests can make and check expired
+//! certificates without waiting.
+
+#![warn(missing_docs)]
+
+pub mod bulk;
+pub mod ca;
+mod fsutil;
+pub mod identity;
+pub mod inspect;
+pub mod layout;
+pub mod revocation;
+pub mod serial;
+pub mod tls;
+pub mod verify;
+
+pub use bulk::{InitError, InitSummary, init_federation, issue_operator_into};
+pub use ca::{
+    CA_VALIDITY_DAYS, CertError, FederationCa, IssuedCert, Validity, load_ca_certificate, load_certificates,
+    load_private_key,
+};
+pub use identity::{
+    Identity, IdentityError, OperatorNameError, Role, ServerNameError, identity_of, node_from_server_name,
+    server_name_for, validate_operator_name,
+};
+pub use inspect::inspect_file;
+pub use layout::CaDir;
+pub use revocation::{Entry, Reason, RevocationError, RevocationList, Revocations};
+pub use serial::Serial;
+pub use tls::{
+    ALPN, ClientVerifier, NodeServerVerifier, TlsError, client_config, peer_identity, refusal_reason, server_config,
+};
+pub use verify::{Usage, VerifiedPeer, Verifier, VerifyError};
+
+/// The certificate types in this crate's API (`CertificateDer`,
+/// `PrivateKeyDer`, `UnixTime`, `ServerName`), re-exported so callers need
+/// not pin the same version themselves.
+pub use rustls_pki_types as pki_types;
+/// The time crate whose `OffsetDateTime` this crate's API takes.
+pub use time;
+
+/// Formats a time as RFC 3339 in whole seconds (`2026-11-22T10:00:00Z`), as
+/// messages and the revocation file show it.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
