@@ -1,0 +1,56 @@
+//! `liandong`: the one binary every center runs. This file only parses the
+//! command line and maps the outcome to an exit code; each command lives in
+//! its own module over the library crates.
+
+mod certs_cmd;
+mod topology_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "liandong",
+    version,
+    about = "Liandong (联动): federated emergency dispatch for tiered public-safety centers"
+)]
+#[command(
+    after_help = "Start with `liandong topology generate --preset demo --out demo.toml`, then `liandong topology show demo.toml`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate, check and show federation topology files.
+    #[command(subcommand)]
+    Topology(topology_cmd::TopologyCommand),
+    /// Create the federation CA and node and operator certificates; inspect and revoke them.
+    #[command(subcommand)]
+    Certs(certs_cmd::CertsCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Topology(cmd) => topology_cmd::run(cmd),
+        Command::Certs(cmd) => certs_cmd::run(cmd),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // The first line says what failed; a topology with several
+            // problems lists each on its own line below it.
+            let text = format!("{err:#}");
+            let mut lines = text.lines();
+            eprintln!("error: {}", lines.next().unwrap_or("unknown error"));
+            for line in lines {
+                eprintln!("  {line}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
