@@ -1,39 +1,30 @@
 //! The `liandong certs` commands, run as the real binary on real files.
 
+mod common;
+
+use common::{arg, liandong, stderr, stdout};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/topology/examples/demo.toml");
 
-fn liandong(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_liandong"))
-        .args(args)
-        .output()
-        .expect("run liandong")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
-}
-
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).expect("file exists").permissions().mode() & 0o777
+}
+
+/// Runs `certs init` for the demo topology into `dir/certs`.
+fn init_demo(dir: &Path) -> PathBuf {
+    let out = dir.join("certs");
+    let init = liandong(&["certs", "init", "--topology", DEMO, "--out", arg(&out)]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    out
 }
 
 #[test]
 fn init_issues_every_node_then_tops_up() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("certs");
-    let first = liandong(&["certs", "init", "--topology", DEMO, "--out", s(&out)]);
+    let first = liandong(&["certs", "init", "--topology", DEMO, "--out", arg(&out)]);
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(
         stdout(&first).contains("issued 17 node certificates, kept 0 existing"),
@@ -44,7 +35,7 @@ fn init_issues_every_node_then_tops_up() {
         let node = out.join("nodes").join(id);
         assert_eq!(mode(&node.join("node.key")), 0o600, "{id} key mode");
         assert!(node.join("ca.pem").exists());
-        let inspect = liandong(&["certs", "inspect", s(&node.join("node.pem")), "--ca", s(&out)]);
+        let inspect = liandong(&["certs", "inspect", arg(&node.join("node.pem")), "--ca", arg(&out)]);
         assert!(inspect.status.success(), "{}", stderr(&inspect));
         assert!(
             stdout(&inspect).contains(&format!("liandong://node/{id}")),
@@ -53,7 +44,7 @@ fn init_issues_every_node_then_tops_up() {
         );
     }
     assert_eq!(mode(&out.join("ca.key")), 0o600);
-    let second = liandong(&["certs", "init", "--topology", DEMO, "--out", s(&out)]);
+    let second = liandong(&["certs", "init", "--topology", DEMO, "--out", arg(&out)]);
     assert!(second.status.success(), "{}", stderr(&second));
     assert!(stdout(&second).contains("reused the CA"), "{}", stdout(&second));
     assert!(
@@ -66,17 +57,12 @@ fn init_issues_every_node_then_tops_up() {
 #[test]
 fn operator_certificates_carry_node_name_and_role() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("certs");
-    assert!(
-        liandong(&["certs", "init", "--topology", DEMO, "--out", s(&out)])
-            .status
-            .success()
-    );
+    let out = init_demo(dir.path());
     let issue = liandong(&[
         "certs",
         "issue-operator",
         "--ca",
-        s(&out),
+        arg(&out),
         "--node",
         "350102",
         "--name",
@@ -89,7 +75,7 @@ fn operator_certificates_carry_node_name_and_role() {
     assert!(issue.status.success(), "{}", stderr(&issue));
     let pem = out.join("operators/350102/王芳.pem");
     assert_eq!(mode(&out.join("operators/350102/王芳.key")), 0o600);
-    let inspect = liandong(&["certs", "inspect", s(&pem), "--ca", s(&out)]);
+    let inspect = liandong(&["certs", "inspect", arg(&pem), "--ca", arg(&out)]);
     assert!(inspect.status.success(), "{}", stderr(&inspect));
     assert!(
         stdout(&inspect).contains("identity     leader 王芳 at node 350102"),
@@ -101,7 +87,7 @@ fn operator_certificates_carry_node_name_and_role() {
         "certs",
         "issue-operator",
         "--ca",
-        s(&out),
+        arg(&out),
         "--node",
         "350199",
         "--name",
@@ -122,20 +108,15 @@ fn operator_certificates_carry_node_name_and_role() {
 #[test]
 fn a_revoked_certificate_is_refused_on_inspection() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("certs");
-    assert!(
-        liandong(&["certs", "init", "--topology", DEMO, "--out", s(&out)])
-            .status
-            .success()
-    );
+    let out = init_demo(dir.path());
     let cert = out.join("nodes/350121/node.pem");
     let revoke = liandong(&[
         "certs",
         "revoke",
         "--ca",
-        s(&out),
+        arg(&out),
         "--cert",
-        s(&cert),
+        arg(&cert),
         "--reason",
         "key-compromise",
         "--note",
@@ -147,7 +128,7 @@ fn a_revoked_certificate_is_refused_on_inspection() {
         list.contains("key-compromise") && list.contains("liandong://node/350121"),
         "{list}"
     );
-    let inspect = liandong(&["certs", "inspect", s(&cert), "--ca", s(&out)]);
+    let inspect = liandong(&["certs", "inspect", arg(&cert), "--ca", arg(&out)]);
     assert_eq!(inspect.status.code(), Some(1));
     assert!(stderr(&inspect).contains("revoked"), "{}", stderr(&inspect));
 }
@@ -165,9 +146,9 @@ fn init_refuses_an_invalid_topology_with_its_problem() {
         "certs",
         "init",
         "--topology",
-        s(&topo),
+        arg(&topo),
         "--out",
-        s(&dir.path().join("c")),
+        arg(&dir.path().join("c")),
     ]);
     assert_eq!(init.status.code(), Some(1));
     assert!(

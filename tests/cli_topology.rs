@@ -1,34 +1,16 @@
 //! The `liandong topology` commands, run as the real binary on real files.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn liandong(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_liandong"))
-        .args(args)
-        .output()
-        .expect("run liandong")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
-}
+use common::{arg, liandong, stderr, stdout};
 
 #[test]
 fn generate_then_check_jiangsu_reports_every_level() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("jiangsu.toml");
-    let generated = liandong(&["topology", "generate", "--preset", "jiangsu", "--out", path_str(&file)]);
+    let generated = liandong(&["topology", "generate", "--preset", "jiangsu", "--out", arg(&file)]);
     assert!(generated.status.success(), "{}", stderr(&generated));
-    let check = liandong(&["topology", "check", path_str(&file)]);
+    let check = liandong(&["topology", "check", arg(&file)]);
     assert!(check.status.success(), "{}", stderr(&check));
     let out = stdout(&check);
     assert!(
@@ -43,7 +25,7 @@ fn generate_refuses_to_overwrite_without_force() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("demo.toml");
     std::fs::write(&file, "keep me").unwrap();
-    let again = liandong(&["topology", "generate", "--preset", "demo", "--out", path_str(&file)]);
+    let again = liandong(&["topology", "generate", "--preset", "demo", "--out", arg(&file)]);
     assert!(!again.status.success());
     assert!(
         stderr(&again).contains("already exists: pass --force"),
@@ -57,7 +39,7 @@ fn generate_refuses_to_overwrite_without_force() {
         "--preset",
         "demo",
         "--out",
-        path_str(&file),
+        arg(&file),
         "--force",
     ]);
     assert!(forced.status.success(), "{}", stderr(&forced));
@@ -74,7 +56,7 @@ fn check_names_the_problem_and_exits_nonzero() {
          [[node]]\nid = \"350102\"\nname = \"鼓楼区\"\nlevel = \"county\"\nparent = \"350100\"\nlisten = \"localhost\"\n",
     )
     .unwrap();
-    let check = liandong(&["topology", "check", path_str(&file)]);
+    let check = liandong(&["topology", "check", arg(&file)]);
     assert_eq!(check.status.code(), Some(1));
     let err = stderr(&check);
     let first = err.lines().next().unwrap_or_default();
