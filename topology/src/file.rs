@@ -12,7 +12,7 @@ use toml::Spanned;
 use crate::duration;
 use crate::error::{LineIndex, Problem, ProblemKind};
 use crate::policy::{Deadlines, LinkSettings, Policy, Reach};
-use crate::tree::{Node, NodeSpans, assemble};
+use crate::tree::{FileSpans, Node, NodeSpans, assemble};
 use crate::{Kind, Level, LoadError, NodeId, Severity, Topology};
 
 #[derive(Deserialize)]
@@ -152,6 +152,13 @@ impl Topology {
             .federation
             .map(|f| f.name)
             .unwrap_or_else(|| "Liandong federation".to_owned());
+        let reach = raw
+            .policy
+            .reach
+            .iter()
+            .map(|(&s, text)| (s, lines.locate(text.span().start)))
+            .collect();
+        let spans = FileSpans { nodes: spans, reach };
         assemble(name, nodes, Some(spans), policy, link, problems)
     }
 
@@ -260,26 +267,6 @@ fn read_policy(raw: &RawPolicy, report: &mut impl FnMut(std::ops::Range<usize>, 
                     text: text.get_ref().clone(),
                 },
             ),
-        }
-    }
-    // A more severe report must climb at least as high as a less severe one.
-    for pair in Severity::ALL.windows(2) {
-        let (lower, higher) = (pair[0], pair[1]);
-        if policy.reach(higher).height() < policy.reach(lower).height() {
-            let at = raw
-                .reach
-                .get(&higher)
-                .or_else(|| raw.reach.get(&lower))
-                .map_or(0..0, |s| s.span());
-            report(
-                at,
-                ProblemKind::PolicyNotMonotonic {
-                    higher,
-                    higher_reach: policy.reach(higher).to_string(),
-                    lower,
-                    lower_reach: policy.reach(lower).to_string(),
-                },
-            );
         }
     }
     for (&severity, d) in &raw.deadlines {

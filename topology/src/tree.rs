@@ -31,6 +31,14 @@ pub(crate) struct NodeSpans {
     pub listen: Location,
 }
 
+/// Where things were written in a file, for error messages: per node
+/// (parallel to the node list), and per severity in `policy.reach`.
+#[derive(Debug, Clone)]
+pub(crate) struct FileSpans {
+    pub nodes: Vec<NodeSpans>,
+    pub reach: BTreeMap<Severity, Location>,
+}
+
 /// A dense index of a node in a [`Topology`]. Nodes are stored in
 /// pre-order (a node, then its whole subtree), so a subtree is a contiguous
 /// range of indices. Valid only for the topology that produced it.
@@ -278,20 +286,21 @@ impl Topology {
     }
 }
 
-/// Checks every structural rule and builds the indexed tree. `spans` is
-/// parallel to `nodes` when they came from a file. `problems` carries what
+/// Checks every structural and policy rule and builds the indexed tree.
+/// `spans` says where things were written when they came from a file. `problems` carries what
 /// earlier stages found, so one run reports everything.
 pub(crate) fn assemble(
     name: String,
     nodes: Vec<Node>,
-    spans: Option<Vec<NodeSpans>>,
+    spans: Option<FileSpans>,
     policy: Policy,
     link: LinkSettings,
     mut problems: Vec<Problem>,
 ) -> Result<Topology, LoadError> {
     let at = |i: usize, f: fn(&NodeSpans) -> Option<&Location>| -> Option<Location> {
-        spans.as_ref().and_then(|s| f(&s[i]).cloned())
+        spans.as_ref().and_then(|s| f(&s.nodes[i]).cloned())
     };
+    let reach_at = |s: Severity| spans.as_ref().and_then(|spans| spans.reach.get(&s).cloned());
     let mut report = |at: Option<Location>, kind: ProblemKind| problems.push(Problem { at, kind });
 
     if nodes.is_empty() {
@@ -466,11 +475,30 @@ pub(crate) fn assemble(
                 .collect();
             let present = names.join(", ");
             report(
-                None,
+                reach_at(severity),
                 ProblemKind::PolicyLevelMissing {
                     severity,
                     level,
                     present,
+                },
+            );
+        }
+    }
+
+    // A more severe report must climb at least as high as a less severe one.
+    for pair in Severity::ALL.windows(2) {
+        let (lower, higher) = (pair[0], pair[1]);
+        let (low, high) = (policy.reach(lower), policy.reach(higher));
+        if high.height() < low.height() {
+            let at = reach_at(higher).or_else(|| reach_at(lower));
+            let (higher_reach, lower_reach) = (high.to_string(), low.to_string());
+            report(
+                at,
+                ProblemKind::PolicyNotMonotonic {
+                    higher,
+                    higher_reach,
+                    lower,
+                    lower_reach,
                 },
             );
         }

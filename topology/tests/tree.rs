@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use liandong_topology::{
-    Addressing, FanOut, GenerateError, Kind, Level, NodeId, Preset, Severity, Shape, Topology, generate,
+    Addressing, FanOut, GenerateError, Kind, Level, NodeId, Preset, Reach, Severity, Shape, Topology, generate,
 };
 
 fn id(s: &str) -> NodeId {
@@ -282,4 +282,17 @@ fn custom_fan_out() {
     };
     let err = generate(&Shape::Preset(Preset::Jiangsu), ports).unwrap_err();
     assert!(err.to_string().contains("22812 nodes do not fit"), "{err}");
+}
+
+#[test]
+fn built_topologies_obey_the_policy_rules_too() {
+    let demo = preset(Preset::Demo);
+    let mut policy = demo.policy().clone();
+    policy.set_reach(Severity::II, Reach::Level(Level::Township));
+    let err = Topology::build("x", demo.nodes().cloned().collect(), policy, *demo.link()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("policy sends severity II only to township but the less severe III to city"),
+        "{err}"
+    );
 }
