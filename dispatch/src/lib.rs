@@ -1,14 +1,52 @@
 //! liandong-dispatch: the protocol core of Liandong, sans-IO.
 //!
-//! **Not built yet** (issue 3). This crate will own every rule about where a
-//! report goes, who must acknowledge what, when something escalates, and how
-//! nothing gets lost: wire types and codec, routing over the topology, hop
-//! acks, dedup, retry schedules, incident and order lifecycles, SLA
-//! supervision, skip-level failover and catch-up, coordination rooms. It is
-//! driven in the shape of quinn-proto: `handle_*` inputs, `poll_*` outputs.
+//! Every rule about where a report goes, who must acknowledge what, when
+//! something escalates, and how nothing gets lost lives here, once. The
+//! real node and the simulator drive the same [`Core`] with the same calls,
+//! in the shape of quinn-proto: `handle_*` inputs, `poll_*` outputs (see
+//! the [`Core`] doc for the call order and the durability rule).
 //!
-//! It must never do I/O: no tokio, no sockets, no disk, no system clock, no
-//! thread-local RNG. Time is an argument and randomness a seeded generator
-//! passed in, so the real node and the simulator drive the same code.
+//! It must never do I/O: no tokio, no sockets, no disk, no system clock,
+//! no thread-local or OS randomness. Time is an argument ([`Timestamp`]),
+//! randomness a generator seeded by the driver, durable state a fold over
+//! records the driver writes ([`Store`]).
 //!
-//! Today the crate exports nothing; depending on it gives you no behaviour.
+//! # Layout
+//! - [`wire`]: envelopes (signed, end to end) and frames (one hop).
+//! - [`codec`]: the one place frames become bytes: version byte, size
+//!   limit, typed errors.
+//! - [`sign`]: origin signatures behind [`Signer`] / [`SignatureCheck`]
+//!   (Ed25519 for nodes, a cheap deterministic stand-in for simulations).
+//! - [`store`]: durable state as [`Record`]s and their fold, [`Store`];
+//!   incidents, orders, roll-ups.
+//! - [`core`]: [`Core`], routing, hop acks, retries, dedup, lifecycles,
+//!   deadlines and supervision, skip-level failover and catch-up.
+//! - [`testing`]: an in-memory federation of cores with a virtual clock,
+//!   for tests and benchmarks.
+//!
+//! # Rules the core keeps
+//! - A hop ack is sent only in the effects after the Persist that stored
+//!   the envelope; a sender forgets a copy only when it is acked.
+//! - An envelope id held in the store is never delivered to the
+//!   application again; the same envelope is sent to the same peer at most
+//!   once per outage (the outbox remembers acked copies until expiry).
+//! - A center skipped during failover is still owed every copy that passed
+//!   around it; it gets them when it returns, and dedup makes that exactly
+//!   once.
+//! - Every queue has a bound: past [`CoreConfig::outbox_limit`] copies for
+//!   one peer the node refuses new work rather than growing.
+
+pub mod codec;
+pub mod core;
+pub mod sign;
+pub mod store;
+pub mod testing;
+pub mod wire;
+
+pub use crate::core::{Command, CommandError, Core, CoreConfig, CoreError, Effect, Event, LinkStatus};
+pub use crate::sign::{Ed25519Keyring, Ed25519Signer, SignatureCheck, SignatureError, Signer, TestKeys};
+pub use crate::store::{Incident, IncidentState, OrderRecord, Record, RollUp, Store, TargetStatus};
+pub use crate::wire::{
+    Action, Body, Category, Envelope, EnvelopeId, Frame, Item, Lane, Mode, Order, Report, Stage, TargetState, Targets,
+    Timestamp,
+};

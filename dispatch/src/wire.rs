@@ -1,0 +1,391 @@
+//! Wire types: what travels between nodes. Encoding lives in [`crate::codec`].
+//!
+//! Two layers:
+//! - an [`Envelope`] is end-to-end and signed by its origin: nobody on the
+//!   way can forge or alter it;
+//! - a [`Frame`] is one hop: it carries an envelope with unsigned routing
+//!   data (destinations, hop trace, catch-up flag), or a hop ack, or a
+//!   heartbeat.
+
+use std::fmt;
+use std::time::Duration;
+
+use liandong_topology::{Level, NodeId, Severity};
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch. The core never reads a clock: the
+/// driver passes the current time into every `handle_*` call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    pub fn plus(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(d.as_millis().min(u128::from(u64::MAX)) as u64))
+    }
+
+    /// Time from `earlier` to `self`, zero if `earlier` is later.
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+}
+
+/// An envelope's identity: 128 random bits from the origin's seeded
+/// generator. Incidents and orders are named by the id of the envelope
+/// that created them.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EnvelopeId(pub u128);
+
+impl fmt::Display for EnvelopeId {
+    /// The first 12 hex digits: enough for people to tell ids apart.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:012x}", self.0 >> 80)
+    }
+}
+
+impl fmt::Debug for EnvelopeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+/// Real case or drill: exercises run on the live network and never mix
+/// with real cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Mode {
+    Actual,
+    Exercise,
+}
+
+/// End-to-end message, signed by its origin over everything but the
+/// signature itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub id: EnvelopeId,
+    pub origin: NodeId,
+    pub created: Timestamp,
+    /// After this the envelope is dead-lettered, with a notice to its origin.
+    pub expires: Timestamp,
+    pub mode: Mode,
+    pub body: Body,
+    pub signature: Vec<u8>,
+}
+
+impl Envelope {
+    pub fn kind(&self) -> Kind {
+        match &self.body {
+            Body::Report(_) => Kind::Report,
+            Body::Update(_) => Kind::Update,
+            Body::Order(_) => Kind::Order,
+            Body::OrderAck(_) => Kind::OrderAck,
+            Body::Supervise(_) => Kind::Supervise,
+            Body::DeadLetter(_) => Kind::DeadLetter,
+        }
+    }
+
+    /// The severity this envelope travels at, for priority lanes.
+    pub fn severity(&self) -> Option<Severity> {
+        match &self.body {
+            Body::Report(r) => Some(r.severity),
+            Body::Order(o) => Some(o.severity),
+            Body::Update(u) => match &u.action {
+                Action::Escalate { report, .. } => report.severity(),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// The kinds of envelope, for logs, audit and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Kind {
+    Report,
+    Update,
+    Order,
+    OrderAck,
+    Supervise,
+    DeadLetter,
+}
+
+/// What an envelope says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Body {
+    /// An incident report (上报), climbing to its owner.
+    Report(Report),
+    /// A step in an incident's life (accept, escalate, resolve, ...).
+    Update(Update),
+    /// A dispatch order (交办), travelling down to its targets.
+    Order(Order),
+    /// A target's acknowledgement of an order (签收, progress, done).
+    OrderAck(OrderAck),
+    /// A late item flagged to the level above (督办).
+    Supervise(Supervise),
+    /// An envelope expired before delivery: the notice to its origin.
+    DeadLetter(DeadLetter),
+}
+
+/// Categories operators file reports under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Category {
+    /// 矛盾纠纷
+    Dispute,
+    /// 安全隐患
+    Hazard,
+    /// 群众诉求
+    Request,
+    Fire,
+    Flood,
+    /// 群体性事件 / mass gathering
+    Gathering,
+    Accident,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub severity: Severity,
+    pub category: Category,
+    pub title: String,
+    pub detail: String,
+    /// Where it happened, as people say it.
+    pub place: String,
+    /// Who filed it (operator or grid worker name).
+    pub reporter: String,
+}
+
+/// A step in an incident's life, sent by one party to the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Update {
+    /// The incident: the id of its report envelope.
+    pub incident: EnvelopeId,
+    /// Operator who acted.
+    pub by: String,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// The owner takes the report (受理).
+    Accept,
+    /// Ownership moves one level up, by an operator or automatically on a
+    /// missed accept deadline. Carries the original signed report, so the
+    /// new owner can check it and open the incident even if it never saw it.
+    Escalate {
+        to: NodeId,
+        reason: String,
+        supervised: bool,
+        report: Box<Envelope>,
+    },
+    /// Progress from whoever is handling it (反馈).
+    Feedback {
+        text: String,
+    },
+    /// The owner says it is handled.
+    Resolve {
+        summary: String,
+    },
+    /// The reporting side checks the result (核查): accepted closes the
+    /// loop, refused reopens it.
+    Verify {
+        accepted: bool,
+        note: String,
+    },
+    /// The owner closes the case (结案).
+    Close,
+    Note {
+        text: String,
+    },
+    Cancel {
+        reason: String,
+    },
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Accept => "accept",
+            Action::Escalate { .. } => "escalate",
+            Action::Feedback { .. } => "feedback",
+            Action::Resolve { .. } => "resolve",
+            Action::Verify { .. } => "verify",
+            Action::Close => "close",
+            Action::Note { .. } => "note",
+            Action::Cancel { .. } => "cancel",
+        }
+    }
+}
+
+/// Who an order is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Targets {
+    Node(NodeId),
+    List(Vec<NodeId>),
+    /// Every node under `root` (root excluded), optionally only one level:
+    /// "every village under county X".
+    Subtree {
+        root: NodeId,
+        level: Option<Level>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// The incident this order handles, if any.
+    pub incident: Option<EnvelopeId>,
+    pub targets: Targets,
+    pub severity: Severity,
+    pub instruction: String,
+    /// Operator who issued it.
+    pub by: String,
+    /// When the work must be done; the policy's finish deadline if absent.
+    pub finish_by: Option<Timestamp>,
+}
+
+/// A target's state for one order. The order of the variants is the order
+/// of progress: an ack never moves a target backwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TargetState {
+    /// Sent, not yet known to have arrived.
+    Pending,
+    /// Stored at the target's node.
+    Delivered,
+    /// An operator at the target signed for it (签收).
+    SignedFor {
+        by: String,
+    },
+    InProgress {
+        note: String,
+    },
+    Done {
+        note: String,
+    },
+    Refused {
+        reason: String,
+    },
+}
+
+impl TargetState {
+    /// Progress rank: acks that arrive out of order never regress a target.
+    pub fn rank(&self) -> u8 {
+        match self {
+            TargetState::Pending => 0,
+            TargetState::Delivered => 1,
+            TargetState::SignedFor { .. } => 2,
+            TargetState::InProgress { .. } => 3,
+            TargetState::Done { .. } | TargetState::Refused { .. } => 4,
+        }
+    }
+
+    pub fn is_final(&self) -> bool {
+        self.rank() == 4
+    }
+
+    pub fn is_signed_for(&self) -> bool {
+        self.rank() >= 2 && !matches!(self, TargetState::Refused { .. })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            TargetState::Pending => "pending",
+            TargetState::Delivered => "delivered",
+            TargetState::SignedFor { .. } => "signed for",
+            TargetState::InProgress { .. } => "in progress",
+            TargetState::Done { .. } => "done",
+            TargetState::Refused { .. } => "refused",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderAck {
+    pub order: EnvelopeId,
+    /// The order's issuer, where the ack is going.
+    pub issuer: NodeId,
+    pub state: TargetState,
+}
+
+/// Which deadline was missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Stage {
+    Accept,
+    SignFor,
+    Finish,
+}
+
+/// What is late.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Item {
+    Incident(EnvelopeId),
+    OrderTarget { order: EnvelopeId, target: NodeId },
+}
+
+/// A late item flagged to the level above, which supervises it (督办).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supervise {
+    pub item: Item,
+    pub stage: Stage,
+    /// The center that now supervises the item.
+    pub supervisor: NodeId,
+    pub deadline: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub id: EnvelopeId,
+    pub kind: Kind,
+    /// Where it was stuck when it expired.
+    pub stuck_at: NodeId,
+    pub expired: Timestamp,
+}
+
+/// One hop of an envelope's journey: where it was stored, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hop {
+    pub node: NodeId,
+    pub at: Timestamp,
+}
+
+/// What one node sends another over a link.
+// Carry dominates traffic; boxing it would cost an allocation per frame to
+// save space only on the small control frames.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Frame {
+    /// An envelope moving one hop toward `to`.
+    Carry(Carry),
+    /// The receiver has persisted the envelope: the sender may forget it.
+    HopAck {
+        id: EnvelopeId,
+    },
+    Heartbeat {
+        sent: Timestamp,
+    },
+    HeartbeatEcho {
+        sent: Timestamp,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Carry {
+    pub envelope: Envelope,
+    /// Where this copy is going. Unsigned routing data: a center on the way
+    /// can drop a message (so can a cut cable) but not change what it says.
+    pub to: Vec<NodeId>,
+    /// Every node that stored this copy before, oldest first.
+    pub trace: Vec<Hop>,
+    /// A copy for a center that was skipped while it was down: recorded
+    /// there so its picture of its subtree is complete.
+    pub catch_up: bool,
+}
+
+/// Send priority: lower lanes go first on a thin link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Lane {
+    /// Heartbeats and hop acks.
+    Control,
+    /// Severity I and II.
+    Urgent,
+    Normal,
+    /// Catch-up for a center that was skipped.
+    Bulk,
+}
