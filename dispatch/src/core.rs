@@ -440,6 +440,15 @@ impl Core {
             .collect()
     }
 
+    /// Whether this node may hold a connection with `peer`: its parent and
+    /// children, and for skip-level failover any other ancestor or
+    /// descendant. The transport refuses everyone else (siblings, cousins,
+    /// unknown nodes) before reading a frame.
+    pub fn may_link(&self, peer: &NodeId) -> bool {
+        self.ix(peer)
+            .is_some_and(|p| self.is_below(p, self.me_ix) || self.is_below(self.me_ix, p))
+    }
+
     /// True while the parent has been unreachable past the failover
     /// threshold and traffic goes around it.
     pub fn is_failed_over(&self) -> bool {

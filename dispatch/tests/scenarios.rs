@@ -693,3 +693,19 @@ fn an_undeliverable_envelope_is_dead_lettered_to_its_origin() {
             .any(|a| a.what.contains("expired undelivered"))
     );
 }
+
+#[test]
+fn links_are_allowed_along_the_tree_only() {
+    let net = demo(20);
+    let town = net.core(&id(TOWN));
+    for allowed in [COUNTY, CITY, VILLAGE, "350102001002"] {
+        assert!(town.may_link(&id(allowed)), "{TOWN} may link with {allowed}");
+    }
+    for refused in [TOWN, "350102002", "350121", "350121001001", "350102-police", "999999"] {
+        assert!(!town.may_link(&id(refused)), "{TOWN} must refuse {refused}");
+    }
+    assert!(
+        net.core(&id("350102-police")).may_link(&id(CITY)),
+        "a unit may fail over past its center"
+    );
+}
