@@ -239,6 +239,23 @@ pub fn identity_of(cert_der: &[u8]) -> Result<Identity, IdentityError> {
     identity_of_parsed(&cert)
 }
 
+/// The raw 32-byte Ed25519 public key of a certificate: what a node's
+/// keyring needs to check the origin signatures of envelopes from the node
+/// the certificate names.
+pub fn ed25519_public_key(cert_der: &[u8]) -> Result<Vec<u8>, IdentityError> {
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(cert_der).map_err(|e| IdentityError::BadCertificate(e.to_string()))?;
+    let spki = &cert.tbs_certificate.subject_pki;
+    // 1.3.101.112 is id-Ed25519 (RFC 8410).
+    if spki.algorithm.algorithm.to_id_string() != "1.3.101.112" {
+        return Err(IdentityError::BadCertificate(format!(
+            "key algorithm {} is not Ed25519",
+            spki.algorithm.algorithm.to_id_string()
+        )));
+    }
+    Ok(spki.subject_public_key.data.to_vec())
+}
+
 /// Reads the identity of an already parsed certificate.
 pub(crate) fn identity_of_parsed(cert: &X509Certificate<'_>) -> Result<Identity, IdentityError> {
     let san = cert

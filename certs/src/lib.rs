@@ -66,8 +66,8 @@ pub use ca::{
     load_private_key,
 };
 pub use identity::{
-    Identity, IdentityError, OperatorNameError, Role, ServerNameError, identity_of, node_from_server_name,
-    server_name_for, validate_operator_name,
+    Identity, IdentityError, OperatorNameError, Role, ServerNameError, ed25519_public_key, identity_of,
+    node_from_server_name, server_name_for, validate_operator_name,
 };
 pub use inspect::inspect_file;
 pub use layout::CaDir;
