@@ -243,6 +243,9 @@ struct Link {
     up: bool,
     last_heard: Timestamp,
     rtt: Option<Duration>,
+    /// Down because the peer fell silent, not because the driver said the
+    /// connection is gone: keep probing it with heartbeats.
+    silent: bool,
 }
 
 /// Link health as the core sees it.
@@ -298,6 +301,9 @@ pub struct Core {
     failover_attempts: usize,
     /// Updates that arrived before their incident, by incident.
     orphans: HashMap<EnvelopeId, Vec<EnvelopeId>>,
+    /// Order acks that arrived before their order (it went around this
+    /// center while it was down), by order.
+    orphan_acks: HashMap<EnvelopeId, Vec<EnvelopeId>>,
 }
 
 impl Core {
@@ -350,6 +356,7 @@ impl Core {
             failed_over: false,
             failover_attempts: 0,
             orphans: HashMap::new(),
+            orphan_acks: HashMap::new(),
         };
         let pending: Vec<(NodeId, EnvelopeId)> = core.store.pending().map(|(p, id, _)| (p.clone(), *id)).collect();
         for (peer, id) in pending {
@@ -363,6 +370,11 @@ impl Core {
                 && !core.store.incidents.contains_key(&u.incident)
             {
                 core.orphans.entry(u.incident).or_default().push(stored.envelope.id);
+            }
+            if let Body::OrderAck(a) = &stored.envelope.body
+                && !core.store.orders.contains_key(&a.order)
+            {
+                core.orphan_acks.entry(a.order).or_default().push(stored.envelope.id);
             }
         }
         let incidents: Vec<EnvelopeId> = core.store.incidents.keys().copied().collect();
@@ -849,8 +861,10 @@ impl Core {
             up,
             last_heard: now,
             rtt: None,
+            silent: false,
         });
         link.up = up;
+        link.silent = false;
         if up {
             link.last_heard = now;
         }
@@ -866,6 +880,9 @@ impl Core {
                 self.failover_attempts = 0;
             }
             let hb = self.topology.link().heartbeat;
+            // One heartbeat chain per peer: drop the one of an earlier up or of probing.
+            self.timers
+                .retain(|(_, (k, p, _))| !(*k == TimerKind::Heartbeat && p.as_ref() == Some(peer)));
             self.timer(now.plus(hb), TimerKind::Heartbeat, Some(peer.clone()), None);
             // Everything owed to this peer, urgent first.
             let mut owed: Vec<(Lane, EnvelopeId)> = self
@@ -1132,13 +1149,25 @@ impl Core {
         let policy = self.topology.policy();
         let deadlines = policy.deadlines(incident.report.severity);
         let closed = !incident.state.is_open();
+        // Ownership only climbs: an escalation that is stale here (it raced
+        // another one, or arrived out of order) neither moves the owner
+        // back nor reopens what the owner has accepted, nor alerts again.
+        let climbs = matches!(&update.action, Action::Escalate { to, .. }
+            if !closed && (!existed || self.topology.is_ancestor(to, &incident.owner)));
         match &update.action {
-            Action::Accept if incident.state == IncidentState::Reported => {
+            // Only the owner accepts: an accept from a center the incident
+            // has since been escalated away from is stale. One from above
+            // the owner known here overtook the escalation that made it owner.
+            Action::Accept
+                if incident.state == IncidentState::Reported
+                    && (*actor == incident.owner || self.topology.is_ancestor(actor, &incident.owner)) =>
+            {
+                incident.owner = actor.clone();
                 incident.state = IncidentState::Accepted;
                 incident.accepted_by = Some(update.by.clone());
                 incident.finish_by = Some(envelope.created.plus(deadlines.finish));
             }
-            Action::Escalate { to, supervised, .. } if !closed => {
+            Action::Escalate { to, supervised, .. } if climbs => {
                 incident.owner = to.clone();
                 incident.state = IncidentState::Reported;
                 incident.accept_by = envelope.created.plus(deadlines.accept);
@@ -1178,6 +1207,7 @@ impl Core {
         if let Action::Escalate { to, .. } = &update.action
             && *to == self.me
             && existed
+            && climbs
         {
             let severity = self
                 .store
@@ -1231,6 +1261,18 @@ impl Core {
                 status,
             });
         }
+        for ack in self.orphan_acks.remove(&id).unwrap_or_default() {
+            if let Some(stored) = self.store.envelopes.get(&ack)
+                && let Body::OrderAck(a) = &stored.envelope.body
+            {
+                let (env, a, at) = (
+                    stored.envelope.clone(),
+                    a.clone(),
+                    stored.trace.last().map_or(now, |h| h.at),
+                );
+                self.apply_ack(&env, &a, at);
+            }
+        }
         if envelope.origin == self.me {
             if let Some(incident) = order.incident
                 && let Some(mut i) = self.store.incidents.get(&incident).cloned()
@@ -1278,6 +1320,11 @@ impl Core {
     }
 
     fn apply_ack(&mut self, envelope: &Envelope, ack: &OrderAck, at: Timestamp) {
+        if !self.store.orders.contains_key(&ack.order) {
+            // The ack overtook its order: apply it when the order arrives.
+            self.orphan_acks.entry(ack.order).or_default().push(envelope.id);
+            return;
+        }
         let target = envelope.origin.clone();
         let Some(current) = self.store.targets.get(&ack.order).and_then(|t| t.get(&target)).cloned() else {
             return;
@@ -1706,13 +1753,18 @@ impl Core {
     fn on_heartbeat(&mut self, peer: NodeId, now: Timestamp) {
         let hb = self.topology.link().heartbeat;
         let Some(link) = self.links.get(&peer) else { return };
-        if !link.up {
+        if !link.up && !link.silent {
             return;
         }
-        if now.since(link.last_heard) > hb * 3 {
-            // Silent for three heartbeats: treat the link as down.
+        if link.up && now.since(link.last_heard) > hb * 3 {
+            // Silent for three heartbeats: treat the link as down, but keep
+            // probing. The connection may still be there (a burst of loss);
+            // if both ends gave up on it and stopped sending, nothing would
+            // ever bring it back. The first frame heard revives it.
             self.set_link(&peer, false, now);
-            return;
+            if let Some(link) = self.links.get_mut(&peer) {
+                link.silent = true;
+            }
         }
         self.send_frame(&peer, Lane::Control, &Frame::Heartbeat { sent: now });
         self.timer(now.plus(hb), TimerKind::Heartbeat, Some(peer), None);
