@@ -908,9 +908,11 @@ fn a_link_both_ends_gave_up_on_comes_back() {
     run_case(&case).unwrap();
 }
 
-/// A police unit's report is owned by its county; the unit's cable is cut.
-/// The county escalates it to the city; the unit, not hearing of it, misses
-/// the accept deadline and escalates it to the city too. The second,
+/// A police unit's report is owned by its county; the unit's cable is cut
+/// (it fails over to the city). The county escalates it to the city; the
+/// unit crashes on the first copy it stores after the cable is mended, and
+/// when it is restarted its accept deadline has passed: not having heard of
+/// the escalation, it escalates the report to the city too. The second,
 /// stale escalation alerted the city again as if newly handed the case
 /// (and would have reopened it had the city accepted it).
 #[test]
@@ -977,6 +979,8 @@ fn a_stale_accept_does_not_accept_for_the_new_owner() {
             (0, Op::Cut { node: 1 }),
             (0, Op::Report { at: 2, severity: 1 }),
             (60000, Op::Accept { incident: 0 }),
+            // Heal only after the origin's accept deadline (five minutes).
+            (250000, Op::Crash { node: 2 }),
         ],
     );
     run_case(&case).unwrap();
