@@ -749,29 +749,33 @@ impl Core {
         }
     }
 
-    /// Queues copies of a stored envelope for its next hops. Returns false
-    /// (and queues nothing) if a queue is full.
-    fn forward(&mut self, id: EnvelopeId, to: &[NodeId], catch_up: bool, now: Timestamp) -> bool {
+    /// The copies of `envelope` still to queue for its next hops: hops it
+    /// was already queued for (acked or not) are skipped, so the same
+    /// envelope is queued for the same peer at most once.
+    fn plan(&self, envelope: &Envelope, to: &[NodeId]) -> Vec<(NodeId, Vec<NodeId>, bool)> {
+        self.route(envelope, to)
+            .into_iter()
+            .filter(|(peer, _)| !self.store.outbox.contains_key(&(peer.clone(), envelope.id)))
+            .map(|(peer, (dests, late))| (peer, dests, late))
+            .collect()
+    }
+
+    /// A peer whose queue is at its bound, if the plan needs one.
+    fn full_queue(&self, plan: &[(NodeId, Vec<NodeId>, bool)]) -> Option<NodeId> {
+        plan.iter()
+            .map(|(p, _, _)| p)
+            .find(|p| self.queued.get(*p).copied().unwrap_or(0) >= self.config.outbox_limit)
+            .cloned()
+    }
+
+    /// Queues a stored envelope's planned copies and sends those whose link is up.
+    fn enqueue(&mut self, id: EnvelopeId, plan: Vec<(NodeId, Vec<NodeId>, bool)>, catch_up: bool, now: Timestamp) {
         let Some(stored) = self.store.envelopes.get(&id) else {
-            return true;
+            return;
         };
-        let hops = self.route(&stored.envelope, to);
         let envelope_lane = Self::lane_for(&stored.envelope, catch_up);
         let expires = stored.envelope.expires;
-        let fresh: Vec<(NodeId, Vec<NodeId>, bool)> = hops
-            .into_iter()
-            .filter(|(peer, _)| !self.store.outbox.contains_key(&(peer.clone(), id)))
-            .map(|(peer, (dests, late))| (peer, dests, late))
-            .collect();
-        if let Some((peer, _, _)) = fresh
-            .iter()
-            .find(|(p, _, _)| self.queued.get(p).copied().unwrap_or(0) >= self.config.outbox_limit)
-        {
-            let peer = peer.clone();
-            self.audit(now, format!("queue to {peer} full: {id} not accepted"));
-            return false;
-        }
-        for (peer, dests, late) in fresh {
+        for (peer, dests, late) in plan {
             let lane = if late { Lane::Bulk } else { envelope_lane };
             let entry = OutboxEntry {
                 to: dests,
@@ -791,7 +795,17 @@ impl Core {
                 self.transmit(&peer, id, 0, now);
             }
         }
-        true
+    }
+
+    /// Queues copies of a stored envelope for its next hops. Bounds are
+    /// checked where new work is accepted (frames, commands), not here:
+    /// what this node already holds is never dropped for a full queue.
+    fn forward(&mut self, id: EnvelopeId, to: &[NodeId], catch_up: bool, now: Timestamp) {
+        let Some(stored) = self.store.envelopes.get(&id) else {
+            return;
+        };
+        let plan = self.plan(&stored.envelope, to);
+        self.enqueue(id, plan, catch_up, now);
     }
 
     /// Sends one queued copy and arms its retry.
@@ -968,15 +982,25 @@ impl Core {
             return;
         }
         let known = self.store.envelopes.contains_key(&id);
+        if !known && carry.envelope.expires <= now {
+            // Too late to act on: take it off the sender's hands and tell the origin.
+            self.audit(now, format!("{id} from {peer} arrived expired"));
+            self.dead_letter(&carry.envelope, now);
+            self.send_frame(peer, Lane::Control, &Frame::HopAck { id });
+            return;
+        }
+        let plan = self.plan(&carry.envelope, &carry.to);
+        if let Some(full) = self.full_queue(&plan) {
+            // Nothing stored and no ack: the sender keeps it and retries.
+            self.audit(now, format!("queue to {full} full: {id} from {peer} not accepted"));
+            self.notify(Event::Refused {
+                peer: peer.clone(),
+                reason: format!("envelope {id}: queue to {full} full, retry later"),
+            });
+            return;
+        }
         if !known {
-            if carry.envelope.expires <= now {
-                // Too late to act on: take it off the sender's hands and tell the origin.
-                self.audit(now, format!("{id} from {peer} arrived expired"));
-                self.dead_letter(&carry.envelope, now);
-                self.send_frame(peer, Lane::Control, &Frame::HopAck { id });
-                return;
-            }
-            let mut trace = carry.trace.clone();
+            let mut trace = carry.trace;
             trace.push(Hop {
                 node: self.me.clone(),
                 at: now,
@@ -988,17 +1012,7 @@ impl Core {
             };
             self.persist(Record::Envelope(stored));
         }
-        if !self.forward(id, &carry.to, carry.catch_up, now) {
-            // A queue is full: no ack, so the sender keeps it and retries.
-            if !known {
-                self.persist(Record::Forget(id));
-            }
-            self.notify(Event::Refused {
-                peer: peer.clone(),
-                reason: format!("envelope {id}: queues full, retry later"),
-            });
-            return;
-        }
+        self.enqueue(id, plan, carry.catch_up, now);
         self.send_frame(peer, Lane::Control, &Frame::HopAck { id });
         if !known {
             self.deliver(id, now);
@@ -1447,10 +1461,10 @@ impl Core {
     // ---- commands ----
 
     fn on_command(&mut self, command: Command, now: Timestamp) -> Result<EnvelopeId, CommandError> {
-        if let Some(parent) = self.parent()
-            && self.queued.get(&parent).copied().unwrap_or(0) >= self.config.outbox_limit
-        {
-            return Err(CommandError::Overloaded(parent));
+        // New operator work waits while any queue is at its bound; what the
+        // node already accepted is never dropped for it.
+        if let Some((peer, _)) = self.queued.iter().find(|(_, n)| **n >= self.config.outbox_limit) {
+            return Err(CommandError::Overloaded(peer.clone()));
         }
         match command {
             Command::Report { report, mode } => {
@@ -1916,8 +1930,8 @@ impl Core {
             .filter(|s| s.envelope.expires <= now && !keep.contains(&s.envelope.id))
             .map(|s| s.envelope.id)
             .collect();
-        for id in expired {
-            self.persist(Record::Forget(id));
+        if !expired.is_empty() {
+            self.persist(Record::Forget(expired));
         }
         self.timer(now.plus(self.config.sweep_every), TimerKind::Sweep, None, None);
     }

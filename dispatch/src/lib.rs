@@ -28,13 +28,16 @@
 //! - A hop ack is sent only in the effects after the Persist that stored
 //!   the envelope; a sender forgets a copy only when it is acked.
 //! - An envelope id held in the store is never delivered to the
-//!   application again; the same envelope is sent to the same peer at most
-//!   once per outage (the outbox remembers acked copies until expiry).
+//!   application again; the same envelope is queued for the same peer at
+//!   most once (the outbox remembers acked copies until expiry) and resent
+//!   only until that peer acks it.
 //! - A center skipped during failover is still owed every copy that passed
 //!   around it; it gets them when it returns, and dedup makes that exactly
 //!   once.
-//! - Every queue has a bound: past [`CoreConfig::outbox_limit`] copies for
-//!   one peer the node refuses new work rather than growing.
+//! - Every queue has a bound: while a peer has
+//!   [`CoreConfig::outbox_limit`] unacked copies, the node refuses new work
+//!   (frames go unstored and unacked so senders retry; commands fail with
+//!   `Overloaded`) and never drops what it already holds.
 
 pub mod codec;
 pub mod core;

@@ -45,9 +45,9 @@ pub enum Record {
     },
     /// Something an auditor must be able to see later.
     Audit(AuditEntry),
-    /// The dedup window moved past an expired envelope: drop it and its
-    /// outbox entries.
-    Forget(EnvelopeId),
+    /// The dedup window moved past these expired envelopes: drop them and
+    /// their outbox entries (one pass over the outbox for the whole batch).
+    Forget(Vec<EnvelopeId>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,9 +266,12 @@ impl Store {
                 self.audit.push(entry.clone());
                 self.audit_count += 1;
             }
-            Record::Forget(id) => {
-                self.envelopes.remove(id);
-                self.outbox.retain(|(_, e), _| e != id);
+            Record::Forget(ids) => {
+                for id in ids {
+                    self.envelopes.remove(id);
+                }
+                let ids: std::collections::HashSet<&EnvelopeId> = ids.iter().collect();
+                self.outbox.retain(|(_, e), _| !ids.contains(e));
             }
         }
     }

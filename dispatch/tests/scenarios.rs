@@ -709,3 +709,109 @@ fn links_are_allowed_along_the_tree_only() {
         "a unit may fail over past its center"
     );
 }
+
+#[test]
+fn a_full_queue_refuses_new_work_and_loses_nothing_it_holds() {
+    let topology = generate(&Shape::Preset(Preset::Demo), Addressing::default()).unwrap();
+    let config = CoreConfig {
+        outbox_limit: 1,
+        ..CoreConfig::default()
+    };
+    let mut net = Net::with_config(Arc::new(topology), 21, config);
+    let (town, county, city) = (id(TOWN), id(COUNTY), id(CITY));
+    // The township can reach neither its county nor, by failover, the city.
+    net.crash(&county);
+    net.cut(&town, &city);
+    let first = file(&mut net, VILLAGE, Severity::IV);
+    net.run_for(Duration::from_secs(2));
+    assert!(
+        net.disk(&town).envelopes.contains_key(&first),
+        "the first report is held"
+    );
+    let second = file(&mut net, VILLAGE, Severity::IV);
+    net.run_for(Duration::from_secs(2));
+    assert!(
+        !net.disk(&town).envelopes.contains_key(&second),
+        "refused work is not stored"
+    );
+    let refused = net
+        .events(&town)
+        .iter()
+        .any(|e| matches!(e, Event::Refused { reason, .. } if reason.contains("queue to 350102 full")));
+    assert!(refused, "the township says why it refused");
+    assert!(
+        net.disk(&id(VILLAGE))
+            .outbox
+            .iter()
+            .any(|((_, e), o)| *e == second && !o.acked),
+        "the village keeps it"
+    );
+    // New operator work at the township waits too.
+    let err = net.command(
+        &town,
+        Command::Report {
+            report: report(Severity::IV, "x"),
+            mode: Mode::Actual,
+        },
+    );
+    assert_eq!(err.unwrap_err(), CommandError::Overloaded(county.clone()));
+
+    net.restart(&county);
+    net.run_for(Duration::from_secs(120));
+    for incident in [first, second] {
+        assert!(
+            net.core(&county).incident(incident).is_some(),
+            "{incident} reached its owner"
+        );
+        assert_eq!(recorded(&net, TOWN, incident), 1);
+    }
+}
+
+#[test]
+fn an_order_is_refused_rather_than_dropped_when_the_queue_down_is_full() {
+    let topology = generate(&Shape::Preset(Preset::Demo), Addressing::default()).unwrap();
+    let config = CoreConfig {
+        outbox_limit: 1,
+        ..CoreConfig::default()
+    };
+    let mut net = Net::with_config(Arc::new(topology), 22, config);
+    let (county, city) = (id(COUNTY), id(CITY));
+    net.crash(&county);
+    for town in ["350102001", "350102002"] {
+        net.cut(&id(town), &city);
+    }
+    let order = |instruction: &str| Order {
+        incident: None,
+        targets: Targets::Node(id(VILLAGE)),
+        severity: Severity::III,
+        instruction: instruction.into(),
+        by: "市值班".into(),
+        finish_by: None,
+    };
+    let first = net
+        .command(
+            &city,
+            Command::Dispatch {
+                order: order("第一道"),
+                mode: Mode::Actual,
+            },
+        )
+        .unwrap();
+    // Before the fix this was accepted, stored at the city and never queued.
+    let second = net.command(
+        &city,
+        Command::Dispatch {
+            order: order("第二道"),
+            mode: Mode::Actual,
+        },
+    );
+    assert_eq!(second.unwrap_err(), CommandError::Overloaded(county.clone()));
+    assert_eq!(net.core(&city).orders().count(), 1, "a refused command changes nothing");
+
+    net.restart(&county);
+    net.run_for(Duration::from_secs(60));
+    assert!(
+        net.core(&id(VILLAGE)).order(first).is_some(),
+        "the accepted order arrives"
+    );
+}
