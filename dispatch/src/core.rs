@@ -1493,23 +1493,11 @@ impl Core {
             Command::Feedback { incident, by, text } => {
                 let i = self.known(incident)?;
                 self.expect_open(&i, "add feedback to")?;
-                Ok(self.update(
-                    &i,
-                    by,
-                    Action::Feedback { text },
-                    vec![i.owner.clone(), i.origin.clone()],
-                    now,
-                ))
+                Ok(self.update(&i, by, Action::Feedback { text }, parties(&i), now))
             }
             Command::Note { incident, by, text } => {
                 let i = self.known(incident)?;
-                Ok(self.update(
-                    &i,
-                    by,
-                    Action::Note { text },
-                    vec![i.owner.clone(), i.origin.clone()],
-                    now,
-                ))
+                Ok(self.update(&i, by, Action::Note { text }, parties(&i), now))
             }
             Command::Resolve { incident, by, summary } => {
                 let i = self.owned(incident, "resolve")?;
@@ -1548,13 +1536,7 @@ impl Core {
                     });
                 }
                 self.expect_open(&i, "cancel")?;
-                Ok(self.update(
-                    &i,
-                    by,
-                    Action::Cancel { reason },
-                    vec![i.owner.clone(), i.origin.clone()],
-                    now,
-                ))
+                Ok(self.update(&i, by, Action::Cancel { reason }, parties(&i), now))
             }
             Command::Dispatch { order, mode } => self.dispatch(order, mode, now),
             Command::Acknowledge { order, state } => self.acknowledge(order, state, now),
@@ -1613,6 +1595,7 @@ impl Core {
             .ok_or(CommandError::UnknownIncident(incident))
     }
 
+    /// Sends an incident update to `to`; every center on the way records it.
     fn update(&mut self, i: &Incident, by: String, action: Action, to: Vec<NodeId>, now: Timestamp) -> EnvelopeId {
         let update = Update {
             incident: i.id,
@@ -1935,4 +1918,11 @@ impl Core {
         }
         self.timer(now.plus(self.config.sweep_every), TimerKind::Sweep, None, None);
     }
+}
+
+/// Both parties of an incident, the owner and the reporting side: where an
+/// update anyone may send (feedback, notes, cancel) goes. Routing skips
+/// this node itself.
+fn parties(i: &Incident) -> Vec<NodeId> {
+    vec![i.owner.clone(), i.origin.clone()]
 }
