@@ -1,11 +1,28 @@
 //! liandong-node: the runtime a center runs around the dispatch core.
 //!
-//! **Not built yet** (issue 4). It will hold the quinn endpoint with rustls
-//! mutual TLS, the sqlx store (SQLite by default, PostgreSQL as an option),
-//! the control API server and client, metrics and tracing. It drives the
-//! core and completes every Persist before the sends that depend on it.
+//! One `liandong node run` process per center, identical at every level:
+//! what it does follows from the topology file, its certificates and its
+//! data directory. It owns the sockets, the disk and the clock, and drives
+//! the sans-IO [`liandong_dispatch::Core`]: wait for input, call
+//! `handle_*`, drain `poll_*`, reset the timer.
 //!
 //! It must never make protocol decisions of its own: every rule lives in
-//! liandong-dispatch, so that the simulator and production agree.
+//! liandong-dispatch, so that the simulator and production agree. And it
+//! must never execute an effect that follows a Persist before that Persist
+//! is durable: that is what makes "nothing acked is lost" true.
 //!
-//! Today the crate exports nothing; depending on it gives you no behaviour.
+//! # Layout
+//! - [`store`]: the durable store (sqlx): SQLite by default, PostgreSQL on
+//!   request; migrations, group commit, the hash-chained audit log.
+//! - [`transport`]: node-to-node links: quinn over mutual TLS, peer
+//!   identity checks, one stream per priority lane, size-limited frames.
+//! - [`control`]: the operator-facing API (requests and pushed events over
+//!   QUIC with operator certificates), server and client.
+//! - [`runtime`]: the driver task that runs the core, and `Node::start`.
+//! - [`observe`]: tracing setup and the Prometheus metrics endpoint.
+
+pub mod control;
+pub mod observe;
+pub mod runtime;
+pub mod store;
+pub mod transport;

@@ -1,0 +1,223 @@
+//! The control API's messages: what a console or the CLI asks its own
+//! node, and what the node answers or pushes.
+//!
+//! One request per bidirectional QUIC stream. The client writes one
+//! [`Request`] and finishes its side; the node answers with one
+//! [`Response`]. For [`Request::Subscribe`] the node answers with a
+//! [`Response::Snapshot`] and then keeps pushing [`Response::Pushed`] on the
+//! same stream until either side closes it, so a console never polls.
+//!
+//! Messages are length-prefixed (u32, big endian) bincode; the length is
+//! checked against [`MAX_REQUEST`] / [`MAX_RESPONSE`] before anything is
+//! allocated.
+//!
+//! The operator's name and role come from the certificate they connect
+//! with, never from a request: a request cannot claim to be someone else.
+
+use liandong_certs::Role;
+use liandong_dispatch::store::{Incident, OrderRecord, RollUp, TargetStatus};
+use liandong_dispatch::wire::{Category, EnvelopeId, Item, Mode, Stage, TargetState, Targets, Timestamp};
+use liandong_topology::{Level, NodeId, Severity};
+use serde::{Deserialize, Serialize};
+
+/// ALPN of the control API, distinct from node links (`liandong/1`) so a
+/// console can never be mistaken for a peer node or the other way round.
+pub const CONTROL_ALPN: &[u8] = b"liandong-control/1";
+
+/// Largest request a node reads.
+pub const MAX_REQUEST: usize = 256 * 1024;
+/// Largest response a client reads (a board of thousands of incidents).
+pub const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+
+/// Who is asking, as read from their operator certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operator {
+    /// The center whose operator this is; a node serves only its own.
+    pub node: NodeId,
+    pub name: String,
+    pub role: Role,
+}
+
+/// An incident or order as people type it: the full 32 hex digits, or a
+/// unique prefix of them (the 12 digits lists show are enough).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdRef(pub String);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// File a report (上报) at this node.
+    Report {
+        severity: Severity,
+        category: Category,
+        title: String,
+        detail: String,
+        place: String,
+        mode: Mode,
+    },
+    Accept {
+        incident: IdRef,
+    },
+    Escalate {
+        incident: IdRef,
+        reason: String,
+    },
+    Feedback {
+        incident: IdRef,
+        text: String,
+    },
+    Resolve {
+        incident: IdRef,
+        summary: String,
+    },
+    Verify {
+        incident: IdRef,
+        accepted: bool,
+        note: String,
+    },
+    Close {
+        incident: IdRef,
+    },
+    Note {
+        incident: IdRef,
+        text: String,
+    },
+    Cancel {
+        incident: IdRef,
+        reason: String,
+    },
+    /// Issue a dispatch order (交办) to nodes below this one.
+    Dispatch {
+        incident: Option<IdRef>,
+        targets: Targets,
+        severity: Severity,
+        instruction: String,
+        finish_by: Option<Timestamp>,
+        mode: Mode,
+    },
+    /// Sign for (签收), report progress on, finish or refuse an order
+    /// addressed to this node.
+    Acknowledge {
+        order: IdRef,
+        state: TargetState,
+    },
+    /// Incidents known here, open ones only unless `closed`.
+    Incidents {
+        closed: bool,
+    },
+    Incident {
+        id: IdRef,
+    },
+    /// Orders known here, unfinished ones only unless `finished`.
+    Orders {
+        finished: bool,
+    },
+    Order {
+        id: IdRef,
+    },
+    Status,
+    /// A snapshot, then every change as it happens.
+    Subscribe,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// The command was taken: `id` is the new or changed item.
+    Done { id: EnvelopeId, what: String },
+    /// Nothing was changed; `reason` says why, in words for the operator.
+    Refused { reason: String },
+    Incidents(Vec<Incident>),
+    Incident(Incident),
+    Orders(Vec<OrderView>),
+    Order(OrderView),
+    Status(NodeStatus),
+    /// First answer to [`Request::Subscribe`].
+    Snapshot {
+        status: NodeStatus,
+        incidents: Vec<Incident>,
+        orders: Vec<OrderView>,
+    },
+    /// Every later answer to [`Request::Subscribe`].
+    Pushed(Pushed),
+}
+
+/// An order with its targets as this node knows them (the issuer knows
+/// every target; a center on the way those in its subtree; a target
+/// itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub order: OrderRecord,
+    pub roll_up: RollUp,
+    pub targets: Vec<(NodeId, TargetStatus)>,
+}
+
+/// One link of this node as an operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkView {
+    pub peer: NodeId,
+    /// The peer's name from the topology.
+    pub name: String,
+    /// "parent", "child", "unit", or "ancestor" / "descendant" for links
+    /// opened during skip-level failover.
+    pub relation: String,
+    pub up: bool,
+    pub last_heard: Timestamp,
+    pub rtt_ms: Option<u64>,
+    /// Copies queued for this peer and not yet acked.
+    pub queued: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub node: NodeId,
+    pub name: String,
+    pub level: Level,
+    pub parent: Option<NodeId>,
+    /// Routing around the parent through an ancestor.
+    pub failed_over: bool,
+    pub links: Vec<LinkView>,
+    pub incidents_open: usize,
+    pub orders_open: usize,
+    /// `Some(reason)` while the store fails (disk full, database down): the
+    /// node refuses new work until it recovers.
+    pub storage_problem: Option<String>,
+    pub started: Timestamp,
+    pub now: Timestamp,
+}
+
+/// A change pushed to subscribers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pushed {
+    pub at: Timestamp,
+    pub notice: Notice,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Notice {
+    /// An incident is recorded here for the first time; `alert` asks for
+    /// the operator's attention (owner, or alert-path severity).
+    IncidentRecorded { incident: Incident, alert: bool },
+    IncidentChanged { incident: Incident, action: String, by: NodeId },
+    /// An order arrived for this node to carry out.
+    OrderReceived { order: OrderView },
+    OrderProgress {
+        order: EnvelopeId,
+        target: NodeId,
+        state: TargetState,
+        roll_up: RollUp,
+    },
+    /// The next hop has stored something that started here: "at the
+    /// township", as the reporter sees it.
+    Forwarded { id: EnvelopeId, to: NodeId },
+    /// A late item was flagged to the level above (督办).
+    Supervised { item: Item, stage: Stage, supervisor: NodeId },
+    DeadLettered { id: EnvelopeId, stuck_at: NodeId },
+    LinkChanged { peer: NodeId, up: bool },
+    FailedOver { parent: NodeId, via: NodeId },
+    /// A peer sent something refused; nothing in it was accepted.
+    Refused { peer: NodeId, reason: String },
+    /// The store failed (`problem` set) or recovered (`None`).
+    Storage { problem: Option<String> },
+    /// This subscriber fell behind and missed `missed` notices: ask for a
+    /// fresh snapshot.
+    Lagged { missed: u64 },
+}
