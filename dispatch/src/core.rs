@@ -99,6 +99,12 @@ pub enum Event {
         id: EnvelopeId,
         stuck_at: NodeId,
     },
+    /// The next hop has stored an envelope that started here: the
+    /// reporter's "at the township".
+    Forwarded {
+        id: EnvelopeId,
+        to: NodeId,
+    },
     LinkChanged {
         peer: NodeId,
         up: bool,
@@ -965,6 +971,14 @@ impl Core {
                     if let Some(n) = self.queued.get_mut(peer) {
                         *n = n.saturating_sub(1);
                     }
+                    if self
+                        .store
+                        .envelopes
+                        .get(&id)
+                        .is_some_and(|s| s.envelope.origin == self.me)
+                    {
+                        self.notify(Event::Forwarded { id, to: peer.clone() });
+                    }
                 }
             }
             Frame::Carry(carry) => self.on_carry(peer, carry, now),
@@ -1103,7 +1117,8 @@ impl Core {
             incident.log(at, &self.me, "recorded here".into());
         }
         self.persist(Record::Incident(incident));
-        let alert = owner == self.me || self.topology.policy().alerts_path(report.severity);
+        let owned_here = owner == self.me;
+        let alert = owned_here || self.topology.policy().alerts_path(report.severity);
         self.notify(Event::IncidentRecorded {
             incident: id,
             owner,
@@ -1111,6 +1126,15 @@ impl Core {
             alert,
         });
         self.arm_incident_timers(id);
+        if owned_here && envelope.origin != self.me {
+            // The receipt: the reporter sees its report reached its owner.
+            let update = Update {
+                incident: id,
+                by: String::new(),
+                action: Action::Received,
+            };
+            self.originate(Body::Update(update), vec![envelope.origin.clone()], envelope.mode, at);
+        }
         for update in self.orphans.remove(&id).unwrap_or_default() {
             if let Some(stored) = self.store.envelopes.get(&update)
                 && let Body::Update(u) = &stored.envelope.body
@@ -1202,6 +1226,7 @@ impl Core {
             _ => {}
         }
         let what = match &update.action {
+            Action::Received => format!("received by its owner {actor}"),
             Action::Accept => format!("accepted by {}", update.by),
             Action::Escalate { to, reason, .. } => format!("escalated to {to} by {}: {reason}", update.by),
             Action::Feedback { text } => format!("feedback from {}: {text}", update.by),

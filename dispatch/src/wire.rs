@@ -165,6 +165,9 @@ pub struct Update {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
+    /// The owner has recorded the report: the receipt (回执) that tells
+    /// the reporting side its report arrived where it must be handled.
+    Received,
     /// The owner takes the report (受理).
     Accept,
     /// Ownership moves one level up, by an operator or automatically on a
@@ -203,6 +206,7 @@ pub enum Action {
 impl Action {
     pub fn name(&self) -> &'static str {
         match self {
+            Action::Received => "received",
             Action::Accept => "accept",
             Action::Escalate { .. } => "escalate",
             Action::Feedback { .. } => "feedback",

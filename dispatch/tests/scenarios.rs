@@ -100,6 +100,26 @@ fn each_severity_ends_at_its_owner_recorded_along_the_path() {
             owner == TOWN || severity == Severity::I,
             "{severity}: path alert at {TOWN}"
         );
+        // The reporter saw its report stored by the next hop, then the
+        // owner's receipt, and logged both on its timeline.
+        let seen = net.events(&id(VILLAGE));
+        assert!(
+            seen.iter()
+                .any(|e| matches!(e, Event::Forwarded { id: i, to } if *i == incident && *to == id(TOWN))),
+            "{severity}: no forwarded notice at the reporter"
+        );
+        let receipts = seen
+            .iter()
+            .filter(|e| matches!(e, Event::IncidentChanged { incident: i, action: "received", by, .. } if *i == incident && *by == id(owner)))
+            .count();
+        assert_eq!(receipts, 1, "{severity}: one receipt from {owner}");
+        let timeline = &net.core(&id(VILLAGE)).incident(incident).unwrap().timeline;
+        assert!(
+            timeline
+                .iter()
+                .any(|t| t.what == format!("received by its owner {owner}")),
+            "{severity}: {timeline:?}"
+        );
     }
 }
 
