@@ -3,6 +3,8 @@
 //! its own module over the library crates.
 
 mod certs_cmd;
+mod node_cmd;
+mod ops_cmd;
 mod topology_cmd;
 
 use std::process::ExitCode;
@@ -31,6 +33,15 @@ enum Command {
     /// Create the federation CA and node and operator certificates; inspect and revoke them.
     #[command(subcommand)]
     Certs(certs_cmd::CertsCommand),
+    /// Run this center's node.
+    #[command(subcommand)]
+    Node(node_cmd::NodeCommand),
+    /// Check and read a node's hash-chained audit log.
+    #[command(subcommand)]
+    Audit(node_cmd::AuditCommand),
+    /// Operator commands over your own node's control API.
+    #[command(flatten)]
+    Ops(ops_cmd::OpsCommand),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +49,9 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Topology(cmd) => topology_cmd::run(cmd),
         Command::Certs(cmd) => certs_cmd::run(cmd),
+        Command::Node(cmd) => node_cmd::run(cmd),
+        Command::Audit(cmd) => node_cmd::audit(cmd),
+        Command::Ops(cmd) => ops_cmd::run(cmd),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -304,6 +304,9 @@ pub struct Core {
     queued: HashMap<NodeId, usize>,
     parent_down_since: Option<Timestamp>,
     failed_over: bool,
+    /// The ancestor last announced as carrying traffic around the parent
+    /// (announced once per change, not every check).
+    failed_over_via: Option<NodeId>,
     failover_attempts: usize,
     /// Updates that arrived before their incident, by incident.
     orphans: HashMap<EnvelopeId, Vec<EnvelopeId>>,
@@ -360,6 +363,7 @@ impl Core {
             queued: HashMap::new(),
             parent_down_since: None,
             failed_over: false,
+            failed_over_via: None,
             failover_attempts: 0,
             orphans: HashMap::new(),
             orphan_acks: HashMap::new(),
@@ -885,6 +889,8 @@ impl Core {
         });
         link.up = up;
         link.silent = false;
+        // A link that went down has been unreachable since it was last heard.
+        let unreachable_since = link.last_heard.min(now);
         if up {
             link.last_heard = now;
         }
@@ -897,7 +903,12 @@ impl Core {
             if is_parent {
                 self.parent_down_since = None;
                 self.failed_over = false;
+                self.failed_over_via = None;
                 self.failover_attempts = 0;
+            } else if self.failed_over && self.topology.is_ancestor(peer, &self.me) {
+                // The ancestor dialed for failover answered: route through it now
+                // rather than at the next check.
+                self.announce_failover(peer.clone());
             }
             let hb = self.topology.link().heartbeat;
             // One heartbeat chain per peer: drop the one of an earlier up or of probing.
@@ -927,9 +938,9 @@ impl Core {
                 self.retries.remove(&key);
             }
             if is_parent {
-                self.parent_down_since = Some(now);
+                self.parent_down_since = Some(unreachable_since);
                 self.timer(
-                    now.plus(self.topology.link().failover_after),
+                    unreachable_since.plus(self.topology.link().failover_after),
                     TimerKind::ParentCheck,
                     None,
                     None,
@@ -1820,7 +1831,7 @@ impl Core {
             );
         }
         match live {
-            Some(via) => self.notify(Event::FailedOver { parent, via }),
+            Some(via) => self.announce_failover(via),
             None => {
                 // Dial the nearest ancestor first, then further up each round.
                 let target = ancestors[self.failover_attempts % ancestors.len()].clone();
@@ -1830,6 +1841,14 @@ impl Core {
         }
         self.reroute(now);
         self.timer(now.plus(threshold), TimerKind::ParentCheck, None, None);
+    }
+
+    fn announce_failover(&mut self, via: NodeId) {
+        let Some(parent) = self.parent() else { return };
+        if self.failed_over_via.as_ref() != Some(&via) {
+            self.failed_over_via = Some(via.clone());
+            self.notify(Event::FailedOver { parent, via });
+        }
     }
 
     fn on_accept_deadline(&mut self, id: EnvelopeId, now: Timestamp) {

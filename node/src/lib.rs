@@ -19,9 +19,12 @@
 //! - [`control`]: the operator-facing API (requests and pushed events over
 //!   QUIC with operator certificates), server and client.
 //! - [`runtime`]: the driver task that runs the core, and `Node::start`.
+//! - [`local`]: a whole federation of real nodes in one process (the demo,
+//!   the relay benchmark).
 //! - [`observe`]: tracing setup and the Prometheus metrics endpoint.
 
 pub mod control;
+pub mod local;
 pub mod observe;
 pub mod runtime;
 pub mod store;

@@ -122,9 +122,14 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
     /// The command was taken: `id` is the new or changed item.
-    Done { id: EnvelopeId, what: String },
+    Done {
+        id: EnvelopeId,
+        what: String,
+    },
     /// Nothing was changed; `reason` says why, in words for the operator.
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
     Incidents(Vec<Incident>),
     Incident(Incident),
     Orders(Vec<OrderView>),
@@ -138,6 +143,23 @@ pub enum Response {
     },
     /// Every later answer to [`Request::Subscribe`].
     Pushed(Pushed),
+}
+
+impl Response {
+    /// The variant's name, for messages about unexpected answers.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Response::Done { .. } => "Done",
+            Response::Refused { .. } => "Refused",
+            Response::Incidents(_) => "Incidents",
+            Response::Incident(_) => "Incident",
+            Response::Orders(_) => "Orders",
+            Response::Order(_) => "Order",
+            Response::Status(_) => "Status",
+            Response::Snapshot { .. } => "Snapshot",
+            Response::Pushed(_) => "Pushed",
+        }
+    }
 }
 
 /// An order with its targets as this node knows them (the issuer knows
@@ -195,10 +217,19 @@ pub struct Pushed {
 pub enum Notice {
     /// An incident is recorded here for the first time; `alert` asks for
     /// the operator's attention (owner, or alert-path severity).
-    IncidentRecorded { incident: Incident, alert: bool },
-    IncidentChanged { incident: Incident, action: String, by: NodeId },
+    IncidentRecorded {
+        incident: Incident,
+        alert: bool,
+    },
+    IncidentChanged {
+        incident: Incident,
+        action: String,
+        by: NodeId,
+    },
     /// An order arrived for this node to carry out.
-    OrderReceived { order: OrderView },
+    OrderReceived {
+        order: OrderView,
+    },
     OrderProgress {
         order: EnvelopeId,
         target: NodeId,
@@ -207,17 +238,68 @@ pub enum Notice {
     },
     /// The next hop has stored something that started here: "at the
     /// township", as the reporter sees it.
-    Forwarded { id: EnvelopeId, to: NodeId },
+    Forwarded {
+        id: EnvelopeId,
+        to: NodeId,
+    },
     /// A late item was flagged to the level above (督办).
-    Supervised { item: Item, stage: Stage, supervisor: NodeId },
-    DeadLettered { id: EnvelopeId, stuck_at: NodeId },
-    LinkChanged { peer: NodeId, up: bool },
-    FailedOver { parent: NodeId, via: NodeId },
+    Supervised {
+        item: Item,
+        stage: Stage,
+        supervisor: NodeId,
+    },
+    DeadLettered {
+        id: EnvelopeId,
+        stuck_at: NodeId,
+    },
+    LinkChanged {
+        peer: NodeId,
+        up: bool,
+    },
+    FailedOver {
+        parent: NodeId,
+        via: NodeId,
+    },
     /// A peer sent something refused; nothing in it was accepted.
-    Refused { peer: NodeId, reason: String },
+    Refused {
+        peer: NodeId,
+        reason: String,
+    },
     /// The store failed (`problem` set) or recovered (`None`).
-    Storage { problem: Option<String> },
+    Storage {
+        problem: Option<String>,
+    },
     /// This subscriber fell behind and missed `missed` notices: ask for a
     /// fresh snapshot.
-    Lagged { missed: u64 },
+    Lagged {
+        missed: u64,
+    },
+}
+
+/// The node's first word on a new control connection, on a unidirectional
+/// stream it opens once it has accepted the operator's certificate: who it
+/// is and whom it recognised. A client waits for it before its first
+/// request, so a refused certificate or an operator of another center is
+/// reported when connecting, with the node's reason, not on the first call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub node: NodeId,
+    pub operator: Operator,
+}
+
+/// Largest [`Welcome`] a client reads.
+pub const MAX_WELCOME: usize = 4 * 1024;
+
+/// QUIC application close codes of a control connection; the close reason
+/// carries the words for the operator.
+pub mod close {
+    /// The client is done.
+    pub const DONE: u32 = 0;
+    /// The certificate is valid but not served here: a node certificate,
+    /// or an operator of another center.
+    pub const REFUSED: u32 = 1;
+    /// The node is shutting down.
+    pub const SHUTDOWN: u32 = 2;
+    /// The node serves as many consoles as it may.
+    pub const BUSY: u32 = 3;
 }

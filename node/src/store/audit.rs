@@ -1,0 +1,247 @@
+//! The append-only, hash-chained audit log.
+//!
+//! Entry `seq` (from 1, no gaps) stores `hash = SHA-256(prev_hash || seq
+//! || at || what)` with `seq` and `at` as 8 big-endian bytes and `what` as
+//! UTF-8; `prev_hash` is the previous entry's hash, 32 zero bytes for the
+//! first. Changing, removing or inserting an entry breaks the chain at
+//! that entry. The meta row `audit_head` (written in the same transaction
+//! as the entries) records the last entry written, so cutting entries off
+//! the end shows too. Triggers refuse UPDATE and DELETE on the table;
+//! the chain is what catches someone who drops them.
+
+use std::fmt;
+
+use liandong_dispatch::{EnvelopeId, Timestamp};
+use ring::digest::{Context, SHA256};
+
+use super::backend::{Arg, Backend};
+use super::error::{AuditProblem, StoreError};
+
+pub(super) const HEAD_KEY: &str = "audit_head";
+/// Rows read per query while verifying, so memory stays bounded.
+const VERIFY_PAGE: i64 = 10_000;
+
+/// The last entry of the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Head {
+    pub seq: u64,
+    pub hash: [u8; 32],
+}
+
+impl Head {
+    /// Before the first entry.
+    pub const GENESIS: Head = Head { seq: 0, hash: [0; 32] };
+
+    pub fn to_meta(self) -> String {
+        format!("{} {}", self.seq, hex(&self.hash))
+    }
+
+    pub fn from_meta(value: &str) -> Option<Head> {
+        let (seq, hash) = value.split_once(' ')?;
+        Some(Head {
+            seq: seq.parse().ok()?,
+            hash: unhex(hash)?,
+        })
+    }
+}
+
+pub(super) fn chain_hash(prev: &[u8; 32], seq: u64, at: u64, what: &str) -> [u8; 32] {
+    let mut ctx = Context::new(&SHA256);
+    ctx.update(prev);
+    ctx.update(&seq.to_be_bytes());
+    ctx.update(&at.to_be_bytes());
+    ctx.update(what.as_bytes());
+    let mut out = [0; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub what: String,
+    /// The envelope this entry records the storing of; `None` for the
+    /// core's own audit entries (`Record::Audit`).
+    pub envelope: Option<EnvelopeId>,
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+}
+
+/// A verified audit log: how many entries, and the hash of the last one
+/// (all zeros for an empty log). Writing the hash down elsewhere lets a
+/// later check prove nothing before it changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditCheck {
+    pub entries: u64,
+    pub last_hash: [u8; 32],
+}
+
+impl fmt::Display for AuditCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} entries, chain intact, last hash {}",
+            self.entries,
+            hex(&self.last_hash)
+        )
+    }
+}
+
+type RawRow = (i64, i64, String, Option<Vec<u8>>, Vec<u8>, Vec<u8>);
+
+const COLUMNS: &str = "seq, at, what, envelope, prev_hash, hash";
+
+impl AuditRow {
+    fn from_raw(raw: RawRow, place: &str) -> Result<AuditRow, StoreError> {
+        let (seq, at, what, envelope, prev_hash, hash) = raw;
+        let bad = |detail: &str| StoreError::corrupt(place, format!("audit entry {seq}"), detail);
+        let envelope = match envelope {
+            Some(bytes) => Some(EnvelopeId(u128::from_be_bytes(
+                bytes.try_into().map_err(|_| bad("envelope id is not 16 bytes"))?,
+            ))),
+            None => None,
+        };
+        Ok(AuditRow {
+            seq: seq as u64,
+            at: Timestamp(at as u64),
+            what,
+            envelope,
+            prev_hash: prev_hash.try_into().map_err(|_| bad("prev_hash is not 32 bytes"))?,
+            hash: hash.try_into().map_err(|_| bad("hash is not 32 bytes"))?,
+        })
+    }
+}
+
+/// The last entry on disk.
+pub(super) async fn last(backend: &Backend, place: &str) -> Result<Head, StoreError> {
+    let rows: Vec<(i64, Vec<u8>)> = (backend.fetch("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[]))
+        .await
+        .map_err(|e| StoreError::from_sqlx(e, place, "reading the end of the audit log"))?;
+    match rows.into_iter().next() {
+        None => Ok(Head::GENESIS),
+        Some((seq, hash)) => Ok(Head {
+            seq: seq as u64,
+            hash: hash
+                .try_into()
+                .map_err(|_| StoreError::corrupt(place, format!("audit entry {seq}"), "hash is not 32 bytes"))?,
+        }),
+    }
+}
+
+/// The last entry the store recorded writing (meta `audit_head`).
+pub(super) async fn recorded_head(backend: &Backend, place: &str) -> Result<Head, StoreError> {
+    let rows: Vec<(String,)> = (backend.fetch("SELECT value FROM meta WHERE key = $1", &[Arg::Text(HEAD_KEY.into())]))
+        .await
+        .map_err(|e| StoreError::from_sqlx(e, place, "reading the audit head"))?;
+    match rows.into_iter().next() {
+        None => Ok(Head::GENESIS),
+        Some((value,)) => Head::from_meta(&value)
+            .ok_or_else(|| StoreError::corrupt(place, "the recorded audit head", format!("{value:?}"))),
+    }
+}
+
+pub(super) async fn tail(backend: &Backend, place: &str, n: u32) -> Result<Vec<AuditRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM audit ORDER BY seq DESC LIMIT $1");
+    let rows: Vec<RawRow> = (backend.fetch(&sql, &[Arg::Int(i64::from(n))]))
+        .await
+        .map_err(|e| StoreError::from_sqlx(e, place, "reading the audit log"))?;
+    let mut rows = (rows.into_iter().map(|r| AuditRow::from_raw(r, place))).collect::<Result<Vec<_>, _>>()?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// Walks the whole chain, a page at a time. Commits may go on meanwhile:
+/// the recorded head read before the walk must be on the chain, and the
+/// chain may not go past the recorded head read after it.
+pub(super) async fn verify(backend: &Backend, place: &str) -> Result<AuditCheck, StoreError> {
+    let broken = |seq: u64, problem: AuditProblem| StoreError::Audit {
+        place: place.to_owned(),
+        seq,
+        problem,
+    };
+    let before = recorded_head(backend, place).await?;
+    let sql = format!("SELECT {COLUMNS} FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2");
+    let mut head = Head::GENESIS;
+    loop {
+        let page: Vec<RawRow> = (backend.fetch(&sql, &[Arg::Int(head.seq as i64), Arg::Int(VERIFY_PAGE)]))
+            .await
+            .map_err(|e| StoreError::from_sqlx(e, place, "reading the audit log"))?;
+        let done = (page.len() as i64) < VERIFY_PAGE;
+        for raw in page {
+            let row = AuditRow::from_raw(raw, place)?;
+            let expected = head.seq + 1;
+            if row.seq != expected {
+                return Err(broken(expected, AuditProblem::Gap { next: row.seq }));
+            }
+            if row.prev_hash != head.hash {
+                return Err(broken(row.seq, AuditProblem::BrokenLink));
+            }
+            if chain_hash(&row.prev_hash, row.seq, row.at.0, &row.what) != row.hash {
+                return Err(broken(row.seq, AuditProblem::HashMismatch));
+            }
+            if row.seq == before.seq && row.hash != before.hash {
+                // Rewritten with a fresh hash, but not the one written.
+                return Err(broken(row.seq, AuditProblem::HashMismatch));
+            }
+            head = Head {
+                seq: row.seq,
+                hash: row.hash,
+            };
+        }
+        if done {
+            break;
+        }
+    }
+    if head.seq < before.seq {
+        return Err(broken(head.seq + 1, AuditProblem::Truncated { last: before.seq }));
+    }
+    let after = recorded_head(backend, place).await?;
+    if head.seq > after.seq {
+        return Err(broken(after.seq + 1, AuditProblem::Unrecorded { last: after.seq }));
+    }
+    Ok(AuditCheck {
+        entries: head.seq,
+        last_hash: head.hash,
+    })
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_survives_meta() {
+        let head = Head {
+            seq: 42,
+            hash: chain_hash(&[0; 32], 1, 2, "x"),
+        };
+        assert_eq!(Head::from_meta(&head.to_meta()), Some(head));
+        assert_eq!(Head::from_meta("42 zz"), None);
+    }
+
+    #[test]
+    fn the_hash_covers_every_field() {
+        let base = chain_hash(&[0; 32], 1, 2, "stored");
+        assert_ne!(base, chain_hash(&[1; 32], 1, 2, "stored"));
+        assert_ne!(base, chain_hash(&[0; 32], 2, 2, "stored"));
+        assert_ne!(base, chain_hash(&[0; 32], 1, 3, "stored"));
+        assert_ne!(base, chain_hash(&[0; 32], 1, 2, "stored!"));
+    }
+}

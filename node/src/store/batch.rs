@@ -1,0 +1,444 @@
+//! One group commit: a batch of records as the few statements that make
+//! the tables equal to the fold.
+//!
+//! The records are first folded in memory into the net change of the
+//! batch (last write wins per key; a Forget drops what the batch itself
+//! put for those ids; an Acked on a copy the batch put marks the copy
+//! itself), so each key is written once. The statements then run in an
+//! order that gives the same result as applying the records one by one:
+//! deletes of forgotten envelopes and copies, ack marks on copies already
+//! on disk, upserts, and the audit rows in record order. Rows go in
+//! multi-row statements of a few fixed sizes, so ~1000 records are a
+//! handful of statements that the connection prepares once and reuses.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use liandong_dispatch::store::{Incident, OrderRecord, OutboxEntry, Record, StoredEnvelope, TargetStatus};
+use liandong_dispatch::wire::{Kind, Lane};
+use liandong_dispatch::{EnvelopeId, Mode, Timestamp};
+use liandong_topology::NodeId;
+use serde::Serialize;
+
+use super::audit::{Head, chain_hash};
+use super::backend::{Arg, Stmt};
+
+/// Rows per multi-row statement, largest first: a batch of n rows uses at
+/// most a few statements of each size, and only these shapes are prepared.
+const CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
+
+/// A copy's change in this batch.
+enum CopyChange {
+    /// Written whole.
+    Put(OutboxEntry),
+    /// Only marked on the row already on disk (if it exists).
+    Mark { gave_up: bool },
+}
+
+/// The net change of one batch.
+#[derive(Default)]
+struct Change<'r> {
+    /// `None`: forgotten.
+    envelopes: BTreeMap<EnvelopeId, Option<&'r StoredEnvelope>>,
+    /// Ids whose copies on disk (to any peer) are deleted first.
+    forgotten: BTreeSet<EnvelopeId>,
+    copies: BTreeMap<(&'r NodeId, EnvelopeId), CopyChange>,
+    incidents: BTreeMap<EnvelopeId, &'r Incident>,
+    orders: BTreeMap<EnvelopeId, &'r OrderRecord>,
+    targets: BTreeMap<(EnvelopeId, &'r NodeId), &'r TargetStatus>,
+    /// (at, what, envelope), in record order.
+    audit: Vec<(Timestamp, String, Option<EnvelopeId>)>,
+}
+
+impl<'r> Change<'r> {
+    fn fold(records: &'r [Record], at: Timestamp) -> Change<'r> {
+        let mut c = Change::default();
+        for record in records {
+            match record {
+                Record::Envelope(stored) => {
+                    c.envelopes.insert(stored.envelope.id, Some(stored));
+                    c.audit.push((at, stored_line(stored), Some(stored.envelope.id)));
+                }
+                Record::Outbox { peer, id, entry } => {
+                    c.copies.insert((peer, *id), CopyChange::Put(entry.clone()));
+                }
+                Record::Acked { peer, id } => c.mark(peer, *id, false),
+                Record::GaveUp { peer, id } => c.mark(peer, *id, true),
+                Record::Incident(incident) => {
+                    c.incidents.insert(incident.id, incident);
+                }
+                Record::Order(order) => {
+                    c.orders.insert(order.id, order);
+                }
+                Record::Target { order, target, status } => {
+                    c.targets.insert((*order, target), status);
+                }
+                Record::Audit(entry) => c.audit.push((entry.at, entry.what.clone(), None)),
+                Record::Forget(ids) => {
+                    let ids: BTreeSet<EnvelopeId> = ids.iter().copied().collect();
+                    for id in &ids {
+                        c.envelopes.insert(*id, None);
+                    }
+                    c.copies.retain(|(_, id), _| !ids.contains(id));
+                    c.forgotten.extend(ids);
+                }
+            }
+        }
+        c
+    }
+
+    fn mark(&mut self, peer: &'r NodeId, id: EnvelopeId, gave_up: bool) {
+        match self.copies.get_mut(&(peer, id)) {
+            Some(CopyChange::Put(entry)) => {
+                entry.acked = true;
+                entry.gave_up |= gave_up;
+            }
+            Some(CopyChange::Mark { gave_up: g }) => *g |= gave_up,
+            // Forgotten in this batch: the row is gone, nothing to mark.
+            None if self.forgotten.contains(&id) => {}
+            None => {
+                self.copies.insert((peer, id), CopyChange::Mark { gave_up });
+            }
+        }
+    }
+}
+
+/// The statements that commit `records`, appending to the audit chain
+/// after `head`; `head` is moved to the new last entry.
+pub(super) fn statements(
+    records: &[Record],
+    at: Timestamp,
+    head: &mut Head,
+    marks: Placeholders,
+) -> Result<Vec<Stmt>, EncodeError> {
+    let change = Change::fold(records, at);
+    let mut out = Vec::new();
+
+    let forgotten: Vec<Vec<Arg>> = (change.envelopes.iter())
+        .filter(|(_, e)| e.is_none())
+        .map(|(id, _)| vec![id_arg(*id)])
+        .collect();
+    chunked(&mut out, forgotten, |n| {
+        format!("DELETE FROM envelopes WHERE id IN ({})", marks.list(1, n))
+    });
+    let forgotten: Vec<Vec<Arg>> = change.forgotten.iter().map(|id| vec![id_arg(*id)]).collect();
+    chunked(&mut out, forgotten, |n| {
+        format!("DELETE FROM outbox WHERE id IN ({})", marks.list(1, n))
+    });
+
+    let (mut acked, mut gave_up) = (Vec::new(), Vec::new());
+    for ((peer, id), copy) in &change.copies {
+        if let CopyChange::Mark { gave_up: g } = copy {
+            let row = vec![Arg::Text(peer.to_string()), id_arg(*id)];
+            if *g { gave_up.push(row) } else { acked.push(row) }
+        }
+    }
+    chunked(&mut out, acked, |n| {
+        format!(
+            "UPDATE outbox SET acked = TRUE WHERE (peer, id) IN (VALUES {})",
+            marks.tuples(2, n)
+        )
+    });
+    chunked(&mut out, gave_up, |n| {
+        format!(
+            "UPDATE outbox SET acked = TRUE, gave_up = TRUE WHERE (peer, id) IN (VALUES {})",
+            marks.tuples(2, n)
+        )
+    });
+
+    let mut rows = Vec::new();
+    for stored in change.envelopes.values().flatten() {
+        let e = &stored.envelope;
+        rows.push(vec![
+            id_arg(e.id),
+            Arg::Text(kind_name(e.kind()).into()),
+            Arg::Text(e.origin.to_string()),
+            Arg::Text(mode_name(e.mode).into()),
+            time_arg(e.created),
+            time_arg(e.expires),
+            Arg::Bool(stored.catch_up),
+            blob(stored)?,
+        ]);
+    }
+    upsert(
+        &mut out,
+        marks,
+        rows,
+        "envelopes",
+        &["id"],
+        &["kind", "origin", "mode", "created", "expires", "catch_up", "data"],
+    );
+
+    let mut rows = Vec::new();
+    for ((peer, id), copy) in &change.copies {
+        if let CopyChange::Put(entry) = copy {
+            rows.push(vec![
+                Arg::Text(peer.to_string()),
+                id_arg(*id),
+                Arg::Text(lane_name(entry.lane).into()),
+                Arg::Bool(entry.catch_up),
+                Arg::Bool(entry.acked),
+                Arg::Bool(entry.gave_up),
+                blob(entry)?,
+            ]);
+        }
+    }
+    upsert(
+        &mut out,
+        marks,
+        rows,
+        "outbox",
+        &["peer", "id"],
+        &["lane", "catch_up", "acked", "gave_up", "data"],
+    );
+
+    let mut rows = Vec::new();
+    for incident in change.incidents.values() {
+        rows.push(vec![
+            id_arg(incident.id),
+            Arg::Text(incident.origin.to_string()),
+            Arg::Text(incident.owner.to_string()),
+            Arg::Text(incident.state.name().into()),
+            Arg::Text(incident.report.severity.name().into()),
+            Arg::Text(mode_name(incident.mode).into()),
+            time_arg(incident.reported),
+            blob(incident)?,
+        ]);
+    }
+    upsert(
+        &mut out,
+        marks,
+        rows,
+        "incidents",
+        &["id"],
+        &["origin", "owner", "state", "severity", "mode", "reported", "data"],
+    );
+
+    let mut rows = Vec::new();
+    for order in change.orders.values() {
+        rows.push(vec![
+            id_arg(order.id),
+            Arg::Text(order.issuer.to_string()),
+            order.order.incident.map_or(Arg::NoBytes, id_arg),
+            Arg::Text(mode_name(order.mode).into()),
+            time_arg(order.issued),
+            blob(order)?,
+        ]);
+    }
+    upsert(
+        &mut out,
+        marks,
+        rows,
+        "orders",
+        &["id"],
+        &["issuer", "incident", "mode", "issued", "data"],
+    );
+
+    let mut rows = Vec::new();
+    for ((order, target), status) in &change.targets {
+        rows.push(vec![
+            id_arg(*order),
+            Arg::Text(target.to_string()),
+            Arg::Text(status.state.name().into()),
+            blob(status)?,
+        ]);
+    }
+    upsert(
+        &mut out,
+        marks,
+        rows,
+        "targets",
+        &["order_id", "target"],
+        &["state", "data"],
+    );
+
+    if !change.audit.is_empty() {
+        let mut rows = Vec::new();
+        for (at, what, envelope) in change.audit {
+            let next = head.seq + 1;
+            let at = time_arg_u64(at);
+            let hash = chain_hash(&head.hash, next, at, &what);
+            rows.push(vec![
+                Arg::Int(seq_arg(next)),
+                Arg::Int(at as i64),
+                Arg::Text(what),
+                envelope.map_or(Arg::NoBytes, id_arg),
+                Arg::Bytes(head.hash.to_vec()),
+                Arg::Bytes(hash.to_vec()),
+            ]);
+            *head = Head { seq: next, hash };
+        }
+        chunked(&mut out, rows, |n| {
+            format!(
+                "INSERT INTO audit (seq, at, what, envelope, prev_hash, hash) VALUES {}",
+                marks.tuples(6, n)
+            )
+        });
+        out.push(Stmt {
+            sql: META_UPSERT.into(),
+            args: vec![Arg::Text(super::audit::HEAD_KEY.into()), Arg::Text(head.to_meta())],
+        });
+    }
+    Ok(out)
+}
+
+pub(super) const META_UPSERT: &str =
+    "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+pub(super) type EncodeError = bincode::error::EncodeError;
+
+/// The audit line for a stored envelope.
+fn stored_line(stored: &StoredEnvelope) -> String {
+    let e = &stored.envelope;
+    let trace: Vec<&str> = stored.trace.iter().map(|h| h.node.as_str()).collect();
+    let mut line = format!(
+        "stored {} {} from {} (trace: {})",
+        kind_name(e.kind()),
+        e.id,
+        e.origin,
+        trace.join(" > ")
+    );
+    if stored.catch_up {
+        line.push_str(" [catch-up]");
+    }
+    if e.mode == Mode::Exercise {
+        line.push_str(" [exercise]");
+    }
+    line
+}
+
+/// `INSERT ... ON CONFLICT (key) DO UPDATE` of whole rows (key columns
+/// first, then `rest`).
+fn upsert(out: &mut Vec<Stmt>, marks: Placeholders, rows: Vec<Vec<Arg>>, table: &str, key: &[&str], rest: &[&str]) {
+    let width = key.len() + rest.len();
+    let columns = [key, rest].concat().join(", ");
+    let set: Vec<String> = rest.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+    let (key, set) = (key.join(", "), set.join(", "));
+    chunked(out, rows, |n| {
+        format!(
+            "INSERT INTO {table} ({columns}) VALUES {} ON CONFLICT ({key}) DO UPDATE SET {set}",
+            marks.tuples(width, n)
+        )
+    });
+}
+
+/// Statements over `rows`, in chunks of the sizes in [`CHUNKS`];
+/// `sql(n)` is the statement for n rows.
+fn chunked(out: &mut Vec<Stmt>, rows: Vec<Vec<Arg>>, sql: impl Fn(usize) -> String) {
+    let mut rows = rows.into_iter().peekable();
+    let mut left = rows.len();
+    while rows.peek().is_some() {
+        let n = CHUNKS.into_iter().find(|&size| size <= left).unwrap_or(1);
+        let args: Vec<Arg> = rows.by_ref().take(n).flatten().collect();
+        out.push(Stmt { sql: sql(n), args });
+        left -= n;
+    }
+}
+
+/// How a statement marks its parameters. Long multi-row statements on
+/// SQLite use anonymous `?`: SQLite looks a named or numbered parameter
+/// (`$7`, `?7`) up by a linear scan at every bind, so binding n of them
+/// costs n², which made 256-row chunks slower than 64-row ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Placeholders {
+    /// `$1, $2, ...` (PostgreSQL).
+    Numbered,
+    /// `?, ?, ...`, bound in order (SQLite).
+    Anonymous,
+}
+
+impl Placeholders {
+    /// `n` parameters from number `start`: `$1, $2, $3` or `?, ?, ?`.
+    fn list(self, start: usize, n: usize) -> String {
+        let items: Vec<String> = (start..start + n)
+            .map(|i| match self {
+                Placeholders::Numbered => format!("${i}"),
+                Placeholders::Anonymous => "?".to_owned(),
+            })
+            .collect();
+        items.join(", ")
+    }
+
+    /// `n` rows of `width` parameters: `($1, $2), ($3, $4), ...`.
+    fn tuples(self, width: usize, n: usize) -> String {
+        let rows: Vec<String> = (0..n)
+            .map(|r| format!("({})", self.list(r * width + 1, width)))
+            .collect();
+        rows.join(", ")
+    }
+}
+
+fn blob(value: &impl Serialize) -> Result<Arg, EncodeError> {
+    bincode::serde::encode_to_vec(value, bincode::config::standard()).map(Arg::Bytes)
+}
+
+pub(super) fn id_arg(id: EnvelopeId) -> Arg {
+    Arg::Bytes(id.0.to_be_bytes().to_vec())
+}
+
+fn time_arg(t: Timestamp) -> Arg {
+    Arg::Int(time_arg_u64(t) as i64)
+}
+
+/// Milliseconds as stored: at most `i64::MAX` (some 292 million years).
+fn time_arg_u64(t: Timestamp) -> u64 {
+    t.0.min(i64::MAX as u64)
+}
+
+fn seq_arg(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+pub(super) fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Report => "report",
+        Kind::Update => "update",
+        Kind::Order => "order",
+        Kind::OrderAck => "order ack",
+        Kind::Supervise => "supervise",
+        Kind::DeadLetter => "dead letter",
+    }
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Actual => "actual",
+        Mode::Exercise => "exercise",
+    }
+}
+
+fn lane_name(lane: Lane) -> &'static str {
+    match lane {
+        Lane::Control => "control",
+        Lane::Urgent => "urgent",
+        Lane::Normal => "normal",
+        Lane::Bulk => "bulk",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_use_few_shapes() {
+        let mut out = Vec::new();
+        let rows: Vec<Vec<Arg>> = (0..1000).map(|i| vec![Arg::Int(i)]).collect();
+        chunked(&mut out, rows, |n| format!("{n}"));
+        let sizes: Vec<&str> = out.iter().map(|s| s.sql.as_str()).collect();
+        assert_eq!(sizes, ["256", "256", "256", "64", "64", "64", "16", "16", "4", "4"]);
+        let args: Vec<i64> = (out.iter().flat_map(|s| &s.args))
+            .map(|a| match a {
+                Arg::Int(i) => *i,
+                _ => -1,
+            })
+            .collect();
+        assert_eq!(args, (0..1000).collect::<Vec<_>>(), "every row once, in order");
+    }
+
+    #[test]
+    fn placeholders_number_rows_in_order() {
+        assert_eq!(Placeholders::Numbered.tuples(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(Placeholders::Numbered.list(1, 3), "$1, $2, $3");
+        assert_eq!(Placeholders::Anonymous.tuples(2, 2), "(?, ?), (?, ?)");
+    }
+}

@@ -1,0 +1,418 @@
+//! The durable store: where a node's [`Record`]s go before anything that
+//! depends on them happens.
+//!
+//! The core keeps its durable state as a fold over records
+//! ([`liandong_dispatch::store`]); the driver hands every
+//! `Effect::Persist` to [`Durable::commit`] and, after a restart, gives
+//! [`Durable::load`] to `Core::restore`. `load` returns exactly the fold of
+//! every committed record, in order, over `Store::default()`.
+//!
+//! # Backends
+//! SQLite by default ([`StoreLocation::choose`]: `DATA/node.db`, WAL,
+//! `synchronous=FULL` so a commit is on disk when it returns, a busy
+//! timeout, a small pool whose writes the store serializes itself), or
+//! PostgreSQL with `--database postgres://...` (one database per node,
+//! created on first open if the role may). Both run the same SQL (`$n`
+//! placeholders work on both) through the same code; only opening, the
+//! migrations (`node/migrations/{sqlite,postgres}`, run at every open) and
+//! two small primitives are per backend (see `backend.rs`).
+//!
+//! # Schema
+//! `meta` (key/value: `node`, `schema`, `audit_head`), `envelopes`,
+//! `outbox` (primary key peer + id), `incidents`, `orders`, `targets`
+//! (order + target) and `audit`. Every state row keeps its dispatch value
+//! whole as a bincode (serde) blob in `data`, so the schema does not chase
+//! every field; beside it are only the columns an operator or a query
+//! filters on (kind, origin, expiry, owner, state, severity, mode, lane,
+//! acked...). Ids are 16 big-endian bytes, times milliseconds since the
+//! Unix epoch. In `outbox`, the `acked`/`gave_up` columns are the truth
+//! (Acked and GaveUp only update them), overriding the flags in `data`.
+//!
+//! # Group commit
+//! One [`Durable::commit`] is one transaction and one sync, however many
+//! records: the driver batches the Persists of many inputs into one call.
+//! The batch is folded in memory into its net change, then written with
+//! multi-row statements of a few fixed sizes (see `batch.rs`). If the
+//! commit fails nothing of the batch is kept, and the error says why in
+//! operator words ([`StoreError::is_full`], [`StoreError::is_unreachable`]).
+//!
+//! # Audit log
+//! Append-only (triggers refuse UPDATE and DELETE) and hash-chained (see
+//! `audit.rs` for the exact hash), so tampering shows in
+//! [`Durable::verify_audit`]. It gets one entry per `Record::Audit` (at
+//! the entry's own time) and one per `Record::Envelope` ("stored report
+//! 3fa2b1c09d11 from 350121001001 (trace: ...)", at the commit's time), so
+//! it lists everything the node took responsibility for. `load` puts only
+//! the `Record::Audit` entries in `Store::audit` (the last
+//! [`AUDIT_IN_MEMORY`]) and `Store::audit_count`, exactly as the fold
+//! does; [`Durable::audit_tail`] shows every entry.
+
+mod audit;
+mod backend;
+mod batch;
+mod error;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use liandong_dispatch::store::{AUDIT_IN_MEMORY, AuditEntry, Incident, OrderRecord, OutboxEntry, StoredEnvelope};
+use liandong_dispatch::{EnvelopeId, Record, Store, Timestamp};
+use liandong_topology::NodeId;
+use serde::de::DeserializeOwned;
+use sqlx::migrate::MigrateError;
+use tokio::sync::Mutex;
+
+pub use audit::{AuditCheck, AuditRow};
+pub use error::{AuditProblem, StoreError, redact_url};
+
+use audit::Head;
+use backend::{Arg, Backend};
+
+/// The SQLite file in the data directory.
+pub const SQLITE_FILE: &str = "node.db";
+
+/// Where a node keeps its durable state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The database file, e.g. `DATA/node.db`.
+    Sqlite(PathBuf),
+    /// A `postgres://` url.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// `--database` given: PostgreSQL at that url (only `postgres://` and
+    /// `postgresql://` are accepted); otherwise SQLite at
+    /// `data_dir/node.db`.
+    pub fn choose(database: Option<&str>, data_dir: &Path) -> Result<StoreLocation, StoreError> {
+        match database {
+            None => Ok(StoreLocation::Sqlite(data_dir.join(SQLITE_FILE))),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(StoreLocation::Postgres(url.to_owned()))
+            }
+            Some(other) => Err(StoreError::NotPostgres {
+                value: redact_url(other),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for StoreLocation {
+    /// The file path, or the url without its password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => write!(f, "{}", path.display()),
+            StoreLocation::Postgres(url) => f.write_str(&redact_url(url)),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct StoreOptions {
+    /// Test and drill hook: cap the SQLite file at this many pages
+    /// (`PRAGMA max_page_count`), so a "disk full" happens for real
+    /// (SQLITE_FULL) at a chosen size. Ignored by PostgreSQL.
+    pub max_pages: Option<u32>,
+}
+
+/// A node's open store. Cheap to clone (clones share the pool and the
+/// commit order); `Send + Sync`.
+#[derive(Clone)]
+pub struct Durable {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    /// The file or the url without password, for messages.
+    place: String,
+    /// The end of the audit chain on disk; `None` after a failed commit
+    /// until it is read again. Held for the whole of a commit, which
+    /// serializes commits (one writer).
+    head: Mutex<Option<Head>>,
+}
+
+impl Durable {
+    /// Opens the store (creating it if needed) and brings its schema up to
+    /// date. The store remembers the node it belongs to: opening it for
+    /// another node is refused with an error naming both.
+    pub async fn open(location: &StoreLocation, node: &NodeId, options: StoreOptions) -> Result<Durable, StoreError> {
+        let place = location.to_string();
+        let backend = match location {
+            StoreLocation::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    tokio::fs::create_dir_all(dir).await.map_err(|e| StoreError::Database {
+                        place: place.clone(),
+                        doing: format!("creating the directory {}", dir.display()),
+                        detail: e.to_string(),
+                    })?;
+                }
+                Backend::open_sqlite(path, &options).await
+            }
+            StoreLocation::Postgres(url) => Backend::open_postgres(url).await,
+        }
+        .map_err(|e| StoreError::from_sqlx(e, &place, "opening the store"))?;
+        let durable = Durable {
+            inner: Arc::new(Inner {
+                backend,
+                place,
+                head: Mutex::new(None),
+            }),
+        };
+        match durable.prepare(node).await {
+            Ok(()) => Ok(durable),
+            Err(e) => {
+                durable.inner.backend.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Migrations, the node guard, the chain head.
+    async fn prepare(&self, node: &NodeId) -> Result<(), StoreError> {
+        let Inner { backend, place, head } = &*self.inner;
+        let schema = backend.migrate().await.map_err(|e| migrate_error(e, backend, place))?;
+        let sql = |e| StoreError::from_sqlx(e, place, "recording which node the store belongs to");
+        let claim = "INSERT INTO meta (key, value) VALUES ('node', $1) ON CONFLICT (key) DO NOTHING";
+        backend
+            .write(&[backend::Stmt {
+                sql: claim.into(),
+                args: vec![Arg::Text(node.to_string())],
+            }])
+            .await
+            .map_err(sql)?;
+        let owner: Vec<(String,)> = backend
+            .fetch("SELECT value FROM meta WHERE key = 'node'", &[])
+            .await
+            .map_err(sql)?;
+        let owner = owner.into_iter().next().map(|(v,)| v).unwrap_or_default();
+        if owner != node.as_str() {
+            return Err(StoreError::WrongNode {
+                place: place.clone(),
+                stored: owner,
+                given: node.to_string(),
+            });
+        }
+        backend
+            .write(&[backend::Stmt {
+                sql: batch::META_UPSERT.into(),
+                args: vec![Arg::Text("schema".into()), Arg::Text(schema.to_string())],
+            }])
+            .await
+            .map_err(sql)?;
+        let last = audit::last(backend, place).await?;
+        let recorded = audit::recorded_head(backend, place).await?;
+        if last != recorded {
+            tracing::warn!(
+                store = %place,
+                last = last.seq,
+                recorded = recorded.seq,
+                "the audit log does not end where the store recorded: run an audit check"
+            );
+        }
+        *head.lock().await = Some(last);
+        tracing::info!(store = %place, %node, schema, audit_entries = last.seq, "store open");
+        Ok(())
+    }
+
+    /// The file path or the url without password, for logs.
+    pub fn place(&self) -> &str {
+        &self.inner.place
+    }
+
+    /// The fold of everything committed so far, for `Core::restore`.
+    pub async fn load(&self) -> Result<Store, StoreError> {
+        // No commit of ours runs while we read.
+        let _commits = self.inner.head.lock().await;
+        let (backend, place) = (&self.inner.backend, self.inner.place.as_str());
+        let read = |e| StoreError::from_sqlx(e, place, "loading the store");
+        let mut store = Store::default();
+
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = backend
+            .fetch("SELECT id, data FROM envelopes", &[])
+            .await
+            .map_err(read)?;
+        for (id, data) in rows {
+            let id = envelope_id(&id, place, "an envelope id")?;
+            let stored: StoredEnvelope = decode(&data, place, || format!("envelope {id}"))?;
+            if stored.envelope.id != id {
+                return Err(StoreError::corrupt(
+                    place,
+                    format!("envelope {id}"),
+                    "its row holds another envelope",
+                ));
+            }
+            store.envelopes.insert(id, stored);
+        }
+
+        let rows: Vec<OutboxRow> = backend
+            .fetch("SELECT peer, id, acked, gave_up, data FROM outbox", &[])
+            .await
+            .map_err(read)?;
+        for (peer, id, acked, gave_up, data) in rows {
+            let id = envelope_id(&id, place, "an outbox id")?;
+            let what = || format!("the copy of {id} for {peer}");
+            let peer = NodeId::parse(&peer).map_err(|e| StoreError::corrupt(place, what(), e))?;
+            let mut entry: OutboxEntry = decode(&data, place, what)?;
+            entry.acked = acked;
+            entry.gave_up = gave_up;
+            store.outbox.insert((peer, id), entry);
+        }
+
+        let rows: Vec<(Vec<u8>,)> = backend.fetch("SELECT data FROM incidents", &[]).await.map_err(read)?;
+        for (data,) in rows {
+            let incident: Incident = decode(&data, place, || "an incident".into())?;
+            store.incidents.insert(incident.id, incident);
+        }
+
+        let rows: Vec<(Vec<u8>,)> = backend.fetch("SELECT data FROM orders", &[]).await.map_err(read)?;
+        for (data,) in rows {
+            let order: OrderRecord = decode(&data, place, || "an order".into())?;
+            store.orders.insert(order.id, order);
+        }
+
+        let rows: Vec<(Vec<u8>, String, Vec<u8>)> = backend
+            .fetch("SELECT order_id, target, data FROM targets", &[])
+            .await
+            .map_err(read)?;
+        for (order, target, data) in rows {
+            let order = envelope_id(&order, place, "an order id")?;
+            let what = || format!("target {target} of order {order}");
+            let node = NodeId::parse(&target).map_err(|e| StoreError::corrupt(place, what(), e))?;
+            let status = decode(&data, place, what)?;
+            store.targets.entry(order).or_default().insert(node, status);
+        }
+
+        let rows: Vec<(i64, String)> = backend
+            .fetch(
+                "SELECT at, what FROM audit WHERE envelope IS NULL ORDER BY seq DESC LIMIT $1",
+                &[Arg::Int(AUDIT_IN_MEMORY as i64)],
+            )
+            .await
+            .map_err(read)?;
+        store.audit = (rows.into_iter().rev())
+            .map(|(at, what)| AuditEntry {
+                at: Timestamp(at as u64),
+                what,
+            })
+            .collect();
+        let count: Vec<(i64,)> = backend
+            .fetch("SELECT COUNT(*) FROM audit WHERE envelope IS NULL", &[])
+            .await
+            .map_err(read)?;
+        store.audit_count = count.first().map_or(0, |(n,)| *n as u64);
+        Ok(store)
+    }
+
+    /// Makes `records` durable in one transaction (one sync, however many
+    /// records). `at` is the driver's clock, for the audit entries of
+    /// stored envelopes. On error nothing of the batch is kept.
+    pub async fn commit(&self, records: &[Record], at: Timestamp) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let (backend, place) = (&self.inner.backend, self.inner.place.as_str());
+        let mut head = self.inner.head.lock().await;
+        let start = match *head {
+            Some(h) => h,
+            None => audit::last(backend, place).await?,
+        };
+        let mut end = start;
+        let statements =
+            batch::statements(records, at, &mut end, backend.placeholders()).map_err(|e| StoreError::Database {
+                place: place.to_owned(),
+                doing: format!(
+                    "encoding a batch of {} records (none of them was stored)",
+                    records.len()
+                ),
+                detail: e.to_string(),
+            })?;
+        match backend.write(&statements).await {
+            Ok(()) => {
+                *head = Some(end);
+                Ok(())
+            }
+            Err(e) => {
+                // The outcome on disk is read again before the next commit.
+                *head = None;
+                let doing = format!(
+                    "committing a batch of {} records (none of them was stored)",
+                    records.len()
+                );
+                Err(StoreError::from_sqlx(e, place, doing))
+            }
+        }
+    }
+
+    /// Walks the audit hash chain from the first entry: how many entries
+    /// and the last hash, or an error naming the first bad entry and what
+    /// is wrong with it.
+    pub async fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
+        audit::verify(&self.inner.backend, &self.inner.place).await
+    }
+
+    /// The most recent `n` audit entries, oldest first.
+    pub async fn audit_tail(&self, n: u32) -> Result<Vec<AuditRow>, StoreError> {
+        audit::tail(&self.inner.backend, &self.inner.place, n).await
+    }
+
+    /// Closes the pool (for every clone), waiting for work in flight.
+    pub async fn close(self) {
+        self.inner.backend.close().await;
+    }
+}
+
+/// peer, id, acked, gave_up, data
+type OutboxRow = (String, Vec<u8>, bool, bool, Vec<u8>);
+
+fn migrate_error(err: MigrateError, backend: &Backend, place: &str) -> StoreError {
+    let known = Backend::known_version(backend.migrator());
+    match err {
+        MigrateError::VersionMissing(found) if found > known => StoreError::TooNew {
+            place: place.to_owned(),
+            found,
+            known,
+        },
+        MigrateError::Execute(e) => StoreError::from_sqlx(e, place, "bringing the schema up to date"),
+        MigrateError::ExecuteMigration(e, v) => {
+            StoreError::from_sqlx(e, place, format!("bringing the schema up to version {v}"))
+        }
+        other => StoreError::Database {
+            place: place.to_owned(),
+            doing: "bringing the schema up to date".into(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+fn envelope_id(bytes: &[u8], place: &str, what: &str) -> Result<EnvelopeId, StoreError> {
+    let bytes: [u8; 16] = bytes
+        .try_into()
+        .map_err(|_| StoreError::corrupt(place, what, format!("{} bytes, not 16", bytes.len())))?;
+    Ok(EnvelopeId(u128::from_be_bytes(bytes)))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8], place: &str, what: impl FnOnce() -> String) -> Result<T, StoreError> {
+    match bincode::serde::decode_from_slice(bytes, bincode::config::standard()) {
+        Ok((value, used)) if used == bytes.len() => Ok(value),
+        Ok((_, used)) => Err(StoreError::corrupt(
+            place,
+            what(),
+            format!("{} bytes left over after decoding", bytes.len() - used),
+        )),
+        Err(e) => Err(StoreError::corrupt(place, what(), e)),
+    }
+}
+
+/// The driver runs the store on tokio tasks: every future must be `Send`.
+#[allow(dead_code)]
+fn futures_are_send(d: &Durable, node: &NodeId, location: &StoreLocation) {
+    fn send<T: Send>(_: T) {}
+    send(Durable::open(location, node, StoreOptions::default()));
+    send(d.load());
+    send(d.commit(&[], Timestamp(0)));
+    send(d.verify_audit());
+    send(d.audit_tail(1));
+    send(d.clone().close());
+}

@@ -1,0 +1,901 @@
+//! Operator commands over the control API of one's own node: `report`,
+//! `dispatch`, `sign`, `incident <verb>`, `incidents`, `orders`, `status`,
+//! `watch`.
+//!
+//! Each command turns its flags into one [`Request`] (or a subscription),
+//! connects with the operator's certificate, prints the answer as an
+//! aligned table (CJK names line up: widths are display widths) or as JSON
+//! with `--json`, and maps a refusal to `error: <reason>` and exit 1.
+//! Times print in this machine's time zone. What is printed, and how, is
+//! in [`view`].
+
+mod view;
+
+use std::io::Write as _;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, anyhow, bail};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::error::ErrorKind;
+use clap::{Args, Subcommand};
+use liandong_dispatch::store::IncidentState;
+use liandong_dispatch::wire::{Category, EnvelopeId, Item, Mode, TargetState, Targets, Timestamp};
+use liandong_node::control::{ControlClient, IdRef, Notice, Pushed, Request, Response, Subscription};
+use liandong_topology::{Level, NodeId, Severity};
+
+use view::{
+    Clock, full, human, incident_detail, incident_table, json_line, order_detail, order_table, print_json, pushed_line,
+    stage_name, status_text, target_state,
+};
+
+/// How to reach one's own node; shared by every operator command.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Connection")]
+pub struct Connection {
+    /// The node's control address, HOST:PORT (e.g. 127.0.0.1:7443).
+    #[arg(long, env = "LIANDONG_NODE", value_name = "ADDR")]
+    node: Option<String>,
+    /// Your operator certificate (operators/<node>/<name>.pem).
+    #[arg(long, env = "LIANDONG_CERT", value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// Its private key [default: the .key file beside the certificate].
+    #[arg(long, env = "LIANDONG_KEY", value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// The federation CA certificate [default: ca.pem two directories above
+    /// the certificate, as in a federation directory].
+    #[arg(long, env = "LIANDONG_CA", value_name = "FILE")]
+    ca: Option<PathBuf>,
+}
+
+/// Where to go, with which files: [`Connection`] resolved and checked.
+struct Target {
+    addr: SocketAddr,
+    cert: PathBuf,
+    key: PathBuf,
+    ca: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum OpsCommand {
+    /// File an incident report (上报) at your node; prints its id.
+    #[command(
+        after_help = "Example:\n  liandong report --severity III --category fire --title 仓库冒烟 \
+        --place 仓山区建新镇 --watch\n\nWith --watch, follows the report up the tree until its owner accepts it."
+    )]
+    Report(ReportArgs),
+    /// Issue a dispatch order (交办) to nodes below yours.
+    #[command(
+        after_help = "Examples:\n  liandong dispatch --to 350102001,350102002 --severity IV \
+        --instruction \"排查辖区隐患\" --finish-within 2h\n  \
+        liandong dispatch --subtree 350102 --level village --severity III --instruction \"启动防汛预案\" --watch"
+    )]
+    Dispatch(DispatchArgs),
+    /// Sign for (签收) an order addressed to your node, or report progress, done, or refuse it.
+    #[command(visible_alias = "ack")]
+    Sign(SignArgs),
+    /// Act on an incident: accept, escalate, feedback, resolve, verify, close, note, cancel.
+    #[command(subcommand)]
+    Incident(IncidentCommand),
+    /// List the incidents your node knows (open ones unless --all), or show one in detail.
+    Incidents(ListArgs),
+    /// List the orders your node knows (unfinished ones unless --all), or show one in detail.
+    Orders(ListArgs),
+    /// Show your node: its parent, links, open work and storage.
+    Status(StatusArgs),
+    /// Print every change at your node as it happens, one line each, until Ctrl-C.
+    Watch(WatchArgs),
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// I (especially serious), II, III, IV (general) or routine.
+    #[arg(long, value_parser = severity_parser(), ignore_case = true)]
+    severity: Severity,
+    /// What kind of matter it is.
+    #[arg(long, value_parser = category_parser(), ignore_case = true)]
+    category: Category,
+    /// A short title.
+    #[arg(long, value_parser = non_empty)]
+    title: String,
+    /// What happened, in full.
+    #[arg(long, default_value = "")]
+    detail: String,
+    /// Where it happened, as people say it.
+    #[arg(long, default_value = "")]
+    place: String,
+    /// A drill (演练): travels the live network but never mixes with real cases.
+    #[arg(long)]
+    exercise: bool,
+    /// Follow the report until its owner accepts it (or Ctrl-C, or --watch-timeout).
+    #[arg(long)]
+    watch: bool,
+    /// Stop watching after this many seconds (exit 1 if not accepted by then).
+    #[arg(long, value_name = "SECS", requires = "watch")]
+    watch_timeout: Option<u64>,
+    #[command(flatten)]
+    conn: Connection,
+}
+
+#[derive(Args)]
+pub struct DispatchArgs {
+    /// Target nodes, comma-separated.
+    #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',', value_parser = NodeId::parse,
+          required_unless_present = "subtree", conflicts_with = "subtree")]
+    to: Vec<NodeId>,
+    /// Every node under this one (itself excluded).
+    #[arg(long, value_name = "ID", value_parser = NodeId::parse)]
+    subtree: Option<NodeId>,
+    /// With --subtree: only nodes of this level (village, township, ...).
+    #[arg(long, requires = "subtree", value_parser = level_parser())]
+    level: Option<Level>,
+    /// I, II, III, IV or routine.
+    #[arg(long, value_parser = severity_parser(), ignore_case = true)]
+    severity: Severity,
+    /// What the targets must do.
+    #[arg(long, value_parser = non_empty)]
+    instruction: String,
+    /// The incident this order handles (full id or a unique prefix).
+    #[arg(long, value_name = "ID", value_parser = id_ref)]
+    incident: Option<IdRef>,
+    /// Deadline to finish, from now: 30m, 2h, 1d (default: the policy's).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    finish_within: Option<Duration>,
+    /// A drill (演练).
+    #[arg(long)]
+    exercise: bool,
+    /// Follow each target's acknowledgement until all have signed for it or refused.
+    #[arg(long)]
+    watch: bool,
+    /// Stop watching after this many seconds (exit 1 if some target has not answered).
+    #[arg(long, value_name = "SECS", requires = "watch")]
+    watch_timeout: Option<u64>,
+    #[command(flatten)]
+    conn: Connection,
+}
+
+#[derive(Args)]
+pub struct SignArgs {
+    /// The order (full id or a unique prefix).
+    #[arg(value_parser = id_ref)]
+    order: IdRef,
+    /// Report progress (反馈) instead of signing for it.
+    #[arg(long, value_name = "NOTE", group = "ack")]
+    progress: Option<String>,
+    /// Report it done.
+    #[arg(long, value_name = "NOTE", group = "ack")]
+    done: Option<String>,
+    /// Refuse it, saying why.
+    #[arg(long, value_name = "REASON", group = "ack", value_parser = non_empty)]
+    refuse: Option<String>,
+    #[command(flatten)]
+    conn: Connection,
+}
+
+#[derive(Args)]
+pub struct IdArgs {
+    /// The incident (full id or a unique prefix, e.g. the 12 digits lists show).
+    #[arg(value_parser = id_ref)]
+    id: IdRef,
+    #[command(flatten)]
+    conn: Connection,
+}
+
+#[derive(Args)]
+pub struct IdTextArgs {
+    /// The incident (full id or a unique prefix).
+    #[arg(value_parser = id_ref)]
+    id: IdRef,
+    #[arg(value_parser = non_empty)]
+    text: String,
+    #[command(flatten)]
+    conn: Connection,
+}
+
+#[derive(Args)]
+pub struct IdReasonArgs {
+    /// The incident (full id or a unique prefix).
+    #[arg(value_parser = id_ref)]
+    id: IdRef,
+    #[arg(long, value_parser = non_empty)]
+    reason: String,
+    #[command(flatten)]
+    conn: Connection,
+}
+
+#[derive(Subcommand)]
+pub enum IncidentCommand {
+    /// Take ownership of a report (受理).
+    Accept(IdArgs),
+    /// Hand it one level up, saying why.
+    Escalate(IdReasonArgs),
+    /// Report progress on it (反馈).
+    Feedback(IdTextArgs),
+    /// Say it is handled.
+    Resolve {
+        #[arg(value_parser = id_ref)]
+        id: IdRef,
+        #[arg(long, value_parser = non_empty)]
+        summary: String,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Check the result (核查): accept it, or reject it to reopen the case.
+    Verify {
+        #[arg(value_parser = id_ref)]
+        id: IdRef,
+        #[arg(long, required_unless_present = "reject", conflicts_with = "reject")]
+        accept: bool,
+        #[arg(long)]
+        reject: bool,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Close the case (结案).
+    Close(IdArgs),
+    /// Add a note to its timeline.
+    Note(IdTextArgs),
+    /// Withdraw it, saying why.
+    Cancel(IdReasonArgs),
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// Show this one in detail (full id or a unique prefix).
+    #[arg(value_parser = id_ref)]
+    id: Option<IdRef>,
+    /// Include closed incidents / finished orders.
+    #[arg(long, conflicts_with = "id")]
+    all: bool,
+    /// Print JSON instead of a table (ids as 32 hex digits, times in ms since the epoch).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    conn: Connection,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    conn: Connection,
+}
+
+#[derive(Args)]
+pub struct WatchArgs {
+    /// One JSON object per line: the snapshot first, then each change.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    conn: Connection,
+}
+
+pub fn run(cmd: OpsCommand) -> anyhow::Result<()> {
+    // Read the time zone while the process has one thread.
+    let clock = Clock::local_zone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(execute(cmd, clock))
+}
+
+async fn execute(cmd: OpsCommand, clock: Clock) -> anyhow::Result<()> {
+    match cmd {
+        OpsCommand::Report(args) => report(args, clock).await,
+        OpsCommand::Dispatch(args) => dispatch(args, clock).await,
+        OpsCommand::Sign(args) => sign(args).await,
+        OpsCommand::Incident(cmd) => incident(cmd).await,
+        OpsCommand::Incidents(args) => incidents(args, clock).await,
+        OpsCommand::Orders(args) => orders(args, clock).await,
+        OpsCommand::Status(args) => status(args, clock).await,
+        OpsCommand::Watch(args) => watch(args, clock).await,
+    }
+}
+
+// ---------------------------------------------------------------- parsing
+
+fn severity_parser() -> impl TypedValueParser<Value = Severity> {
+    PossibleValuesParser::new(["I", "II", "III", "IV", "routine"]).map(|s| match s.to_ascii_lowercase().as_str() {
+        "i" => Severity::I,
+        "ii" => Severity::II,
+        "iii" => Severity::III,
+        "iv" => Severity::IV,
+        _ => Severity::Routine,
+    })
+}
+
+const CATEGORIES: [(&str, Category); 8] = [
+    ("dispute", Category::Dispute),
+    ("hazard", Category::Hazard),
+    ("request", Category::Request),
+    ("fire", Category::Fire),
+    ("flood", Category::Flood),
+    ("gathering", Category::Gathering),
+    ("accident", Category::Accident),
+    ("other", Category::Other),
+];
+
+fn category_parser() -> impl TypedValueParser<Value = Category> {
+    PossibleValuesParser::new(CATEGORIES.map(|(name, _)| name)).map(|s| {
+        CATEGORIES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(&s))
+            .map_or(Category::Other, |(_, c)| *c)
+    })
+}
+
+fn category_name(category: Category) -> &'static str {
+    CATEGORIES
+        .iter()
+        .find(|(_, c)| *c == category)
+        .map_or("other", |(name, _)| name)
+}
+
+fn level_parser() -> impl TypedValueParser<Value = Level> {
+    PossibleValuesParser::new(Level::ALL.map(Level::name)).map(|s| Level::parse(&s).unwrap_or(Level::Village))
+}
+
+fn non_empty(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        Err("it must not be empty".into())
+    } else {
+        Ok(s.to_owned())
+    }
+}
+
+/// An incident or order id as typed: 1 to 32 hex digits (any case).
+fn id_ref(s: &str) -> Result<IdRef, String> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "{s:?} is not an id: expected up to 32 hex digits, e.g. 3f2a9c0e1b7d"
+        ));
+    }
+    Ok(IdRef(s.to_ascii_lowercase()))
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    liandong_topology::duration::parse(s)
+}
+
+/// Stops with a usage error (exit 2), as clap does for a missing argument.
+fn usage_error(message: String) -> ! {
+    clap::Error::raw(ErrorKind::MissingRequiredArgument, format!("{message}\n")).exit()
+}
+
+impl Connection {
+    /// Checks the options and finds the default files.
+    fn resolve(&self) -> anyhow::Result<Target> {
+        let Some(node) = self.node.as_deref() else {
+            usage_error(
+                "no node to talk to: pass --node HOST:PORT (your node's control address) or set LIANDONG_NODE".into(),
+            )
+        };
+        let Some(cert) = self.cert.clone() else {
+            usage_error(
+                "no operator certificate: pass --cert FILE (operators/<node>/<name>.pem) or set LIANDONG_CERT".into(),
+            )
+        };
+        let addr = node
+            .to_socket_addrs()
+            .map_err(|e| anyhow!("--node {node:?} is not a control address HOST:PORT (e.g. 127.0.0.1:7443): {e}"))?
+            .next()
+            .with_context(|| format!("--node {node:?} resolves to no address"))?;
+        let key = match &self.key {
+            Some(key) => key.clone(),
+            None => {
+                let key = cert.with_extension("key");
+                if !key.exists() {
+                    bail!(
+                        "no key for {}: pass --key FILE (looked for {})",
+                        cert.display(),
+                        key.display()
+                    );
+                }
+                key
+            }
+        };
+        let ca = match &self.ca {
+            Some(ca) => ca.clone(),
+            None => match default_ca(&cert) {
+                Some(ca) if ca.is_file() => ca,
+                looked => bail!(
+                    "no CA certificate: pass --ca FILE (the federation's ca.pem){}",
+                    looked
+                        .map(|ca| format!("; there is none at {}", ca.display()))
+                        .unwrap_or_default()
+                ),
+            },
+        };
+        Ok(Target { addr, cert, key, ca })
+    }
+}
+
+/// Where the CA certificate is in a federation directory:
+/// `DIR/operators/<node>/<name>.pem` → `DIR/ca.pem`.
+fn default_ca(cert: &Path) -> Option<PathBuf> {
+    let cert = std::path::absolute(cert).ok()?;
+    Some(
+        cert.parent()?
+            .parent()?
+            .parent()?
+            .join(liandong_certs::layout::CA_CERT_FILE),
+    )
+}
+
+async fn connect(conn: &Connection) -> anyhow::Result<ControlClient> {
+    let target = conn.resolve()?;
+    Ok(ControlClient::connect_with_files(target.addr, &target.ca, &target.cert, &target.key).await?)
+}
+
+// ---------------------------------------------------------------- answers
+
+/// The id and description of a taken command; a refusal becomes the error.
+fn expect_done(response: Response) -> anyhow::Result<(EnvelopeId, String)> {
+    match response {
+        Response::Done { id, what } => Ok((id, what)),
+        other => Err(unexpected(other, "Done")),
+    }
+}
+
+fn unexpected(response: Response, wanted: &str) -> anyhow::Error {
+    match response {
+        Response::Refused { reason } => anyhow!(reason),
+        other => anyhow!("the node answered {} where {wanted} was expected", other.kind()),
+    }
+}
+
+/// The node's words for what it did, with the short id if they lack it,
+/// then the full id.
+fn print_done(id: EnvelopeId, what: &str) {
+    let short = id.to_string();
+    if what.contains(&short) {
+        println!("{what}");
+    } else {
+        println!("{what} ({short})");
+    }
+    println!("  id {}", full(id));
+}
+
+async fn simple(conn: &Connection, request: Request) -> anyhow::Result<()> {
+    let client = connect(conn).await?;
+    let response = client.call(request).await;
+    client.close().await;
+    let (id, what) = expect_done(response?)?;
+    print_done(id, &what);
+    Ok(())
+}
+
+// ---------------------------------------------------------------- commands
+
+async fn report(args: ReportArgs, clock: Clock) -> anyhow::Result<()> {
+    let request = Request::Report {
+        severity: args.severity,
+        category: args.category,
+        title: args.title,
+        detail: args.detail,
+        place: args.place,
+        mode: mode(args.exercise),
+    };
+    let client = connect(&args.conn).await?;
+    // Subscribe before filing, so no stage of the report can be missed.
+    let subscription = if args.watch {
+        Some(client.subscribe().await?)
+    } else {
+        None
+    };
+    let (id, what) = expect_done(client.call(request).await?)?;
+    print_done(id, &what);
+    if let Some(mut subscription) = subscription {
+        subscription.next().await; // the snapshot
+        let timeout = args.watch_timeout.map(Duration::from_secs);
+        let outcome = follow(&mut subscription, timeout, |notice| incident_stage(notice, id, clock)).await;
+        client.close().await;
+        return match outcome? {
+            Followed::Finished | Followed::Interrupted => Ok(()),
+            Followed::TimedOut(after) => bail!(
+                "report {id} not accepted within {} (it is filed; `liandong incidents {id}` shows where it is)",
+                human(after)
+            ),
+        };
+    }
+    client.close().await;
+    Ok(())
+}
+
+async fn dispatch(args: DispatchArgs, clock: Clock) -> anyhow::Result<()> {
+    let targets = match (args.subtree, args.to.len()) {
+        (Some(root), _) => Targets::Subtree {
+            root,
+            level: args.level,
+        },
+        (None, 1) => Targets::Node(args.to[0].clone()),
+        (None, _) => Targets::List(args.to),
+    };
+    let finish_by = args.finish_within.map(|d| now().plus(d));
+    let request = Request::Dispatch {
+        incident: args.incident,
+        targets,
+        severity: args.severity,
+        instruction: args.instruction,
+        finish_by,
+        mode: mode(args.exercise),
+    };
+    let client = connect(&args.conn).await?;
+    let subscription = if args.watch {
+        Some(client.subscribe().await?)
+    } else {
+        None
+    };
+    let (id, what) = expect_done(client.call(request).await?)?;
+    print_done(id, &what);
+    if let Some(mut subscription) = subscription {
+        subscription.next().await; // the snapshot
+        let timeout = args.watch_timeout.map(Duration::from_secs);
+        let outcome = follow(&mut subscription, timeout, |notice| order_stage(notice, id, clock)).await;
+        client.close().await;
+        return match outcome? {
+            Followed::Finished | Followed::Interrupted => Ok(()),
+            Followed::TimedOut(after) => bail!(
+                "not every target of order {id} answered within {} (`liandong orders {id}` shows each)",
+                human(after)
+            ),
+        };
+    }
+    client.close().await;
+    Ok(())
+}
+
+async fn sign(args: SignArgs) -> anyhow::Result<()> {
+    let client = connect(&args.conn).await?;
+    let state = if let Some(note) = args.progress {
+        TargetState::InProgress { note }
+    } else if let Some(note) = args.done {
+        TargetState::Done { note }
+    } else if let Some(reason) = args.refuse {
+        TargetState::Refused { reason }
+    } else {
+        TargetState::SignedFor {
+            by: client.operator().name.clone(),
+        }
+    };
+    let response = client
+        .call(Request::Acknowledge {
+            order: args.order,
+            state,
+        })
+        .await;
+    client.close().await;
+    let (id, what) = expect_done(response?)?;
+    print_done(id, &what);
+    Ok(())
+}
+
+async fn incident(cmd: IncidentCommand) -> anyhow::Result<()> {
+    let (conn, request) = match cmd {
+        IncidentCommand::Accept(a) => (a.conn, Request::Accept { incident: a.id }),
+        IncidentCommand::Escalate(a) => (
+            a.conn,
+            Request::Escalate {
+                incident: a.id,
+                reason: a.reason,
+            },
+        ),
+        IncidentCommand::Feedback(a) => (
+            a.conn,
+            Request::Feedback {
+                incident: a.id,
+                text: a.text,
+            },
+        ),
+        IncidentCommand::Resolve { id, summary, conn } => (conn, Request::Resolve { incident: id, summary }),
+        IncidentCommand::Verify {
+            id,
+            accept,
+            reject: _,
+            note,
+            conn,
+        } => (
+            conn,
+            Request::Verify {
+                incident: id,
+                accepted: accept,
+                note,
+            },
+        ),
+        IncidentCommand::Close(a) => (a.conn, Request::Close { incident: a.id }),
+        IncidentCommand::Note(a) => (
+            a.conn,
+            Request::Note {
+                incident: a.id,
+                text: a.text,
+            },
+        ),
+        IncidentCommand::Cancel(a) => (
+            a.conn,
+            Request::Cancel {
+                incident: a.id,
+                reason: a.reason,
+            },
+        ),
+    };
+    simple(&conn, request).await
+}
+
+async fn incidents(args: ListArgs, clock: Clock) -> anyhow::Result<()> {
+    let request = match &args.id {
+        Some(id) => Request::Incident { id: id.clone() },
+        None => Request::Incidents { closed: args.all },
+    };
+    let client = connect(&args.conn).await?;
+    let response = client.call(request).await;
+    client.close().await;
+    let now = now();
+    match response? {
+        Response::Incidents(list) if args.json => print_json(&list),
+        Response::Incidents(list) => {
+            if list.is_empty() {
+                println!("no {}incidents", if args.all { "" } else { "open " });
+            } else {
+                print!("{}", incident_table(&list, now));
+            }
+            Ok(())
+        }
+        Response::Incident(one) if args.json => print_json(&one),
+        Response::Incident(one) => {
+            print!("{}", incident_detail(&one, now, clock));
+            Ok(())
+        }
+        other => Err(unexpected(other, "Incidents")),
+    }
+}
+
+async fn orders(args: ListArgs, clock: Clock) -> anyhow::Result<()> {
+    let request = match &args.id {
+        Some(id) => Request::Order { id: id.clone() },
+        None => Request::Orders { finished: args.all },
+    };
+    let client = connect(&args.conn).await?;
+    let response = client.call(request).await;
+    client.close().await;
+    let now = now();
+    match response? {
+        Response::Orders(list) if args.json => print_json(&list),
+        Response::Orders(list) => {
+            if list.is_empty() {
+                println!("no {}orders", if args.all { "" } else { "unfinished " });
+            } else {
+                print!("{}", order_table(&list, now));
+            }
+            Ok(())
+        }
+        Response::Order(one) if args.json => print_json(&one),
+        Response::Order(one) => {
+            print!("{}", order_detail(&one, now, clock));
+            Ok(())
+        }
+        other => Err(unexpected(other, "Orders")),
+    }
+}
+
+async fn status(args: StatusArgs, clock: Clock) -> anyhow::Result<()> {
+    let client = connect(&args.conn).await?;
+    let response = client.call(Request::Status).await;
+    client.close().await;
+    match response? {
+        Response::Status(status) if args.json => print_json(&status),
+        Response::Status(status) => {
+            print!("{}", status_text(&status, clock));
+            Ok(())
+        }
+        other => Err(unexpected(other, "Status")),
+    }
+}
+
+async fn watch(args: WatchArgs, clock: Clock) -> anyhow::Result<()> {
+    let client = connect(&args.conn).await?;
+    let mut subscription = client.subscribe().await?;
+    let mut out = std::io::stdout();
+    loop {
+        let item = tokio::select! {
+            item = subscription.next() => item,
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        let response = match item {
+            None => bail!("the node ended the subscription"),
+            Some(item) => item?,
+        };
+        if args.json {
+            writeln!(out, "{}", json_line(&response)?)?;
+        } else {
+            match &response {
+                Response::Snapshot {
+                    status,
+                    incidents,
+                    orders,
+                } => eprintln!(
+                    "watching node {} {}: {} open incidents, {} open orders; Ctrl-C to stop",
+                    status.node,
+                    status.name,
+                    incidents.len(),
+                    orders.len()
+                ),
+                Response::Pushed(pushed) => writeln!(out, "{}", pushed_line(pushed, clock))?,
+                other => bail!("the node pushed {} on a subscription", other.kind()),
+            }
+        }
+        out.flush()?;
+    }
+    client.close().await;
+    Ok(())
+}
+
+fn mode(exercise: bool) -> Mode {
+    if exercise { Mode::Exercise } else { Mode::Actual }
+}
+
+fn now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Timestamp(ms)
+}
+
+// ---------------------------------------------------------------- following
+
+/// What a notice means for the item being followed.
+enum Progress {
+    /// Not about it.
+    Other,
+    /// A step to print.
+    Step(String),
+    /// The last step to print: the wait is over.
+    Last(String),
+    /// It failed (e.g. dead-lettered): the error to end with.
+    Failed(String),
+}
+
+enum Followed {
+    Finished,
+    Interrupted,
+    TimedOut(Duration),
+}
+
+/// Prints each stage `classify` finds in the pushed notices until the last
+/// one, Ctrl-C, or the timeout.
+async fn follow(
+    subscription: &mut Subscription,
+    timeout: Option<Duration>,
+    mut classify: impl FnMut(&Pushed) -> Progress,
+) -> anyhow::Result<Followed> {
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let expired = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(expired);
+    loop {
+        let item = tokio::select! {
+            item = subscription.next() => item,
+            _ = tokio::signal::ctrl_c() => return Ok(Followed::Interrupted),
+            _ = &mut expired => return Ok(Followed::TimedOut(timeout.unwrap_or_default())),
+        };
+        let pushed = match item {
+            None => bail!("the node ended the subscription before the end"),
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(Response::Pushed(pushed))) => pushed,
+            Some(Ok(other)) => bail!("the node pushed {} on a subscription", other.kind()),
+        };
+        if let Notice::Lagged { missed } = pushed.notice {
+            eprintln!("warning: missed {missed} changes at the node; some stages may not show");
+            continue;
+        }
+        match classify(&pushed) {
+            Progress::Other => {}
+            Progress::Step(line) => println!("{line}"),
+            Progress::Last(line) => {
+                println!("{line}");
+                return Ok(Followed::Finished);
+            }
+            Progress::Failed(reason) => bail!(reason),
+        }
+    }
+}
+
+fn incident_stage(pushed: &Pushed, id: EnvelopeId, clock: Clock) -> Progress {
+    let at = clock.time(pushed.at);
+    match &pushed.notice {
+        Notice::IncidentRecorded { incident, .. } if incident.id == id => Progress::Step(format!(
+            "{at}  recorded here; owner {}, {}",
+            incident.owner,
+            incident.state.name()
+        )),
+        Notice::Forwarded { id: fwd, to } if *fwd == id => Progress::Step(format!("{at}  stored at {to}")),
+        Notice::IncidentChanged { incident, action, by } if incident.id == id => {
+            let line = format!(
+                "{at}  {action} by {by}: {}, owner {}",
+                incident.state.name(),
+                incident.owner
+            );
+            if incident.state == IncidentState::Reported {
+                Progress::Step(line)
+            } else {
+                Progress::Last(line)
+            }
+        }
+        Notice::Supervised {
+            item: Item::Incident(item),
+            stage,
+            supervisor,
+        } if *item == id => Progress::Step(format!(
+            "{at}  {} overdue: supervised by {supervisor} (督办)",
+            stage_name(*stage)
+        )),
+        Notice::DeadLettered { id: dead, stuck_at } if *dead == id => {
+            Progress::Failed(format!("report {id} expired undelivered at {stuck_at}"))
+        }
+        _ => Progress::Other,
+    }
+}
+
+fn order_stage(pushed: &Pushed, id: EnvelopeId, clock: Clock) -> Progress {
+    let at = clock.time(pushed.at);
+    match &pushed.notice {
+        Notice::Forwarded { id: fwd, to } if *fwd == id => Progress::Step(format!("{at}  stored at {to}")),
+        Notice::OrderProgress {
+            order,
+            target,
+            state,
+            roll_up,
+        } if *order == id => {
+            let line = format!("{at}  {target}: {} ({roll_up})", target_state(state));
+            let answered = roll_up.signed_for + roll_up.refused;
+            if roll_up.targets > 0 && answered >= roll_up.targets {
+                Progress::Last(line)
+            } else {
+                Progress::Step(line)
+            }
+        }
+        Notice::Supervised {
+            item: Item::OrderTarget { order, target },
+            stage,
+            supervisor,
+        } if *order == id => Progress::Step(format!(
+            "{at}  {target}: {} overdue, supervised by {supervisor} (督办)",
+            stage_name(*stage)
+        )),
+        Notice::DeadLettered { id: dead, stuck_at } if *dead == id => {
+            Progress::Failed(format!("order {id} expired undelivered at {stuck_at}"))
+        }
+        _ => Progress::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_as_typed() {
+        assert_eq!(id_ref("3F2A").unwrap(), IdRef("3f2a".into()));
+        assert!(id_ref("3f2g").is_err());
+        assert!(id_ref(&"a".repeat(33)).is_err());
+        assert!(id_ref("").is_err());
+    }
+
+    #[test]
+    fn the_ca_defaults_to_the_federation_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("operators/350102/张伟.pem");
+        assert_eq!(default_ca(&cert), Some(dir.path().join("ca.pem")));
+        assert_eq!(default_ca(Path::new("/张伟.pem")), None);
+    }
+}
