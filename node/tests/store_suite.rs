@@ -182,6 +182,7 @@ on_both_backends!(
     a_real_core_restores_from_what_it_committed,
     reopening_keeps_everything_and_the_chain_goes_on,
     another_node_is_refused,
+    a_store_from_a_newer_build_is_refused,
     a_failed_commit_keeps_nothing_of_its_batch,
     the_last_audit_entries_are_kept_in_memory,
     the_audit_chain_verifies_and_shows_a_changed_entry,
@@ -652,9 +653,8 @@ async fn a_real_core_restores_from_what_it_committed(db: Db) {
     let mut now = Timestamp(T0);
     let mut persists = 0;
     let mut kinds = std::collections::BTreeSet::new();
-    for c in 0..2 {
-        cores[c].handle_link(if c == 0 { &town } else { &village }, true, now);
-    }
+    cores[0].handle_link(&town, true, now);
+    cores[1].handle_link(&village, true, now);
 
     // Runs both cores until quiet: the village's Persists are committed,
     // frames cross the link if it is up.
@@ -810,6 +810,24 @@ async fn another_node_is_refused(db: Db) {
         &expected,
         "the owner's store is untouched",
     );
+}
+
+async fn a_store_from_a_newer_build_is_refused(db: Db) {
+    db.open().await.close().await;
+    db.exec(db.pick(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', TRUE, X'00', 0);",
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', TRUE, '\\x00'::bytea, 0);",
+    ))
+    .await
+    .unwrap();
+    let err = match db.open_as(ME, StoreOptions::default()).await {
+        Ok(_) => panic!("opened a store with schema version 9999"),
+        Err(e) => e,
+    };
+    assert!(matches!(err, StoreError::TooNew { found: 9999, .. }), "{err:?}");
+    assert!(err.to_string().contains("upgrade liandong"), "{err}");
 }
 
 async fn a_failed_commit_keeps_nothing_of_its_batch(db: Db) {

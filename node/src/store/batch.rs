@@ -108,7 +108,7 @@ pub(super) fn statements(
     records: &[Record],
     at: Timestamp,
     head: &mut Head,
-    marks: Placeholders,
+    params: Placeholders,
 ) -> Result<Vec<Stmt>, EncodeError> {
     let change = Change::fold(records, at);
     let mut out = Vec::new();
@@ -118,11 +118,11 @@ pub(super) fn statements(
         .map(|(id, _)| vec![id_arg(*id)])
         .collect();
     chunked(&mut out, forgotten, |n| {
-        format!("DELETE FROM envelopes WHERE id IN ({})", marks.list(1, n))
+        format!("DELETE FROM envelopes WHERE id IN ({})", params.list(1, n))
     });
     let forgotten: Vec<Vec<Arg>> = change.forgotten.iter().map(|id| vec![id_arg(*id)]).collect();
     chunked(&mut out, forgotten, |n| {
-        format!("DELETE FROM outbox WHERE id IN ({})", marks.list(1, n))
+        format!("DELETE FROM outbox WHERE id IN ({})", params.list(1, n))
     });
 
     let (mut acked, mut gave_up) = (Vec::new(), Vec::new());
@@ -135,13 +135,13 @@ pub(super) fn statements(
     chunked(&mut out, acked, |n| {
         format!(
             "UPDATE outbox SET acked = TRUE WHERE (peer, id) IN (VALUES {})",
-            marks.tuples(2, n)
+            params.tuples(2, n)
         )
     });
     chunked(&mut out, gave_up, |n| {
         format!(
             "UPDATE outbox SET acked = TRUE, gave_up = TRUE WHERE (peer, id) IN (VALUES {})",
-            marks.tuples(2, n)
+            params.tuples(2, n)
         )
     });
 
@@ -161,7 +161,7 @@ pub(super) fn statements(
     }
     upsert(
         &mut out,
-        marks,
+        params,
         rows,
         "envelopes",
         &["id"],
@@ -184,7 +184,7 @@ pub(super) fn statements(
     }
     upsert(
         &mut out,
-        marks,
+        params,
         rows,
         "outbox",
         &["peer", "id"],
@@ -206,7 +206,7 @@ pub(super) fn statements(
     }
     upsert(
         &mut out,
-        marks,
+        params,
         rows,
         "incidents",
         &["id"],
@@ -226,7 +226,7 @@ pub(super) fn statements(
     }
     upsert(
         &mut out,
-        marks,
+        params,
         rows,
         "orders",
         &["id"],
@@ -244,7 +244,7 @@ pub(super) fn statements(
     }
     upsert(
         &mut out,
-        marks,
+        params,
         rows,
         "targets",
         &["order_id", "target"],
@@ -270,7 +270,7 @@ pub(super) fn statements(
         chunked(&mut out, rows, |n| {
             format!(
                 "INSERT INTO audit (seq, at, what, envelope, prev_hash, hash) VALUES {}",
-                marks.tuples(6, n)
+                params.tuples(6, n)
             )
         });
         out.push(Stmt {
@@ -308,7 +308,7 @@ fn stored_line(stored: &StoredEnvelope) -> String {
 
 /// `INSERT ... ON CONFLICT (key) DO UPDATE` of whole rows (key columns
 /// first, then `rest`).
-fn upsert(out: &mut Vec<Stmt>, marks: Placeholders, rows: Vec<Vec<Arg>>, table: &str, key: &[&str], rest: &[&str]) {
+fn upsert(out: &mut Vec<Stmt>, params: Placeholders, rows: Vec<Vec<Arg>>, table: &str, key: &[&str], rest: &[&str]) {
     let width = key.len() + rest.len();
     let columns = [key, rest].concat().join(", ");
     let set: Vec<String> = rest.iter().map(|c| format!("{c} = excluded.{c}")).collect();
@@ -316,7 +316,7 @@ fn upsert(out: &mut Vec<Stmt>, marks: Placeholders, rows: Vec<Vec<Arg>>, table: 
     chunked(out, rows, |n| {
         format!(
             "INSERT INTO {table} ({columns}) VALUES {} ON CONFLICT ({key}) DO UPDATE SET {set}",
-            marks.tuples(width, n)
+            params.tuples(width, n)
         )
     });
 }

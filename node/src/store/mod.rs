@@ -319,30 +319,23 @@ impl Durable {
             None => audit::last(backend, place).await?,
         };
         let mut end = start;
+        let what = format!("a batch of {} records (none of them was stored)", records.len());
         let statements =
             batch::statements(records, at, &mut end, backend.placeholders()).map_err(|e| StoreError::Database {
                 place: place.to_owned(),
-                doing: format!(
-                    "encoding a batch of {} records (none of them was stored)",
-                    records.len()
-                ),
+                doing: format!("encoding {what}"),
                 detail: e.to_string(),
             })?;
-        match backend.write(&statements).await {
-            Ok(()) => {
-                *head = Some(end);
-                Ok(())
-            }
-            Err(e) => {
-                // The outcome on disk is read again before the next commit.
-                *head = None;
-                let doing = format!(
-                    "committing a batch of {} records (none of them was stored)",
-                    records.len()
-                );
-                Err(StoreError::from_sqlx(e, place, doing))
-            }
-        }
+        // Unknown while the write is in flight, and after it fails: the
+        // next commit reads the end of the chain from disk again (also if
+        // this future is dropped mid-commit).
+        *head = None;
+        backend
+            .write(&statements)
+            .await
+            .map_err(|e| StoreError::from_sqlx(e, place, format!("committing {what}")))?;
+        *head = Some(end);
+        Ok(())
     }
 
     /// Walks the audit hash chain from the first entry: how many entries
