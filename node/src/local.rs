@@ -66,8 +66,15 @@ impl LocalFederation {
 
     /// Starts one node (restarting it from its store if it ran before).
     pub async fn start(&mut self, id: &NodeId) -> Result<(), NodeError> {
+        self.start_with(id, |_| {}).await
+    }
+
+    /// Starts one node with its configuration adjusted by `tweak` (a
+    /// store size cap for a disk-full drill, a metrics port, ...).
+    pub async fn start_with(&mut self, id: &NodeId, tweak: impl FnOnce(&mut NodeConfig)) -> Result<(), NodeError> {
         let mut config = NodeConfig::new(self.topology.clone(), id.clone(), &self.certs, &self.data_dir(id), None)?;
         config.core = self.core.clone();
+        tweak(&mut config);
         let node = Node::start(config).await?;
         self.nodes.insert(id.clone(), node);
         Ok(())

@@ -833,18 +833,26 @@ impl Driver {
                 let _ = call.reply.send(response);
             }
             Input::Timeout => {
-                // Probe: the core's own pending work (timers) as a commit.
+                // Probe with a real write: only a commit that succeeds says
+                // the store takes work again (an empty turn would not).
                 self.probe_at = Some(tokio::time::Instant::now() + Duration::from_secs(2));
-                self.storage_problem = None;
-                if !self.rebuild_core().await {
-                    self.storage_problem = Some("the store cannot be read".into());
+                let reason = self.storage_problem.clone().unwrap_or_default();
+                let probe = Record::Audit(liandong_dispatch::store::AuditEntry {
+                    at: now,
+                    what: format!("store writable again after: {reason}"),
+                });
+                if let Err(e) = self.durable.commit(&[probe], now).await {
+                    debug!(error = %e, "store still failing");
+                    self.storage_problem = Some(e.to_string());
                     return;
                 }
-                self.turn(vec![Input::Timeout]).await;
-                if self.storage_problem.is_none() {
-                    info!("store recovered: taking new work again");
-                    self.push(now, Notice::Storage { problem: None });
+                // The core restarts from the store, probe record included.
+                if !self.rebuild_core().await {
+                    return;
                 }
+                self.storage_problem = None;
+                info!("store recovered: taking new work again");
+                self.push(now, Notice::Storage { problem: None });
             }
             Input::Link(_) => {}
         }

@@ -1,12 +1,13 @@
 //! The two databases behind one interface.
 //!
 //! All SQL is shared text: `$1, $2, ...` placeholders work on both SQLite
-//! and PostgreSQL, and the column types (`i64`, `bool`, text, blob/bytea)
-//! decode the same way on both. So the per-backend code is only what
+//! and PostgreSQL (the long generated statements use `?` on SQLite, see
+//! [`Placeholders`]), and the column types (`i64`, `bool`, text,
+//! blob/bytea) bind and decode the same way on both. So the per-backend code is only what
 //! really differs: opening and tuning the pool, the migrations, and the
 //! two primitives everything else is built on: run statements in one
 //! transaction ([`Backend::write`]) and fetch typed rows
-//! ([`Backend::fetch`]). The [`with_pool!`] macro writes each primitive's
+//! ([`Backend::fetch`]). The `with_pool!` macro writes each primitive's
 //! body once and compiles it for each pool type.
 
 use std::path::Path;

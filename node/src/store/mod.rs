@@ -12,8 +12,9 @@
 //! `synchronous=FULL` so a commit is on disk when it returns, a busy
 //! timeout, a small pool whose writes the store serializes itself), or
 //! PostgreSQL with `--database postgres://...` (one database per node,
-//! created on first open if the role may). Both run the same SQL (`$n`
-//! placeholders work on both) through the same code; only opening, the
+//! created on first open if the role may). Both run the same SQL through
+//! the same code (only the long generated statements mark parameters
+//! differently: `?` on SQLite, `$n` on PostgreSQL); only opening, the
 //! migrations (`node/migrations/{sqlite,postgres}`, run at every open) and
 //! two small primitives are per backend (see `backend.rs`).
 //!

@@ -1,0 +1,224 @@
+//! The node runtime with real parts: nodes of the demo federation in this
+//! process (real QUIC and TLS on loopback, real SQLite files).
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use liandong_certs::Role;
+use liandong_dispatch::EnvelopeId;
+use liandong_dispatch::wire::{Category, Mode};
+use liandong_node::control::proto::{Notice, Pushed, Request, Response};
+use liandong_node::local::{LocalFederation, operator};
+use liandong_topology::{Addressing, NodeId, Preset, Severity, Shape, generate};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::broadcast;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn id(s: &str) -> NodeId {
+    NodeId::parse(s).unwrap()
+}
+
+fn demo(dir: &std::path::Path, ip: Ipv4Addr) -> LocalFederation {
+    let topology = generate(
+        &Shape::Preset(Preset::Demo),
+        Addressing {
+            ip: ip.into(),
+            base_port: 7100,
+        },
+    )
+    .unwrap();
+    LocalFederation::prepare(dir, topology).unwrap()
+}
+
+fn report(n: usize) -> Request {
+    Request::Report {
+        severity: Severity::III,
+        category: Category::Hazard,
+        title: format!("隐患排查 第{n}条"),
+        detail: "楼道堆放杂物，堵塞消防通道".repeat(8),
+        place: "鼓东街道五一社区".into(),
+        mode: Mode::Actual,
+    }
+}
+
+async fn file(fed: &LocalFederation, at: &NodeId, n: usize) -> Response {
+    fed.node(at)
+        .unwrap()
+        .call(operator(at, "网格员", Role::Operator), report(n))
+        .await
+}
+
+/// Waits for a pushed notice `want` accepts.
+async fn wait_for(sub: &mut broadcast::Receiver<Pushed>, what: &str, mut want: impl FnMut(&Notice) -> bool) -> Notice {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, sub.recv()).await {
+            Ok(Ok(p)) if want(&p.notice) => return p.notice,
+            Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(e)) => panic!("subscription ended waiting for {what}: {e}"),
+            Err(_) => panic!("no {what} within {WAIT:?}"),
+        }
+    }
+}
+
+async fn known(fed: &LocalFederation, at: &NodeId, incident: EnvelopeId) -> bool {
+    let r = fed
+        .node(at)
+        .unwrap()
+        .call(
+            operator(at, "值班员", Role::Operator),
+            Request::Incident {
+                id: liandong_node::control::proto::IdRef(format!("{:032x}", incident.0)),
+            },
+        )
+        .await;
+    matches!(r, Response::Incident(_))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_at_the_city_refuses_new_work_and_loses_nothing_already_acked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fed = demo(dir.path(), Ipv4Addr::new(127, 0, 14, 1));
+    let (city, county, town, village) = (id("350100"), id("350102"), id("350102001"), id("350102001001"));
+    // A real SQLITE_FULL at a small size: the city's file may not grow past 48 pages.
+    fed.start_with(&city, |c| c.store_options.max_pages = Some(48))
+        .await
+        .unwrap();
+    for n in [&county, &town, &village] {
+        fed.start(n).await.unwrap();
+    }
+    let mut at_city = fed.node(&city).unwrap().subscribe();
+
+    // File until the city's store is full. Every report is acked at the
+    // village (stored there) whatever happens above it.
+    let mut filed: Vec<EnvelopeId> = Vec::new();
+    let mut full = None;
+    for n in 0..2000 {
+        match file(&fed, &village, n).await {
+            Response::Done { id, .. } => filed.push(id),
+            other => panic!("the village refused: {other:?}"),
+        }
+        while let Ok(p) = at_city.try_recv() {
+            if let Notice::Storage { problem: Some(reason) } = p.notice {
+                full = Some(reason);
+            }
+        }
+        if full.is_some() {
+            break;
+        }
+        if n % 50 == 49 {
+            // Let the relay catch up before filing more.
+            wait_for(&mut at_city, "reports at the city", |n| {
+                matches!(n, Notice::IncidentRecorded { .. } | Notice::Storage { .. })
+            })
+            .await;
+        }
+    }
+    let full = match full {
+        Some(reason) => reason,
+        None => match wait_for(&mut at_city, "the city's store to fill", |n| {
+            matches!(n, Notice::Storage { problem: Some(_) })
+        })
+        .await
+        {
+            Notice::Storage { problem: Some(reason) } => reason,
+            _ => unreachable!(),
+        },
+    };
+    assert!(full.contains("full"), "the reason names the full disk: {full}");
+
+    // The city says so, refuses new work, and still answers questions.
+    let city_op = operator(&city, "值班员", Role::Operator);
+    let Response::Status(status) = fed.node(&city).unwrap().call(city_op.clone(), Request::Status).await else {
+        panic!("no status");
+    };
+    assert!(
+        status.storage_problem.as_deref().is_some_and(|p| p.contains("full")),
+        "{status:?}"
+    );
+    match fed.node(&city).unwrap().call(city_op.clone(), report(9999)).await {
+        Response::Refused { reason } => {
+            assert!(reason.contains("not stored") && reason.contains("full"), "{reason}")
+        }
+        other => panic!("a full city took new work: {other:?}"),
+    }
+
+    // Below it, work goes on: the village, township and county keep taking reports.
+    for n in 0..5 {
+        match file(&fed, &village, 5000 + n).await {
+            Response::Done { id, .. } => filed.push(id),
+            other => panic!("the village refused: {other:?}"),
+        }
+    }
+
+    // The city restarts with room; everything acked on the way reaches it.
+    fed.stop(&city).await;
+    fed.start(&city).await.unwrap();
+    let mut at_city = fed.node(&city).unwrap().subscribe();
+    let wanted: BTreeSet<EnvelopeId> = filed.iter().copied().collect();
+    let mut there = BTreeSet::new();
+    loop {
+        for i in &wanted {
+            if !there.contains(i) && known(&fed, &city, *i).await {
+                there.insert(*i);
+            }
+        }
+        if there == wanted {
+            break;
+        }
+        wait_for(&mut at_city, "the backlog at the city", |n| {
+            matches!(n, Notice::IncidentRecorded { .. })
+        })
+        .await;
+    }
+    for i in &wanted {
+        assert!(known(&fed, &county, *i).await, "{i} missing at the county");
+    }
+    fed.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_in_the_prometheus_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fed = demo(dir.path(), Ipv4Addr::new(127, 0, 15, 1));
+    let (city, county) = (id("350100"), id("350102"));
+    fed.start_with(&city, |c| c.metrics = Some("127.0.15.1:0".parse().unwrap()))
+        .await
+        .unwrap();
+    fed.start(&county).await.unwrap();
+    let mut at_city = fed.node(&city).unwrap().subscribe();
+    let Response::Done { id: incident, .. } = file(&fed, &county, 1).await else {
+        panic!("refused");
+    };
+    wait_for(
+        &mut at_city,
+        "the report at the city",
+        |n| matches!(n, Notice::IncidentRecorded { incident: i, .. } if i.id == incident),
+    )
+    .await;
+
+    let addr = fed.node(&city).unwrap().metrics_addr().expect("metrics bound");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut text))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    for metric in [
+        "liandong_link_up{node=\"350100\",peer=\"350102\"} 1",
+        "liandong_queue_depth{node=\"350100\",peer=\"350102\"}",
+        "liandong_commit_seconds_bucket{node=\"350100\"",
+        "liandong_hop_latency_seconds_bucket{node=\"350100\",kind=\"Report\"",
+        "liandong_envelopes_stored_total{node=\"350100\",kind=\"Report\"}",
+    ] {
+        assert!(text.contains(metric), "no {metric} in:\n{text}");
+    }
+    fed.shutdown().await;
+}
