@@ -128,9 +128,9 @@ struct Inner {
     backend: Backend,
     /// The file or the url without password, for messages.
     place: String,
-    /// The end of the audit chain on disk; `None` after a failed commit
-    /// until it is read again. Held for the whole of a commit, which
-    /// serializes commits (one writer).
+    /// The end of the audit chain on disk; `None` while a write is in
+    /// flight or after it failed, until read again. Held for the whole of
+    /// a commit (and a load), which serializes commits: one writer.
     head: Mutex<Option<Head>>,
 }
 
