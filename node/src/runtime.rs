@@ -1136,6 +1136,18 @@ impl Driver {
     // ---- what operators and logs are told ----
 
     fn on_event(&mut self, event: Event, now: Timestamp) {
+        // One span per message id, so a message can be followed in the
+        // logs of every node it passed (JSON logs carry the span fields).
+        let span = match &event {
+            Event::IncidentRecorded { incident: id, .. }
+            | Event::IncidentChanged { incident: id, .. }
+            | Event::OrderReceived { order: id, .. }
+            | Event::OrderProgress { order: id, .. }
+            | Event::Forwarded { id, .. }
+            | Event::DeadLettered { id, .. } => info_span!("message", id = %id),
+            _ => tracing::Span::none(),
+        };
+        let _entered = span.enter();
         let labels = self.labels.clone();
         let notice = match event {
             Event::IncidentRecorded {

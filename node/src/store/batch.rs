@@ -132,17 +132,14 @@ pub(super) fn statements(
             if *g { gave_up.push(row) } else { acked.push(row) }
         }
     }
+    // OR of (peer, id) pairs: both databases look each up in the primary
+    // key (SQLite scans the whole table for `(peer, id) IN (VALUES ...)`).
+    let pairs = |n| params.any_of(&["peer", "id"], n);
     chunked(&mut out, acked, |n| {
-        format!(
-            "UPDATE outbox SET acked = TRUE WHERE (peer, id) IN (VALUES {})",
-            params.tuples(2, n)
-        )
+        format!("UPDATE outbox SET acked = TRUE WHERE {}", pairs(n))
     });
     chunked(&mut out, gave_up, |n| {
-        format!(
-            "UPDATE outbox SET acked = TRUE, gave_up = TRUE WHERE (peer, id) IN (VALUES {})",
-            params.tuples(2, n)
-        )
+        format!("UPDATE outbox SET acked = TRUE, gave_up = TRUE WHERE {}", pairs(n))
     });
 
     let mut rows = Vec::new();
@@ -358,6 +355,19 @@ impl Placeholders {
         items.join(", ")
     }
 
+    /// `n` rows matching `columns`: `(peer = $1 AND id = $2) OR (...)`.
+    fn any_of(self, columns: &[&str], n: usize) -> String {
+        let rows: Vec<String> = (0..n)
+            .map(|r| {
+                let terms: Vec<String> = (columns.iter().enumerate())
+                    .map(|(i, c)| format!("{c} = {}", self.list(r * columns.len() + i + 1, 1)))
+                    .collect();
+                format!("({})", terms.join(" AND "))
+            })
+            .collect();
+        rows.join(" OR ")
+    }
+
     /// `n` rows of `width` parameters: `($1, $2), ($3, $4), ...`.
     fn tuples(self, width: usize, n: usize) -> String {
         let rows: Vec<String> = (0..n)
@@ -440,5 +450,9 @@ mod tests {
         assert_eq!(Placeholders::Numbered.tuples(2, 2), "($1, $2), ($3, $4)");
         assert_eq!(Placeholders::Numbered.list(1, 3), "$1, $2, $3");
         assert_eq!(Placeholders::Anonymous.tuples(2, 2), "(?, ?), (?, ?)");
+        assert_eq!(
+            Placeholders::Numbered.any_of(&["peer", "id"], 2),
+            "(peer = $1 AND id = $2) OR (peer = $3 AND id = $4)"
+        );
     }
 }
