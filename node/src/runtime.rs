@@ -1023,6 +1023,7 @@ impl Driver {
                 Err(reason) => Response::Refused { reason },
             },
             Request::Status => Response::Status(self.status(now)),
+            Request::Topology => Response::Topology(self.topology.to_toml()),
             Request::Subscribe => Response::Snapshot {
                 status: self.status(now),
                 incidents: self.incidents(false),
@@ -1325,6 +1326,7 @@ fn is_query(r: &Request) -> bool {
             | Request::Orders { .. }
             | Request::Order { .. }
             | Request::Status
+            | Request::Topology
             | Request::Subscribe
     )
 }

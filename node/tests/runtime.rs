@@ -199,6 +199,18 @@ async fn metrics_are_served_in_the_prometheus_format() {
     )
     .await;
 
+    // Consoles read the topology from their node.
+    let Response::Topology(text) = fed
+        .node(&city)
+        .unwrap()
+        .call(operator(&city, "值班员", Role::Operator), Request::Topology)
+        .await
+    else {
+        panic!("no topology");
+    };
+    let topology = liandong_topology::Topology::parse(&text, None).expect("the node's topology parses");
+    assert_eq!(topology.len(), 17);
+
     let addr = fed.node(&city).unwrap().metrics_addr().expect("metrics bound");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream

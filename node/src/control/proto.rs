@@ -115,6 +115,9 @@ pub enum Request {
         id: IdRef,
     },
     Status,
+    /// The federation's topology file as this node runs it (consoles show
+    /// readable paths and pick order targets from it).
+    Topology,
     /// A snapshot, then every change as it happens.
     Subscribe,
 }
@@ -135,6 +138,8 @@ pub enum Response {
     Orders(Vec<OrderView>),
     Order(OrderView),
     Status(NodeStatus),
+    /// The topology, as TOML text (see `liandong_topology::Topology::parse`).
+    Topology(String),
     /// First answer to [`Request::Subscribe`].
     Snapshot {
         status: NodeStatus,
@@ -156,6 +161,7 @@ impl Response {
             Response::Orders(_) => "Orders",
             Response::Order(_) => "Order",
             Response::Status(_) => "Status",
+            Response::Topology(_) => "Topology",
             Response::Snapshot { .. } => "Snapshot",
             Response::Pushed(_) => "Pushed",
         }
