@@ -3,6 +3,7 @@
 //! its own module over the library crates.
 
 mod certs_cmd;
+mod demo_cmd;
 mod node_cmd;
 mod ops_cmd;
 mod topology_cmd;
@@ -33,6 +34,8 @@ enum Command {
     /// Create the federation CA and node and operator certificates; inspect and revoke them.
     #[command(subcommand)]
     Certs(certs_cmd::CertsCommand),
+    /// The demo federation in one process with traffic and the operator console.
+    Demo(demo_cmd::DemoArgs),
     /// Run this center's node.
     #[command(subcommand)]
     Node(node_cmd::NodeCommand),
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Topology(cmd) => topology_cmd::run(cmd),
         Command::Certs(cmd) => certs_cmd::run(cmd),
+        Command::Demo(args) => demo_cmd::run(args),
         Command::Node(cmd) => node_cmd::run(cmd),
         Command::Audit(cmd) => node_cmd::audit(cmd),
         Command::Ops(cmd) => ops_cmd::run(cmd),

@@ -56,6 +56,16 @@ pub enum Mode {
     Exercise,
 }
 
+impl Mode {
+    /// The word for logs, storage and the UI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Actual => "actual",
+            Mode::Exercise => "exercise",
+        }
+    }
+}
+
 /// End-to-end message, signed by its origin over everything but the
 /// signature itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +115,20 @@ pub enum Kind {
     OrderAck,
     Supervise,
     DeadLetter,
+}
+
+impl Kind {
+    /// The word for logs, storage and the UI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Report => "report",
+            Kind::Update => "update",
+            Kind::Order => "order",
+            Kind::OrderAck => "order ack",
+            Kind::Supervise => "supervise",
+            Kind::DeadLetter => "dead letter",
+        }
+    }
 }
 
 /// What an envelope says.
@@ -392,4 +416,16 @@ pub enum Lane {
     Normal,
     /// Catch-up for a center that was skipped.
     Bulk,
+}
+
+impl Lane {
+    /// The word for logs, metrics and storage.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lane::Control => "control",
+            Lane::Urgent => "urgent",
+            Lane::Normal => "normal",
+            Lane::Bulk => "bulk",
+        }
+    }
 }

@@ -19,11 +19,14 @@
 //! - [`control`]: the operator-facing API (requests and pushed events over
 //!   QUIC with operator certificates), server and client.
 //! - [`runtime`]: the driver task that runs the core, and `Node::start`.
+//! - [`demo`]: the demo's traffic generator (plays every operator but the
+//!   one a person is watching).
 //! - [`local`]: a whole federation of real nodes in one process (the demo,
 //!   the relay benchmark).
 //! - [`observe`]: tracing setup and the Prometheus metrics endpoint.
 
 pub mod control;
+pub mod demo;
 pub mod local;
 pub mod observe;
 pub mod runtime;

@@ -57,6 +57,22 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
+/// Installs the global log subscriber writing readable lines to `path`
+/// (appending): for programs whose terminal is taken, like the demo's
+/// console. Level from `RUST_LOG` or `info`.
+pub fn init_logging_to_file(path: &std::path::Path) -> std::io::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_target(false)
+        .try_init();
+    Ok(())
+}
+
 /// Latency buckets in seconds: loopback hops are sub-millisecond, rural
 /// links and retries reach seconds to minutes.
 const LATENCY_BUCKETS: &[f64] = &[

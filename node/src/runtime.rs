@@ -44,7 +44,7 @@ use liandong_dispatch::sign::{SignatureCheck, SignatureError};
 use liandong_dispatch::store::Incident;
 use liandong_dispatch::wire::Report;
 use liandong_dispatch::{
-    Command, Core, CoreConfig, Ed25519Signer, Effect, EnvelopeId, Event, Lane, Order, Record, TargetState, Timestamp,
+    Command, Core, CoreConfig, Ed25519Signer, Effect, EnvelopeId, Event, Order, Record, TargetState, Timestamp,
 };
 use liandong_topology::{Kind, NodeId, Topology};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -736,7 +736,7 @@ impl Driver {
                 let _ = reply.send(*response);
             }
             After::Effect(Effect::Send { peer, lane, frame }) => {
-                metrics::counter!("liandong_frames_sent_total", "node" => self.labels.clone(), "lane" => lane_name(lane))
+                metrics::counter!("liandong_frames_sent_total", "node" => self.labels.clone(), "lane" => lane.name())
                     .increment(1);
                 if let Err(e) = self.transport.send(&peer, lane, frame) {
                     // The core keeps the copy and retries; nothing is lost.
@@ -1356,15 +1356,6 @@ fn subject_of(c: &Command) -> Subject {
         Command::Close { incident, .. } => Subject::Incident(*incident, "closing"),
         Command::Note { incident, .. } => Subject::Incident(*incident, "note"),
         Command::Cancel { incident, .. } => Subject::Incident(*incident, "cancellation"),
-    }
-}
-
-fn lane_name(lane: Lane) -> &'static str {
-    match lane {
-        Lane::Control => "control",
-        Lane::Urgent => "urgent",
-        Lane::Normal => "normal",
-        Lane::Bulk => "bulk",
     }
 }
 

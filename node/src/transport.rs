@@ -988,17 +988,13 @@ impl Shared {
                 Ok(()) => {}
                 Err(ReadExactError::FinishedEarly(0)) => return,
                 Err(e) => {
-                    tracing::debug!(node = %self.me, peer = %link.peer, lane = lane_name(lane), "lane stream ended: {e}");
+                    tracing::debug!(node = %self.me, peer = %link.peer, lane = lane.name(), "lane stream ended: {e}");
                     return;
                 }
             }
             let len = usize::try_from(u32::from_be_bytes(prefix)).unwrap_or(usize::MAX);
             if len == 0 {
-                let reason = format!(
-                    "{} (zero length prefix on the {} lane)",
-                    CodecError::Empty,
-                    lane_name(lane)
-                );
+                let reason = format!("{} (zero length prefix on the {} lane)", CodecError::Empty, lane.name());
                 link.refuse(close_code::PROTOCOL, &reason);
                 return;
             }
@@ -1009,7 +1005,7 @@ impl Shared {
             }
             let mut bytes = vec![0u8; len];
             if let Err(e) = recv.read_exact(&mut bytes).await {
-                tracing::debug!(node = %self.me, peer = %link.peer, lane = lane_name(lane), "lane stream ended mid-frame: {e}");
+                tracing::debug!(node = %self.me, peer = %link.peer, lane = lane.name(), "lane stream ended mid-frame: {e}");
                 return;
             }
             self.emit(LinkEvent::Frame {
@@ -1048,7 +1044,7 @@ async fn write_lane(link: Arc<Link>, lane: Lane, mut queue: mpsc::Receiver<Vec<u
             if let Err(e) = result
                 && conn.close_reason().is_none()
             {
-                link.close(close_code::STREAM_FAILED, &format!("the {} lane's stream failed: {e}", lane_name(lane)));
+                link.close(close_code::STREAM_FAILED, &format!("the {} lane's stream failed: {e}", lane.name()));
             }
         }
         _ = conn.closed() => {}
@@ -1129,15 +1125,6 @@ fn lane_priority(lane: Lane) -> i32 {
         Lane::Urgent => 2,
         Lane::Normal => 1,
         Lane::Bulk => 0,
-    }
-}
-
-fn lane_name(lane: Lane) -> &'static str {
-    match lane {
-        Lane::Control => "control",
-        Lane::Urgent => "urgent",
-        Lane::Normal => "normal",
-        Lane::Bulk => "bulk",
     }
 }
 

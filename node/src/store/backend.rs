@@ -1,8 +1,8 @@
 //! The two databases behind one interface.
 //!
 //! All SQL is shared text: `$1, $2, ...` placeholders work on both SQLite
-//! and PostgreSQL (the long generated statements use `?` on SQLite, see
-//! [`Placeholders`]), and the column types (`i64`, `bool`, text,
+//! and PostgreSQL (the generated batch statements differ a little, see
+//! [`Dialect`]), and the column types (`i64`, `bool`, text,
 //! blob/bytea) bind and decode the same way on both. So the per-backend code is only what
 //! really differs: opening and tuning the pool, the migrations, and the
 //! two primitives everything else is built on: run statements in one
@@ -22,7 +22,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, FromRow};
 
 use super::StoreOptions;
-use super::batch::Placeholders;
+use super::batch::Dialect;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -175,11 +175,11 @@ impl Backend {
         }
     }
 
-    /// How the long generated statements mark parameters on this backend.
-    pub fn placeholders(&self) -> Placeholders {
+    /// How the generated batch statements are written for this backend.
+    pub fn dialect(&self) -> Dialect {
         match self {
-            Backend::Sqlite(_) => Placeholders::Anonymous,
-            Backend::Postgres(_) => Placeholders::Numbered,
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
         }
     }
 

@@ -14,7 +14,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use liandong_dispatch::store::{Incident, OrderRecord, OutboxEntry, Record, StoredEnvelope, TargetStatus};
-use liandong_dispatch::wire::{Kind, Lane};
 use liandong_dispatch::{EnvelopeId, Mode, Timestamp};
 use liandong_topology::NodeId;
 use serde::Serialize;
@@ -108,7 +107,7 @@ pub(super) fn statements(
     records: &[Record],
     at: Timestamp,
     head: &mut Head,
-    params: Placeholders,
+    sql: Dialect,
 ) -> Result<Vec<Stmt>, EncodeError> {
     let change = Change::fold(records, at);
     let mut out = Vec::new();
@@ -118,11 +117,11 @@ pub(super) fn statements(
         .map(|(id, _)| vec![id_arg(*id)])
         .collect();
     chunked(&mut out, forgotten, |n| {
-        format!("DELETE FROM envelopes WHERE id IN ({})", params.list(1, n))
+        format!("DELETE FROM envelopes WHERE id IN ({})", sql.list(1, n))
     });
     let forgotten: Vec<Vec<Arg>> = change.forgotten.iter().map(|id| vec![id_arg(*id)]).collect();
     chunked(&mut out, forgotten, |n| {
-        format!("DELETE FROM outbox WHERE id IN ({})", params.list(1, n))
+        format!("DELETE FROM outbox WHERE id IN ({})", sql.list(1, n))
     });
 
     let (mut acked, mut gave_up) = (Vec::new(), Vec::new());
@@ -132,9 +131,7 @@ pub(super) fn statements(
             if *g { gave_up.push(row) } else { acked.push(row) }
         }
     }
-    // OR of (peer, id) pairs: both databases look each up in the primary
-    // key (SQLite scans the whole table for `(peer, id) IN (VALUES ...)`).
-    let pairs = |n| params.any_of(&["peer", "id"], n);
+    let pairs = |n| sql.any_of(&["peer", "id"], n);
     chunked(&mut out, acked, |n| {
         format!("UPDATE outbox SET acked = TRUE WHERE {}", pairs(n))
     });
@@ -147,9 +144,9 @@ pub(super) fn statements(
         let e = &stored.envelope;
         rows.push(vec![
             id_arg(e.id),
-            Arg::Text(kind_name(e.kind()).into()),
+            Arg::Text(e.kind().name().into()),
             Arg::Text(e.origin.to_string()),
-            Arg::Text(mode_name(e.mode).into()),
+            Arg::Text(e.mode.name().into()),
             time_arg(e.created),
             time_arg(e.expires),
             Arg::Bool(stored.catch_up),
@@ -158,7 +155,7 @@ pub(super) fn statements(
     }
     upsert(
         &mut out,
-        params,
+        sql,
         rows,
         "envelopes",
         &["id"],
@@ -171,7 +168,7 @@ pub(super) fn statements(
             rows.push(vec![
                 Arg::Text(peer.to_string()),
                 id_arg(*id),
-                Arg::Text(lane_name(entry.lane).into()),
+                Arg::Text(entry.lane.name().into()),
                 Arg::Bool(entry.catch_up),
                 Arg::Bool(entry.acked),
                 Arg::Bool(entry.gave_up),
@@ -181,7 +178,7 @@ pub(super) fn statements(
     }
     upsert(
         &mut out,
-        params,
+        sql,
         rows,
         "outbox",
         &["peer", "id"],
@@ -196,14 +193,14 @@ pub(super) fn statements(
             Arg::Text(incident.owner.to_string()),
             Arg::Text(incident.state.name().into()),
             Arg::Text(incident.report.severity.name().into()),
-            Arg::Text(mode_name(incident.mode).into()),
+            Arg::Text(incident.mode.name().into()),
             time_arg(incident.reported),
             blob(incident)?,
         ]);
     }
     upsert(
         &mut out,
-        params,
+        sql,
         rows,
         "incidents",
         &["id"],
@@ -216,14 +213,14 @@ pub(super) fn statements(
             id_arg(order.id),
             Arg::Text(order.issuer.to_string()),
             order.order.incident.map_or(Arg::NoBytes, id_arg),
-            Arg::Text(mode_name(order.mode).into()),
+            Arg::Text(order.mode.name().into()),
             time_arg(order.issued),
             blob(order)?,
         ]);
     }
     upsert(
         &mut out,
-        params,
+        sql,
         rows,
         "orders",
         &["id"],
@@ -241,7 +238,7 @@ pub(super) fn statements(
     }
     upsert(
         &mut out,
-        params,
+        sql,
         rows,
         "targets",
         &["order_id", "target"],
@@ -267,7 +264,7 @@ pub(super) fn statements(
         chunked(&mut out, rows, |n| {
             format!(
                 "INSERT INTO audit (seq, at, what, envelope, prev_hash, hash) VALUES {}",
-                params.tuples(6, n)
+                sql.tuples(6, n)
             )
         });
         out.push(Stmt {
@@ -289,7 +286,7 @@ fn stored_line(stored: &StoredEnvelope) -> String {
     let trace: Vec<&str> = stored.trace.iter().map(|h| h.node.as_str()).collect();
     let mut line = format!(
         "stored {} {} from {} (trace: {})",
-        kind_name(e.kind()),
+        e.kind().name(),
         e.id,
         e.origin,
         trace.join(" > ")
@@ -305,7 +302,7 @@ fn stored_line(stored: &StoredEnvelope) -> String {
 
 /// `INSERT ... ON CONFLICT (key) DO UPDATE` of whole rows (key columns
 /// first, then `rest`).
-fn upsert(out: &mut Vec<Stmt>, params: Placeholders, rows: Vec<Vec<Arg>>, table: &str, key: &[&str], rest: &[&str]) {
+fn upsert(out: &mut Vec<Stmt>, sql: Dialect, rows: Vec<Vec<Arg>>, table: &str, key: &[&str], rest: &[&str]) {
     let width = key.len() + rest.len();
     let columns = [key, rest].concat().join(", ");
     let set: Vec<String> = rest.iter().map(|c| format!("{c} = excluded.{c}")).collect();
@@ -313,7 +310,7 @@ fn upsert(out: &mut Vec<Stmt>, params: Placeholders, rows: Vec<Vec<Arg>>, table:
     chunked(out, rows, |n| {
         format!(
             "INSERT INTO {table} ({columns}) VALUES {} ON CONFLICT ({key}) DO UPDATE SET {set}",
-            params.tuples(width, n)
+            sql.tuples(width, n)
         )
     });
 }
@@ -331,41 +328,27 @@ fn chunked(out: &mut Vec<Stmt>, rows: Vec<Vec<Arg>>, sql: impl Fn(usize) -> Stri
     }
 }
 
-/// How a statement marks its parameters. Long multi-row statements on
-/// SQLite use anonymous `?`: SQLite looks a named or numbered parameter
-/// (`$7`, `?7`) up by a linear scan at every bind, so binding n of them
-/// costs n², which made 256-row chunks slower than 64-row ones.
+/// Where the SQL of the two databases must differ for speed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Placeholders {
-    /// `$1, $2, ...` (PostgreSQL).
-    Numbered,
-    /// `?, ?, ...`, bound in order (SQLite).
-    Anonymous,
+pub(super) enum Dialect {
+    /// Anonymous `?` parameters, bound in order: SQLite looks a named or
+    /// numbered one (`$7`, `?7`) up by a linear scan at every bind, so
+    /// binding n of them costs n² (256-row chunks were slower than 64).
+    Sqlite,
+    /// `$1, $2, ...`.
+    Postgres,
 }
 
-impl Placeholders {
+impl Dialect {
     /// `n` parameters from number `start`: `$1, $2, $3` or `?, ?, ?`.
     fn list(self, start: usize, n: usize) -> String {
         let items: Vec<String> = (start..start + n)
             .map(|i| match self {
-                Placeholders::Numbered => format!("${i}"),
-                Placeholders::Anonymous => "?".to_owned(),
+                Dialect::Postgres => format!("${i}"),
+                Dialect::Sqlite => "?".to_owned(),
             })
             .collect();
         items.join(", ")
-    }
-
-    /// `n` rows matching `columns`: `(peer = $1 AND id = $2) OR (...)`.
-    fn any_of(self, columns: &[&str], n: usize) -> String {
-        let rows: Vec<String> = (0..n)
-            .map(|r| {
-                let terms: Vec<String> = (columns.iter().enumerate())
-                    .map(|(i, c)| format!("{c} = {}", self.list(r * columns.len() + i + 1, 1)))
-                    .collect();
-                format!("({})", terms.join(" AND "))
-            })
-            .collect();
-        rows.join(" OR ")
     }
 
     /// `n` rows of `width` parameters: `($1, $2), ($3, $4), ...`.
@@ -374,6 +357,31 @@ impl Placeholders {
             .map(|r| format!("({})", self.list(r * width + 1, width)))
             .collect();
         rows.join(", ")
+    }
+
+    /// A condition true for the rows whose `columns` equal one of `n`
+    /// parameter tuples, that uses the key's index on each database:
+    /// SQLite scans the whole table for `(a, b) IN (VALUES ...)` but looks
+    /// up each term of an OR; PostgreSQL plans a long OR badly before it
+    /// has statistics (a filter over the whole index, ~150 ms for 256
+    /// pairs) and joins `IN (VALUES ...)` well.
+    fn any_of(self, columns: &[&str], n: usize) -> String {
+        match self {
+            Dialect::Sqlite => {
+                let rows: Vec<String> = (0..n)
+                    .map(|r| {
+                        let terms: Vec<String> = (columns.iter().enumerate())
+                            .map(|(i, c)| format!("{c} = {}", self.list(r * columns.len() + i + 1, 1)))
+                            .collect();
+                        format!("({})", terms.join(" AND "))
+                    })
+                    .collect();
+                rows.join(" OR ")
+            }
+            Dialect::Postgres => {
+                format!("({}) IN (VALUES {})", columns.join(", "), self.tuples(columns.len(), n))
+            }
+        }
     }
 }
 
@@ -398,33 +406,6 @@ fn seq_arg(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
-pub(super) fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Report => "report",
-        Kind::Update => "update",
-        Kind::Order => "order",
-        Kind::OrderAck => "order ack",
-        Kind::Supervise => "supervise",
-        Kind::DeadLetter => "dead letter",
-    }
-}
-
-fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Actual => "actual",
-        Mode::Exercise => "exercise",
-    }
-}
-
-fn lane_name(lane: Lane) -> &'static str {
-    match lane {
-        Lane::Control => "control",
-        Lane::Urgent => "urgent",
-        Lane::Normal => "normal",
-        Lane::Bulk => "bulk",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,12 +428,16 @@ mod tests {
 
     #[test]
     fn placeholders_number_rows_in_order() {
-        assert_eq!(Placeholders::Numbered.tuples(2, 2), "($1, $2), ($3, $4)");
-        assert_eq!(Placeholders::Numbered.list(1, 3), "$1, $2, $3");
-        assert_eq!(Placeholders::Anonymous.tuples(2, 2), "(?, ?), (?, ?)");
+        assert_eq!(Dialect::Postgres.tuples(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(Dialect::Postgres.list(1, 3), "$1, $2, $3");
+        assert_eq!(Dialect::Sqlite.tuples(2, 2), "(?, ?), (?, ?)");
         assert_eq!(
-            Placeholders::Numbered.any_of(&["peer", "id"], 2),
-            "(peer = $1 AND id = $2) OR (peer = $3 AND id = $4)"
+            Dialect::Sqlite.any_of(&["peer", "id"], 2),
+            "(peer = ? AND id = ?) OR (peer = ? AND id = ?)"
+        );
+        assert_eq!(
+            Dialect::Postgres.any_of(&["peer", "id"], 2),
+            "(peer, id) IN (VALUES ($1, $2), ($3, $4))"
         );
     }
 }

@@ -13,8 +13,8 @@
 //! timeout, a small pool whose writes the store serializes itself), or
 //! PostgreSQL with `--database postgres://...` (one database per node,
 //! created on first open if the role may). Both run the same SQL through
-//! the same code (only the long generated statements mark parameters
-//! differently: `?` on SQLite, `$n` on PostgreSQL); only opening, the
+//! the same code (the generated batch statements differ a little for
+//! speed: `?` parameters on SQLite, `$n` on PostgreSQL); only opening, the
 //! migrations (`node/migrations/{sqlite,postgres}`, run at every open) and
 //! two small primitives are per backend (see `backend.rs`).
 //!
@@ -322,7 +322,7 @@ impl Durable {
         let mut end = start;
         let what = format!("a batch of {} records (none of them was stored)", records.len());
         let statements =
-            batch::statements(records, at, &mut end, backend.placeholders()).map_err(|e| StoreError::Database {
+            batch::statements(records, at, &mut end, backend.dialect()).map_err(|e| StoreError::Database {
                 place: place.to_owned(),
                 doing: format!("encoding {what}"),
                 detail: e.to_string(),

@@ -1,0 +1,400 @@
+//! The demo's life: a traffic generator that plays every operator of a
+//! [`LocalFederation`] except the one a person is watching.
+//!
+//! - Grid workers at villages and police units file realistic reports
+//!   (disputes, hazards, requests, fires, floods, gatherings, accidents):
+//!   mostly Routine and IV, some III, rare II.
+//! - Owners other than the watched node accept what they own after a
+//!   while and later resolve it; targets of orders sign for them and later
+//!   report them done.
+//! - Now and then a township or county center is stopped for a while and
+//!   restarted, so skip-level failover and catch-up can be watched.
+//!
+//! Everything goes through the nodes' operator API ([`Node::call`]): the
+//! generator makes no protocol decisions, it only presses the buttons a
+//! person would. Randomness comes from one seed, printed by the caller.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use liandong_certs::Role;
+use liandong_dispatch::wire::{Category, Mode, TargetState};
+use liandong_dispatch::{EnvelopeId, IncidentState};
+use liandong_topology::{Kind, Level, NodeId, Severity};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::{Mutex, mpsc, watch};
+use tokio::time::Instant;
+
+use crate::control::proto::{IdRef, Notice, Pushed, Request, Response};
+use crate::local::{LocalFederation, operator};
+
+/// How busy the demo is.
+#[derive(Debug, Clone)]
+pub struct TrafficOptions {
+    /// Mean time between two reports somewhere in the federation.
+    pub report_every: Duration,
+    /// Stop and restart a township or county this often (None: never).
+    pub outage_every: Option<Duration>,
+    /// How long a stopped center stays down.
+    pub outage_for: Duration,
+    /// The node a person operates: the generator never acts for it.
+    pub watched: Option<NodeId>,
+    pub seed: u64,
+}
+
+impl Default for TrafficOptions {
+    fn default() -> Self {
+        TrafficOptions {
+            report_every: Duration::from_secs(4),
+            outage_every: Some(Duration::from_secs(90)),
+            outage_for: Duration::from_secs(20),
+            watched: None,
+            seed: 1,
+        }
+    }
+}
+
+/// What happened, for a headless summary line or a log.
+#[derive(Debug, Clone, Default)]
+pub struct TrafficStats {
+    pub reports: usize,
+    pub by_severity: [usize; 5],
+    pub accepted: usize,
+    pub resolved: usize,
+    pub orders: usize,
+    pub signed_for: usize,
+    pub outages: usize,
+    pub failovers: usize,
+    pub refused: usize,
+    /// Center down right now, if any.
+    pub down: Option<NodeId>,
+}
+
+impl TrafficStats {
+    pub fn line(&self) -> String {
+        let [routine, iv, iii, ii, i] = self.by_severity;
+        let mut s = format!(
+            "reports {} (routine {routine}, IV {iv}, III {iii}, II {ii}, I {i}); accepted {}, resolved {}; order targets signed for {}/{}; outages {}, failovers {}",
+            self.reports, self.accepted, self.resolved, self.signed_for, self.orders, self.outages, self.failovers
+        );
+        if let Some(d) = &self.down {
+            s.push_str(&format!("; down now: {d}"));
+        }
+        s
+    }
+}
+
+/// Something the generator will do later.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Later {
+    Accept(NodeId, EnvelopeId),
+    Resolve(NodeId, EnvelopeId),
+    SignFor(NodeId, EnvelopeId),
+    Finish(NodeId, EnvelopeId),
+    Restart(NodeId),
+}
+
+const REPORTS: &[(Category, &[&str])] = &[
+    (
+        Category::Dispute,
+        &[
+            "邻里因装修噪音发生争执",
+            "宅基地边界纠纷",
+            "物业费纠纷引发争吵",
+            "婚姻家庭矛盾需调解",
+        ],
+    ),
+    (
+        Category::Hazard,
+        &[
+            "楼道堆放杂物堵塞消防通道",
+            "老旧小区电线裸露",
+            "路面出现塌陷",
+            "户外广告牌松动",
+        ],
+    ),
+    (
+        Category::Request,
+        &["居民反映路灯不亮", "垃圾清运不及时", "独居老人需要帮扶", "噪声扰民投诉"],
+    ),
+    (Category::Fire, &["民房厨房起火", "仓库冒出浓烟", "电动车充电起火"]),
+    (Category::Flood, &["下穿通道积水", "河道水位快速上涨", "低洼小区进水"]),
+    (
+        Category::Gathering,
+        &["工地门口人员聚集讨薪", "商场门口人员聚集", "拆迁户聚集上访"],
+    ),
+    (
+        Category::Accident,
+        &["两车相撞致交通拥堵", "电动车与行人碰撞", "施工脚手架倒塌"],
+    ),
+];
+
+const NAMES: &[&str] = &[
+    "张伟", "李娜", "王芳", "刘洋", "陈静", "杨帆", "赵磊", "黄敏", "周杰", "吴霞",
+];
+
+/// Severity with the demo's mix: mostly Routine and IV, some III, rare II.
+fn severity(rng: &mut StdRng, category: Category) -> Severity {
+    let serious = matches!(
+        category,
+        Category::Fire | Category::Flood | Category::Gathering | Category::Accident
+    );
+    let roll: u32 = rng.random_range(0..1000);
+    match (serious, roll) {
+        (_, 0..=14) => Severity::II,
+        (true, 15..=249) | (false, 15..=59) => Severity::III,
+        (true, 250..=699) | (false, 60..=399) => Severity::IV,
+        _ => Severity::Routine,
+    }
+}
+
+fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+fn id_ref(id: EnvelopeId) -> IdRef {
+    IdRef(format!("{:032x}", id.0))
+}
+
+fn jitter(rng: &mut StdRng, from: u64, to: u64) -> Duration {
+    Duration::from_millis(rng.random_range(from * 1000..=to * 1000))
+}
+
+/// Runs until `stop` turns true. Stats go to `stats` after every change.
+pub async fn run_traffic(
+    fed: Arc<Mutex<LocalFederation>>,
+    options: TrafficOptions,
+    mut stop: watch::Receiver<bool>,
+    stats: watch::Sender<TrafficStats>,
+) {
+    let mut rng = StdRng::seed_from_u64(options.seed);
+    let (reporters, outage_candidates) = {
+        let f = fed.lock().await;
+        let t = f.topology();
+        let reporters: Vec<NodeId> = t
+            .nodes()
+            .filter(|n| n.level == Level::Village || n.kind == Kind::MemberUnit)
+            .map(|n| n.id.clone())
+            .filter(|n| Some(n) != options.watched.as_ref())
+            .collect();
+        let outage: Vec<NodeId> = t
+            .nodes()
+            .filter(|n| matches!(n.level, Level::County | Level::Township) && n.kind == Kind::Center)
+            .map(|n| n.id.clone())
+            .filter(|n| Some(n) != options.watched.as_ref())
+            .collect();
+        (reporters, outage)
+    };
+    let (notices_tx, mut notices) = mpsc::channel::<(NodeId, Pushed)>(4096);
+    let mut forwarders = HashMap::new();
+    {
+        let f = fed.lock().await;
+        for id in f.running().cloned().collect::<Vec<_>>() {
+            forwarders.insert(id.clone(), forward(&f, &id, notices_tx.clone()));
+        }
+    }
+    let mut later: BinaryHeap<Reverse<(Instant, Later)>> = BinaryHeap::new();
+    let mut s = TrafficStats::default();
+    let mut next_report = Instant::now() + Duration::from_secs(1);
+    let mut next_outage = options.outage_every.map(|e| Instant::now() + e);
+    loop {
+        let wake = [Some(next_report), next_outage, later.peek().map(|Reverse((t, _))| *t)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(next_report);
+        tokio::select! {
+            _ = stop.changed() => break,
+            Some((at, pushed)) = notices.recv() => {
+                react(&options, &mut rng, &mut later, &mut s, &at, pushed.notice);
+            }
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+        let now = Instant::now();
+        if now >= next_report {
+            let origin = pick(&mut rng, &reporters).clone();
+            let (category, titles) = *pick(&mut rng, REPORTS);
+            let severity = severity(&mut rng, category);
+            let title = (*pick(&mut rng, titles)).to_string();
+            let f = fed.lock().await;
+            if let Some(node) = f.node(&origin) {
+                let place = f.topology().get(&origin).map(|n| n.name.clone()).unwrap_or_default();
+                let reporter = format!("网格员{}", pick(&mut rng, NAMES));
+                let request = Request::Report {
+                    severity,
+                    category,
+                    title,
+                    detail: format!("{place}网格员巡查发现，现场情况已拍照留存。"),
+                    place,
+                    mode: Mode::Exercise,
+                };
+                if let Response::Done { .. } = node.call(operator(&origin, &reporter, Role::Operator), request).await {
+                    s.reports += 1;
+                    s.by_severity[severity_index(severity)] += 1;
+                }
+            }
+            let mean = options.report_every.as_millis() as u64;
+            next_report = now + Duration::from_millis(rng.random_range(mean / 2..=mean * 3 / 2).max(50));
+        }
+        if let Some(at) = next_outage
+            && now >= at
+        {
+            if s.down.is_none() && !outage_candidates.is_empty() {
+                let victim = pick(&mut rng, &outage_candidates).clone();
+                fed.lock().await.stop(&victim).await;
+                if let Some(task) = forwarders.remove(&victim) {
+                    task.abort();
+                }
+                s.outages += 1;
+                s.down = Some(victim.clone());
+                later.push(Reverse((now + options.outage_for, Later::Restart(victim))));
+            }
+            next_outage = options.outage_every.map(|e| now + e);
+        }
+        while let Some(Reverse((t, _))) = later.peek() {
+            if *t > now {
+                break;
+            }
+            let Some(Reverse((_, job))) = later.pop() else { break };
+            let mut f = fed.lock().await;
+            match job {
+                Later::Restart(id) => {
+                    if f.start(&id).await.is_ok() {
+                        forwarders.insert(id.clone(), forward(&f, &id, notices_tx.clone()));
+                    }
+                    s.down = None;
+                }
+                Later::Accept(at, incident) => {
+                    act(
+                        &f,
+                        &at,
+                        Request::Accept {
+                            incident: id_ref(incident),
+                        },
+                        &mut s.accepted,
+                    )
+                    .await;
+                    later.push(Reverse((now + jitter(&mut rng, 30, 90), Later::Resolve(at, incident))));
+                }
+                Later::Resolve(at, incident) => {
+                    let summary = "已到现场处置完毕，群众满意".to_string();
+                    let request = Request::Resolve {
+                        incident: id_ref(incident),
+                        summary,
+                    };
+                    act(&f, &at, request, &mut s.resolved).await;
+                }
+                Later::SignFor(at, order) => {
+                    let state = TargetState::SignedFor { by: String::new() };
+                    act(
+                        &f,
+                        &at,
+                        Request::Acknowledge {
+                            order: id_ref(order),
+                            state,
+                        },
+                        &mut s.signed_for,
+                    )
+                    .await;
+                    later.push(Reverse((now + jitter(&mut rng, 20, 60), Later::Finish(at, order))));
+                }
+                Later::Finish(at, order) => {
+                    let state = TargetState::Done {
+                        note: "已完成，现场恢复正常".into(),
+                    };
+                    let mut ignored = 0;
+                    act(
+                        &f,
+                        &at,
+                        Request::Acknowledge {
+                            order: id_ref(order),
+                            state,
+                        },
+                        &mut ignored,
+                    )
+                    .await;
+                }
+            }
+        }
+        stats.send_replace(s.clone());
+    }
+    for (_, task) in forwarders {
+        task.abort();
+    }
+}
+
+/// Presses one button at `at` as its duty operator; counts it if taken.
+async fn act(f: &LocalFederation, at: &NodeId, request: Request, count: &mut usize) {
+    if let Some(node) = f.node(at)
+        && let Response::Done { .. } = node.call(operator(at, "值班员", Role::Operator), request).await
+    {
+        *count += 1;
+    }
+}
+
+/// What the operators of `at` would do about `notice`, scheduled.
+fn react(
+    options: &TrafficOptions,
+    rng: &mut StdRng,
+    later: &mut BinaryHeap<Reverse<(Instant, Later)>>,
+    s: &mut TrafficStats,
+    at: &NodeId,
+    notice: Notice,
+) {
+    let watched = options.watched.as_ref() == Some(at);
+    let now = Instant::now();
+    match notice {
+        Notice::IncidentRecorded { incident, .. }
+            if incident.owner == *at && incident.state == IncidentState::Reported && !watched =>
+        {
+            later.push(Reverse((
+                now + jitter(rng, 3, 15),
+                Later::Accept(at.clone(), incident.id),
+            )));
+        }
+        Notice::OrderReceived { order } if !watched => {
+            s.orders += 1;
+            later.push(Reverse((
+                now + jitter(rng, 2, 8),
+                Later::SignFor(at.clone(), order.order.id),
+            )));
+        }
+        Notice::OrderReceived { .. } => s.orders += 1,
+        Notice::FailedOver { .. } => s.failovers += 1,
+        Notice::Refused { .. } => s.refused += 1,
+        _ => {}
+    }
+}
+
+/// Forwards one node's pushed notices, tagged with the node.
+fn forward(f: &LocalFederation, id: &NodeId, tx: mpsc::Sender<(NodeId, Pushed)>) -> tokio::task::JoinHandle<()> {
+    let mut rx = f.node(id).map(|n| n.subscribe());
+    let id = id.clone();
+    tokio::spawn(async move {
+        let Some(rx) = rx.as_mut() else { return };
+        loop {
+            match rx.recv().await {
+                Ok(p) => {
+                    if tx.send((id.clone(), p)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return,
+            }
+        }
+    })
+}
+
+fn severity_index(s: Severity) -> usize {
+    match s {
+        Severity::Routine => 0,
+        Severity::IV => 1,
+        Severity::III => 2,
+        Severity::II => 3,
+        Severity::I => 4,
+    }
+}

@@ -1,0 +1,155 @@
+//! Text that lines up: truncating and padding by display width (a CJK
+//! character takes two terminal columns), durations, and wall-clock times
+//! in the operator's zone. Every function here is pure.
+
+use std::time::Duration;
+
+use liandong_dispatch::wire::Timestamp;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// The ellipsis put where text was cut; one column wide.
+pub const ELLIPSIS: char = '…';
+
+/// Display width of `s` in terminal columns.
+pub fn width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// `s` cut to at most `max` columns, ending in `…` if anything was cut.
+/// Never splits a wide character: if one would straddle the edge it is
+/// dropped and the result is one column narrower.
+pub fn truncate(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_owned();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max - 1 {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push(ELLIPSIS);
+    out
+}
+
+/// `s` cut from the left to at most `max` columns, starting with `…` if
+/// anything was cut: for paths, whose most specific part is at the end.
+pub fn truncate_left(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_owned();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut kept = Vec::new();
+    let mut used = 0;
+    for c in s.chars().rev() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max - 1 {
+            break;
+        }
+        kept.push(c);
+        used += w;
+    }
+    let mut out = String::from(ELLIPSIS);
+    out.extend(kept.into_iter().rev());
+    out
+}
+
+/// `s` truncated to `cols` columns and padded with spaces to exactly
+/// `cols`: a table cell.
+pub fn fit(s: &str, cols: usize) -> String {
+    let mut out = truncate(s, cols);
+    let w = width(&out);
+    out.extend(std::iter::repeat_n(' ', cols.saturating_sub(w)));
+    out
+}
+
+/// `45s`, `12m`, `3h05m`, `2d04h`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// Time left until `deadline`: `12m30s`, or `-5m10s` once missed. The
+/// bool is true when the deadline has passed.
+pub fn countdown(now: Timestamp, deadline: Timestamp) -> (String, bool) {
+    if deadline > now {
+        (human(deadline.since(now)), false)
+    } else {
+        (format!("-{}", human(now.since(deadline))), true)
+    }
+}
+
+/// `14:03:27` in the zone `offset_secs` east of UTC.
+pub fn clock(t: Timestamp, offset_secs: i32) -> String {
+    let secs = (t.0 / 1000) as i64 + i64::from(offset_secs);
+    let day = secs.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
+}
+
+/// `11-22 14:03` in the zone `offset_secs` east of UTC (civil calendar,
+/// proleptic Gregorian; enough for a timeline).
+pub fn date_time(t: Timestamp, offset_secs: i32) -> String {
+    let secs = (t.0 / 1000) as i64 + i64::from(offset_secs);
+    let days = secs.div_euclid(86_400);
+    let (_, month, day) = civil_from_days(days);
+    let in_day = secs.rem_euclid(86_400);
+    format!("{month:02}-{day:02} {:02}:{:02}", in_day / 3600, in_day % 3600 / 60)
+}
+
+/// Days since 1970-01-01 to (year, month, day); Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cjk_text_is_cut_by_columns() {
+        assert_eq!(truncate("五一社区", 8), "五一社区");
+        assert_eq!(truncate("五一社区", 7), "五一社…");
+        // A wide char never straddles the edge: 6 columns hold two and the …
+        assert_eq!(truncate("五一社区", 6), "五一…");
+        assert_eq!(width(&truncate("五一社区", 6)), 5);
+        assert_eq!(fit("五一社区", 6), "五一… ");
+        assert_eq!(width(&fit("a五一社区b", 9)), 9);
+        assert_eq!(truncate_left("福州市 / 鼓楼区 / 五一社区", 12), "…/ 五一社区");
+        assert_eq!(truncate("abc", 0), "");
+    }
+
+    #[test]
+    fn durations_and_clocks() {
+        assert_eq!(human(Duration::from_secs(59)), "59s");
+        assert_eq!(human(Duration::from_secs(3 * 3600 + 5 * 60)), "3h05m");
+        assert_eq!(countdown(Timestamp(10_000), Timestamp(70_000)), ("1m00s".into(), false));
+        assert_eq!(countdown(Timestamp(70_000), Timestamp(10_000)), ("-1m00s".into(), true));
+        // 2026-11-22 06:03:27 UTC is 14:03:27 in UTC+8.
+        let t = Timestamp(1_795_327_407_000);
+        assert_eq!(clock(t, 8 * 3600), "14:03:27");
+        assert_eq!(date_time(t, 8 * 3600), "11-22 14:03");
+    }
+}
