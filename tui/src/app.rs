@@ -1,0 +1,1217 @@
+//! The console's state and the one place it changes: [`App::handle`].
+//!
+//! Everything that can happen to the console is an [`AppEvent`] (a key, a
+//! mouse click, a resize, a tick of the clock, the node's snapshot or a
+//! pushed notice, the answer to a request, a lost subscription). `handle`
+//! folds it into the state and returns the [`Action`]s to carry out
+//! (send a request, ring the bell, resubscribe, quit). It reads no clock
+//! and does no I/O: time arrives as [`AppEvent::Tick`], so tests replay
+//! exactly. Drawing is a separate pure function of `&App` (see
+//! [`crate::ui`]).
+//!
+//! Call order for a driver: `handle(event)`, carry out every returned
+//! action in order, draw.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use liandong_dispatch::store::{Incident, IncidentState};
+use liandong_dispatch::wire::{EnvelopeId, Item, Mode, Stage, TargetState, Timestamp};
+use liandong_node::control::{IdRef, NodeStatus, Notice, Operator, OrderView, Pushed, Request, Response};
+use liandong_topology::{Severity, Topology};
+use ratatui::layout::{Position, Rect};
+
+use crate::composer::{self, Composer, Outcome};
+use crate::editor::Editor;
+use crate::i18n::Lang;
+use crate::list::Scroll;
+use crate::model::Model;
+use crate::text::width;
+use crate::ui::layout;
+
+/// Unacknowledged alarms kept; past this the oldest is dropped (and
+/// counted in [`App::alarms_dropped`]).
+pub const MAX_ALARMS: usize = 100;
+/// How often the bell rings again while an alarm waits.
+pub const BELL_REPEAT: Duration = Duration::from_secs(10);
+/// How long a message stays in the status line.
+pub const FLASH_FOR: Duration = Duration::from_secs(15);
+
+/// Everything that can happen to the console.
+#[derive(Debug, Clone)]
+pub enum AppEvent {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    /// Text pasted, or committed at once by an input method.
+    Paste(String),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// The wall clock, once a second: countdowns move, deadlines pass.
+    Tick(Timestamp),
+    /// The federation's topology as the node runs it.
+    Topology(Box<Topology>),
+    /// First answer of a subscription: everything open at the node.
+    Snapshot {
+        status: NodeStatus,
+        incidents: Vec<Incident>,
+        orders: Vec<OrderView>,
+    },
+    /// A change the node pushed.
+    Pushed(Pushed),
+    /// The node's answer to a request this app asked for (or why there was
+    /// none).
+    Answer {
+        request: Request,
+        response: Result<Response, String>,
+    },
+    /// The subscription ended; the driver is trying again.
+    Disconnected(String),
+}
+
+/// What the app asks its driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Action {
+    /// Send a request; its answer comes back as [`AppEvent::Answer`].
+    Send(Request),
+    /// Drop the subscription and subscribe again (fresh snapshot).
+    Resubscribe,
+    /// Ring the terminal bell.
+    Bell,
+    Quit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Board,
+    Detail,
+    Orders,
+    Links,
+    Composer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Live,
+    Lost(String),
+}
+
+/// A one-line message in the status line: the answer to the last request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub at: Timestamp,
+    pub text: String,
+    pub bad: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlarmKind {
+    /// A severity I–III report recorded here with an alert.
+    NewReport,
+    /// A deadline of an incident this node owns passed on the console's
+    /// clock.
+    DeadlineMissed(Stage),
+    /// The node flagged a late item to the level above (督办).
+    Supervised(Stage),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alarm {
+    pub kind: AlarmKind,
+    pub incident: Option<EnvelopeId>,
+    pub severity: Option<Severity>,
+    pub title: String,
+    pub at: Timestamp,
+}
+
+/// Which incidents the board shows, by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StateFilter {
+    /// Every open incident (not closed, not cancelled).
+    #[default]
+    Open,
+    Only(IncidentState),
+}
+
+impl StateFilter {
+    const CYCLE: [StateFilter; 8] = [
+        StateFilter::Open,
+        StateFilter::Only(IncidentState::Reported),
+        StateFilter::Only(IncidentState::Accepted),
+        StateFilter::Only(IncidentState::Dispatched),
+        StateFilter::Only(IncidentState::Resolved),
+        StateFilter::Only(IncidentState::Verified),
+        StateFilter::Only(IncidentState::Closed),
+        StateFilter::Only(IncidentState::Cancelled),
+    ];
+
+    fn next(self) -> StateFilter {
+        let i = Self::CYCLE.iter().position(|&s| s == self).unwrap_or(0);
+        Self::CYCLE[(i + 1) % Self::CYCLE.len()]
+    }
+
+    fn admits(self, state: IncidentState) -> bool {
+        match self {
+            StateFilter::Open => state.is_open(),
+            StateFilter::Only(s) => s == state,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Only this severity and above.
+    pub min_severity: Option<Severity>,
+    pub state: StateFilter,
+    /// Only real cases, or only drills.
+    pub mode: Option<Mode>,
+    /// Matches title, place, origin path, category or id prefix.
+    pub search: String,
+}
+
+impl Filter {
+    pub fn is_default(&self) -> bool {
+        *self == Filter::default()
+    }
+}
+
+/// A row of the detail's orders pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DetailRow {
+    Order(EnvelopeId),
+    /// The order and the index of the target in its view.
+    Target(EnvelopeId, usize),
+}
+
+/// A one-line question at the bottom of the screen.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub editor: Editor,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    /// Live search on the board.
+    Search,
+    Escalate(EnvelopeId),
+    Note(EnvelopeId),
+    Feedback(EnvelopeId),
+    Resolve(EnvelopeId),
+    Verify { incident: EnvelopeId, accepted: bool },
+    Cancel(EnvelopeId),
+    /// Report an order done.
+    Done(EnvelopeId),
+    /// Refuse an order.
+    Refuse(EnvelopeId),
+}
+
+/// The console: what the node said ([`Model`]) and what the operator is
+/// looking at. Fields are read by the drawing code; only `handle` changes
+/// them.
+#[derive(Debug)]
+pub struct App {
+    pub(crate) lang: Lang,
+    /// Seconds east of UTC for wall-clock times.
+    pub(crate) utc_offset: i32,
+    /// Who is at the console (from the certificate), if known.
+    pub(crate) operator: Option<Operator>,
+    pub(crate) model: Model,
+    /// The time as of the last tick (or snapshot).
+    pub(crate) now: Timestamp,
+    /// Terminal size: layouts (and so mouse hits and scrolling) follow it.
+    pub(crate) size: (u16, u16),
+    pub(crate) connection: Connection,
+    pub(crate) screen: Screen,
+    /// Where Esc goes from the detail and the composer.
+    back: Vec<Screen>,
+    pub(crate) help: bool,
+    pub(crate) filter: Filter,
+    /// The board's rows: open incidents after filters, sorted by severity
+    /// then time left. Rebuilt when the data or the filter changes, so
+    /// drawing never sorts.
+    pub(crate) board_rows: Vec<EnvelopeId>,
+    pub(crate) board: Scroll,
+    /// The incident the detail screen shows.
+    pub(crate) detail: Option<EnvelopeId>,
+    /// Detail: the orders pane has the focus (else the timeline).
+    pub(crate) detail_orders_pane: bool,
+    pub(crate) timeline: Scroll,
+    pub(crate) detail_orders: Scroll,
+    /// The orders screen's rows, newest first.
+    pub(crate) order_rows: Vec<EnvelopeId>,
+    pub(crate) orders: Scroll,
+    /// Orders screen: the targets pane has the focus.
+    pub(crate) orders_targets_pane: bool,
+    pub(crate) order_targets: Scroll,
+    pub(crate) links: Scroll,
+    pub(crate) composer: Option<Composer>,
+    pub(crate) prompt: Option<Prompt>,
+    pub(crate) alarms: VecDeque<Alarm>,
+    pub(crate) alarms_dropped: u64,
+    /// (incident, stage) pairs already alarmed, so one miss rings once.
+    alarmed: HashSet<(EnvelopeId, Stage)>,
+    last_bell: Timestamp,
+    pub(crate) flash: Option<Flash>,
+    /// A status request is out: don't ask again until it is answered.
+    status_asked: bool,
+    /// Orders asked for by id (after dispatching, or progress on an order
+    /// not yet seen), so each is asked once.
+    fetching: HashSet<EnvelopeId>,
+    /// The data or the filter changed: rebuild the rows before drawing.
+    dirty: bool,
+}
+
+impl App {
+    pub fn new(lang: Lang, utc_offset: i32, operator: Option<Operator>) -> App {
+        App {
+            lang,
+            utc_offset,
+            operator,
+            model: Model::default(),
+            now: Timestamp(0),
+            size: (80, 24),
+            connection: Connection::Connecting,
+            screen: Screen::Board,
+            back: Vec::new(),
+            help: false,
+            filter: Filter::default(),
+            board_rows: Vec::new(),
+            board: Scroll::default(),
+            detail: None,
+            detail_orders_pane: false,
+            timeline: Scroll::default(),
+            detail_orders: Scroll::default(),
+            order_rows: Vec::new(),
+            orders: Scroll::default(),
+            orders_targets_pane: false,
+            order_targets: Scroll::default(),
+            links: Scroll::default(),
+            composer: None,
+            prompt: None,
+            alarms: VecDeque::new(),
+            alarms_dropped: 0,
+            alarmed: HashSet::new(),
+            last_bell: Timestamp(0),
+            flash: None,
+            status_asked: false,
+            fetching: HashSet::new(),
+            dirty: true,
+        }
+    }
+
+    // ------------------------------------------------------------ getters
+
+    pub fn screen(&self) -> Screen {
+        self.screen
+    }
+
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The incident under the board's cursor.
+    pub fn selected_incident(&self) -> Option<EnvelopeId> {
+        self.board_rows.get(self.board.cursor).copied()
+    }
+
+    /// The incident the detail screen shows.
+    pub fn detail_incident(&self) -> Option<EnvelopeId> {
+        self.detail
+    }
+
+    pub fn board_rows(&self) -> &[EnvelopeId] {
+        &self.board_rows
+    }
+
+    pub fn alarms(&self) -> &VecDeque<Alarm> {
+        &self.alarms
+    }
+
+    pub fn composer(&self) -> Option<&Composer> {
+        self.composer.as_ref()
+    }
+
+    pub fn help_shown(&self) -> bool {
+        self.help
+    }
+
+    pub fn flash(&self) -> Option<&Flash> {
+        self.flash.as_ref()
+    }
+
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    // ------------------------------------------------------------- inputs
+
+    /// Folds one event into the state; returns what to do, in order.
+    pub fn handle(&mut self, event: AppEvent) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            AppEvent::Key(key) => {
+                // Key releases and repeats come only with enhanced keyboard
+                // reporting; act on presses.
+                if key.kind != KeyEventKind::Release {
+                    self.on_key(key, &mut out);
+                }
+            }
+            AppEvent::Mouse(mouse) => self.on_mouse(mouse),
+            AppEvent::Paste(text) => self.on_paste(&text),
+            AppEvent::Resize { width, height } => self.size = (width, height),
+            AppEvent::Tick(now) => self.on_tick(now, &mut out),
+            AppEvent::Topology(topology) => {
+                self.model.set_topology(*topology);
+                self.dirty = true;
+            }
+            AppEvent::Snapshot {
+                status,
+                incidents,
+                orders,
+            } => {
+                if self.now < status.now {
+                    self.now = status.now;
+                }
+                self.model.apply_snapshot(status, incidents, orders);
+                self.connection = Connection::Live;
+                self.status_asked = false;
+                self.dirty = true;
+            }
+            AppEvent::Pushed(pushed) => self.on_pushed(pushed, &mut out),
+            AppEvent::Answer { request, response } => self.on_answer(request, response, &mut out),
+            AppEvent::Disconnected(reason) => {
+                self.connection = Connection::Lost(reason);
+                self.status_asked = false;
+            }
+        }
+        self.settle();
+        out
+    }
+
+    fn on_pushed(&mut self, pushed: Pushed, out: &mut Vec<Action>) {
+        if self.now < pushed.at {
+            self.now = pushed.at;
+        }
+        match &pushed.notice {
+            Notice::IncidentRecorded { incident, alert } => {
+                if *alert && incident.report.severity >= Severity::III {
+                    self.raise(
+                        Alarm {
+                            kind: AlarmKind::NewReport,
+                            incident: Some(incident.id),
+                            severity: Some(incident.report.severity),
+                            title: incident.report.title.clone(),
+                            at: pushed.at,
+                        },
+                        out,
+                    );
+                }
+            }
+            Notice::Supervised { item, stage, .. } => {
+                let incident = match item {
+                    Item::Incident(id) => Some(*id),
+                    Item::OrderTarget { order, .. } => {
+                        self.model.orders.get(order).and_then(|o| o.order.order.incident)
+                    }
+                };
+                let known = incident.and_then(|id| self.model.incidents.get(&id));
+                let first = match (item, incident) {
+                    (Item::Incident(id), _) => self.alarmed.insert((*id, *stage)),
+                    _ => true,
+                };
+                if first {
+                    let title = match item {
+                        Item::OrderTarget { order, target } => {
+                            let instruction = self
+                                .model
+                                .orders
+                                .get(order)
+                                .map_or(String::new(), |o| o.order.order.instruction.clone());
+                            format!("{} · {}", self.model.name(target), instruction)
+                        }
+                        Item::Incident(id) => known.map_or_else(|| id.to_string(), |i| i.report.title.clone()),
+                    };
+                    self.raise(
+                        Alarm {
+                            kind: AlarmKind::Supervised(*stage),
+                            incident,
+                            severity: known.map(|i| i.report.severity),
+                            title,
+                            at: pushed.at,
+                        },
+                        out,
+                    );
+                }
+            }
+            Notice::OrderProgress { order, .. } if !self.model.orders.contains_key(order) => {
+                self.fetch_order(*order, out);
+            }
+            Notice::LinkChanged { .. } | Notice::FailedOver { .. } => self.ask_status(out),
+            Notice::Lagged { .. } => out.push(Action::Resubscribe),
+            _ => {}
+        }
+        self.model.apply(&pushed);
+        self.dirty = true;
+    }
+
+    fn on_answer(&mut self, request: Request, response: Result<Response, String>, out: &mut Vec<Action>) {
+        let w = self.lang.words();
+        match response {
+            Ok(Response::Done { id, what }) => {
+                if matches!(request, Request::Dispatch { .. }) {
+                    if let Some(c) = self.composer.as_mut()
+                        && c.stage == composer::Stage::Sending
+                    {
+                        c.stage = composer::Stage::Watching(id);
+                    }
+                    self.fetch_order(id, out);
+                }
+                self.say(format!("{}: {what}", w.done), false);
+            }
+            Ok(Response::Refused { reason }) => {
+                if let Some(c) = self.composer.as_mut()
+                    && c.stage == composer::Stage::Sending
+                {
+                    c.stage = composer::Stage::Editing;
+                }
+                self.say(format!("{}: {reason}", w.refused), true);
+            }
+            Ok(Response::Order(view)) => {
+                self.fetching.remove(&view.order.id);
+                self.model.orders.insert(view.order.id, view);
+                self.dirty = true;
+            }
+            Ok(Response::Incident(incident)) => {
+                self.model.put_incident(incident);
+                self.dirty = true;
+            }
+            Ok(Response::Status(status)) => {
+                self.status_asked = false;
+                self.model.status = Some(status);
+            }
+            Ok(other) => self.say(format!("{}: {}", w.error, other.kind()), true),
+            Err(reason) => {
+                match request {
+                    Request::Status => self.status_asked = false,
+                    Request::Order { id } => {
+                        self.fetching.retain(|o| format!("{:032x}", o.0) != id.0);
+                    }
+                    Request::Dispatch { .. } => {
+                        if let Some(c) = self.composer.as_mut() {
+                            c.stage = composer::Stage::Editing;
+                        }
+                    }
+                    _ => {}
+                }
+                self.say(format!("{}: {reason}", w.error), true);
+            }
+        }
+    }
+
+    fn on_tick(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+        let before = self.now;
+        self.now = self.now.max(now);
+        // A deadline of an incident owned here passing on this clock.
+        if let Some(me) = self.model.me().cloned() {
+            let mut missed: Vec<(EnvelopeId, Stage)> = self
+                .model
+                .incidents
+                .values()
+                .filter(|i| i.owner == me)
+                .filter_map(|i| Model::due(i).map(|(t, stage)| (i.id, t, stage)))
+                .filter(|&(_, t, _)| before < t && t <= self.now)
+                .map(|(id, _, stage)| (id, stage))
+                .collect();
+            missed.sort();
+            for (id, stage) in missed {
+                if self.alarmed.insert((id, stage)) {
+                    let i = &self.model.incidents[&id];
+                    let alarm = Alarm {
+                        kind: AlarmKind::DeadlineMissed(stage),
+                        incident: Some(id),
+                        severity: Some(i.report.severity),
+                        title: i.report.title.clone(),
+                        at: self.now,
+                    };
+                    self.raise(alarm, out);
+                }
+            }
+        }
+        if !self.alarms.is_empty() && self.now.since(self.last_bell) >= BELL_REPEAT && !out.contains(&Action::Bell) {
+            self.last_bell = self.now;
+            out.push(Action::Bell);
+        }
+        if self.flash.as_ref().is_some_and(|f| self.now.since(f.at) >= FLASH_FOR) {
+            self.flash = None;
+        }
+    }
+
+    fn raise(&mut self, alarm: Alarm, out: &mut Vec<Action>) {
+        if self.alarms.len() == MAX_ALARMS {
+            self.alarms.pop_front();
+            self.alarms_dropped += 1;
+        }
+        self.alarms.push_back(alarm);
+        self.last_bell = self.now;
+        if !out.contains(&Action::Bell) {
+            out.push(Action::Bell);
+        }
+    }
+
+    fn say(&mut self, text: String, bad: bool) {
+        self.flash = Some(Flash { at: self.now, text, bad });
+    }
+
+    fn ask_status(&mut self, out: &mut Vec<Action>) {
+        if !self.status_asked {
+            self.status_asked = true;
+            out.push(Action::Send(Request::Status));
+        }
+    }
+
+    fn fetch_order(&mut self, id: EnvelopeId, out: &mut Vec<Action>) {
+        if self.fetching.insert(id) {
+            out.push(Action::Send(Request::Order { id: id_ref(id) }));
+        }
+    }
+
+    // --------------------------------------------------------------- keys
+
+    fn on_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('q')) {
+            out.push(Action::Quit);
+            return;
+        }
+        if self.prompt.is_some() {
+            self.prompt_key(key, out);
+            return;
+        }
+        if self.help {
+            if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter) {
+                self.help = false;
+            }
+            return;
+        }
+        let typing = self.screen == Screen::Composer && self.composer.as_ref().is_some_and(Composer::typing);
+        if !typing {
+            match key.code {
+                KeyCode::Char('?') | KeyCode::F(1) => {
+                    self.help = true;
+                    return;
+                }
+                KeyCode::Char('q') if self.screen != Screen::Composer => {
+                    out.push(Action::Quit);
+                    return;
+                }
+                KeyCode::Char(' ') if !self.alarms.is_empty() && self.screen != Screen::Composer => {
+                    self.acknowledge_alarm();
+                    return;
+                }
+                KeyCode::Char('A') if !self.alarms.is_empty() => {
+                    self.alarms.clear();
+                    return;
+                }
+                KeyCode::Char('1') if self.screen != Screen::Composer => {
+                    self.go(Screen::Board);
+                    return;
+                }
+                KeyCode::Char('2') if self.screen != Screen::Composer => {
+                    self.go(Screen::Orders);
+                    return;
+                }
+                KeyCode::Char('3') if self.screen != Screen::Composer => {
+                    self.go(Screen::Links);
+                    self.ask_status(out);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        match self.screen {
+            Screen::Board => self.board_key(key, out),
+            Screen::Detail => self.detail_key(key, out),
+            Screen::Orders => self.orders_key(key, out),
+            Screen::Links => self.links_key(key, out),
+            Screen::Composer => self.composer_key(key, out),
+        }
+    }
+
+    /// Switches to a top screen (board, orders, links), forgetting the way back.
+    fn go(&mut self, screen: Screen) {
+        self.back.clear();
+        self.screen = screen;
+    }
+
+    /// Opens a screen above the current one; Esc comes back.
+    fn push(&mut self, screen: Screen) {
+        if self.screen != screen {
+            self.back.push(self.screen);
+        }
+        self.screen = screen;
+    }
+
+    fn pop(&mut self) {
+        self.screen = self.back.pop().unwrap_or(Screen::Board);
+        if self.screen != Screen::Composer {
+            self.composer = None;
+        }
+    }
+
+    fn acknowledge_alarm(&mut self) {
+        if let Some(alarm) = self.alarms.pop_front()
+            && let Some(id) = alarm.incident
+        {
+            self.settle();
+            if let Some(row) = self.board_rows.iter().position(|&r| r == id) {
+                self.board.cursor = row;
+            }
+        }
+    }
+
+    fn board_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let page = self.board_page();
+        if self.board.key(key.code, self.board_rows.len(), page) {
+            return;
+        }
+        match key.code {
+            KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => {
+                if let Some(id) = self.selected_incident() {
+                    self.open_detail(id);
+                }
+            }
+            KeyCode::Char('a') => {
+                if let Some(id) = self.selected_incident() {
+                    out.push(Action::Send(Request::Accept { incident: id_ref(id) }));
+                }
+            }
+            KeyCode::Char('/') => {
+                let mut editor = Editor::single_line();
+                editor.insert_str(&self.filter.search);
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Search,
+                    editor,
+                });
+            }
+            KeyCode::Char('s') => {
+                self.filter.min_severity = match self.filter.min_severity {
+                    None => Some(Severity::IV),
+                    Some(Severity::IV) => Some(Severity::III),
+                    Some(Severity::III) => Some(Severity::II),
+                    Some(Severity::II) => Some(Severity::I),
+                    Some(_) => None,
+                };
+                self.dirty = true;
+            }
+            KeyCode::Char('t') => {
+                self.filter.state = self.filter.state.next();
+                self.dirty = true;
+            }
+            KeyCode::Char('e') => {
+                self.filter.mode = match self.filter.mode {
+                    None => Some(Mode::Actual),
+                    Some(Mode::Actual) => Some(Mode::Exercise),
+                    Some(Mode::Exercise) => None,
+                };
+                self.dirty = true;
+            }
+            KeyCode::Char('c') | KeyCode::Esc => {
+                self.filter = Filter::default();
+                self.dirty = true;
+            }
+            KeyCode::Char('n') => self.open_composer(None),
+            _ => {}
+        }
+    }
+
+    fn open_detail(&mut self, id: EnvelopeId) {
+        self.detail = Some(id);
+        self.timeline = Scroll::default();
+        self.detail_orders = Scroll::default();
+        self.detail_orders_pane = false;
+        self.push(Screen::Detail);
+    }
+
+    fn open_composer(&mut self, incident: Option<EnvelopeId>) {
+        let (Some(topology), Some(me)) = (self.model.topology.as_ref(), self.model.me()) else {
+            let text = self.lang.words().no_topology.to_owned();
+            self.say(text, true);
+            return;
+        };
+        let about = incident.and_then(|id| self.model.incidents.get(&id).map(|i| (id, i.report.severity, i.mode)));
+        self.composer = Some(Composer::new(topology, me, about));
+        self.push(Screen::Composer);
+    }
+
+    fn detail_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let Some(id) = self.detail else {
+            self.pop();
+            return;
+        };
+        let (timeline_page, orders_page) = self.pages_detail();
+        let scrolled = if self.detail_orders_pane {
+            let n = self.detail_order_count();
+            self.detail_orders.key(key.code, n, orders_page)
+        } else {
+            let n = self.model.incidents.get(&id).map_or(0, |i| i.timeline.len());
+            self.timeline.key(key.code, n, timeline_page)
+        };
+        if scrolled {
+            return;
+        }
+        let prompt = |kind| Prompt {
+            kind,
+            editor: Editor::single_line(),
+        };
+        match key.code {
+            KeyCode::Esc | KeyCode::Left | KeyCode::Backspace | KeyCode::Char('h') => self.pop(),
+            KeyCode::Tab | KeyCode::BackTab => self.detail_orders_pane = !self.detail_orders_pane,
+            KeyCode::Char('a') => out.push(Action::Send(Request::Accept { incident: id_ref(id) })),
+            KeyCode::Char('c') => out.push(Action::Send(Request::Close { incident: id_ref(id) })),
+            KeyCode::Char('e') => self.prompt = Some(prompt(PromptKind::Escalate(id))),
+            KeyCode::Char('n') => self.prompt = Some(prompt(PromptKind::Note(id))),
+            KeyCode::Char('f') => self.prompt = Some(prompt(PromptKind::Feedback(id))),
+            KeyCode::Char('r') => self.prompt = Some(prompt(PromptKind::Resolve(id))),
+            KeyCode::Char('v') => {
+                self.prompt = Some(prompt(PromptKind::Verify {
+                    incident: id,
+                    accepted: true,
+                }))
+            }
+            KeyCode::Char('b') => {
+                self.prompt = Some(prompt(PromptKind::Verify {
+                    incident: id,
+                    accepted: false,
+                }))
+            }
+            KeyCode::Char('x') => self.prompt = Some(prompt(PromptKind::Cancel(id))),
+            KeyCode::Char('d') => self.open_composer(Some(id)),
+            KeyCode::Char('s') if self.detail_orders_pane => {
+                if let Some(order) = self.detail_order_at(self.detail_orders.cursor) {
+                    out.push(sign_for(order));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The detail's orders pane, one row per order followed by one per
+    /// target.
+    pub(crate) fn detail_rows(&self) -> Vec<DetailRow> {
+        let Some(incident) = self.detail.and_then(|id| self.model.incidents.get(&id)) else {
+            return Vec::new();
+        };
+        let mut rows = Vec::new();
+        for order in self.model.orders_of(incident) {
+            rows.push(DetailRow::Order(order.order.id));
+            rows.extend((0..order.targets.len()).map(|t| DetailRow::Target(order.order.id, t)));
+        }
+        rows
+    }
+
+    fn detail_order_count(&self) -> usize {
+        self.detail_rows().len()
+    }
+
+    fn detail_order_at(&self, row: usize) -> Option<EnvelopeId> {
+        self.detail_rows().get(row).map(|r| match r {
+            DetailRow::Order(id) | DetailRow::Target(id, _) => *id,
+        })
+    }
+
+    fn orders_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let (list_page, targets_page) = self.pages_orders();
+        let selected = self.order_rows.get(self.orders.cursor).copied();
+        let scrolled = if self.orders_targets_pane {
+            let n = selected
+                .and_then(|id| self.model.orders.get(&id))
+                .map_or(0, |o| o.targets.len());
+            self.order_targets.key(key.code, n, targets_page)
+        } else {
+            let before = self.orders.cursor;
+            let moved = self.orders.key(key.code, self.order_rows.len(), list_page);
+            if self.orders.cursor != before {
+                self.order_targets = Scroll::default();
+            }
+            moved
+        };
+        if scrolled {
+            return;
+        }
+        let Some(order) = selected else {
+            if key.code == KeyCode::Esc {
+                self.go(Screen::Board);
+            }
+            return;
+        };
+        let prompt = |kind| Prompt {
+            kind,
+            editor: Editor::single_line(),
+        };
+        match key.code {
+            KeyCode::Esc => self.go(Screen::Board),
+            KeyCode::Tab | KeyCode::BackTab => self.orders_targets_pane = !self.orders_targets_pane,
+            KeyCode::Char('s') => out.push(sign_for(order)),
+            KeyCode::Char('f') => self.prompt = Some(prompt(PromptKind::Done(order))),
+            KeyCode::Char('x') => self.prompt = Some(prompt(PromptKind::Refuse(order))),
+            KeyCode::Enter => {
+                if let Some(incident) = self.model.orders.get(&order).and_then(|o| o.order.order.incident)
+                    && self.model.incidents.contains_key(&incident)
+                {
+                    self.open_detail(incident);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn links_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let n = self.model.status.as_ref().map_or(0, |s| s.links.len());
+        if self.links.key(key.code, n, 10) {
+            return;
+        }
+        match key.code {
+            KeyCode::Char('r') => self.ask_status(out),
+            KeyCode::Esc => self.go(Screen::Board),
+            _ => {}
+        }
+    }
+
+    fn composer_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let Some(c) = self.composer.as_mut() else {
+            self.pop();
+            return;
+        };
+        match c.handle_key(key, self.now) {
+            Outcome::Stay => {}
+            Outcome::Close => self.pop(),
+            Outcome::Send(request) => {
+                let text = self.lang.words().waiting_answer.to_owned();
+                self.say(text, false);
+                out.push(Action::Send(request));
+            }
+        }
+    }
+
+    fn prompt_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let Some(prompt) = self.prompt.as_mut() else { return };
+        match key.code {
+            KeyCode::Esc => {
+                if prompt.kind == PromptKind::Search {
+                    self.filter.search.clear();
+                    self.dirty = true;
+                }
+                self.prompt = None;
+            }
+            KeyCode::Enter => {
+                let text = prompt.editor.text().trim().to_owned();
+                let kind = prompt.kind;
+                // Everything but a verification note needs words.
+                let may_be_empty = matches!(kind, PromptKind::Search | PromptKind::Verify { .. });
+                if text.is_empty() && !may_be_empty {
+                    return;
+                }
+                self.prompt = None;
+                if let Some(request) = prompt_request(kind, text) {
+                    out.push(Action::Send(request));
+                }
+            }
+            _ => {
+                prompt.editor.handle_key(key);
+                if prompt.kind == PromptKind::Search {
+                    self.filter.search = prompt.editor.text();
+                    self.dirty = true;
+                }
+            }
+        }
+    }
+
+    fn on_paste(&mut self, text: &str) {
+        if let Some(prompt) = self.prompt.as_mut() {
+            prompt.editor.insert_str(text);
+            if prompt.kind == PromptKind::Search {
+                self.filter.search = prompt.editor.text();
+                self.dirty = true;
+            }
+        } else if let Some(c) = self.composer.as_mut()
+            && self.screen == Screen::Composer
+            && c.typing()
+        {
+            c.instruction.insert_str(text);
+        }
+    }
+
+    // -------------------------------------------------------------- mouse
+
+    fn on_mouse(&mut self, mouse: MouseEvent) {
+        let area = Rect::new(0, 0, self.size.0, self.size.1);
+        let at = Position::new(mouse.column, mouse.row);
+        let frame = layout::frame(self, area);
+        let step = match mouse.kind {
+            MouseEventKind::ScrollDown => Some(KeyCode::Down),
+            MouseEventKind::ScrollUp => Some(KeyCode::Up),
+            _ => None,
+        };
+        if self.help || self.prompt.is_some() {
+            return;
+        }
+        if let Some(code) = step {
+            self.on_key(KeyEvent::from(code), &mut Vec::new());
+            return;
+        }
+        if mouse.kind != MouseEventKind::Down(MouseButton::Left) {
+            return;
+        }
+        if frame.tabs.contains(at) && self.screen != Screen::Composer {
+            let mut x = frame.tabs.x;
+            for (screen, label) in layout::tabs(self.lang) {
+                let w = width(&label) as u16;
+                if (x..x + w).contains(&mouse.column) {
+                    self.go(screen);
+                    return;
+                }
+                x += w;
+            }
+            return;
+        }
+        // A click on a row selects it; a click on the selected row opens it.
+        let row_hit = |rows: Rect, scroll: &Scroll| -> Option<usize> {
+            rows.contains(at).then(|| scroll.offset + usize::from(mouse.row - rows.y))
+        };
+        match self.screen {
+            Screen::Board => {
+                let rows = layout::board(frame.body).rows;
+                if let Some(row) = row_hit(rows, &self.board)
+                    && row < self.board_rows.len()
+                {
+                    if row == self.board.cursor {
+                        self.open_detail(self.board_rows[row]);
+                    } else {
+                        self.board.cursor = row;
+                    }
+                }
+            }
+            Screen::Orders => {
+                let areas = layout::orders(frame.body);
+                if let Some(row) = row_hit(areas.list, &self.orders)
+                    && row < self.order_rows.len()
+                {
+                    self.orders.cursor = row;
+                    self.orders_targets_pane = false;
+                } else if let Some(row) = row_hit(areas.targets, &self.order_targets) {
+                    self.order_targets.cursor = row;
+                    self.orders_targets_pane = true;
+                }
+            }
+            Screen::Links => {
+                if let Some(row) = row_hit(layout::links(frame.body).rows, &self.links) {
+                    self.links.cursor = row;
+                }
+            }
+            Screen::Detail => {
+                let areas = layout::detail(frame.body);
+                if let Some(row) = row_hit(areas.orders, &self.detail_orders) {
+                    self.detail_orders.cursor = row;
+                    self.detail_orders_pane = true;
+                } else if areas.timeline.contains(at) {
+                    self.detail_orders_pane = false;
+                }
+            }
+            Screen::Composer => {
+                let areas = layout::composer(frame.body);
+                if let Some(c) = self.composer.as_mut()
+                    && c.stage == composer::Stage::Editing
+                {
+                    if let Some(row) = row_hit(areas.tree, &c.tree_scroll)
+                        && row < c.tree.len()
+                    {
+                        c.focus = composer::Field::Targets;
+                        if row == c.tree_scroll.cursor {
+                            c.toggle_mark(row);
+                        } else {
+                            c.tree_scroll.cursor = row;
+                        }
+                    } else if areas.instruction.contains(at) {
+                        c.focus = composer::Field::Instruction;
+                    } else if let Some((field, _)) = areas.fields.iter().find(|(_, r)| r.contains(at)) {
+                        c.focus = *field;
+                    }
+                }
+            }
+        }
+    }
+
+    // --------------------------------------------------------- upkeep
+
+    /// Rebuilds rows if anything changed and keeps every list's window on
+    /// its cursor for the current terminal size. Runs after every event.
+    fn settle(&mut self) {
+        if self.dirty {
+            self.dirty = false;
+            let selected = self.selected_incident();
+            self.board_rows = self.compute_board_rows();
+            if let Some(row) = selected.and_then(|id| self.board_rows.iter().position(|&r| r == id)) {
+                self.board.cursor = row;
+            }
+            let selected_order = self.order_rows.get(self.orders.cursor).copied();
+            self.order_rows = self.compute_order_rows();
+            if let Some(row) = selected_order.and_then(|id| self.order_rows.iter().position(|&r| r == id)) {
+                self.orders.cursor = row;
+            }
+        }
+        let area = Rect::new(0, 0, self.size.0, self.size.1);
+        let body = layout::frame(self, area).body;
+        self.board
+            .follow(self.board_rows.len(), usize::from(layout::board(body).rows.height));
+        let detail = layout::detail(body);
+        let timeline_len = self
+            .detail
+            .and_then(|id| self.model.incidents.get(&id))
+            .map_or(0, |i| i.timeline.len());
+        let orders_len = if self.screen == Screen::Detail {
+            self.detail_order_count()
+        } else {
+            0
+        };
+        self.timeline.follow(timeline_len, usize::from(detail.timeline.height));
+        self.detail_orders.follow(orders_len, usize::from(detail.orders.height));
+        let orders = layout::orders(body);
+        self.orders.follow(self.order_rows.len(), usize::from(orders.list.height));
+        let targets = self
+            .order_rows
+            .get(self.orders.cursor)
+            .and_then(|id| self.model.orders.get(id))
+            .map_or(0, |o| o.targets.len());
+        self.order_targets.follow(targets, usize::from(orders.targets.height));
+        let links = self.model.status.as_ref().map_or(0, |s| s.links.len());
+        self.links.follow(links, usize::from(layout::links(body).rows.height));
+        if let Some(c) = self.composer.as_mut() {
+            c.tree_scroll
+                .follow(c.tree.len(), usize::from(layout::composer(body).tree.height));
+        }
+    }
+
+    fn compute_board_rows(&self) -> Vec<EnvelopeId> {
+        let needle = self.filter.search.trim().to_lowercase();
+        let mut rows: Vec<(std::cmp::Reverse<Severity>, u64, Timestamp, EnvelopeId)> = self
+            .model
+            .incidents
+            .values()
+            .filter(|i| self.filter.state.admits(i.state))
+            .filter(|i| self.filter.min_severity.is_none_or(|s| i.report.severity >= s))
+            .filter(|i| self.filter.mode.is_none_or(|m| i.mode == m))
+            .filter(|i| needle.is_empty() || self.matches(i, &needle))
+            .map(|i| {
+                let due = Model::due(i).map_or(u64::MAX, |(t, _)| t.0);
+                (std::cmp::Reverse(i.report.severity), due, i.reported, i.id)
+            })
+            .collect();
+        // Severity first, then the nearest deadline (missed ones first, as
+        // they are the nearest); a shift of the clock keeps the order, so
+        // ticks need no re-sort.
+        rows.sort_unstable();
+        rows.into_iter().map(|r| r.3).collect()
+    }
+
+    fn matches(&self, i: &Incident, needle: &str) -> bool {
+        let r = &i.report;
+        [
+            r.title.as_str(),
+            r.place.as_str(),
+            self.model.path(&i.origin),
+            self.lang.category(r.category),
+        ]
+        .iter()
+        .any(|s| s.to_lowercase().contains(needle))
+            || format!("{:032x}", i.id.0).starts_with(needle)
+    }
+
+    fn compute_order_rows(&self) -> Vec<EnvelopeId> {
+        let mut rows: Vec<&OrderView> = self.model.orders.values().collect();
+        rows.sort_by_key(|o| (std::cmp::Reverse(o.order.issued), o.order.id));
+        rows.into_iter().map(|o| o.order.id).collect()
+    }
+
+    /// Rows a page of the board holds.
+    fn board_page(&self) -> usize {
+        let area = Rect::new(0, 0, self.size.0, self.size.1);
+        usize::from(layout::board(layout::frame(self, area).body).rows.height)
+    }
+
+    fn pages_detail(&self) -> (usize, usize) {
+        let area = Rect::new(0, 0, self.size.0, self.size.1);
+        let d = layout::detail(layout::frame(self, area).body);
+        (usize::from(d.timeline.height), usize::from(d.orders.height))
+    }
+
+    fn pages_orders(&self) -> (usize, usize) {
+        let area = Rect::new(0, 0, self.size.0, self.size.1);
+        let o = layout::orders(layout::frame(self, area).body);
+        (usize::from(o.list.height), usize::from(o.targets.height))
+    }
+}
+
+/// An incident or order id in full, as requests take it.
+pub fn id_ref(id: EnvelopeId) -> IdRef {
+    IdRef(format!("{:032x}", id.0))
+}
+
+fn sign_for(order: EnvelopeId) -> Action {
+    Action::Send(Request::Acknowledge {
+        order: id_ref(order),
+        // The node fills in who signed, from the operator's certificate.
+        state: TargetState::SignedFor { by: String::new() },
+    })
+}
+
+fn prompt_request(kind: PromptKind, text: String) -> Option<Request> {
+    Some(match kind {
+        PromptKind::Search => return None,
+        PromptKind::Escalate(id) => Request::Escalate {
+            incident: id_ref(id),
+            reason: text,
+        },
+        PromptKind::Note(id) => Request::Note {
+            incident: id_ref(id),
+            text,
+        },
+        PromptKind::Feedback(id) => Request::Feedback {
+            incident: id_ref(id),
+            text,
+        },
+        PromptKind::Resolve(id) => Request::Resolve {
+            incident: id_ref(id),
+            summary: text,
+        },
+        PromptKind::Verify { incident, accepted } => Request::Verify {
+            incident: id_ref(incident),
+            accepted,
+            note: text,
+        },
+        PromptKind::Cancel(id) => Request::Cancel {
+            incident: id_ref(id),
+            reason: text,
+        },
+        PromptKind::Done(order) => Request::Acknowledge {
+            order: id_ref(order),
+            state: TargetState::Done { note: text },
+        },
+        PromptKind::Refuse(order) => Request::Acknowledge {
+            order: id_ref(order),
+            state: TargetState::Refused { reason: text },
+        },
+    })
+}

@@ -1,0 +1,251 @@
+//! Where everything goes, as pure functions of the terminal area (and
+//! of the few things in the app that change it: an alarm banner).
+//!
+//! Drawing and mouse hit-testing both call these, so a click lands on the
+//! row that was drawn there; the app also uses them to know how many rows
+//! each list shows, to keep cursors in view.
+
+use ratatui::layout::Rect;
+
+use crate::app::{App, Screen};
+use crate::composer::Field;
+use crate::i18n::Lang;
+
+/// Width from which the board shows owner level and age.
+pub const BOARD_MEDIUM: u16 = 100;
+/// Width from which the board also shows the category.
+pub const BOARD_WIDE: u16 = 140;
+/// Width from which the detail and orders screens put panes side by side.
+pub const SIDE_BY_SIDE: u16 = 120;
+
+#[derive(Debug, Clone, Copy)]
+pub struct FrameAreas {
+    /// Tabs and who/where/when, top line.
+    pub tabs: Rect,
+    /// The alarm banner (zero height without alarms).
+    pub alarm: Rect,
+    pub body: Rect,
+    /// Messages, connection, or the open prompt.
+    pub status: Rect,
+    /// Key hints for the screen.
+    pub hints: Rect,
+}
+
+/// Splits `h` rows off the top of `r`.
+fn top(r: Rect, h: u16) -> (Rect, Rect) {
+    let h = h.min(r.height);
+    (Rect { height: h, ..r }, Rect {
+        y: r.y + h,
+        height: r.height - h,
+        ..r
+    })
+}
+
+/// Splits `h` rows off the bottom of `r`.
+fn bottom(r: Rect, h: u16) -> (Rect, Rect) {
+    let h = h.min(r.height);
+    (Rect {
+        height: r.height - h,
+        ..r
+    }, Rect {
+        y: r.y + r.height - h,
+        height: h,
+        ..r
+    })
+}
+
+/// Splits `w` columns off the left of `r`.
+fn left(r: Rect, w: u16) -> (Rect, Rect) {
+    let w = w.min(r.width);
+    (Rect { width: w, ..r }, Rect {
+        x: r.x + w,
+        width: r.width - w,
+        ..r
+    })
+}
+
+pub fn frame(app: &App, area: Rect) -> FrameAreas {
+    let (tabs, rest) = top(area, 1);
+    let (alarm, rest) = top(rest, u16::from(!app.alarms.is_empty()));
+    let (rest, hints) = bottom(rest, 1);
+    let (body, status) = bottom(rest, 1);
+    FrameAreas {
+        tabs,
+        alarm,
+        body,
+        status,
+        hints,
+    }
+}
+
+/// The clickable tabs, left to right, each label as drawn.
+pub fn tabs(lang: Lang) -> [(Screen, String); 3] {
+    let w = lang.words();
+    [
+        (Screen::Board, format!(" 1 {} ", w.board)),
+        (Screen::Orders, format!(" 2 {} ", w.orders)),
+        (Screen::Links, format!(" 3 {} ", w.links)),
+    ]
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct BoardAreas {
+    pub filter: Rect,
+    pub header: Rect,
+    pub rows: Rect,
+}
+
+pub fn board(body: Rect) -> BoardAreas {
+    let (filter, rest) = top(body, 1);
+    let (header, rows) = top(rest, 1);
+    BoardAreas { filter, header, rows }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct DetailAreas {
+    pub info: Rect,
+    pub actions: Rect,
+    pub timeline_title: Rect,
+    pub timeline: Rect,
+    pub orders_title: Rect,
+    pub orders: Rect,
+}
+
+/// Lines of incident facts above the panes.
+pub const DETAIL_INFO: u16 = 5;
+
+pub fn detail(body: Rect) -> DetailAreas {
+    let (info, rest) = top(body, DETAIL_INFO);
+    let (actions, rest) = top(rest, 1);
+    let (a, b) = if rest.width >= SIDE_BY_SIDE {
+        let (a, b) = left(rest, rest.width * 3 / 5);
+        // One column between the panes.
+        (a, Rect {
+            x: b.x + 1,
+            width: b.width.saturating_sub(1),
+            ..b
+        })
+    } else {
+        top(rest, rest.height.div_ceil(2))
+    };
+    let (timeline_title, timeline) = top(a, 1);
+    let (orders_title, orders) = top(b, 1);
+    DetailAreas {
+        info,
+        actions,
+        timeline_title,
+        timeline,
+        orders_title,
+        orders,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct OrdersAreas {
+    pub list_header: Rect,
+    pub list: Rect,
+    pub targets_title: Rect,
+    pub targets: Rect,
+}
+
+pub fn orders(body: Rect) -> OrdersAreas {
+    let (a, b) = if body.width >= SIDE_BY_SIDE {
+        let (a, b) = left(body, body.width * 3 / 5);
+        (a, Rect {
+            x: b.x + 1,
+            width: b.width.saturating_sub(1),
+            ..b
+        })
+    } else {
+        top(body, body.height.div_ceil(2))
+    };
+    let (list_header, list) = top(a, 1);
+    let (targets_title, targets) = top(b, 1);
+    OrdersAreas {
+        list_header,
+        list,
+        targets_title,
+        targets,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LinksAreas {
+    pub info: Rect,
+    pub header: Rect,
+    pub rows: Rect,
+    pub notices_title: Rect,
+    pub notices: Rect,
+}
+
+pub fn links(body: Rect) -> LinksAreas {
+    let (info, rest) = top(body, 3);
+    let (rest, notices) = bottom(rest, (rest.height / 3).max(3));
+    let (header, rows) = top(rest, 1);
+    let (notices_title, notices) = top(notices, 1);
+    LinksAreas {
+        info,
+        header,
+        rows,
+        notices_title,
+        notices,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ComposerAreas {
+    pub title: Rect,
+    pub tree_title: Rect,
+    pub tree: Rect,
+    /// One line per choice field, in the order drawn.
+    pub fields: Vec<(Field, Rect)>,
+    pub instruction_title: Rect,
+    pub instruction: Rect,
+    pub send: Rect,
+    pub problem: Rect,
+}
+
+pub fn composer(body: Rect) -> ComposerAreas {
+    let (title, rest) = top(body, 1);
+    let tree_width = (rest.width * 2 / 5).clamp(24.min(rest.width), 48);
+    let (tree_area, form) = left(rest, tree_width);
+    let form = Rect {
+        x: form.x + 1,
+        width: form.width.saturating_sub(1),
+        ..form
+    };
+    let (tree_title, tree) = top(tree_area, 1);
+    let mut fields = Vec::new();
+    let mut rest = form;
+    for field in [Field::Targets, Field::Level, Field::Severity, Field::Deadline, Field::Mode] {
+        let (line, r) = top(rest, 1);
+        fields.push((field, line));
+        rest = r;
+    }
+    let (instruction_title, rest) = top(rest, 1);
+    let (rest, problem) = bottom(rest, 1);
+    let (instruction, send) = bottom(rest, 1);
+    fields.push((Field::Send, send));
+    ComposerAreas {
+        title,
+        tree_title,
+        tree,
+        fields,
+        instruction_title,
+        instruction,
+        send,
+        problem,
+    }
+}
+
+/// A box of at most `w` x `h` centred in `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}

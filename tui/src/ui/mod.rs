@@ -1,0 +1,304 @@
+//! Drawing: `impl Widget for &App`, a pure function of the app's state.
+//!
+//! Nothing here reads a clock, sorts, or changes state: times come from
+//! `app.now`, rows from the lists the app keeps sorted, scroll positions
+//! from the app's [`Scroll`](crate::list::Scroll)s. Columns are measured in
+//! display width ([`crate::text`]), so Chinese and mixed text line up. Only
+//! visible rows are built, so a board of thousands costs what a screenful
+//! does.
+//!
+//! One module per screen; [`layout`] says where things go and is shared
+//! with the app's mouse handling.
+
+mod board;
+mod composer;
+mod detail;
+mod help;
+pub mod layout;
+mod links;
+mod orders;
+
+use liandong_dispatch::wire::Stage;
+use liandong_topology::Severity;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Widget};
+
+use crate::app::{AlarmKind, App, Connection, PromptKind, Screen};
+use crate::editor::Editor;
+use crate::text::{self, fit, truncate, width};
+
+pub use help::KEYS;
+
+/// Orange, for severity II (the 256-colour palette's 208).
+pub const ORANGE: Color = Color::Indexed(208);
+
+/// The colour of a severity: I red, II orange, III yellow, IV blue,
+/// routine plain.
+pub fn severity_style(s: Severity) -> Style {
+    match s {
+        Severity::I => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        Severity::II => Style::new().fg(ORANGE).add_modifier(Modifier::BOLD),
+        Severity::III => Style::new().fg(Color::Yellow),
+        Severity::IV => Style::new().fg(Color::LightBlue),
+        Severity::Routine => Style::new(),
+    }
+}
+
+const DIM: Style = Style::new().fg(Color::DarkGray);
+const BAD: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+const GOOD: Style = Style::new().fg(Color::Green);
+const TITLE: Style = Style::new().add_modifier(Modifier::BOLD);
+const SELECTED: Style = Style::new().add_modifier(Modifier::REVERSED);
+
+/// The marker in front of the row under the cursor; it shows the
+/// selection where colours do not (monochrome terminals, snapshots).
+const CURSOR: &str = ">";
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let areas = layout::frame(self, area);
+        tabs(self, areas.tabs, buf);
+        if !self.alarms.is_empty() {
+            alarm(self, areas.alarm, buf);
+        }
+        match self.screen {
+            Screen::Board => board::render(self, areas.body, buf),
+            Screen::Detail => detail::render(self, areas.body, buf),
+            Screen::Orders => orders::render(self, areas.body, buf),
+            Screen::Links => links::render(self, areas.body, buf),
+            Screen::Composer => composer::render(self, areas.body, buf),
+        }
+        status(self, areas.status, buf);
+        hints(self, areas.hints, buf);
+        if self.help {
+            help::render(self, area, buf);
+        }
+    }
+}
+
+/// Draws a one-line `Line` into the first row of `area`.
+fn put(line: Line<'_>, area: Rect, buf: &mut Buffer) {
+    if area.height > 0 && area.width > 0 {
+        line.render(Rect { height: 1, ..area }, buf);
+    }
+}
+
+/// A row of cells, each fitted to its width and followed by a space.
+fn cells<'a>(cols: impl IntoIterator<Item = (String, usize, Style)>) -> Line<'a> {
+    let mut spans = Vec::new();
+    for (text, w, style) in cols {
+        spans.push(Span::styled(fit(&text, w), style));
+        spans.push(Span::raw(" "));
+    }
+    Line::from(spans)
+}
+
+/// The cursor marker column: `>` on the cursor row when the pane has focus.
+fn marker(on: bool) -> (String, usize, Style) {
+    (if on { CURSOR } else { " " }.to_owned(), 1, TITLE)
+}
+
+fn tabs(app: &App, area: Rect, buf: &mut Buffer) {
+    let w = app.lang.words();
+    let mut spans = Vec::new();
+    let current = match app.screen {
+        Screen::Detail | Screen::Composer => None,
+        s => Some(s),
+    };
+    for (screen, label) in layout::tabs(app.lang) {
+        let style = if Some(screen) == current {
+            SELECTED.add_modifier(Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        spans.push(Span::styled(label, style));
+    }
+    match app.screen {
+        Screen::Detail => spans.push(Span::styled(format!(" > {} ", w.detail), SELECTED)),
+        Screen::Composer => spans.push(Span::styled(format!(" > {} ", w.composer), SELECTED)),
+        _ => {}
+    }
+    put(Line::from(spans), area, buf);
+
+    // Right side: where, who, link, clock.
+    let mut right = Vec::new();
+    if let Some(s) = &app.model.status {
+        right.push(Span::styled(s.name.clone(), TITLE));
+        right.push(Span::raw(" "));
+    }
+    if let Some(op) = &app.operator {
+        right.push(Span::raw(format!("{} ", op.name)));
+    }
+    let (dot, style, word) = match &app.connection {
+        Connection::Connecting => ("o", Style::new().fg(Color::Yellow), w.connecting),
+        Connection::Live => ("*", GOOD, w.live),
+        Connection::Lost(_) => ("x", BAD, w.lost),
+    };
+    right.push(Span::styled(format!("{dot} {word} "), style));
+    right.push(Span::raw(text::clock(app.now, app.utc_offset)));
+    let right = Line::from(right);
+    let used = width(&layout::tabs(app.lang).map(|t| t.1).concat()) + 12;
+    let rw = right.width() as u16;
+    if usize::from(area.width) >= used + usize::from(rw) {
+        put(right, Rect {
+            x: area.x + area.width - rw,
+            width: rw,
+            ..area
+        }, buf);
+    }
+}
+
+fn alarm(app: &App, area: Rect, buf: &mut Buffer) {
+    let w = app.lang.words();
+    let Some(first) = app.alarms.front() else { return };
+    let what = match first.kind {
+        AlarmKind::NewReport => w.alarm_new_report.to_owned(),
+        AlarmKind::DeadlineMissed(stage) => format!("{}{}", app.lang.stage(stage), w.alarm_deadline),
+        AlarmKind::Supervised(stage) => format!("{}{} {}", app.lang.stage(stage), w.alarm_deadline, w.alarm_supervised),
+    };
+    let severity = first.severity.map(|s| format!("[{}] ", app.lang.severity(s))).unwrap_or_default();
+    let origin = first
+        .incident
+        .and_then(|id| app.model.incidents.get(&id))
+        .map(|i| format!(" @ {}", app.model.path(&i.origin)))
+        .unwrap_or_default();
+    let more = if app.alarms.len() > 1 {
+        format!(" (+{} {})", app.alarms.len() - 1, w.more_alarms)
+    } else {
+        String::new()
+    };
+    let hint = format!("  [{}]{more}", w.alarm_ack_hint);
+    let head = format!(
+        " !! {} {} {severity}{what}: ",
+        w.alarm,
+        text::clock(first.at, app.utc_offset)
+    );
+    let room = usize::from(area.width).saturating_sub(width(&head) + width(&hint));
+    let body = truncate(&format!("{}{origin}", first.title), room);
+    let style = Style::new().bg(Color::Red).fg(Color::White).add_modifier(Modifier::BOLD);
+    buf.set_style(area, style);
+    put(Line::from(vec![Span::raw(head), Span::raw(body), Span::raw(hint)]).style(style), area, buf);
+}
+
+fn status(app: &App, area: Rect, buf: &mut Buffer) {
+    let w = app.lang.words();
+    if let Some(prompt) = &app.prompt {
+        let label = match prompt.kind {
+            PromptKind::Search => w.search,
+            PromptKind::Escalate(_) | PromptKind::Cancel(_) => w.prompt_reason,
+            PromptKind::Note(_) => w.prompt_note,
+            PromptKind::Feedback(_) => w.prompt_feedback,
+            PromptKind::Resolve(_) => w.prompt_summary,
+            PromptKind::Verify { accepted: true, .. } => w.act_verify,
+            PromptKind::Verify { accepted: false, .. } => w.act_send_back,
+            PromptKind::Done(_) => w.prompt_done,
+            PromptKind::Refuse(_) => w.prompt_refuse,
+        };
+        let head = format!("{label}: ");
+        let hint = format!("  {}", w.prompt_hint);
+        let room = usize::from(area.width).saturating_sub(width(&head) + width(&hint));
+        let mut spans = vec![Span::styled(head, TITLE)];
+        spans.extend(editor_line(&prompt.editor, 0, room));
+        spans.push(Span::styled(hint, DIM));
+        put(Line::from(spans), area, buf);
+        return;
+    }
+    if let Some(flash) = &app.flash {
+        let style = if flash.bad { BAD } else { GOOD };
+        put(Line::styled(truncate(&flash.text, usize::from(area.width)), style), area, buf);
+        return;
+    }
+    let mut spans = Vec::new();
+    if let Connection::Lost(reason) = &app.connection {
+        spans.push(Span::styled(format!("{}: {reason} ", w.lost), BAD));
+    }
+    if let Some(s) = &app.model.status {
+        if let Some(problem) = &s.storage_problem {
+            spans.push(Span::styled(format!("{}: {problem} ", w.storage_problem), BAD));
+        }
+        if s.failed_over {
+            spans.push(Span::styled(format!("{} ", w.failed_over), Style::new().fg(Color::Yellow)));
+        }
+        let open = app.model.incidents.values().filter(|i| i.state.is_open()).count();
+        spans.push(Span::raw(format!(
+            "{} {open} · {} {}",
+            w.open_incidents,
+            w.open_orders,
+            app.model.orders.len()
+        )));
+    }
+    put(Line::from(spans), area, buf);
+}
+
+fn hints(app: &App, area: Rect, buf: &mut Buffer) {
+    let screen = if app.help { None } else { Some(app.screen) };
+    let line = help::hint_line(app, screen);
+    put(Line::styled(truncate(&line, usize::from(area.width)), DIM), area, buf);
+}
+
+/// One line of an editor as spans, the cursor drawn as a reversed cell,
+/// scrolled horizontally so the cursor stays inside `cols` columns.
+fn editor_line(editor: &Editor, row: usize, cols: usize) -> Vec<Span<'static>> {
+    let line = editor.lines().get(row).map_or("", String::as_str);
+    let (cursor_row, cursor_col) = editor.cursor();
+    let cursor_here = cursor_row == row;
+    // Skip whole characters from the left until the cursor fits.
+    let mut skip_cols = 0;
+    if cursor_here && cursor_col + 1 > cols {
+        skip_cols = cursor_col + 1 - cols;
+    }
+    let mut spans = Vec::new();
+    let mut col = 0;
+    let mut shown = 0;
+    let mut text = String::new();
+    let mut drew_cursor = false;
+    for c in line.chars() {
+        let cw = width(c.encode_utf8(&mut [0; 4]));
+        if col < skip_cols {
+            col += cw;
+            continue;
+        }
+        if shown + cw > cols {
+            break;
+        }
+        if cursor_here && col == cursor_col {
+            spans.push(Span::raw(std::mem::take(&mut text)));
+            spans.push(Span::styled(c.to_string(), SELECTED));
+            drew_cursor = true;
+        } else {
+            text.push(c);
+        }
+        col += cw;
+        shown += cw;
+    }
+    spans.push(Span::raw(text));
+    if cursor_here && !drew_cursor && shown < cols {
+        spans.push(Span::styled(" ", SELECTED));
+    }
+    spans
+}
+
+/// Clears `area` and draws a titled box; returns the inside.
+fn dialog(title: &str, area: Rect, buf: &mut Buffer) -> Rect {
+    use ratatui::widgets::{Block, Borders};
+    Clear.render(area, buf);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(format!(" {title} "), TITLE));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    inner
+}
+
+/// `受理 -2m10s` style countdown span for a deadline.
+fn due_span(app: &App, deadline: liandong_dispatch::wire::Timestamp, cols: usize) -> Span<'static> {
+    let (text, missed) = text::countdown(app.now, deadline);
+    Span::styled(fit(&text, cols), if missed { BAD } else { Style::new() })
+}
+
+fn stage_label(app: &App, stage: Stage) -> &'static str {
+    app.lang.stage(stage)
+}
