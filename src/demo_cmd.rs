@@ -35,7 +35,7 @@ pub struct DemoArgs {
     /// No console: print a live summary every few seconds.
     #[arg(long)]
     headless: bool,
-    /// Stop after this many seconds.
+    /// With --headless: stop after this many seconds.
     #[arg(long)]
     duration: Option<u64>,
     /// Loopback address the nodes listen on (ports 7100-7116, control API +1000).
@@ -65,14 +65,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     if !(args.report_every > 0.0 && args.report_every.is_finite()) {
         bail!("--report-every must be a positive number of seconds");
     }
+    // The console's time zone can only be read while the process has one thread.
+    let mut console = liandong_tui::Options::local();
+    if let Some(lang) = &args.lang {
+        console.lang = liandong_tui::Lang::parse(lang).with_context(|| format!("--lang {lang:?}: use zh or en"))?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(demo(args))
+    runtime.block_on(demo(args, console))
 }
 
-async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+async fn demo(args: DemoArgs, console: liandong_tui::Options) -> anyhow::Result<()> {
     let temp;
     let dir = match &args.dir {
         Some(d) => d.clone(),
@@ -147,7 +152,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         let client = ControlClient::connect_with_files(control, &certs.join("ca.pem"), &cert, &key)
             .await
             .with_context(|| format!("cannot attach the console to {attach} at {control}"))?;
-        console(client, args.lang.as_deref()).await
+        liandong_tui::run(client, console).await.context("the console stopped")
     };
 
     let _ = stop.send(true);
@@ -191,9 +196,4 @@ async fn headless(stats: &mut watch::Receiver<TrafficStats>, duration: Option<u6
             }
         }
     }
-}
-
-async fn console(client: ControlClient, _lang: Option<&str>) -> anyhow::Result<()> {
-    client.close().await;
-    bail!("the console is not built yet: use --headless")
 }

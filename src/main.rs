@@ -7,6 +7,7 @@ mod demo_cmd;
 mod node_cmd;
 mod ops_cmd;
 mod topology_cmd;
+mod tui_cmd;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,8 @@ enum Command {
     /// Operator commands over your own node's control API.
     #[command(flatten)]
     Ops(ops_cmd::OpsCommand),
+    /// The operator console (ratatui) attached to your own node.
+    Tui(tui_cmd::TuiArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Node(cmd) => node_cmd::run(cmd),
         Command::Audit(cmd) => node_cmd::audit(cmd),
         Command::Ops(cmd) => ops_cmd::run(cmd),
+        Command::Tui(args) => tui_cmd::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -202,7 +202,10 @@ pub enum PromptKind {
     Note(EnvelopeId),
     Feedback(EnvelopeId),
     Resolve(EnvelopeId),
-    Verify { incident: EnvelopeId, accepted: bool },
+    Verify {
+        incident: EnvelopeId,
+        accepted: bool,
+    },
     Cancel(EnvelopeId),
     /// Report an order done.
     Done(EnvelopeId),
@@ -230,6 +233,8 @@ pub struct App {
     /// Where Esc goes from the detail and the composer.
     back: Vec<Screen>,
     pub(crate) help: bool,
+    /// First line of the help overlay shown (it scrolls on small screens).
+    pub(crate) help_scroll: usize,
     pub(crate) filter: Filter,
     /// The board's rows: open incidents after filters, sorted by severity
     /// then time left. Rebuilt when the data or the filter changes, so
@@ -279,6 +284,7 @@ impl App {
             screen: Screen::Board,
             back: Vec::new(),
             help: false,
+            help_scroll: 0,
             filter: Filter::default(),
             board_rows: Vec::new(),
             board: Scroll::default(),
@@ -406,54 +412,28 @@ impl App {
             self.now = pushed.at;
         }
         match &pushed.notice {
-            Notice::IncidentRecorded { incident, alert } => {
-                if *alert && incident.report.severity >= Severity::III {
-                    self.raise(
-                        Alarm {
-                            kind: AlarmKind::NewReport,
-                            incident: Some(incident.id),
-                            severity: Some(incident.report.severity),
-                            title: incident.report.title.clone(),
-                            at: pushed.at,
-                        },
-                        out,
-                    );
-                }
+            Notice::IncidentRecorded { incident, alert } if *alert && incident.report.severity >= Severity::III => {
+                self.raise(
+                    Alarm {
+                        kind: AlarmKind::NewReport,
+                        incident: Some(incident.id),
+                        severity: Some(incident.report.severity),
+                        title: incident.report.title.clone(),
+                        at: pushed.at,
+                    },
+                    out,
+                );
             }
             Notice::Supervised { item, stage, .. } => {
-                let incident = match item {
-                    Item::Incident(id) => Some(*id),
-                    Item::OrderTarget { order, .. } => {
-                        self.model.orders.get(order).and_then(|o| o.order.order.incident)
-                    }
+                // One miss of an incident rings once, whether this clock or
+                // the node's notice saw it first.
+                let fresh = match item {
+                    Item::Incident(id) => self.alarmed.insert((*id, *stage)),
+                    Item::OrderTarget { .. } => true,
                 };
-                let known = incident.and_then(|id| self.model.incidents.get(&id));
-                let first = match (item, incident) {
-                    (Item::Incident(id), _) => self.alarmed.insert((*id, *stage)),
-                    _ => true,
-                };
-                if first {
-                    let title = match item {
-                        Item::OrderTarget { order, target } => {
-                            let instruction = self
-                                .model
-                                .orders
-                                .get(order)
-                                .map_or(String::new(), |o| o.order.order.instruction.clone());
-                            format!("{} · {}", self.model.name(target), instruction)
-                        }
-                        Item::Incident(id) => known.map_or_else(|| id.to_string(), |i| i.report.title.clone()),
-                    };
-                    self.raise(
-                        Alarm {
-                            kind: AlarmKind::Supervised(*stage),
-                            incident,
-                            severity: known.map(|i| i.report.severity),
-                            title,
-                            at: pushed.at,
-                        },
-                        out,
-                    );
+                if fresh {
+                    let alarm = self.supervised_alarm(item, *stage, pushed.at);
+                    self.raise(alarm, out);
                 }
             }
             Notice::OrderProgress { order, .. } if !self.model.orders.contains_key(order) => {
@@ -535,7 +515,7 @@ impl App {
                 .filter(|&(_, t, _)| before < t && t <= self.now)
                 .map(|(id, _, stage)| (id, stage))
                 .collect();
-            missed.sort();
+            missed.sort_by_key(|&(id, stage)| (id, stage as u8));
             for (id, stage) in missed {
                 if self.alarmed.insert((id, stage)) {
                     let i = &self.model.incidents[&id];
@@ -559,6 +539,33 @@ impl App {
         }
     }
 
+    /// The alarm for a late item the node flagged (督办).
+    fn supervised_alarm(&self, item: &Item, stage: Stage, at: Timestamp) -> Alarm {
+        let (incident, title) = match item {
+            Item::Incident(id) => {
+                let title = self.model.incidents.get(id).map(|i| i.report.title.clone());
+                (Some(*id), title.unwrap_or_else(|| id.to_string()))
+            }
+            Item::OrderTarget { order, target } => {
+                let order = self.model.orders.get(order);
+                let instruction = order.map_or("", |o| o.order.order.instruction.as_str());
+                (
+                    order.and_then(|o| o.order.order.incident),
+                    format!("{} · {instruction}", self.model.name(target)),
+                )
+            }
+        };
+        Alarm {
+            kind: AlarmKind::Supervised(stage),
+            incident,
+            severity: incident
+                .and_then(|id| self.model.incidents.get(&id))
+                .map(|i| i.report.severity),
+            title,
+            at,
+        }
+    }
+
     fn raise(&mut self, alarm: Alarm, out: &mut Vec<Action>) {
         if self.alarms.len() == MAX_ALARMS {
             self.alarms.pop_front();
@@ -572,7 +579,11 @@ impl App {
     }
 
     fn say(&mut self, text: String, bad: bool) {
-        self.flash = Some(Flash { at: self.now, text, bad });
+        self.flash = Some(Flash {
+            at: self.now,
+            text,
+            bad,
+        });
     }
 
     fn ask_status(&mut self, out: &mut Vec<Action>) {
@@ -601,8 +612,16 @@ impl App {
             return;
         }
         if self.help {
-            if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter) {
-                self.help = false;
+            match key.code {
+                KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter | KeyCode::F(1) => {
+                    self.help = false;
+                }
+                KeyCode::Down | KeyCode::Char('j') => self.help_scroll += 1,
+                KeyCode::Up | KeyCode::Char('k') => self.help_scroll = self.help_scroll.saturating_sub(1),
+                KeyCode::PageDown => self.help_scroll += 10,
+                KeyCode::PageUp => self.help_scroll = self.help_scroll.saturating_sub(10),
+                KeyCode::Home | KeyCode::Char('g') => self.help_scroll = 0,
+                _ => {}
             }
             return;
         }
@@ -611,6 +630,7 @@ impl App {
             match key.code {
                 KeyCode::Char('?') | KeyCode::F(1) => {
                     self.help = true;
+                    self.help_scroll = 0;
                     return;
                 }
                 KeyCode::Char('q') if self.screen != Screen::Composer => {
@@ -989,7 +1009,8 @@ impl App {
         }
         // A click on a row selects it; a click on the selected row opens it.
         let row_hit = |rows: Rect, scroll: &Scroll| -> Option<usize> {
-            rows.contains(at).then(|| scroll.offset + usize::from(mouse.row - rows.y))
+            rows.contains(at)
+                .then(|| scroll.offset + usize::from(mouse.row - rows.y))
         };
         match self.screen {
             Screen::Board => {
@@ -1089,7 +1110,8 @@ impl App {
         self.timeline.follow(timeline_len, usize::from(detail.timeline.height));
         self.detail_orders.follow(orders_len, usize::from(detail.orders.height));
         let orders = layout::orders(body);
-        self.orders.follow(self.order_rows.len(), usize::from(orders.list.height));
+        self.orders
+            .follow(self.order_rows.len(), usize::from(orders.list.height));
         let targets = self
             .order_rows
             .get(self.orders.cursor)

@@ -168,10 +168,7 @@ impl Composer {
     /// How many nodes the picked targets reach.
     pub fn target_count(&self, topology: &Topology) -> usize {
         match &self.subtree {
-            Some(root) => topology
-                .subtree(root, self.level)
-                .filter(|n| &n.id != root)
-                .count(),
+            Some(root) => topology.subtree(root, self.level).filter(|n| &n.id != root).count(),
             None => self.marked.len(),
         }
     }

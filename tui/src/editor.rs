@@ -30,6 +30,8 @@ pub struct Editor {
     col: usize,
     /// Enter inserts a line break; otherwise the owner handles Enter.
     multiline: bool,
+    /// Characters held, line breaks included (checked against [`MAX_CHARS`]).
+    count: usize,
 }
 
 impl Editor {
@@ -40,6 +42,7 @@ impl Editor {
             row: 0,
             col: 0,
             multiline: false,
+            count: 0,
         }
     }
 
@@ -65,10 +68,6 @@ impl Editor {
         self.lines.iter().all(|l| l.trim().is_empty())
     }
 
-    fn chars(&self) -> usize {
-        self.lines.iter().map(|l| l.chars().count()).sum::<usize>() + self.lines.len() - 1
-    }
-
     /// Cursor as (line, display column).
     pub fn cursor(&self) -> (usize, usize) {
         let line = &self.lines[self.row];
@@ -88,7 +87,7 @@ impl Editor {
     /// Inserts one character at the cursor (a line break in a multi-line
     /// editor for `\n`; a space in a single-line one).
     pub fn insert(&mut self, c: char) {
-        if self.chars() >= MAX_CHARS || c == '\r' {
+        if self.count >= MAX_CHARS || c == '\r' {
             return;
         }
         if c == '\n' {
@@ -98,6 +97,7 @@ impl Editor {
                 self.lines.insert(self.row + 1, rest);
                 self.row += 1;
                 self.col = 0;
+                self.count += 1;
                 return;
             }
             return self.insert(' ');
@@ -108,6 +108,7 @@ impl Editor {
         let at = self.byte_at(self.col);
         self.lines[self.row].insert(at, c);
         self.col += 1;
+        self.count += 1;
     }
 
     /// Inserts pasted (or IME-committed) text.
@@ -127,6 +128,7 @@ impl Editor {
                 // Clear the line before the cursor, as shells do.
                 let at = self.byte_at(self.col);
                 self.lines[self.row].replace_range(..at, "");
+                self.count -= self.col;
                 self.col = 0;
             }
             KeyCode::Char(_) if ctrl || key.modifiers.contains(KeyModifiers::ALT) => return false,
@@ -137,20 +139,24 @@ impl Editor {
                     self.col -= 1;
                     let at = self.byte_at(self.col);
                     self.lines[self.row].remove(at);
+                    self.count -= 1;
                 } else if self.row > 0 {
                     let line = self.lines.remove(self.row);
                     self.row -= 1;
                     self.col = self.line_chars();
                     self.lines[self.row].push_str(&line);
+                    self.count -= 1;
                 }
             }
             KeyCode::Delete => {
                 if self.col < self.line_chars() {
                     let at = self.byte_at(self.col);
                     self.lines[self.row].remove(at);
+                    self.count -= 1;
                 } else if self.row + 1 < self.lines.len() {
                     let next = self.lines.remove(self.row + 1);
                     self.lines[self.row].push_str(&next);
+                    self.count -= 1;
                 }
             }
             KeyCode::Left => {
@@ -231,8 +237,14 @@ mod tests {
 
     #[test]
     fn size_is_bounded() {
-        let mut e = Editor::single_line();
-        e.insert_str(&"字".repeat(MAX_CHARS + 10));
+        let mut e = Editor::multi_line();
+        e.insert_str(&"字\n".repeat(MAX_CHARS));
         assert_eq!(e.text().chars().count(), MAX_CHARS);
+        // Deleting makes room again, line breaks included.
+        e.handle_key(key(KeyCode::Backspace));
+        e.handle_key(key(KeyCode::Backspace));
+        e.insert_str("ab");
+        assert_eq!(e.text().chars().count(), MAX_CHARS);
+        assert!(e.text().ends_with("ab"));
     }
 }

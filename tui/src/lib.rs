@@ -1,11 +1,100 @@
 //! liandong-tui: the operator console, a ratatui client of one node's
 //! control API.
 //!
-//! **Not built yet** (issue 5). It will render the escalation board,
-//! incident detail, dispatch composer, links and coordination room as a
-//! pure function of app state, fed by pushed subscriptions.
+//! A center's operators live in this screen for a shift. It shows, live,
+//! what is escalating where, who has not acknowledged, and what is late;
+//! and it sends what the operator decides (accept, escalate, dispatch,
+//! sign for, …) as control requests.
 //!
-//! It must never hold protocol logic or poll the node in a loop: it shows
-//! what the node pushes and sends what the operator asks for.
+//! It never holds protocol logic: it shows what the node pushes and sends
+//! what the operator asks for; the node decides and says why when it
+//! refuses. It never polls the node in a loop: one subscription pushes
+//! every change; the only timer is a one-second tick that moves
+//! countdowns on screen.
 //!
-//! Today the crate exports nothing; depending on it gives you no behaviour.
+//! # Design
+//! State in, frame out. Every input is one [`AppEvent`]; [`App::handle`]
+//! folds it into the state and returns [`Action`]s (send a request, ring
+//! the bell, resubscribe, quit). Drawing is `impl Widget for &App`, a pure
+//! function of that state: no clock, no I/O, no sorting while drawing.
+//! Tests script events and snapshot the frame drawn to a `TestBackend`.
+//!
+//! # Layout
+//! - [`app`]: [`App`], [`AppEvent`], [`Action`]: state and key handling.
+//! - [`model`]: what the node said: the fold of snapshot and notices.
+//! - [`composer`]: the dispatch composer's form and target picking.
+//! - [`ui`]: drawing, one module per screen, and the shared layout.
+//! - [`i18n`]: every label in Chinese and English.
+//! - [`editor`]: line editing for prompts and the instruction (CJK-aware).
+//! - [`list`]: cursor and scroll window of a list.
+//! - [`text`]: display-width truncation and padding, durations, clocks.
+//! - `run`: the async driver ([`run()`]) and terminal setup/restore.
+//!
+//! # Screens
+//! Escalation board (home), incident detail, orders, links, the dispatch
+//! composer, and a help overlay (`?`) listing every key ([`ui::KEYS`]).
+
+pub mod app;
+pub mod composer;
+pub mod editor;
+pub mod i18n;
+pub mod list;
+pub mod model;
+mod run;
+pub mod text;
+pub mod ui;
+
+use std::time::Duration;
+
+pub use app::{Action, App, AppEvent, Screen};
+pub use i18n::Lang;
+pub use run::run;
+
+/// How to run the console.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub lang: Lang,
+    /// The operator's time zone, seconds east of UTC, for wall-clock
+    /// times. [`Options::local`] reads it from the machine.
+    pub utc_offset_secs: i32,
+    /// How often countdowns move.
+    pub tick: Duration,
+}
+
+impl Options {
+    /// Language from the locale, time zone from the machine. Reading the
+    /// zone is only possible while the process has a single thread: call
+    /// this before starting a multi-threaded runtime (UTC otherwise).
+    pub fn local() -> Options {
+        let offset = time::UtcOffset::current_local_offset().map_or(0, |o| o.whole_seconds());
+        Options {
+            lang: Lang::from_env(),
+            utc_offset_secs: offset,
+            tick: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Default for Options {
+    /// [`Options::local`].
+    fn default() -> Options {
+        Options::local()
+    }
+}
+
+/// Why the console stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    /// Talking to the node failed before the console could start.
+    #[error(transparent)]
+    Control(#[from] liandong_node::control::ControlError),
+    #[error("the node refused: {0}")]
+    Refused(String),
+    #[error("the node answered {0} where the console expected something else")]
+    Unexpected(&'static str),
+    #[error("the node's topology does not load: {0}")]
+    Topology(String),
+    /// The terminal could not be set up, read or drawn on.
+    #[error("terminal: {0}")]
+    Terminal(#[from] std::io::Error),
+}

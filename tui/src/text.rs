@@ -137,7 +137,7 @@ mod tests {
         assert_eq!(width(&truncate("五一社区", 6)), 5);
         assert_eq!(fit("五一社区", 6), "五一… ");
         assert_eq!(width(&fit("a五一社区b", 9)), 9);
-        assert_eq!(truncate_left("福州市 / 鼓楼区 / 五一社区", 12), "…/ 五一社区");
+        assert_eq!(truncate_left("福州市 / 鼓楼区 / 五一社区", 12), "… / 五一社区");
         assert_eq!(truncate("abc", 0), "");
     }
 

@@ -69,8 +69,8 @@ impl Columns {
             + 2
             + 2;
         let free = usize::from(total).saturating_sub(fixed);
-        c.title = (free / 2).clamp(free.min(8), 40);
-        c.origin = free.saturating_sub(c.title).min(64);
+        c.title = (free / 2).clamp(free.min(8), 48);
+        c.origin = free.saturating_sub(c.title).min(72);
         c
     }
 }
@@ -96,11 +96,15 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
             continue;
         };
         let line = row_line(app, &cols, incident, row == app.board.cursor);
-        put(line, Rect {
-            y: areas.rows.y + y as u16,
-            height: 1,
-            ..areas.rows
-        }, buf);
+        put(
+            line,
+            Rect {
+                y: areas.rows.y + y as u16,
+                height: 1,
+                ..areas.rows
+            },
+            buf,
+        );
     }
 }
 
@@ -201,7 +205,10 @@ fn row_line<'a>(app: &App, c: &Columns, i: &Incident, selected: bool) -> Line<'a
     let mut spans = vec![
         Span::styled(if selected { super::CURSOR } else { " " }, TITLE),
         Span::raw(" "),
-        Span::styled(fit(l.severity(i.report.severity), c.severity), severity_style(i.report.severity)),
+        Span::styled(
+            fit(l.severity(i.report.severity), c.severity),
+            severity_style(i.report.severity),
+        ),
         Span::raw(" "),
         Span::styled(fit(&marks, c.marks), BAD),
         Span::raw(" "),

@@ -144,20 +144,28 @@ fn actions(app: &App, i: &Incident, area: Rect, buf: &mut Buffer) {
         ("d", w.act_dispatch, owner && open),
         ("n", w.act_note, true),
         ("f", w.act_feedback, open),
-        ("r", w.act_resolve, owner && matches!(i.state, S::Accepted | S::Dispatched)),
+        (
+            "r",
+            w.act_resolve,
+            owner && matches!(i.state, S::Accepted | S::Dispatched),
+        ),
         ("v", w.act_verify, origin && i.state == S::Resolved),
         ("b", w.act_send_back, origin && i.state == S::Resolved),
         ("c", w.act_close, owner && i.state == S::Verified),
         ("x", w.act_cancel, (owner || origin) && open),
     ];
-    let mut spans = vec![Span::styled(format!("{}: ", w.actions), TITLE)];
+    let mut spans = Vec::new();
+    // The label only where there is room for it and every action.
+    if area.width >= 110 {
+        spans.push(Span::styled(format!("{}: ", w.actions), TITLE));
+    }
     for (key, name, likely) in list {
         let style = if likely {
             Style::new().add_modifier(Modifier::BOLD)
         } else {
             DIM
         };
-        spans.push(Span::styled(format!("{key} {name}  "), style));
+        spans.push(Span::styled(format!("{key} {name} "), style));
     }
     put(Line::from(spans), area, buf);
 }
@@ -165,7 +173,11 @@ fn actions(app: &App, i: &Incident, area: Rect, buf: &mut Buffer) {
 fn timeline(app: &App, i: &Incident, areas: &layout::DetailAreas, buf: &mut Buffer) {
     let w = app.lang.words();
     let focused = !app.detail_orders_pane;
-    let title_style = if focused { TITLE.add_modifier(Modifier::UNDERLINED) } else { TITLE };
+    let title_style = if focused {
+        TITLE.add_modifier(Modifier::UNDERLINED)
+    } else {
+        TITLE
+    };
     put(
         Line::styled(format!("{} ({})", w.timeline, i.timeline.len()), title_style),
         areas.timeline_title,
@@ -184,7 +196,11 @@ fn timeline(app: &App, i: &Incident, areas: &layout::DetailAreas, buf: &mut Buff
             Span::raw(format!("{} ", fit(app.model.name(&e.node), node_cols))),
             Span::raw(truncate(&e.what, what_cols)),
         ]);
-        put(if selected { line.style(SELECTED) } else { line }, row(area, y as u16), buf);
+        put(
+            if selected { line.style(SELECTED) } else { line },
+            row(area, y as u16),
+            buf,
+        );
     }
 }
 
@@ -193,7 +209,11 @@ fn orders(app: &App, areas: &layout::DetailAreas, buf: &mut Buffer) {
     let focused = app.detail_orders_pane;
     let rows = app.detail_rows();
     let count = rows.iter().filter(|r| matches!(r, DetailRow::Order(_))).count();
-    let title_style = if focused { TITLE.add_modifier(Modifier::UNDERLINED) } else { TITLE };
+    let title_style = if focused {
+        TITLE.add_modifier(Modifier::UNDERLINED)
+    } else {
+        TITLE
+    };
     put(
         Line::styled(format!("{} ({count})", w.orders), title_style),
         areas.orders_title,
@@ -220,7 +240,11 @@ fn orders(app: &App, areas: &layout::DetailAreas, buf: &mut Buffer) {
         let mut spans = vec![Span::styled(if selected { "> " } else { "  " }, TITLE)];
         spans.extend(line.spans);
         let line = Line::from(spans);
-        put(if selected { line.style(SELECTED) } else { line }, row(area, y as u16), buf);
+        put(
+            if selected { line.style(SELECTED) } else { line },
+            row(area, y as u16),
+            buf,
+        );
     }
 }
 
@@ -262,6 +286,7 @@ pub(super) fn target_line(
     cols: u16,
 ) -> Line<'static> {
     let w = app.lang.words();
+    let zh = app.lang == crate::i18n::Lang::Zh;
     let note = match &status.state {
         TargetState::SignedFor { by } => by.clone(),
         TargetState::InProgress { note } | TargetState::Done { note } => note.clone(),
@@ -275,7 +300,13 @@ pub(super) fn target_line(
     };
     let mut spans = vec![
         Span::raw(format!("  {} ", fit(app.model.name(node), 14))),
-        Span::styled(format!("{} ", fit(app.lang.target_state(&status.state), 8)), state_style),
+        Span::styled(
+            format!(
+                "{} ",
+                fit(app.lang.target_state(&status.state), if zh { 6 } else { 11 })
+            ),
+            state_style,
+        ),
         Span::styled(format!("{} ", text::clock(status.at, app.utc_offset)), DIM),
     ];
     if let Some(stage) = status.overdue {

@@ -34,34 +34,43 @@ pub struct FrameAreas {
 /// Splits `h` rows off the top of `r`.
 fn top(r: Rect, h: u16) -> (Rect, Rect) {
     let h = h.min(r.height);
-    (Rect { height: h, ..r }, Rect {
-        y: r.y + h,
-        height: r.height - h,
-        ..r
-    })
+    (
+        Rect { height: h, ..r },
+        Rect {
+            y: r.y + h,
+            height: r.height - h,
+            ..r
+        },
+    )
 }
 
 /// Splits `h` rows off the bottom of `r`.
 fn bottom(r: Rect, h: u16) -> (Rect, Rect) {
     let h = h.min(r.height);
-    (Rect {
-        height: r.height - h,
-        ..r
-    }, Rect {
-        y: r.y + r.height - h,
-        height: h,
-        ..r
-    })
+    (
+        Rect {
+            height: r.height - h,
+            ..r
+        },
+        Rect {
+            y: r.y + r.height - h,
+            height: h,
+            ..r
+        },
+    )
 }
 
 /// Splits `w` columns off the left of `r`.
 fn left(r: Rect, w: u16) -> (Rect, Rect) {
     let w = w.min(r.width);
-    (Rect { width: w, ..r }, Rect {
-        x: r.x + w,
-        width: r.width - w,
-        ..r
-    })
+    (
+        Rect { width: w, ..r },
+        Rect {
+            x: r.x + w,
+            width: r.width - w,
+            ..r
+        },
+    )
 }
 
 pub fn frame(app: &App, area: Rect) -> FrameAreas {
@@ -120,11 +129,14 @@ pub fn detail(body: Rect) -> DetailAreas {
     let (a, b) = if rest.width >= SIDE_BY_SIDE {
         let (a, b) = left(rest, rest.width * 3 / 5);
         // One column between the panes.
-        (a, Rect {
-            x: b.x + 1,
-            width: b.width.saturating_sub(1),
-            ..b
-        })
+        (
+            a,
+            Rect {
+                x: b.x + 1,
+                width: b.width.saturating_sub(1),
+                ..b
+            },
+        )
     } else {
         top(rest, rest.height.div_ceil(2))
     };
@@ -151,11 +163,14 @@ pub struct OrdersAreas {
 pub fn orders(body: Rect) -> OrdersAreas {
     let (a, b) = if body.width >= SIDE_BY_SIDE {
         let (a, b) = left(body, body.width * 3 / 5);
-        (a, Rect {
-            x: b.x + 1,
-            width: b.width.saturating_sub(1),
-            ..b
-        })
+        (
+            a,
+            Rect {
+                x: b.x + 1,
+                width: b.width.saturating_sub(1),
+                ..b
+            },
+        )
     } else {
         top(body, body.height.div_ceil(2))
     };
@@ -217,7 +232,13 @@ pub fn composer(body: Rect) -> ComposerAreas {
     let (tree_title, tree) = top(tree_area, 1);
     let mut fields = Vec::new();
     let mut rest = form;
-    for field in [Field::Targets, Field::Level, Field::Severity, Field::Deadline, Field::Mode] {
+    for field in [
+        Field::Targets,
+        Field::Level,
+        Field::Severity,
+        Field::Deadline,
+        Field::Mode,
+    ] {
         let (line, r) = top(rest, 1);
         fields.push((field, line));
         rest = r;

@@ -57,7 +57,10 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
             Notice::FailedOver { via, .. } => Some(via.clone()),
             _ => None,
         });
-        parent.push(Span::styled(format!("  {}", w.failed_over), Style::new().fg(Color::Yellow)));
+        parent.push(Span::styled(
+            format!("  {}", w.failed_over),
+            Style::new().fg(Color::Yellow),
+        ));
         if let Some(via) = via {
             parent.push(Span::styled(
                 format!(" {} {}", w.via, app.model.name(&via)),
@@ -74,7 +77,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         );
     }
 
-    let (rel, name, id, state, rtt, queued, heard) = (10, 16, 18, 6, 7, 6, 10);
+    let (rel, name, id, state, rtt, queued, heard) = (10, 16, 14, 6, 7, 6, 10);
     put(
         cells([
             (String::new(), 1, TITLE),
@@ -114,11 +117,19 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
             )),
             Span::styled(
                 format!("{} ", fit(&l.queued.to_string(), queued)),
-                if l.queued > 0 { Style::new().fg(Color::Yellow) } else { Style::new() },
+                if l.queued > 0 {
+                    Style::new().fg(Color::Yellow)
+                } else {
+                    Style::new()
+                },
             ),
             Span::raw(fit(&heard_text, heard)),
         ]);
-        put(if selected { line.style(SELECTED) } else { line }, row(areas.rows, y as u16), buf);
+        put(
+            if selected { line.style(SELECTED) } else { line },
+            row(areas.rows, y as u16),
+            buf,
+        );
     }
 
     put(
@@ -138,7 +149,10 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         put(
             Line::from(vec![
                 Span::styled(format!("  {} ", text::clock(pushed.at, app.utc_offset)), DIM),
-                Span::styled(truncate(&text, usize::from(areas.notices.width).saturating_sub(11)), style),
+                Span::styled(
+                    truncate(&text, usize::from(areas.notices.width).saturating_sub(11)),
+                    style,
+                ),
             ]),
             row(areas.notices, y as u16),
             buf,
@@ -194,17 +208,34 @@ pub(super) fn notice_text(app: &App, p: &Pushed) -> (String, Style) {
             let target = name(target);
             let st = l.target_state(state);
             let text = if zh {
-                format!("指令 #{order}: {target} {st} ({}/{} 签收)", roll_up.signed_for, roll_up.targets)
+                format!(
+                    "指令 #{order}: {target} {st} ({}/{} 签收)",
+                    roll_up.signed_for, roll_up.targets
+                )
             } else {
-                format!("order #{order}: {target} {st} ({}/{} signed)", roll_up.signed_for, roll_up.targets)
+                format!(
+                    "order #{order}: {target} {st} ({}/{} signed)",
+                    roll_up.signed_for, roll_up.targets
+                )
             };
             (text, plain)
         }
         Notice::Forwarded { id, to } => {
             let to = name(to);
-            (if zh { format!("#{id} 已送达 {to}") } else { format!("#{id} stored at {to}") }, DIM)
+            (
+                if zh {
+                    format!("#{id} 已送达 {to}")
+                } else {
+                    format!("#{id} stored at {to}")
+                },
+                DIM,
+            )
         }
-        Notice::Supervised { item, stage, supervisor } => {
+        Notice::Supervised {
+            item,
+            stage,
+            supervisor,
+        } => {
             let what = match item {
                 Item::Incident(id) => app
                     .model
@@ -256,7 +287,14 @@ pub(super) fn notice_text(app: &App, p: &Pushed) -> (String, Style) {
             (text, BAD)
         }
         Notice::Storage { problem: Some(problem) } => (format!("{}: {problem}", l.words().storage_problem), BAD),
-        Notice::Storage { problem: None } => (if zh { "存储恢复".into() } else { "storage recovered".into() }, GOOD),
+        Notice::Storage { problem: None } => (
+            if zh {
+                "存储恢复".into()
+            } else {
+                "storage recovered".into()
+            },
+            GOOD,
+        ),
         Notice::Lagged { missed } => (
             if zh {
                 format!("漏收 {missed} 条通知, 重新订阅")

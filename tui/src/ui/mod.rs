@@ -30,7 +30,7 @@ use crate::app::{AlarmKind, App, Connection, PromptKind, Screen};
 use crate::editor::Editor;
 use crate::text::{self, fit, truncate, width};
 
-pub use help::KEYS;
+pub use help::{KEYS, Key};
 
 /// Orange, for severity II (the 256-colour palette's 208).
 pub const ORANGE: Color = Color::Indexed(208);
@@ -96,11 +96,6 @@ fn cells<'a>(cols: impl IntoIterator<Item = (String, usize, Style)>) -> Line<'a>
     Line::from(spans)
 }
 
-/// The cursor marker column: `>` on the cursor row when the pane has focus.
-fn marker(on: bool) -> (String, usize, Style) {
-    (if on { CURSOR } else { " " }.to_owned(), 1, TITLE)
-}
-
 fn tabs(app: &App, area: Rect, buf: &mut Buffer) {
     let w = app.lang.words();
     let mut spans = Vec::new();
@@ -143,11 +138,15 @@ fn tabs(app: &App, area: Rect, buf: &mut Buffer) {
     let used = width(&layout::tabs(app.lang).map(|t| t.1).concat()) + 12;
     let rw = right.width() as u16;
     if usize::from(area.width) >= used + usize::from(rw) {
-        put(right, Rect {
-            x: area.x + area.width - rw,
-            width: rw,
-            ..area
-        }, buf);
+        put(
+            right,
+            Rect {
+                x: area.x + area.width - rw,
+                width: rw,
+                ..area
+            },
+            buf,
+        );
     }
 }
 
@@ -159,28 +158,42 @@ fn alarm(app: &App, area: Rect, buf: &mut Buffer) {
         AlarmKind::DeadlineMissed(stage) => format!("{}{}", app.lang.stage(stage), w.alarm_deadline),
         AlarmKind::Supervised(stage) => format!("{}{} {}", app.lang.stage(stage), w.alarm_deadline, w.alarm_supervised),
     };
-    let severity = first.severity.map(|s| format!("[{}] ", app.lang.severity(s))).unwrap_or_default();
+    let severity = first
+        .severity
+        .map(|s| format!("[{}] ", app.lang.severity(s)))
+        .unwrap_or_default();
     let origin = first
         .incident
         .and_then(|id| app.model.incidents.get(&id))
         .map(|i| format!(" @ {}", app.model.path(&i.origin)))
         .unwrap_or_default();
     let more = if app.alarms.len() > 1 {
-        format!(" (+{} {})", app.alarms.len() - 1, w.more_alarms)
+        format!(" +{} {}", app.alarms.len() - 1, w.more_alarms)
     } else {
         String::new()
     };
-    let hint = format!("  [{}]{more}", w.alarm_ack_hint);
-    let head = format!(
+    let hint = format!(" [{}]{more} ", w.alarm_ack_hint);
+    let mut head = format!(
         " !! {} {} {severity}{what}: ",
         w.alarm,
         text::clock(first.at, app.utc_offset)
     );
+    // The title matters more than the clock on a narrow screen.
+    if usize::from(area.width) < width(&head) + width(&hint) + 24 {
+        head = format!(" !! {severity}{what}: ");
+    }
     let room = usize::from(area.width).saturating_sub(width(&head) + width(&hint));
-    let body = truncate(&format!("{}{origin}", first.title), room);
-    let style = Style::new().bg(Color::Red).fg(Color::White).add_modifier(Modifier::BOLD);
+    let body = fit(&format!("{}{origin}", first.title), room);
+    let style = Style::new()
+        .bg(Color::Red)
+        .fg(Color::White)
+        .add_modifier(Modifier::BOLD);
     buf.set_style(area, style);
-    put(Line::from(vec![Span::raw(head), Span::raw(body), Span::raw(hint)]).style(style), area, buf);
+    put(
+        Line::from(vec![Span::raw(head), Span::raw(body), Span::raw(hint)]).style(style),
+        area,
+        buf,
+    );
 }
 
 fn status(app: &App, area: Rect, buf: &mut Buffer) {
@@ -198,7 +211,11 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
             PromptKind::Refuse(_) => w.prompt_refuse,
         };
         let head = format!("{label}: ");
-        let hint = format!("  {}", w.prompt_hint);
+        let hint = if prompt.kind == PromptKind::Search {
+            format!("  {}", w.search_hint)
+        } else {
+            format!("  {}", w.prompt_hint)
+        };
         let room = usize::from(area.width).saturating_sub(width(&head) + width(&hint));
         let mut spans = vec![Span::styled(head, TITLE)];
         spans.extend(editor_line(&prompt.editor, 0, room));
@@ -208,7 +225,11 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if let Some(flash) = &app.flash {
         let style = if flash.bad { BAD } else { GOOD };
-        put(Line::styled(truncate(&flash.text, usize::from(area.width)), style), area, buf);
+        put(
+            Line::styled(truncate(&flash.text, usize::from(area.width)), style),
+            area,
+            buf,
+        );
         return;
     }
     let mut spans = Vec::new();
@@ -220,7 +241,10 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
             spans.push(Span::styled(format!("{}: {problem} ", w.storage_problem), BAD));
         }
         if s.failed_over {
-            spans.push(Span::styled(format!("{} ", w.failed_over), Style::new().fg(Color::Yellow)));
+            spans.push(Span::styled(
+                format!("{} ", w.failed_over),
+                Style::new().fg(Color::Yellow),
+            ));
         }
         let open = app.model.incidents.values().filter(|i| i.state.is_open()).count();
         spans.push(Span::raw(format!(

@@ -28,7 +28,11 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let fixed = 2 + sev + 1 + mark + 1 + issuer + 1 + targets + 1 + roll + 1 + due + 1 + 1;
     let instruction = usize::from(areas.list.width).saturating_sub(fixed).max(6);
     let list_focused = !app.orders_targets_pane;
-    let head_style = if list_focused { TITLE.add_modifier(Modifier::UNDERLINED) } else { TITLE };
+    let head_style = if list_focused {
+        TITLE.add_modifier(Modifier::UNDERLINED)
+    } else {
+        TITLE
+    };
     put(
         cells([
             (String::new(), 1, head_style),
@@ -79,11 +83,18 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
             )),
             Span::raw(format!("{} ", fit(app.model.name(&o.order.issuer), issuer))),
             Span::raw(format!("{} ", fit(&targets_text(app, o), targets))),
-            Span::styled(format!("{} ", fit(&format!("{}/{}", r.signed_for, r.targets), roll)), roll_style),
+            Span::styled(
+                format!("{} ", fit(&format!("{}/{}", r.signed_for, r.targets), roll)),
+                roll_style,
+            ),
             due_span(app, o.order.finish_by, due),
         ]);
         put(
-            if selected && list_focused { line.style(SELECTED) } else { line },
+            if selected && list_focused {
+                line.style(SELECTED)
+            } else {
+                line
+            },
             Rect {
                 y: areas.list.y + y as u16,
                 height: 1,
@@ -93,9 +104,16 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         );
     }
 
-    let selected = app.order_rows.get(app.orders.cursor).and_then(|id| app.model.orders.get(id));
+    let selected = app
+        .order_rows
+        .get(app.orders.cursor)
+        .and_then(|id| app.model.orders.get(id));
     let targets_focused = app.orders_targets_pane;
-    let title_style = if targets_focused { TITLE.add_modifier(Modifier::UNDERLINED) } else { TITLE };
+    let title_style = if targets_focused {
+        TITLE.add_modifier(Modifier::UNDERLINED)
+    } else {
+        TITLE
+    };
     let Some(o) = selected else {
         put(Line::styled(w.col_targets, title_style), areas.targets_title, buf);
         return;

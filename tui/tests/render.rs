@@ -1,0 +1,136 @@
+//! Drawing: colours that carry meaning, purity, and every screen at many
+//! sizes without overlapping text or a panic.
+
+mod common;
+
+use common::*;
+use crossterm::event::KeyCode;
+use liandong_tui::{App, AppEvent, Lang};
+use ratatui::style::Color;
+
+/// The cell where `text` starts on the row that contains `row_has`.
+fn find(backend: &ratatui::backend::TestBackend, row_has: &str, text: &str) -> (u16, u16) {
+    let lines = screen(backend);
+    let y = lines
+        .lines()
+        .position(|l| l.contains(row_has))
+        .unwrap_or_else(|| panic!("no row with {row_has:?} in\n{lines}"));
+    let buf = backend.buffer();
+    let first = text.chars().next().expect("some text").to_string();
+    for x in 0..buf.area.width {
+        if buf[(x, y as u16)].symbol() == first {
+            let rest: String = (x..buf.area.width)
+                .map(|x| buf[(x, y as u16)].symbol().to_owned())
+                .collect::<String>();
+            if rest.replace(' ', "").starts_with(&text.replace(' ', "")) {
+                return (x, y as u16);
+            }
+        }
+    }
+    panic!("{text:?} not on the row with {row_has:?}");
+}
+
+#[test]
+fn severities_and_missed_deadlines_have_their_colours() {
+    let mut app = city_app(Lang::En, 80, 24);
+    feed(&mut app, new_report());
+    // The alarm banner is red.
+    assert_eq!(draw(&app, 80, 24).buffer()[(1, 1)].bg, Color::Red);
+    // Acknowledged, so the rows below are the only ones naming incidents.
+    feed(&mut app, key('A'));
+    let backend = draw(&app, 80, 24);
+    let buf = backend.buffer();
+    let colour = |row_has: &str, text: &str| {
+        let at = find(&backend, row_has, text);
+        buf[at].fg
+    };
+    assert_eq!(colour("chemi", "I "), Color::Red);
+    assert_eq!(colour("闽江", "II"), liandong_tui::ui::ORANGE);
+    assert_eq!(colour("仓库", "III"), Color::Yellow);
+    assert_eq!(colour("楼道", "IV"), Color::LightBlue);
+    assert_eq!(colour("演练", "Routine"), Color::Reset);
+    // The hazard's accept deadline passed 3 minutes ago: red.
+    assert_eq!(colour("楼道", "-3m00s"), Color::Red);
+    assert_eq!(colour("闽江", "2m00s"), Color::Reset);
+}
+
+#[test]
+fn drawing_is_a_function_of_the_state() {
+    let mut app = city_app(Lang::Zh, 100, 30);
+    feed(&mut app, new_report());
+    feed(&mut app, signed_for());
+    let first = draw(&app, 100, 30);
+    let second = draw(&app, 100, 30);
+    assert_eq!(first.buffer(), second.buffer());
+    // Time only moves with a tick.
+    feed(&mut app, AppEvent::Tick(later(60)));
+    assert_ne!(draw(&app, 100, 30).buffer(), first.buffer());
+}
+
+/// Every screen, both languages, many sizes: no panic, no text drawn over
+/// half of a wide character.
+#[test]
+fn every_screen_at_many_sizes() {
+    let screens: [&dyn Fn(&mut App); 7] = [
+        &|_| {},
+        &|app| {
+            feed(app, key('g'));
+            feed(app, code(KeyCode::Enter));
+        },
+        &|app| feed(app, key('2')),
+        &|app| feed(app, key('3')),
+        &|app| feed(app, key('n')),
+        &|app| {
+            feed(app, key('n'));
+            feed(app, key(' '));
+            for _ in 0..5 {
+                feed(app, code(KeyCode::Tab));
+            }
+            typed(app, "全体人员立即到岗 all hands 到岗到位,逐户排查,一个不漏");
+            feed(app, ctrl('s'));
+        },
+        &|app| feed(app, key('?')),
+    ];
+    for lang in [Lang::Zh, Lang::En] {
+        for (n, open) in screens.iter().enumerate() {
+            for (w, h) in [
+                (20, 5),
+                (40, 10),
+                (61, 17),
+                (80, 24),
+                (99, 31),
+                (120, 40),
+                (141, 45),
+                (200, 60),
+                (250, 70),
+            ] {
+                let mut app = city_app(lang, w, h);
+                feed(&mut app, new_report());
+                feed(&mut app, signed_for());
+                feed(&mut app, deadline_passes());
+                feed(&mut app, link_down());
+                open(&mut app);
+                let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shot(&app, w, h)))
+                    .unwrap_or_else(|_| panic!("screen {n} in {lang:?} at {w}x{h}"));
+                assert_eq!(text.lines().count(), usize::from(h));
+            }
+        }
+    }
+}
+
+/// Columns line up whatever mix of Chinese and Latin text the rows hold.
+#[test]
+fn board_columns_line_up_with_mixed_text() {
+    for lang in [Lang::Zh, Lang::En] {
+        let mut app = city_app(lang, 120, 20);
+        feed(&mut app, new_report());
+        feed(&mut app, key('A'));
+        let backend = draw(&app, 120, 20);
+        let state = if lang == Lang::Zh { "已上报" } else { "reported" };
+        let columns: Vec<u16> = ["化工厂", "闽江", "楼道"]
+            .iter()
+            .map(|row| find(&backend, row, state).0)
+            .collect();
+        assert!(columns.windows(2).all(|w| w[0] == w[1]), "{lang:?}: {columns:?}");
+    }
+}
