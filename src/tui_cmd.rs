@@ -8,6 +8,7 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
@@ -128,11 +129,23 @@ pub fn run(args: TuiArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let Config {
+        addr,
+        cert,
+        key,
+        ca,
+        mut options,
+    } = config;
+    let (ca, cert, key) = (Arc::new(ca), Arc::new(cert), Arc::new(key));
+    // After a node restart the console dials again with the same files.
+    options.reconnect = Some(Arc::new(move || {
+        let (ca, cert, key) = (ca.clone(), cert.clone(), key.clone());
+        Box::pin(async move { ControlClient::connect_with_files(addr, &ca, &cert, &key).await })
+    }));
+    let connect = options.reconnect.clone().expect("just set");
     runtime.block_on(async {
-        let client = ControlClient::connect_with_files(config.addr, &config.ca, &config.cert, &config.key).await?;
-        liandong_tui::run(client, config.options)
-            .await
-            .context("the console stopped")
+        let client = connect().await?;
+        liandong_tui::run(client, options).await.context("the console stopped")
     })
 }
 

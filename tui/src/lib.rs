@@ -20,7 +20,8 @@
 //! Tests script events and snapshot the frame drawn to a `TestBackend`.
 //!
 //! # Layout
-//! - [`app`]: [`App`], [`AppEvent`], [`Action`]: state and key handling.
+//! - [`app`]: [`App`], [`AppEvent`], [`Action`]: the state and `handle`;
+//!   `app::input` turns keys, mouse and paste into changes and requests.
 //! - [`model`]: what the node said: the fold of snapshot and notices.
 //! - [`composer`]: the dispatch composer's form and target picking.
 //! - [`ui`]: drawing, one module per screen, and the shared layout.
@@ -44,14 +45,23 @@ mod run;
 pub mod text;
 pub mod ui;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
+
+use liandong_node::control::{ControlClient, ControlError};
 
 pub use app::{Action, App, AppEvent, Screen};
 pub use i18n::Lang;
 pub use run::run;
 
+/// Dials the node again after its connection closed (it restarted).
+pub type Connector =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<ControlClient, ControlError>> + Send>> + Send + Sync>;
+
 /// How to run the console.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     pub lang: Lang,
     /// The operator's time zone, seconds east of UTC, for wall-clock
@@ -59,6 +69,21 @@ pub struct Options {
     pub utc_offset_secs: i32,
     /// How often countdowns move.
     pub tick: Duration,
+    /// How to connect again if the node closes the connection; without
+    /// it the console keeps retrying the subscription on the old one and
+    /// shows the connection as lost.
+    pub reconnect: Option<Connector>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("lang", &self.lang)
+            .field("utc_offset_secs", &self.utc_offset_secs)
+            .field("tick", &self.tick)
+            .field("reconnect", &self.reconnect.is_some())
+            .finish()
+    }
 }
 
 impl Options {
@@ -71,6 +96,7 @@ impl Options {
             lang: Lang::from_env(),
             utc_offset_secs: offset,
             tick: Duration::from_secs(1),
+            reconnect: None,
         }
     }
 }

@@ -10,8 +10,9 @@
 //! The subscription lives in its own task: it forwards the snapshot and
 //! every pushed notice, and when the stream ends it reports
 //! `Disconnected` and subscribes again after a back-off (1 s doubling to
-//! 30 s). Nothing is polled: the only timer is the tick that moves
-//! countdowns.
+//! 30 s). If the connection itself closed (the node restarted) and the
+//! options carry a [`Connector`], it dials again first. Nothing is
+//! polled: the only timer is the tick that moves countdowns.
 //!
 //! The terminal is put back (raw mode off, main screen, mouse and paste
 //! reporting off) when `run` returns, on error, and on panic.
@@ -32,10 +33,10 @@ use liandong_node::control::{ControlClient, Request, Response};
 use liandong_topology::Topology;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
 use crate::app::{Action, App, AppEvent};
-use crate::{Options, TuiError};
+use crate::{Connector, Options, TuiError};
 
 /// Events from the subscription task and answers to requests waiting for
 /// the loop. When full, the subscription task waits (and the node marks
@@ -71,7 +72,14 @@ pub async fn run(client: ControlClient, options: Options) -> Result<(), TuiError
 
     let (tx, mut rx) = mpsc::channel::<AppEvent>(EVENT_QUEUE);
     let resubscribe = Arc::new(Notify::new());
-    let follower = tokio::spawn(follow(client.clone(), tx.clone(), resubscribe.clone()));
+    // The connection in use; the follower replaces it after a reconnect.
+    let (clients, current) = watch::channel(client);
+    let follower = tokio::spawn(follow(
+        clients,
+        options.reconnect.clone(),
+        tx.clone(),
+        resubscribe.clone(),
+    ));
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut keys = EventStream::new();
     let mut ticks = tokio::time::interval(options.tick);
@@ -98,7 +106,7 @@ pub async fn run(client: ControlClient, options: Options) -> Result<(), TuiError
         let mut quit = false;
         for action in app.handle(event) {
             match action {
-                Action::Send(request) => send(&client, &in_flight, &tx, request),
+                Action::Send(request) => send(&current.borrow().clone(), &in_flight, &tx, request),
                 Action::Resubscribe => resubscribe.notify_one(),
                 Action::Bell => {
                     let backend = term.terminal.backend_mut();
@@ -137,10 +145,33 @@ fn send(client: &Arc<ControlClient>, in_flight: &Arc<Semaphore>, tx: &mpsc::Send
 
 /// Keeps a subscription open: forwards what it yields, and subscribes
 /// again after it ends (at once when the app asks, after a back-off when
-/// it broke).
-async fn follow(client: Arc<ControlClient>, tx: mpsc::Sender<AppEvent>, resubscribe: Arc<Notify>) {
+/// it broke), dialling a new connection first if the old one closed.
+async fn follow(
+    clients: watch::Sender<Arc<ControlClient>>,
+    reconnect: Option<Connector>,
+    tx: mpsc::Sender<AppEvent>,
+    resubscribe: Arc<Notify>,
+) {
     let mut backoff = BACKOFF_MIN;
     loop {
+        let mut client = clients.borrow().clone();
+        if let (Some(reason), Some(connect)) = (client.connection().close_reason(), reconnect.as_ref()) {
+            match connect().await {
+                Ok(fresh) => {
+                    client = Arc::new(fresh);
+                    clients.send_replace(client.clone());
+                }
+                Err(e) => {
+                    let event = AppEvent::Disconnected(format!("{reason}; reconnecting: {e}"));
+                    if tx.send(event).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+            }
+        }
         let mut asked = false;
         let reason = match client.subscribe().await {
             Err(e) => e.to_string(),

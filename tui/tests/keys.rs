@@ -273,6 +273,17 @@ fn a_serious_new_report_rings_once_and_space_acknowledges_it() {
 }
 
 #[test]
+fn a_deadline_passed_between_ticks_still_rings() {
+    let mut app = city_app(Lang::En, 80, 24);
+    // A notice stamped after the flood's accept deadline arrives first...
+    feed(&mut app, link_down());
+    // ...and the next tick still sees the deadline pass.
+    let actions = app.handle(AppEvent::Tick(later(186)));
+    assert!(actions.contains(&Action::Bell), "{actions:?}");
+    assert_eq!(app.alarms()[0].kind, AlarmKind::DeadlineMissed(Stage::Accept));
+}
+
+#[test]
 fn a_deadline_passing_here_rings_once() {
     let mut app = city_app(Lang::En, 80, 24);
     // The flood must be accepted by NOW + 2 min, here.

@@ -49,7 +49,14 @@ impl Columns {
             state: if zh { 6 } else { 10 },
             age: medium.then_some(6),
             due: 8,
-            signed: 7,
+            // "12/14 签收" / "12/14 signed" where there is room, "12/14" otherwise.
+            signed: if !medium {
+                7
+            } else if zh {
+                10
+            } else {
+                12
+            },
         };
         // Each column is followed by one space; one more for the marker.
         let fixed = [
@@ -191,6 +198,8 @@ fn row_line<'a>(app: &App, c: &Columns, i: &Incident, selected: bool) -> Line<'a
     }
     let roll = if targets == 0 {
         String::new()
+    } else if c.signed >= 10 {
+        format!("{signed}/{targets} {}", w.signed)
     } else {
         format!("{signed}/{targets}")
     };

@@ -167,8 +167,10 @@ fn alarm(app: &App, area: Rect, buf: &mut Buffer) {
         .and_then(|id| app.model.incidents.get(&id))
         .map(|i| format!(" @ {}", app.model.path(&i.origin)))
         .unwrap_or_default();
-    let more = if app.alarms.len() > 1 {
-        format!(" +{} {}", app.alarms.len() - 1, w.more_alarms)
+    // Dropped alarms (past the bound) still count as waiting.
+    let waiting = app.alarms.len() as u64 - 1 + app.alarms_dropped;
+    let more = if waiting > 0 {
+        format!(" +{waiting} {}", w.more_alarms)
     } else {
         String::new()
     };

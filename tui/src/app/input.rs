@@ -1,0 +1,543 @@
+//! Keys, mouse and paste: how the operator's input changes the app.
+//!
+//! Global keys first (quit, help, alarms, screens), then the open prompt
+//! or the current screen's keys. Keys that ask the node for something
+//! return [`Action::Send`]; words (a reason, a summary) are asked for in a
+//! prompt first.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use liandong_dispatch::wire::{EnvelopeId, Mode, TargetState};
+use liandong_node::control::Request;
+use liandong_topology::Severity;
+use ratatui::layout::{Position, Rect};
+
+use super::{Action, App, DetailRow, Filter, Prompt, PromptKind, Screen, id_ref};
+use crate::composer::{self, Composer, Outcome};
+use crate::editor::Editor;
+use crate::list::Scroll;
+use crate::text::width;
+use crate::ui::layout;
+
+impl App {
+    pub(super) fn on_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('q')) {
+            out.push(Action::Quit);
+            return;
+        }
+        if self.prompt.is_some() {
+            self.prompt_key(key, out);
+            return;
+        }
+        if self.help {
+            match key.code {
+                KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter | KeyCode::F(1) => {
+                    self.help = false;
+                }
+                KeyCode::Down | KeyCode::Char('j') => self.help_scroll += 1,
+                KeyCode::Up | KeyCode::Char('k') => self.help_scroll = self.help_scroll.saturating_sub(1),
+                KeyCode::PageDown => self.help_scroll += 10,
+                KeyCode::PageUp => self.help_scroll = self.help_scroll.saturating_sub(10),
+                KeyCode::Home | KeyCode::Char('g') => self.help_scroll = 0,
+                _ => {}
+            }
+            return;
+        }
+        let typing = self.screen == Screen::Composer && self.composer.as_ref().is_some_and(Composer::typing);
+        if !typing {
+            match key.code {
+                KeyCode::Char('?') | KeyCode::F(1) => {
+                    self.help = true;
+                    self.help_scroll = 0;
+                    return;
+                }
+                KeyCode::Char('q') if self.screen != Screen::Composer => {
+                    out.push(Action::Quit);
+                    return;
+                }
+                KeyCode::Char(' ') if !self.alarms.is_empty() && self.screen != Screen::Composer => {
+                    self.acknowledge_alarm();
+                    return;
+                }
+                KeyCode::Char('A') if !self.alarms.is_empty() => {
+                    self.alarms.clear();
+                    self.alarms_dropped = 0;
+                    return;
+                }
+                KeyCode::Char('1') if self.screen != Screen::Composer => {
+                    self.go(Screen::Board);
+                    return;
+                }
+                KeyCode::Char('2') if self.screen != Screen::Composer => {
+                    self.go(Screen::Orders);
+                    return;
+                }
+                KeyCode::Char('3') if self.screen != Screen::Composer => {
+                    self.go(Screen::Links);
+                    self.ask_status(out);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        match self.screen {
+            Screen::Board => self.board_key(key, out),
+            Screen::Detail => self.detail_key(key, out),
+            Screen::Orders => self.orders_key(key, out),
+            Screen::Links => self.links_key(key, out),
+            Screen::Composer => self.composer_key(key, out),
+        }
+    }
+
+    /// Switches to a top screen (board, orders, links), forgetting the way back.
+    fn go(&mut self, screen: Screen) {
+        self.back.clear();
+        self.screen = screen;
+    }
+
+    /// Opens a screen above the current one; Esc comes back.
+    fn push(&mut self, screen: Screen) {
+        if self.screen != screen {
+            self.back.push(self.screen);
+        }
+        self.screen = screen;
+    }
+
+    fn pop(&mut self) {
+        self.screen = self.back.pop().unwrap_or(Screen::Board);
+        if self.screen != Screen::Composer {
+            self.composer = None;
+        }
+    }
+
+    fn acknowledge_alarm(&mut self) {
+        if let Some(alarm) = self.alarms.pop_front()
+            && let Some(id) = alarm.incident
+        {
+            self.settle();
+            if let Some(row) = self.board_rows.iter().position(|&r| r == id) {
+                self.board.cursor = row;
+            }
+        }
+    }
+
+    fn board_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let page = self.board_page();
+        if self.board.key(key.code, self.board_rows.len(), page) {
+            return;
+        }
+        match key.code {
+            KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => {
+                if let Some(id) = self.selected_incident() {
+                    self.open_detail(id);
+                }
+            }
+            KeyCode::Char('a') => {
+                if let Some(id) = self.selected_incident() {
+                    out.push(Action::Send(Request::Accept { incident: id_ref(id) }));
+                }
+            }
+            KeyCode::Char('/') => {
+                let mut editor = Editor::single_line();
+                editor.insert_str(&self.filter.search);
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Search,
+                    editor,
+                });
+            }
+            KeyCode::Char('s') => {
+                self.filter.min_severity = match self.filter.min_severity {
+                    None => Some(Severity::IV),
+                    Some(Severity::IV) => Some(Severity::III),
+                    Some(Severity::III) => Some(Severity::II),
+                    Some(Severity::II) => Some(Severity::I),
+                    Some(_) => None,
+                };
+                self.dirty = true;
+            }
+            KeyCode::Char('t') => {
+                self.filter.state = self.filter.state.next();
+                self.dirty = true;
+            }
+            KeyCode::Char('e') => {
+                self.filter.mode = match self.filter.mode {
+                    None => Some(Mode::Actual),
+                    Some(Mode::Actual) => Some(Mode::Exercise),
+                    Some(Mode::Exercise) => None,
+                };
+                self.dirty = true;
+            }
+            KeyCode::Char('c') | KeyCode::Esc => {
+                self.filter = Filter::default();
+                self.dirty = true;
+            }
+            KeyCode::Char('n') => self.open_composer(None),
+            _ => {}
+        }
+    }
+
+    fn open_detail(&mut self, id: EnvelopeId) {
+        self.detail = Some(id);
+        self.timeline = Scroll::default();
+        self.detail_orders = Scroll::default();
+        self.detail_orders_pane = false;
+        self.push(Screen::Detail);
+    }
+
+    fn open_composer(&mut self, incident: Option<EnvelopeId>) {
+        let (Some(topology), Some(me)) = (self.model.topology.as_ref(), self.model.me()) else {
+            let text = self.lang.words().no_topology.to_owned();
+            self.say(text, true);
+            return;
+        };
+        let about = incident.and_then(|id| self.model.incidents.get(&id).map(|i| (id, i.report.severity, i.mode)));
+        self.composer = Some(Composer::new(topology, me, about));
+        self.push(Screen::Composer);
+    }
+
+    fn detail_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let Some(id) = self.detail else {
+            self.pop();
+            return;
+        };
+        let (timeline_page, orders_page) = self.pages_detail();
+        let scrolled = if self.detail_orders_pane {
+            let n = self.detail_order_count();
+            self.detail_orders.key(key.code, n, orders_page)
+        } else {
+            let n = self.model.incidents.get(&id).map_or(0, |i| i.timeline.len());
+            self.timeline.key(key.code, n, timeline_page)
+        };
+        if scrolled {
+            return;
+        }
+        let prompt = |kind| Prompt {
+            kind,
+            editor: Editor::single_line(),
+        };
+        match key.code {
+            KeyCode::Esc | KeyCode::Left | KeyCode::Backspace | KeyCode::Char('h') => self.pop(),
+            KeyCode::Tab | KeyCode::BackTab => self.detail_orders_pane = !self.detail_orders_pane,
+            KeyCode::Char('a') => out.push(Action::Send(Request::Accept { incident: id_ref(id) })),
+            KeyCode::Char('c') => out.push(Action::Send(Request::Close { incident: id_ref(id) })),
+            KeyCode::Char('e') => self.prompt = Some(prompt(PromptKind::Escalate(id))),
+            KeyCode::Char('n') => self.prompt = Some(prompt(PromptKind::Note(id))),
+            KeyCode::Char('f') => self.prompt = Some(prompt(PromptKind::Feedback(id))),
+            KeyCode::Char('r') => self.prompt = Some(prompt(PromptKind::Resolve(id))),
+            KeyCode::Char('v') => {
+                self.prompt = Some(prompt(PromptKind::Verify {
+                    incident: id,
+                    accepted: true,
+                }))
+            }
+            KeyCode::Char('b') => {
+                self.prompt = Some(prompt(PromptKind::Verify {
+                    incident: id,
+                    accepted: false,
+                }))
+            }
+            KeyCode::Char('x') => self.prompt = Some(prompt(PromptKind::Cancel(id))),
+            KeyCode::Char('d') => self.open_composer(Some(id)),
+            KeyCode::Char('s') if self.detail_orders_pane => {
+                if let Some(order) = self.detail_order_at(self.detail_orders.cursor) {
+                    out.push(sign_for(order));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The detail's orders pane, one row per order followed by one per
+    /// target.
+    pub(crate) fn detail_rows(&self) -> Vec<DetailRow> {
+        let Some(incident) = self.detail.and_then(|id| self.model.incidents.get(&id)) else {
+            return Vec::new();
+        };
+        let mut rows = Vec::new();
+        for order in self.model.orders_of(incident) {
+            rows.push(DetailRow::Order(order.order.id));
+            rows.extend((0..order.targets.len()).map(|t| DetailRow::Target(order.order.id, t)));
+        }
+        rows
+    }
+
+    pub(super) fn detail_order_count(&self) -> usize {
+        self.detail_rows().len()
+    }
+
+    fn detail_order_at(&self, row: usize) -> Option<EnvelopeId> {
+        self.detail_rows().get(row).map(|r| match r {
+            DetailRow::Order(id) | DetailRow::Target(id, _) => *id,
+        })
+    }
+
+    fn orders_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let (list_page, targets_page) = self.pages_orders();
+        let selected = self.order_rows.get(self.orders.cursor).copied();
+        let scrolled = if self.orders_targets_pane {
+            let n = selected
+                .and_then(|id| self.model.orders.get(&id))
+                .map_or(0, |o| o.targets.len());
+            self.order_targets.key(key.code, n, targets_page)
+        } else {
+            let before = self.orders.cursor;
+            let moved = self.orders.key(key.code, self.order_rows.len(), list_page);
+            if self.orders.cursor != before {
+                self.order_targets = Scroll::default();
+            }
+            moved
+        };
+        if scrolled {
+            return;
+        }
+        let Some(order) = selected else {
+            if key.code == KeyCode::Esc {
+                self.go(Screen::Board);
+            }
+            return;
+        };
+        let prompt = |kind| Prompt {
+            kind,
+            editor: Editor::single_line(),
+        };
+        match key.code {
+            KeyCode::Esc => self.go(Screen::Board),
+            KeyCode::Tab | KeyCode::BackTab => self.orders_targets_pane = !self.orders_targets_pane,
+            KeyCode::Char('s') => out.push(sign_for(order)),
+            KeyCode::Char('f') => self.prompt = Some(prompt(PromptKind::Done(order))),
+            KeyCode::Char('x') => self.prompt = Some(prompt(PromptKind::Refuse(order))),
+            KeyCode::Enter => {
+                if let Some(incident) = self.model.orders.get(&order).and_then(|o| o.order.order.incident)
+                    && self.model.incidents.contains_key(&incident)
+                {
+                    self.open_detail(incident);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn links_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let n = self.model.status.as_ref().map_or(0, |s| s.links.len());
+        if self.links.key(key.code, n, 10) {
+            return;
+        }
+        match key.code {
+            KeyCode::Char('r') => self.ask_status(out),
+            KeyCode::Esc => self.go(Screen::Board),
+            _ => {}
+        }
+    }
+
+    fn composer_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let Some(c) = self.composer.as_mut() else {
+            self.pop();
+            return;
+        };
+        match c.handle_key(key, self.now) {
+            Outcome::Stay => {}
+            Outcome::Close => self.pop(),
+            Outcome::Send(request) => {
+                let text = self.lang.words().waiting_answer.to_owned();
+                self.say(text, false);
+                out.push(Action::Send(request));
+            }
+        }
+    }
+
+    fn prompt_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let Some(prompt) = self.prompt.as_mut() else { return };
+        match key.code {
+            KeyCode::Esc => {
+                if prompt.kind == PromptKind::Search {
+                    self.filter.search.clear();
+                    self.dirty = true;
+                }
+                self.prompt = None;
+            }
+            KeyCode::Enter => {
+                let text = prompt.editor.text().trim().to_owned();
+                let kind = prompt.kind;
+                // Everything but a verification note needs words.
+                let may_be_empty = matches!(kind, PromptKind::Search | PromptKind::Verify { .. });
+                if text.is_empty() && !may_be_empty {
+                    return;
+                }
+                self.prompt = None;
+                if let Some(request) = prompt_request(kind, text) {
+                    out.push(Action::Send(request));
+                }
+            }
+            _ => {
+                prompt.editor.handle_key(key);
+                if prompt.kind == PromptKind::Search {
+                    self.filter.search = prompt.editor.text();
+                    self.dirty = true;
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_paste(&mut self, text: &str) {
+        if let Some(prompt) = self.prompt.as_mut() {
+            prompt.editor.insert_str(text);
+            if prompt.kind == PromptKind::Search {
+                self.filter.search = prompt.editor.text();
+                self.dirty = true;
+            }
+        } else if let Some(c) = self.composer.as_mut()
+            && self.screen == Screen::Composer
+            && c.typing()
+        {
+            c.instruction.insert_str(text);
+        }
+    }
+
+    // -------------------------------------------------------------- mouse
+
+    pub(super) fn on_mouse(&mut self, mouse: MouseEvent) {
+        let area = Rect::new(0, 0, self.size.0, self.size.1);
+        let at = Position::new(mouse.column, mouse.row);
+        let frame = layout::frame(self, area);
+        let step = match mouse.kind {
+            MouseEventKind::ScrollDown => Some(KeyCode::Down),
+            MouseEventKind::ScrollUp => Some(KeyCode::Up),
+            _ => None,
+        };
+        if self.help || self.prompt.is_some() {
+            return;
+        }
+        if let Some(code) = step {
+            self.on_key(KeyEvent::from(code), &mut Vec::new());
+            return;
+        }
+        if mouse.kind != MouseEventKind::Down(MouseButton::Left) {
+            return;
+        }
+        if frame.tabs.contains(at) && self.screen != Screen::Composer {
+            let mut x = frame.tabs.x;
+            for (screen, label) in layout::tabs(self.lang) {
+                let w = width(&label) as u16;
+                if (x..x + w).contains(&mouse.column) {
+                    self.go(screen);
+                    return;
+                }
+                x += w;
+            }
+            return;
+        }
+        // A click on a row selects it; a click on the selected row opens it.
+        let row_hit = |rows: Rect, scroll: &Scroll| -> Option<usize> {
+            rows.contains(at)
+                .then(|| scroll.offset + usize::from(mouse.row - rows.y))
+        };
+        match self.screen {
+            Screen::Board => {
+                let rows = layout::board(frame.body).rows;
+                if let Some(row) = row_hit(rows, &self.board)
+                    && row < self.board_rows.len()
+                {
+                    if row == self.board.cursor {
+                        self.open_detail(self.board_rows[row]);
+                    } else {
+                        self.board.cursor = row;
+                    }
+                }
+            }
+            Screen::Orders => {
+                let areas = layout::orders(frame.body);
+                if let Some(row) = row_hit(areas.list, &self.orders)
+                    && row < self.order_rows.len()
+                {
+                    self.orders.cursor = row;
+                    self.orders_targets_pane = false;
+                } else if let Some(row) = row_hit(areas.targets, &self.order_targets) {
+                    self.order_targets.cursor = row;
+                    self.orders_targets_pane = true;
+                }
+            }
+            Screen::Links => {
+                if let Some(row) = row_hit(layout::links(frame.body).rows, &self.links) {
+                    self.links.cursor = row;
+                }
+            }
+            Screen::Detail => {
+                let areas = layout::detail(frame.body);
+                if let Some(row) = row_hit(areas.orders, &self.detail_orders) {
+                    self.detail_orders.cursor = row;
+                    self.detail_orders_pane = true;
+                } else if areas.timeline.contains(at) {
+                    self.detail_orders_pane = false;
+                }
+            }
+            Screen::Composer => {
+                let areas = layout::composer(frame.body);
+                if let Some(c) = self.composer.as_mut()
+                    && c.stage == composer::Stage::Editing
+                {
+                    if let Some(row) = row_hit(areas.tree, &c.tree_scroll)
+                        && row < c.tree.len()
+                    {
+                        c.focus = composer::Field::Targets;
+                        if row == c.tree_scroll.cursor {
+                            c.toggle_mark(row);
+                        } else {
+                            c.tree_scroll.cursor = row;
+                        }
+                    } else if areas.instruction.contains(at) {
+                        c.focus = composer::Field::Instruction;
+                    } else if let Some((field, _)) = areas.fields.iter().find(|(_, r)| r.contains(at)) {
+                        c.focus = *field;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn sign_for(order: EnvelopeId) -> Action {
+    Action::Send(Request::Acknowledge {
+        order: id_ref(order),
+        // The node fills in who signed, from the operator's certificate.
+        state: TargetState::SignedFor { by: String::new() },
+    })
+}
+
+fn prompt_request(kind: PromptKind, text: String) -> Option<Request> {
+    Some(match kind {
+        PromptKind::Search => return None,
+        PromptKind::Escalate(id) => Request::Escalate {
+            incident: id_ref(id),
+            reason: text,
+        },
+        PromptKind::Note(id) => Request::Note {
+            incident: id_ref(id),
+            text,
+        },
+        PromptKind::Feedback(id) => Request::Feedback {
+            incident: id_ref(id),
+            text,
+        },
+        PromptKind::Resolve(id) => Request::Resolve {
+            incident: id_ref(id),
+            summary: text,
+        },
+        PromptKind::Verify { incident, accepted } => Request::Verify {
+            incident: id_ref(incident),
+            accepted,
+            note: text,
+        },
+        PromptKind::Cancel(id) => Request::Cancel {
+            incident: id_ref(id),
+            reason: text,
+        },
+        PromptKind::Done(order) => Request::Acknowledge {
+            order: id_ref(order),
+            state: TargetState::Done { note: text },
+        },
+        PromptKind::Refuse(order) => Request::Acknowledge {
+            order: id_ref(order),
+            state: TargetState::Refused { reason: text },
+        },
+    })
+}
