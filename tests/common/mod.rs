@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: run the real binary, read its
 //! output.
 
+#![allow(dead_code)] // each test file uses only some of these
+
 use std::path::Path;
 use std::process::{Command, Output};
 
