@@ -50,11 +50,11 @@ pub struct Connection {
 }
 
 /// Where to go, with which files: [`Connection`] resolved and checked.
-struct Target {
-    addr: SocketAddr,
-    cert: PathBuf,
-    key: PathBuf,
-    ca: PathBuf,
+pub(crate) struct Target {
+    pub(crate) addr: SocketAddr,
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
+    pub(crate) ca: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -370,8 +370,9 @@ fn usage_error(message: String) -> ! {
 }
 
 impl Connection {
-    /// Checks the options and finds the default files.
-    fn resolve(&self) -> anyhow::Result<Target> {
+    /// Checks the options and finds the default files (the console uses
+    /// the same rules).
+    pub(crate) fn resolve(&self) -> anyhow::Result<Target> {
         let Some(node) = self.node.as_deref() else {
             usage_error(
                 "no node to talk to: pass --node HOST:PORT (your node's control address) or set LIANDONG_NODE".into(),
