@@ -6,6 +6,8 @@ mod certs_cmd;
 mod demo_cmd;
 mod node_cmd;
 mod ops_cmd;
+mod sim_cmd;
+mod sim_live_cmd;
 mod topology_cmd;
 mod tui_cmd;
 
@@ -48,6 +50,9 @@ enum Command {
     Ops(ops_cmd::OpsCommand),
     /// The operator console (ratatui) attached to your own node.
     Tui(tui_cmd::TuiArgs),
+    /// Failure simulations: deterministic runs and sweeps of a scenario; the live chaos harness.
+    #[command(subcommand)]
+    Sim(sim_cmd::SimCommand),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +65,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => node_cmd::audit(cmd),
         Command::Ops(cmd) => ops_cmd::run(cmd),
         Command::Tui(args) => tui_cmd::run(args),
+        Command::Sim(cmd) => sim_cmd::run(cmd),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,10 +1,325 @@
 //! liandong-sim: failure simulations over the real dispatch core.
 //!
-//! **Not built yet** (issue 6). It will run many `Core`s on a simulated
-//! network and clock from one seed (deterministic, byte-identical reports),
-//! and a live chaos harness over real node processes on loopback.
+//! Ops teams ask "what happens to reports if this county's link flaps all
+//! afternoon, or the city center goes down during a flood?". This crate
+//! answers with a deterministic simulation of the whole federation (every
+//! node the production [`liandong_dispatch::Core`], the network, disks and
+//! clocks simulated, all randomness from one seed) and with a live chaos
+//! harness over real node processes on loopback.
 //!
-//! It must never use a second implementation of the protocol: every node
-//! in a simulation is the production `liandong_dispatch::Core`.
+//! # Layout
+//! - [`scenario`]: the TOML scenario format (topology, link models per
+//!   level, load, a timeline of faults, invariants, a cheaper `[sweep]`
+//!   variant), parsed with `file:line:column` errors.
+//! - `engine` (private): the discrete-event engine. One heap of events
+//!   keyed by (time, sequence); the clock jumps to the next one. Frame
+//!   deliveries with latency, jitter (reordering), loss, duplication and a
+//!   bandwidth cap per link; partitions, cut and flapping links, crashes
+//!   with restart from the persisted [`liandong_dispatch::Store`] (or an
+//!   empty one when the disk is lost), clock skew, deaf nodes.
+//! - [`report`]: the [`Report`] (deterministic) with its [`Timeline`], and
+//!   [`RunStats`] (wall time, events per second, peak memory).
+//! - [`svg`]: the timeline picture. [`live`]: the live chaos harness.
+//! - [`run`] runs one seed; [`sweep`] many seeds on all cores.
+//! - `scenarios/*.toml`: the shipped scenarios (every one must pass, CI
+//!   sweeps them); `scenarios/known-failing/`: reproducers of findings
+//!   not fixed yet (an ignored test replays each).
+//! - `benches/jiangsu.rs`: the 22,812-node day with wall time, events per
+//!   second and peak memory; `benches/sweep.rs`: 1000 seeds of every
+//!   scenario; `examples/simrun.rs`: a bare runner for profiling.
 //!
-//! Today the crate exports nothing; depending on it gives you no behaviour.
+//! # What it never does
+//! - Never re-implements the protocol: every node is the production
+//!   `Core` with [`liandong_dispatch::TestKeys`] signatures, driven through
+//!   `handle_*` / `poll_*` exactly as the node runtime drives it, Persist
+//!   before any effect that follows it.
+//! - Never reads the wall clock or OS randomness inside a simulation: the
+//!   same scenario, seed and commit give a byte-identical report (text and
+//!   JSON). Wall-clock figures live only in [`RunStats`].
+//!
+//! # Invariants checked at the end of every run
+//! - no report lost: every report is at its policy owner, every order at
+//!   every target (after all non-permanent faults healed and the network
+//!   settled); in liveness mode also despite the permanent faults;
+//! - no duplicate delivered to an application (`IncidentRecorded` per
+//!   node and owner, `OrderReceived` per node, counted as
+//!   `dispatch/tests/properties.rs` does);
+//! - no acked copy lost: an outbox entry acked by a peer means the envelope
+//!   is on that peer's disk (this is what [`PlantedBug`] breaks);
+//! - optionally, every report reaches its owner within a bound after the
+//!   last heal before it arrived (`[invariants] reach_owner_within`).
+//!
+//! # Sweeps and CI
+//! A scenario's `[sweep]` section names a cheaper variant (shorter
+//! duration, smaller topology, scaled load): [`Scenario::sweep_variant`].
+//! The CI sweep (`tests/sweep.rs`) runs 200 seeds of every shipped
+//! scenario's sweep variant; `liandong sim sweep` runs more.
+
+pub mod live;
+pub mod report;
+pub mod scenario;
+pub mod svg;
+
+mod engine;
+
+use std::ops::Range;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub use report::{Bucket, Delivery, FaultWindow, Invariant, Percentiles, QueuePeak, Report, RunStats, Sla, Timeline};
+pub use scenario::{Scenario, ScenarioError};
+
+use liandong_topology::{NodeIx, Severity};
+
+/// How to run a scenario.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    pub seed: u64,
+    /// A deliberate bug, to prove the checker can fail.
+    pub planted_bug: Option<PlantedBug>,
+}
+
+/// Bugs the simulator can plant in itself (test-only in spirit: nothing
+/// but the `--planted-bug` style switch turns one on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlantedBug {
+    /// The simulated disk silently loses the first envelope a node receives
+    /// from a peer; the node still acks it (it believes it wrote it).
+    DropAckedEnvelope,
+}
+
+/// How far a run has got, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub simulated: Duration,
+    pub total: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("topology: {0}")]
+    Topology(String),
+    #[error("scenario: {0}")]
+    Scenario(String),
+}
+
+/// Runs one seed of a scenario.
+pub fn run(
+    scenario: &Scenario,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Report, RunStats), SimError> {
+    let wall = Instant::now();
+    let mut sim = engine::Sim::new(scenario, options)?;
+    sim.run(progress);
+    let report = finish(&mut sim, scenario, options);
+    let elapsed = wall.elapsed();
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let simulated = Duration::from_millis(sim.end);
+    let stats = RunStats {
+        simulated,
+        wall: elapsed,
+        events: sim.events,
+        events_per_second: sim.events as f64 / secs,
+        speedup: simulated.as_secs_f64() / secs,
+        peak_memory_kib: report::peak_memory_kib(),
+    };
+    Ok((report, stats))
+}
+
+fn finish(sim: &mut engine::Sim, scenario: &Scenario, options: &RunOptions) -> Report {
+    let mut lost_reports = Vec::new();
+    let mut reports = Delivery {
+        sent: sim.out.reports_sent,
+        ..Delivery::default()
+    };
+    let within = scenario.invariants.reach_owner_within.map(|s| s.0.as_millis() as u64);
+    // Heal times: a report's clock for `reach_owner_within` restarts at the
+    // last heal before it arrived.
+    let mut heals: Vec<u64> = sim.out.faults.iter().map(|w| w.end.as_millis() as u64).collect();
+    heals.push(sim.end_load);
+    heals.sort_unstable();
+    let mut late = Vec::new();
+    for r in &sim.reports {
+        match r.delivered {
+            Some(at) => {
+                reports.delivered += 1;
+                if let Some(x) = within {
+                    let heal = heals.iter().rev().find(|&&h| h <= at).copied().unwrap_or(0);
+                    let from = r.sent.max(heal);
+                    if at - from > x {
+                        late.push(format!(
+                            "report from {} ({}) sent at {} reached {} at {}: {} after the path was there",
+                            sim.node_name(r.origin),
+                            r.severity,
+                            report::human(Duration::from_millis(r.sent)),
+                            sim.node_name(r.owner),
+                            report::human(Duration::from_millis(at)),
+                            report::human(Duration::from_millis(at - from)),
+                        ));
+                    }
+                }
+            }
+            None if r.excused => reports.lost_with_disk += 1,
+            None => {
+                reports.lost += 1;
+                lost_reports.push(format!(
+                    "report from {} ({}) sent at {} never reached its owner {}",
+                    sim.node_name(r.origin),
+                    r.severity,
+                    report::human(Duration::from_millis(r.sent)),
+                    sim.node_name(r.owner),
+                ));
+            }
+        }
+    }
+    let mut order_targets = Delivery {
+        sent: sim.out.order_targets,
+        ..Delivery::default()
+    };
+    let mut lost_orders = Vec::new();
+    for o in &sim.orders {
+        order_targets.delivered += u64::from(o.reached);
+        let missing = u64::from(o.targets.saturating_sub(o.reached));
+        if missing == 0 {
+            continue;
+        }
+        if o.excused {
+            order_targets.lost_with_disk += missing;
+        } else {
+            order_targets.lost += missing;
+            lost_orders.push(format!(
+                "order from {} sent at {} reached {} of {} targets",
+                sim.node_name(o.issuer),
+                report::human(Duration::from_millis(o.sent)),
+                o.reached,
+                o.targets
+            ));
+        }
+    }
+    let mut invariants = vec![
+        report::invariant("every report reaches its owner (lost = 0)", lost_reports),
+        report::invariant("every order reaches every target (lost = 0)", lost_orders),
+        Invariant {
+            name: "nothing delivered to an application twice (duplicates = 0)".into(),
+            passed: sim.out.duplicates == 0,
+            violations: sim.out.duplicate_examples.clone(),
+            count: sim.out.duplicates,
+        },
+        report::invariant("no acked copy missing from the peer's disk", sim.acked_copies_missing()),
+    ];
+    if let Some(x) = within {
+        invariants.push(report::invariant(
+            &format!(
+                "every report reaches its owner within {} of the path healing",
+                report::human(Duration::from_millis(x))
+            ),
+            late,
+        ));
+    }
+    let mut latency_by_severity = std::collections::BTreeMap::new();
+    for (rank, v) in std::mem::take(&mut sim.out.by_severity) {
+        let s = Severity::ALL[rank as usize];
+        latency_by_severity.insert(s.name().to_string(), Percentiles::of(v));
+    }
+    let latency_by_hops = std::mem::take(&mut sim.out.by_hops)
+        .into_iter()
+        .map(|(h, v)| (h, Percentiles::of(v)))
+        .collect();
+    let planted_bug = options.planted_bug.map(|b| match (b, sim.planted_drop) {
+        (PlantedBug::DropAckedEnvelope, Some((node, id))) => format!(
+            "drop-acked-envelope: the disk of {} silently lost envelope {id}",
+            sim.node_name(node)
+        ),
+        (PlantedBug::DropAckedEnvelope, None) => "drop-acked-envelope: no envelope was ever received".into(),
+    });
+    let timeline = sim.out.timeline();
+    let o = &sim.out;
+    Report {
+        scenario: scenario.name.clone(),
+        seed: options.seed,
+        topology: sim.topo.name().to_string(),
+        nodes: sim.topo.len(),
+        duration: scenario.duration.0,
+        settle: scenario.settle.0,
+        liveness: scenario.liveness,
+        planted_bug,
+        events: sim.events,
+        frames_sent: o.frames_sent,
+        frames_lost_on_links: o.frames_lost,
+        reports,
+        orders_sent: o.orders_sent,
+        order_targets,
+        refused: o.refused,
+        not_filed_node_down: o.not_filed_node_down,
+        duplicates: o.duplicates,
+        latency_by_severity,
+        latency_by_hops,
+        order_latency: Percentiles::of(o.order_latencies.clone()),
+        sla: Sla {
+            supervised_accept: o.supervised[0],
+            supervised_sign_for: o.supervised[1],
+            supervised_finish: o.supervised[2],
+            escalations: o.escalations,
+        },
+        dead_letters: o.dead_letters,
+        failovers: Percentiles::of(o.failovers.clone()),
+        catch_ups: Percentiles::of(o.catch_ups.clone()),
+        catch_ups_unfinished: sim.pending_catch_up(),
+        disks_lost: o.disks_lost,
+        queue_peaks: sim.queue_peaks(10),
+        invariants,
+        timeline,
+    }
+}
+
+/// Runs `seeds` of `scenario` (as given: pass [`Scenario::sweep_variant`]
+/// for the cheap variant) on `threads` threads and returns the failing
+/// seeds with their failed invariants (or the run error), by seed.
+/// `progress` is called with (runs done, runs in all) after each run.
+pub fn sweep(
+    scenario: &Scenario,
+    seeds: Range<u64>,
+    threads: usize,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Vec<(u64, Vec<String>)> {
+    let next = AtomicU64::new(seeds.start);
+    let done = AtomicU64::new(0);
+    let total = seeds.end.saturating_sub(seeds.start);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                loop {
+                    let seed = next.fetch_add(1, Ordering::Relaxed);
+                    if seed >= seeds.end {
+                        break;
+                    }
+                    let options = RunOptions {
+                        seed,
+                        planted_bug: None,
+                    };
+                    let failed = match run(scenario, &options, &mut |_| {}) {
+                        Ok((report, _)) => report.failed_invariants(),
+                        Err(e) => vec![e.to_string()],
+                    };
+                    if !failed.is_empty() {
+                        failures.lock().expect("no panics while held").push((seed, failed));
+                    }
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                }
+            });
+        }
+    });
+    let mut v = failures.into_inner().expect("no panics while held");
+    v.sort_by_key(|(seed, _)| *seed);
+    v
+}
+
+#[allow(dead_code)]
+fn _assert_send() {
+    fn is_send<T: Send>() {}
+    is_send::<Report>();
+    let _ = NodeIx(0);
+}

@@ -1,0 +1,546 @@
+//! What a run found: [`Report`] (deterministic: same scenario, seed and
+//! commit give byte-identical text and JSON) and [`RunStats`] (wall time,
+//! events per second, peak memory: never part of the report).
+//!
+//! Everything printed is built from vectors and `BTreeMap`s in a fixed
+//! order; latencies are whole milliseconds; no wall-clock value enters.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use liandong_topology::Severity;
+use serde::{Serialize, Serializer};
+
+use crate::scenario::{Scenario, fmt_duration};
+
+fn ms<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+fn opt_ms<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&(d.as_millis() as u64)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Nearest-rank percentiles of a set of durations (milliseconds in JSON).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    pub count: usize,
+    #[serde(rename = "p50_ms", serialize_with = "ms")]
+    pub p50: Duration,
+    #[serde(rename = "p90_ms", serialize_with = "ms")]
+    pub p90: Duration,
+    #[serde(rename = "p99_ms", serialize_with = "ms")]
+    pub p99: Duration,
+    #[serde(rename = "max_ms", serialize_with = "ms")]
+    pub max: Duration,
+}
+
+impl Percentiles {
+    pub fn of(mut v: Vec<u64>) -> Percentiles {
+        v.sort_unstable();
+        let at = |q: f64| -> Duration {
+            if v.is_empty() {
+                return Duration::ZERO;
+            }
+            let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+            Duration::from_millis(v[rank - 1])
+        };
+        Percentiles {
+            count: v.len(),
+            p50: at(0.50),
+            p90: at(0.90),
+            p99: at(0.99),
+            max: at(1.0),
+        }
+    }
+}
+
+impl fmt::Display for Percentiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "n={:<6} p50 {:>9}  p90 {:>9}  p99 {:>9}  max {:>9}",
+            self.count,
+            human(self.p50),
+            human(self.p90),
+            human(self.p99),
+            human(self.max)
+        )
+    }
+}
+
+/// `840ms`, `12.4s`, `3m05s`, `2h10m`.
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis() as u64;
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{}.{}s", ms / 1000, (ms % 1000) / 100)
+    } else if ms < 3_600_000 {
+        format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000)
+    } else {
+        format!("{}h{:02}m", ms / 3_600_000, (ms % 3_600_000) / 60_000)
+    }
+}
+
+/// Sent, delivered and lost counts for reports or order targets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Delivery {
+    pub sent: u64,
+    pub delivered: u64,
+    /// Not delivered by the end of the run, after every fault healed: must be 0.
+    pub lost: u64,
+    /// Lost together with a disk that a fault wiped (the fault's doing, not
+    /// the protocol's); not counted as lost.
+    pub lost_with_disk: u64,
+}
+
+/// The busiest link queues: unacked copies a node held for a peer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueuePeak {
+    pub from: String,
+    pub to: String,
+    pub peak: u32,
+    #[serde(rename = "at_ms", serialize_with = "ms")]
+    pub at: Duration,
+}
+
+/// A fault window `[start, end)` of simulated time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultWindow {
+    #[serde(rename = "start_ms", serialize_with = "ms")]
+    pub start: Duration,
+    #[serde(rename = "end_ms", serialize_with = "ms")]
+    pub end: Duration,
+    pub label: String,
+}
+
+/// One bucket of simulated time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Bucket {
+    #[serde(rename = "start_ms", serialize_with = "ms")]
+    pub start: Duration,
+    /// Reports at their owner plus order copies at their targets.
+    pub delivered: u64,
+    #[serde(rename = "p50_ms", serialize_with = "opt_ms")]
+    pub p50: Option<Duration>,
+    #[serde(rename = "p99_ms", serialize_with = "opt_ms")]
+    pub p99: Option<Duration>,
+}
+
+/// Deliveries and latency over time, with the fault windows: what the SVG draws.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Timeline {
+    #[serde(rename = "bucket_ms", serialize_with = "ms")]
+    pub bucket: Duration,
+    #[serde(rename = "total_ms", serialize_with = "ms")]
+    pub total: Duration,
+    pub buckets: Vec<Bucket>,
+    pub faults: Vec<FaultWindow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Invariant {
+    pub name: String,
+    pub passed: bool,
+    /// The first few violations, each naming what broke.
+    pub violations: Vec<String>,
+    /// How many violations in all.
+    pub count: u64,
+}
+
+/// Deadline misses and automatic escalations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Sla {
+    /// Distinct items supervised (督办) per stage.
+    pub supervised_accept: u64,
+    pub supervised_sign_for: u64,
+    pub supervised_finish: u64,
+    /// Incidents handed one level up because the owner did not accept in time.
+    pub escalations: u64,
+}
+
+/// Everything a run found. Deterministic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub seed: u64,
+    pub topology: String,
+    pub nodes: usize,
+    #[serde(rename = "duration_ms", serialize_with = "ms")]
+    pub duration: Duration,
+    #[serde(rename = "settle_ms", serialize_with = "ms")]
+    pub settle: Duration,
+    pub liveness: bool,
+    pub planted_bug: Option<String>,
+    /// Events the engine processed (deterministic, unlike events per second).
+    pub events: u64,
+    pub frames_sent: u64,
+    pub frames_lost_on_links: u64,
+    pub reports: Delivery,
+    pub orders_sent: u64,
+    /// Order copies to targets.
+    pub order_targets: Delivery,
+    /// Commands refused by a node (overloaded) and load not filed because
+    /// the node was down at the time.
+    pub refused: u64,
+    pub not_filed_node_down: u64,
+    pub duplicates: u64,
+    pub latency_by_severity: BTreeMap<String, Percentiles>,
+    pub latency_by_hops: BTreeMap<u32, Percentiles>,
+    pub order_latency: Percentiles,
+    pub sla: Sla,
+    pub dead_letters: u64,
+    pub failovers: Percentiles,
+    pub catch_ups: Percentiles,
+    /// Returning nodes still owed copies at the end.
+    pub catch_ups_unfinished: usize,
+    pub disks_lost: u64,
+    pub queue_peaks: Vec<QueuePeak>,
+    pub invariants: Vec<Invariant>,
+    pub timeline: Timeline,
+}
+
+impl Report {
+    /// Failed invariants, one line each, naming what broke.
+    pub fn failed_invariants(&self) -> Vec<String> {
+        self.invariants
+            .iter()
+            .filter(|i| !i.passed)
+            .map(|i| {
+                let first = i.violations.first().map(String::as_str).unwrap_or("");
+                format!("{}: {} violation(s); first: {first}", i.name, i.count)
+            })
+            .collect()
+    }
+
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    pub fn passed(&self) -> bool {
+        self.invariants.iter().all(|i| i.passed)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report always serializes")
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "scenario {}  seed {}", self.scenario, self.seed)?;
+        writeln!(
+            f,
+            "topology {} ({} nodes); {} of load and faults, then {} to settle{}",
+            self.topology,
+            self.nodes,
+            fmt_duration(self.duration),
+            fmt_duration(self.settle),
+            if self.liveness { "; liveness mode" } else { "" }
+        )?;
+        if let Some(b) = &self.planted_bug {
+            writeln!(f, "PLANTED BUG: {b}")?;
+        }
+        writeln!(
+            f,
+            "{} events, {} frames sent, {} lost on links",
+            self.events, self.frames_sent, self.frames_lost_on_links
+        )?;
+        writeln!(f)?;
+        writeln!(f, "delivery")?;
+        let d = &self.reports;
+        writeln!(
+            f,
+            "  reports  sent {:>7}  delivered {:>7}  lost {}  (lost with a wiped disk {})",
+            d.sent, d.delivered, d.lost, d.lost_with_disk
+        )?;
+        let o = &self.order_targets;
+        writeln!(
+            f,
+            "  orders   sent {:>7}  to {} targets, delivered {}  lost {}  (lost with a wiped disk {})",
+            self.orders_sent, o.sent, o.delivered, o.lost, o.lost_with_disk
+        )?;
+        writeln!(f, "  duplicates delivered to an application: {}", self.duplicates)?;
+        writeln!(
+            f,
+            "  not filed: {} (node down), refused: {}",
+            self.not_filed_node_down, self.refused
+        )?;
+        writeln!(f)?;
+        writeln!(f, "report latency to owner, by severity")?;
+        for s in Severity::ALL.iter().rev() {
+            if let Some(p) = self.latency_by_severity.get(s.name()) {
+                writeln!(f, "  {:<8} {p}", s.name())?;
+            }
+        }
+        writeln!(f, "by hop count")?;
+        for (h, p) in &self.latency_by_hops {
+            writeln!(f, "  {:<8} {p}", format!("{h} hops"))?;
+        }
+        writeln!(f, "order copies to targets")?;
+        writeln!(f, "  {:<8} {}", "all", self.order_latency)?;
+        writeln!(f)?;
+        let s = &self.sla;
+        writeln!(
+            f,
+            "SLA: supervised accept {} / sign-for {} / finish {}; automatic escalations {}; dead letters {}",
+            s.supervised_accept, s.supervised_sign_for, s.supervised_finish, s.escalations, self.dead_letters
+        )?;
+        writeln!(f, "failover (parent lost -> traffic around it)")?;
+        writeln!(f, "  {:<8} {}", "", self.failovers)?;
+        writeln!(f, "catch-up (node back -> everything it missed delivered)")?;
+        writeln!(f, "  {:<8} {}", "", self.catch_ups)?;
+        if self.catch_ups_unfinished > 0 {
+            writeln!(
+                f,
+                "  {} returning node(s) still owed copies at the end",
+                self.catch_ups_unfinished
+            )?;
+        }
+        if self.disks_lost > 0 {
+            writeln!(f, "disks lost: {}", self.disks_lost)?;
+        }
+        writeln!(f)?;
+        writeln!(f, "peak queues (unacked copies held for a peer)")?;
+        for q in &self.queue_peaks {
+            writeln!(f, "  {:>15} -> {:<15} {:>6}  at {}", q.from, q.to, q.peak, human(q.at))?;
+        }
+        writeln!(f)?;
+        writeln!(f, "faults")?;
+        for w in &self.timeline.faults {
+            writeln!(f, "  {:>8} - {:<8} {}", human(w.start), human(w.end), w.label)?;
+        }
+        writeln!(f)?;
+        writeln!(f, "invariants")?;
+        for i in &self.invariants {
+            writeln!(f, "  [{}] {}", if i.passed { "ok" } else { "FAILED" }, i.name)?;
+            for v in &i.violations {
+                writeln!(f, "         {v}")?;
+            }
+            if i.count > i.violations.len() as u64 {
+                writeln!(f, "         ... {} more", i.count - i.violations.len() as u64)?;
+            }
+        }
+        writeln!(f, "{}", if self.passed() { "PASSED" } else { "FAILED" })
+    }
+}
+
+/// How the run went on this machine: never part of the [`Report`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunStats {
+    #[serde(rename = "simulated_ms", serialize_with = "ms")]
+    pub simulated: Duration,
+    #[serde(rename = "wall_ms", serialize_with = "ms")]
+    pub wall: Duration,
+    pub events: u64,
+    pub events_per_second: f64,
+    /// Simulated time per wall time.
+    pub speedup: f64,
+    /// VmHWM of this process (Linux), in KiB.
+    pub peak_memory_kib: Option<u64>,
+}
+
+impl fmt::Display for RunStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "simulated {} in {:.1}s wall ({:.0}x), {} events, {:.0} events/s, peak memory {}",
+            fmt_duration(self.simulated),
+            self.wall.as_secs_f64(),
+            self.speedup,
+            self.events,
+            self.events_per_second,
+            self.peak_memory_kib
+                .map_or("unknown".to_string(), |k| format!("{} MiB", k / 1024))
+        )
+    }
+}
+
+/// Peak resident memory of this process (VmHWM), in KiB.
+pub fn peak_memory_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// What the engine collects while running; folded into a [`Report`] at the end.
+pub(crate) struct Collected {
+    pub bucket: u64,
+    pub total: u64,
+    pub faults: Vec<FaultWindow>,
+    pub bucket_latencies: Vec<Vec<u64>>,
+    pub by_severity: BTreeMap<u8, Vec<u64>>,
+    pub by_hops: BTreeMap<u32, Vec<u64>>,
+    pub order_latencies: Vec<u64>,
+    pub reports_sent: u64,
+    pub orders_sent: u64,
+    pub order_targets: u64,
+    pub refused: u64,
+    pub not_filed_node_down: u64,
+    pub duplicates: u64,
+    pub duplicate_examples: Vec<String>,
+    pub escalations: u64,
+    pub supervised: [u64; 3],
+    pub dead_letters: u64,
+    pub failovers: Vec<u64>,
+    pub catch_ups: Vec<u64>,
+    pub disks_lost: u64,
+    pub frames_sent: u64,
+    pub frames_lost: u64,
+}
+
+/// At most this many violations are listed per invariant.
+pub(crate) const MAX_LISTED: usize = 10;
+/// At most this many buckets in a timeline.
+const MAX_BUCKETS: u64 = 720;
+
+impl Collected {
+    pub fn new(total: u64, _scenario: &Scenario) -> Collected {
+        let bucket = total.div_ceil(MAX_BUCKETS).div_ceil(60_000).max(1) * 60_000;
+        let n = total.div_ceil(bucket).max(1) as usize;
+        Collected {
+            bucket,
+            total,
+            faults: Vec::new(),
+            bucket_latencies: vec![Vec::new(); n],
+            by_severity: BTreeMap::new(),
+            by_hops: BTreeMap::new(),
+            order_latencies: Vec::new(),
+            reports_sent: 0,
+            orders_sent: 0,
+            order_targets: 0,
+            refused: 0,
+            not_filed_node_down: 0,
+            duplicates: 0,
+            duplicate_examples: Vec::new(),
+            escalations: 0,
+            supervised: [0; 3],
+            dead_letters: 0,
+            failovers: Vec::new(),
+            catch_ups: Vec::new(),
+            disks_lost: 0,
+            frames_sent: 0,
+            frames_lost: 0,
+        }
+    }
+
+    fn bucket_of(&mut self, now: u64) -> &mut Vec<u64> {
+        let i = ((now / self.bucket) as usize).min(self.bucket_latencies.len() - 1);
+        &mut self.bucket_latencies[i]
+    }
+
+    pub fn report_sent(&mut self, _severity: Severity) {
+        self.reports_sent += 1;
+    }
+
+    pub fn report_delivered(&mut self, now: u64, latency: u64, severity: Severity, hops: u32) {
+        self.bucket_of(now).push(latency);
+        self.by_severity
+            .entry(crate::engine::Sim::severity_rank(severity))
+            .or_default()
+            .push(latency);
+        self.by_hops.entry(hops).or_default().push(latency);
+    }
+
+    pub fn order_delivered(&mut self, now: u64, latency: u64) {
+        self.bucket_of(now).push(latency);
+        self.order_latencies.push(latency);
+    }
+
+    pub fn duplicate(&mut self, what: String) {
+        self.duplicates += 1;
+        if self.duplicate_examples.len() < MAX_LISTED {
+            self.duplicate_examples.push(what);
+        }
+    }
+
+    pub fn timeline(&mut self) -> Timeline {
+        let bucket = self.bucket;
+        let buckets = std::mem::take(&mut self.bucket_latencies)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let delivered = v.len() as u64;
+                let p = Percentiles::of(v);
+                Bucket {
+                    start: Duration::from_millis(i as u64 * bucket),
+                    delivered,
+                    p50: (delivered > 0).then_some(p.p50),
+                    p99: (delivered > 0).then_some(p.p99),
+                }
+            })
+            .collect();
+        Timeline {
+            bucket: Duration::from_millis(bucket),
+            total: Duration::from_millis(self.total),
+            buckets,
+            faults: self.faults.clone(),
+        }
+    }
+}
+
+pub(crate) fn invariant(name: &str, violations: Vec<String>) -> Invariant {
+    let count = violations.len() as u64;
+    Invariant {
+        name: name.to_string(),
+        passed: violations.is_empty(),
+        violations: violations.into_iter().take(MAX_LISTED).collect(),
+        count,
+    }
+}
+
+/// The SVG chart of a timeline (svg.rs draws a [`crate::svg::Chart`]).
+impl From<&Timeline> for crate::svg::Chart {
+    fn from(t: &Timeline) -> Self {
+        crate::svg::Chart {
+            bucket: t.bucket,
+            buckets: t
+                .buckets
+                .iter()
+                .map(|b| crate::svg::Point {
+                    delivered: b.delivered,
+                    p50: b.p50,
+                    p99: b.p99,
+                })
+                .collect(),
+            faults: t
+                .faults
+                .iter()
+                .map(|w| crate::svg::Window {
+                    start: w.start,
+                    end: w.end,
+                    label: w.label.clone(),
+                })
+                .collect(),
+            total: t.total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let p = Percentiles::of((1..=100).collect());
+        assert_eq!(p.count, 100);
+        assert_eq!(p.p50, Duration::from_millis(50));
+        assert_eq!(p.p99, Duration::from_millis(99));
+        assert_eq!(p.max, Duration::from_millis(100));
+        assert_eq!(Percentiles::of(Vec::new()).count, 0);
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(Duration::from_millis(840)), "840ms");
+        assert_eq!(human(Duration::from_millis(12_400)), "12.4s");
+        assert_eq!(human(Duration::from_secs(185)), "3m05s");
+        assert_eq!(human(Duration::from_secs(7800)), "2h10m");
+    }
+}

@@ -1,0 +1,615 @@
+//! Scenario files: what to simulate, as TOML.
+//!
+//! A scenario names a topology (a preset, a uniform fan-out or a topology
+//! file), optional overrides of its link timers, link models per level, a
+//! load, a timeline of faults and the invariants to check. Unknown keys are
+//! refused; errors name `file:line:column`. Durations are written the way
+//! operators write them (`90s`, `10m`, `1h30m`, `250ms`).
+//!
+//! ```toml
+//! name = "county-outage"
+//! duration = "6h"            # load and faults happen in [0, duration)
+//! settle = "2h"              # then everything heals and the network settles
+//!
+//! [topology]
+//! preset = "fuzhou"          # or: fanout = [4, 5, 6], top = "city"; or: file = "x.toml"
+//!
+//! [link_settings]            # optional: overrides the topology's timers
+//! heartbeat = "30s"
+//! failover_after = "90s"
+//!
+//! [links.default]            # link model; [links.village] etc. per level of the lower end
+//! latency = "20ms"           # fixed part of one-way latency
+//! jitter = "10ms"            # mean of an exponential extra delay (reorders frames)
+//! loss = 0.01                # probability a frame is lost
+//! duplicate = 0.001          # probability a frame arrives twice
+//! bandwidth_kbps = 0         # 0: unlimited; else a per-direction serialization delay
+//!
+//! [load]
+//! background_per_hour = 120  # routine reports from random villages
+//! orders_per_hour = 6
+//!
+//! [[fault]]
+//! kind = "crash"             # crash | isolate | cut | flap | lossy | deaf
+//! pick = "county"            # a random node of this level (seeded), or node = "350102"
+//! at = "1h"
+//! for = "2h"
+//!
+//! [invariants]
+//! reach_owner_within = "20m" # after the path heals
+//!
+//! [sweep]                    # a cheaper variant for many-seed sweeps and CI
+//! duration = "1h"
+//! topology = { preset = "demo" }
+//! ```
+//!
+//! Liveness mode (`liveness = true`) allows `permanent = true` faults (a
+//! node that can send but not receive, a link that drops half its frames):
+//! they never heal, and every report must still reach its owner.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use liandong_topology::{Addressing, FanOut, Level, LinkSettings, NodeId, Preset, Severity, Shape, Topology};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{path}: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// A duration in operator notation (`90s`, `1h30m`, `250ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Span(pub Duration);
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
+        let s = String::deserialize(d)?;
+        liandong_topology::duration::parse(&s)
+            .map(Span)
+            .map_err(|e| serde::de::Error::custom(format!("bad duration {s:?}: {e}")))
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&fmt_duration(self.0))
+    }
+}
+
+/// `1h30m`, `250ms`: the notation scenarios use.
+pub fn fmt_duration(d: Duration) -> String {
+    if d.is_zero() {
+        return "0s".into();
+    }
+    if d.subsec_millis() != 0 && d.as_secs() < 60 {
+        return format!("{}ms", d.as_millis());
+    }
+    liandong_topology::duration::format(Duration::from_secs(d.as_secs()))
+}
+
+/// Where the topology comes from.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TopologySpec {
+    /// `demo`, `fuzhou` or `jiangsu`.
+    pub preset: Option<String>,
+    /// A uniform tree: children per level below the top.
+    pub fanout: Option<Vec<u32>>,
+    /// Level of the top of a fan-out (default `city`).
+    pub top: Option<String>,
+    /// A topology file, relative to the scenario file.
+    pub file: Option<PathBuf>,
+}
+
+/// One link model; applies to links whose lower end is at a level.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinkModel {
+    #[serde(default = "default_latency")]
+    pub latency: Span,
+    /// Mean of an exponentially distributed extra delay; reorders frames.
+    #[serde(default)]
+    pub jitter: Option<Span>,
+    #[serde(default)]
+    pub loss: f64,
+    #[serde(default)]
+    pub duplicate: f64,
+    /// 0 means unlimited.
+    #[serde(default)]
+    pub bandwidth_kbps: u64,
+}
+
+fn default_latency() -> Span {
+    Span(Duration::from_millis(20))
+}
+
+impl Default for LinkModel {
+    fn default() -> Self {
+        LinkModel {
+            latency: default_latency(),
+            jitter: None,
+            loss: 0.0,
+            duplicate: 0.0,
+            bandwidth_kbps: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinkTimers {
+    pub heartbeat: Span,
+    pub failover_after: Span,
+}
+
+/// Shares of each severity in the background load (weights, any scale).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityMix {
+    #[serde(default)]
+    pub routine: f64,
+    #[serde(default)]
+    pub iv: f64,
+    #[serde(default)]
+    pub iii: f64,
+    #[serde(default)]
+    pub ii: f64,
+    #[serde(default)]
+    pub i: f64,
+}
+
+impl Default for SeverityMix {
+    fn default() -> Self {
+        SeverityMix {
+            routine: 70.0,
+            iv: 20.0,
+            iii: 7.0,
+            ii: 2.5,
+            i: 0.5,
+        }
+    }
+}
+
+impl SeverityMix {
+    pub(crate) fn weights(&self) -> [(Severity, f64); 5] {
+        [
+            (Severity::Routine, self.routine),
+            (Severity::IV, self.iv),
+            (Severity::III, self.iii),
+            (Severity::II, self.ii),
+            (Severity::I, self.i),
+        ]
+    }
+}
+
+/// Many reports at once from the villages under one node.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Burst {
+    pub at: Span,
+    /// All reports are spread over this window (an earthquake: `1m`).
+    #[serde(default = "default_within")]
+    pub within: Span,
+    #[serde(default = "default_burst_severity")]
+    pub severity: Severity,
+    /// A node by id...
+    pub node: Option<String>,
+    /// ...or a random center of this level (seeded).
+    pub pick: Option<String>,
+}
+
+fn default_within() -> Span {
+    Span(Duration::from_secs(600))
+}
+
+fn default_burst_severity() -> Severity {
+    Severity::IV
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// Reports per simulated hour from random villages across the tree.
+    #[serde(default)]
+    pub background_per_hour: f64,
+    #[serde(default)]
+    pub severity_mix: SeverityMix,
+    /// Orders per hour from random centers of `order_from` to the
+    /// `order_to` nodes of their subtree.
+    #[serde(default)]
+    pub orders_per_hour: f64,
+    #[serde(default = "default_order_from")]
+    pub order_from: String,
+    #[serde(default = "default_order_to")]
+    pub order_to: String,
+    /// Mean (exponential) delay before an owner accepts a report.
+    #[serde(default = "default_accept_after")]
+    pub accept_after: Span,
+    /// Mean (exponential) delay before a target signs for an order.
+    #[serde(default = "default_sign_for_after")]
+    pub sign_for_after: Span,
+    /// A whole area reports at once.
+    #[serde(default)]
+    pub burst: Vec<Burst>,
+    /// Every village in an area reports within a minute.
+    #[serde(default)]
+    pub earthquake: Vec<Burst>,
+}
+
+fn default_order_from() -> String {
+    "county".into()
+}
+fn default_order_to() -> String {
+    "township".into()
+}
+fn default_accept_after() -> Span {
+    Span(Duration::from_secs(120))
+}
+fn default_sign_for_after() -> Span {
+    Span(Duration::from_secs(300))
+}
+
+impl Default for Load {
+    fn default() -> Self {
+        Load {
+            background_per_hour: 0.0,
+            severity_mix: SeverityMix::default(),
+            orders_per_hour: 0.0,
+            order_from: default_order_from(),
+            order_to: default_order_to(),
+            accept_after: default_accept_after(),
+            sign_for_after: default_sign_for_after(),
+            burst: Vec::new(),
+            earthquake: Vec::new(),
+        }
+    }
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// The node stops (its unpersisted state is gone) and restarts at the end.
+    Crash,
+    /// The node and its subtree are cut from the rest of the federation.
+    Isolate,
+    /// The link between the node and its parent is cut.
+    Cut,
+    /// The link to the parent goes down and up every `period`.
+    Flap,
+    /// The link to the parent loses `loss` of its frames.
+    Lossy,
+    /// The node can send but receives nothing.
+    Deaf,
+}
+
+impl FaultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "crash",
+            FaultKind::Isolate => "isolate",
+            FaultKind::Cut => "cut",
+            FaultKind::Flap => "flap",
+            FaultKind::Lossy => "lossy",
+            FaultKind::Deaf => "deaf",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub kind: FaultKind,
+    pub at: Span,
+    /// How long it lasts; required unless `permanent`.
+    #[serde(rename = "for")]
+    pub lasts: Option<Span>,
+    /// Never heals (liveness mode only).
+    #[serde(default)]
+    pub permanent: bool,
+    /// How many distinct nodes to pick (with `pick`); all of them if the
+    /// topology has fewer.
+    #[serde(default = "one")]
+    pub count: usize,
+    /// Crash: restart with an empty disk.
+    #[serde(default)]
+    pub lose_disk: bool,
+    /// Flap: time between toggles.
+    pub period: Option<Span>,
+    /// Lossy: probability each frame is lost.
+    pub loss: Option<f64>,
+    /// A node by id...
+    pub node: Option<String>,
+    /// ...or a random center of this level (seeded).
+    pub pick: Option<String>,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Invariants {
+    /// Every report reaches its owner within this long of being sent or of
+    /// the last heal before it arrived, whichever is later.
+    pub reach_owner_within: Option<Span>,
+}
+
+/// The cheaper variant a sweep runs.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    pub duration: Option<Span>,
+    pub settle: Option<Span>,
+    pub topology: Option<TopologySpec>,
+    /// Scales background and order rates (and burst sizes stay as the
+    /// smaller topology makes them).
+    pub load_scale: Option<f64>,
+}
+
+/// A parsed, validated scenario.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub duration: Span,
+    #[serde(default = "default_settle")]
+    pub settle: Span,
+    pub topology: TopologySpec,
+    pub link_settings: Option<LinkTimers>,
+    /// Link models by level name of the lower end, or `default`.
+    #[serde(default)]
+    pub links: BTreeMap<String, LinkModel>,
+    /// Each node's clock is off by a uniform amount in ±this.
+    pub clock_skew: Option<Span>,
+    #[serde(default)]
+    pub load: Load,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<Fault>,
+    #[serde(default)]
+    pub invariants: Invariants,
+    #[serde(default)]
+    pub liveness: bool,
+    #[serde(default)]
+    pub sweep: SweepSpec,
+    /// The directory of the scenario file: topology files are relative to it.
+    #[serde(skip)]
+    pub(crate) base: PathBuf,
+}
+
+fn default_settle() -> Span {
+    Span(Duration::from_secs(3600))
+}
+
+impl Scenario {
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Scenario::parse(&text, path)
+    }
+
+    /// Parses scenario text; `origin` names the file in errors and anchors
+    /// relative topology paths.
+    pub fn parse(text: &str, origin: &Path) -> Result<Scenario, ScenarioError> {
+        let mut s: Scenario = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |span| line_col(text, span.start));
+            ScenarioError::Parse {
+                path: origin.to_path_buf(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }
+        })?;
+        s.base = origin.parent().map(Path::to_path_buf).unwrap_or_default();
+        s.validate().map_err(|message| ScenarioError::Invalid {
+            path: origin.to_path_buf(),
+            message,
+        })?;
+        Ok(s)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The cheaper variant described by `[sweep]`: shorter, smaller. A
+    /// scenario without a `[sweep]` section is its own sweep variant.
+    pub fn sweep_variant(&self) -> Scenario {
+        let mut s = self.clone();
+        let sw = &self.sweep;
+        if let Some(d) = sw.duration {
+            // The timeline keeps its shape: every fault and burst time is
+            // scaled by new/old duration (flap periods and burst windows stay).
+            let k = d.0.as_secs_f64() / self.duration.0.as_secs_f64();
+            let scale = |x: Span| Span(Duration::from_millis((x.0.as_millis() as f64 * k) as u64));
+            s.duration = d;
+            for f in &mut s.faults {
+                f.at = scale(f.at);
+                f.lasts = f.lasts.map(|l| Span(scale(l).0.max(Duration::from_secs(1))));
+            }
+            for b in s.load.burst.iter_mut().chain(s.load.earthquake.iter_mut()) {
+                b.at = scale(b.at);
+            }
+        }
+        if let Some(settle) = sw.settle {
+            s.settle = settle;
+        }
+        if let Some(t) = &sw.topology {
+            s.topology = t.clone();
+        }
+        if let Some(k) = sw.load_scale {
+            s.load.background_per_hour *= k;
+            s.load.orders_per_hour *= k;
+        }
+        s.sweep = SweepSpec::default();
+        s
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("name is empty".into());
+        }
+        let t = &self.topology;
+        let given = usize::from(t.preset.is_some()) + usize::from(t.fanout.is_some()) + usize::from(t.file.is_some());
+        if given != 1 {
+            return Err("[topology] needs exactly one of preset, fanout, file".into());
+        }
+        if let Some(p) = &t.preset
+            && Preset::parse(p).is_none()
+        {
+            return Err(format!("unknown preset {p:?} (demo, fuzhou, jiangsu)"));
+        }
+        for key in self.links.keys() {
+            if key != "default" && Level::parse(key).is_none() {
+                return Err(format!("[links.{key}]: not a level name or `default`"));
+            }
+        }
+        for (key, m) in &self.links {
+            if !(0.0..=1.0).contains(&m.loss) || !(0.0..=1.0).contains(&m.duplicate) {
+                return Err(format!("[links.{key}]: loss and duplicate are probabilities in 0..=1"));
+            }
+            if m.loss >= 1.0 {
+                return Err(format!("[links.{key}]: loss 1.0 would cut every link for good"));
+            }
+        }
+        for level in [&self.load.order_from, &self.load.order_to] {
+            if Level::parse(level).is_none() {
+                return Err(format!("[load]: {level:?} is not a level"));
+            }
+        }
+        if self.load.severity_mix.weights().iter().map(|(_, w)| w).sum::<f64>() <= 0.0
+            || self.load.severity_mix.weights().iter().any(|(_, w)| *w < 0.0)
+        {
+            return Err("[load.severity_mix]: weights must be non-negative and not all zero".into());
+        }
+        for b in self.load.burst.iter().chain(&self.load.earthquake) {
+            check_place(&b.node, &b.pick, "burst")?;
+            if b.at >= self.duration {
+                return Err(format!("burst at {} is after the end", fmt_duration(b.at.0)));
+            }
+        }
+        for (i, f) in self.faults.iter().enumerate() {
+            let what = format!("fault #{} ({})", i + 1, f.kind.name());
+            check_place(&f.node, &f.pick, &what)?;
+            if f.permanent && !self.liveness {
+                return Err(format!("{what}: permanent faults need liveness = true"));
+            }
+            if f.permanent && !matches!(f.kind, FaultKind::Deaf | FaultKind::Lossy) {
+                return Err(format!("{what}: only deaf and lossy faults can be permanent"));
+            }
+            if f.lasts.is_none() && !f.permanent {
+                return Err(format!("{what}: needs `for` (or permanent = true in liveness mode)"));
+            }
+            if f.at >= self.duration {
+                return Err(format!("{what}: starts after the end"));
+            }
+            if f.kind == FaultKind::Flap && f.period.is_none() {
+                return Err(format!("{what}: needs `period`"));
+            }
+            if f.kind == FaultKind::Lossy && !f.loss.is_some_and(|l| (0.0..1.0).contains(&l)) {
+                return Err(format!("{what}: needs `loss` in 0..1"));
+            }
+            if f.count == 0 {
+                return Err(format!("{what}: count must be at least 1"));
+            }
+        }
+        if let Some(t) = &self.sweep.topology
+            && usize::from(t.preset.is_some()) + usize::from(t.fanout.is_some()) + usize::from(t.file.is_some()) != 1
+        {
+            return Err("[sweep.topology] needs exactly one of preset, fanout, file".into());
+        }
+        Ok(())
+    }
+
+    /// Builds the topology, with `[link_settings]` applied.
+    pub fn topology(&self) -> Result<Topology, String> {
+        let t = &self.topology;
+        let topo = if let Some(p) = &t.preset {
+            let preset = Preset::parse(p).ok_or_else(|| format!("unknown preset {p}"))?;
+            liandong_topology::generate(&Shape::Preset(preset), Addressing::default()).map_err(|e| e.to_string())?
+        } else if let Some(f) = &t.fanout {
+            let top = match &t.top {
+                Some(l) => Level::parse(l).ok_or_else(|| format!("unknown level {l}"))?,
+                None => Level::City,
+            };
+            let shape = Shape::FanOut(FanOut {
+                top,
+                fanout: f.clone(),
+                units: Vec::new(),
+            });
+            liandong_topology::generate(&shape, Addressing::default()).map_err(|e| e.to_string())?
+        } else if let Some(file) = &t.file {
+            let path = self.base.join(file);
+            Topology::load(&path).map_err(|e| e.to_string())?
+        } else {
+            return Err("no topology".into());
+        };
+        match &self.link_settings {
+            None => Ok(topo),
+            Some(l) => {
+                let link = LinkSettings {
+                    heartbeat: l.heartbeat.0,
+                    failover_after: l.failover_after.0,
+                };
+                Topology::build(
+                    topo.name(),
+                    topo.nodes().cloned().collect(),
+                    topo.policy().clone(),
+                    link,
+                )
+                .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// The link model for a link whose lower end is at `level`.
+    pub(crate) fn link_model(&self, level: Level) -> LinkModel {
+        self.links
+            .get(level.name())
+            .or_else(|| self.links.get("default"))
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+fn check_place(node: &Option<String>, pick: &Option<String>, what: &str) -> Result<(), String> {
+    match (node, pick) {
+        (Some(n), None) => NodeId::parse(n).map(|_| ()).map_err(|e| format!("{what}: {e}")),
+        (None, Some(l)) => Level::parse(l)
+            .map(|_| ())
+            .ok_or_else(|| format!("{what}: pick {l:?} is not a level")),
+        _ => Err(format!("{what}: needs exactly one of node, pick")),
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&fmt_duration(self.0))
+    }
+}

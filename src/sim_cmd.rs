@@ -1,0 +1,403 @@
+//! `liandong sim`: failure simulations. `run` plays one scenario with one
+//! seed on the deterministic simulator (`liandong_sim`) and prints its
+//! report; `sweep` plays many seeds on every core and lists the ones that
+//! break an invariant; `live` is the chaos harness over real node processes
+//! (`sim_live_cmd`).
+//!
+//! Output discipline, so a run can be replayed and diffed: stdout carries
+//! only the report, which is a pure function of (scenario, seed, commit);
+//! everything that depends on the machine (the seed banner, the progress
+//! bar, wall time, events per second, peak memory) goes to stderr.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use liandong_sim::{PlantedBug, Progress, RunOptions, Scenario};
+
+#[derive(Subcommand)]
+pub enum SimCommand {
+    /// Run a scenario on the deterministic simulator with one seed and print its report.
+    /// Exits 1 if an invariant failed, with the command that replays the run.
+    #[command(
+        after_help = "Examples:\n  liandong sim run simulations/scenarios/county-outage.toml --seed 7\n  \
+        liandong sim run simulations/scenarios/partitioned-province.toml --seed 7 --json > report.json\n  \
+        liandong sim run simulations/scenarios/flapping-links.toml --seed 7 --svg timeline.svg\n\n\
+        Same scenario, same seed, same build: byte-identical report on stdout."
+    )]
+    Run(RunArgs),
+    /// Run a scenario with many seeds on every core and list each seed that breaks an invariant.
+    #[command(
+        after_help = "Examples:\n  liandong sim sweep simulations/scenarios/county-outage.toml --seeds 1..1000\n  \
+        liandong sim sweep simulations/scenarios/earthquake-burst.toml --seeds 1..=200 --threads 1\n\n\
+        Sweeps run the scenario's cheaper [sweep] variant unless --full is given; each failing seed\n\
+        is listed with the `liandong sim run ... --sweep-variant` command that replays it."
+    )]
+    Sweep(SweepArgs),
+    /// Run real node processes on 127.0.0.1 behind a UDP chaos proxy, with kill -9 and restarts.
+    Live(crate::sim_live_cmd::LiveArgs),
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The scenario file (TOML), e.g. simulations/scenarios/county-outage.toml.
+    scenario: PathBuf,
+    /// The seed of every random choice in the run (default: a fresh one, printed first).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Also draw the timeline (deliveries, latency, fault windows) into this SVG file.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// Run the scenario's cheaper `[sweep]` variant (what `sim sweep` runs), to replay a sweep's seed.
+    #[arg(long)]
+    sweep_variant: bool,
+    /// Plant a deliberate bug in the simulated nodes, to see the invariant checker fail.
+    #[arg(long, hide = true, value_parser = parse_planted_bug)]
+    planted_bug: Option<PlantedBug>,
+}
+
+fn parse_planted_bug(s: &str) -> Result<PlantedBug, String> {
+    match s {
+        "drop-acked-envelope" => Ok(PlantedBug::DropAckedEnvelope),
+        _ => Err(format!(
+            "unknown planted bug {s:?}: the one there is is drop-acked-envelope"
+        )),
+    }
+}
+
+#[derive(Args)]
+pub struct SweepArgs {
+    /// The scenario file (TOML).
+    scenario: PathBuf,
+    /// Seeds to run: A..B (B excluded) or A..=B (B included).
+    #[arg(long, value_name = "A..B")]
+    seeds: SeedRange,
+    /// Worker threads (default: the number of cores).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
+    /// Sweep the full scenario instead of its cheaper `[sweep]` variant.
+    #[arg(long)]
+    full: bool,
+}
+
+pub fn run(cmd: SimCommand) -> anyhow::Result<()> {
+    match cmd {
+        SimCommand::Run(args) => run_one(args),
+        SimCommand::Sweep(args) => sweep(args),
+        SimCommand::Live(args) => crate::sim_live_cmd::run(args),
+    }
+}
+
+/// A half-open range of seeds, parsed from `A..B` or `A..=B`; never empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeedRange(pub Range<u64>);
+
+impl FromStr for SeedRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<SeedRange, String> {
+        let text = s.trim();
+        let number = |part: &str, which: &str| {
+            let part = part.trim();
+            if part.is_empty() {
+                return Err(format!(
+                    "seed range {s:?} has no {which}: write A..B or A..=B, e.g. 1..1000"
+                ));
+            }
+            part.parse::<u64>().map_err(|_| {
+                format!(
+                    "{part:?} in seed range {s:?} is not a seed (a whole number 0 to {})",
+                    u64::MAX
+                )
+            })
+        };
+        let (start, end) = if let Some((a, b)) = text.split_once("..=") {
+            let (start, last) = (number(a, "start")?, number(b, "end")?);
+            if last < start {
+                return Err(format!(
+                    "seed range {s:?} is empty: the end {last} is below the start {start}"
+                ));
+            }
+            let end = last
+                .checked_add(1)
+                .ok_or_else(|| format!("seed range {s:?} ends past the last seed {}", u64::MAX - 1))?;
+            (start, end)
+        } else if let Some((a, b)) = text.split_once("..") {
+            let (start, end) = (number(a, "start")?, number(b, "end")?);
+            if end <= start {
+                return Err(format!(
+                    "seed range {s:?} is empty: A..B excludes B, so B must be above A (or write {start}..={end})"
+                ));
+            }
+            (start, end)
+        } else {
+            return Err(format!(
+                "{s:?} is not a seed range: write A..B (B excluded) or A..=B, e.g. 1..1000"
+            ));
+        };
+        Ok(SeedRange(start..end))
+    }
+}
+
+impl std::fmt::Display for SeedRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{}", self.0.start, self.0.end)
+    }
+}
+
+/// Loads a scenario; its errors name the file (and line and column).
+fn load(path: &Path) -> anyhow::Result<Scenario> {
+    Scenario::load(path).context("cannot load the scenario")
+}
+
+/// Writes `text` and a newline to stdout. A reader that went away (`| head`)
+/// is not an error: the rest of the command (the SVG, the exit code) still
+/// happens.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{}", text.trim_end_matches('\n')).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("cannot write to stdout"),
+        _ => Ok(()),
+    }
+}
+
+fn run_one(args: RunArgs) -> anyhow::Result<()> {
+    let seed = args.seed.unwrap_or_else(fresh_seed);
+    // The seed comes before anything that can fail or hang, so any run can be replayed.
+    eprintln!("seed {seed}");
+    let scenario = load(&args.scenario)?;
+    let scenario = if args.sweep_variant {
+        scenario.sweep_variant()
+    } else {
+        scenario
+    };
+    let mut replay = replay_command(&args.scenario, seed, args.sweep_variant);
+    if args.planted_bug.is_some() {
+        replay.push_str(" --planted-bug drop-acked-envelope");
+    }
+
+    let bar = progress_bar("{prefix} {msg} simulated [{wide_bar}] {eta} left");
+    bar.set_prefix(scenario.name().to_string());
+    let options = RunOptions {
+        seed,
+        planted_bug: args.planted_bug,
+    };
+    let outcome = liandong_sim::run(&scenario, &options, &mut |p: Progress| {
+        bar.set_length(millis(p.total));
+        bar.set_position(millis(p.simulated));
+        bar.set_message(format!("{} / {}", clock(p.simulated), clock(p.total)));
+    });
+    bar.finish_and_clear();
+    let (report, stats) = outcome.with_context(|| format!("simulation failed; replay with: {replay}"))?;
+
+    // The report on stdout before the SVG, so a bad --svg path loses nothing.
+    let text = if args.json {
+        serde_json::to_string_pretty(&report).context("cannot encode the report as JSON")?
+    } else {
+        report.to_string()
+    };
+    emit(&text)?;
+    if let Some(file) = &args.svg {
+        let title = format!("{} · seed {seed}", scenario.name());
+        let svg = liandong_sim::svg::timeline(report.timeline(), &title);
+        std::fs::write(file, svg).with_context(|| format!("cannot write the timeline to {}", file.display()))?;
+        eprintln!("timeline written to {}", file.display());
+    }
+    eprintln!("{stats}");
+
+    let failed = report.failed_invariants();
+    if !failed.is_empty() {
+        let mut message = format!(
+            "{} invariant{} failed in scenario {} with seed {seed}",
+            failed.len(),
+            plural(failed.len()),
+            scenario.name()
+        );
+        for f in &failed {
+            let _ = write!(message, "\n- {f}");
+        }
+        let _ = write!(message, "\nreplay: {replay}");
+        bail!(message);
+    }
+    Ok(())
+}
+
+fn sweep(args: SweepArgs) -> anyhow::Result<()> {
+    let scenario = load(&args.scenario)?;
+    let variant = !args.full;
+    let scenario = if variant { scenario.sweep_variant() } else { scenario };
+    let seeds = args.seeds.0.clone();
+    let count = seeds.end - seeds.start;
+    let threads = match args.threads {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    eprintln!(
+        "sweeping {}{} over seeds {} ({count} seed{}) on {threads} thread{}",
+        scenario.name(),
+        if variant { " ([sweep] variant)" } else { "" },
+        args.seeds,
+        plural(count as usize),
+        plural(threads)
+    );
+
+    let bar = progress_bar("{prefix} {pos}/{len} seeds [{wide_bar}] {eta} left");
+    bar.set_prefix(scenario.name().to_string());
+    bar.set_length(count);
+    let started = Instant::now();
+    let mut failing = liandong_sim::sweep(&scenario, seeds, threads, &|_done, _total| bar.inc(1));
+    bar.finish_and_clear();
+    let wall = started.elapsed();
+    failing.sort_by_key(|(seed, _)| *seed);
+
+    for (seed, failures) in &failing {
+        let first = failures.first().map_or("an invariant failed", String::as_str);
+        let more = match failures.len() {
+            0 | 1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        emit(&format!(
+            "seed {seed}: {first}{more}\n  replay: {}",
+            replay_command(&args.scenario, *seed, variant)
+        ))?;
+    }
+    eprintln!(
+        "{count} seed{} in {:.1} s wall ({:.1} seeds/s, {threads} thread{})",
+        plural(count as usize),
+        wall.as_secs_f64(),
+        count as f64 / wall.as_secs_f64().max(1e-9),
+        plural(threads)
+    );
+    if !failing.is_empty() {
+        bail!(
+            "{} of {count} seeds broke an invariant in scenario {}",
+            failing.len(),
+            scenario.name()
+        );
+    }
+    emit(&format!("all {count} seeds passed every invariant"))?;
+    Ok(())
+}
+
+/// A bar on stderr when it is a terminal, otherwise nothing drawn at all.
+fn progress_bar(template: &str) -> ProgressBar {
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(0), target);
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// The command that replays one seed, with the scenario path quoted for a shell when needed.
+fn replay_command(scenario: &Path, seed: u64, sweep_variant: bool) -> String {
+    format!(
+        "liandong sim run {} --seed {seed}{}",
+        shell_quote(&scenario.display().to_string()),
+        if sweep_variant { " --sweep-variant" } else { "" }
+    )
+}
+
+fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./=:,+@%".contains(c) || !c.is_ascii());
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// A seed for a run that was not given one: different on every call, and
+/// printed before the run so it can be replayed. Not for cryptography.
+fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    // Short enough to type back in.
+    h.finish() % 1_000_000_000
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Simulated time as `h:mm:ss`.
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Range<u64>, String> {
+        s.parse::<SeedRange>().map(|r| r.0)
+    }
+
+    #[test]
+    fn seed_ranges() {
+        assert_eq!(parse("1..1000"), Ok(1..1000));
+        assert_eq!(parse("1..=1000"), Ok(1..1001));
+        assert_eq!(parse(" 0..=0 "), Ok(0..1));
+        assert_eq!(parse("7..8"), Ok(7..8));
+        assert_eq!(parse(&format!("0..{}", u64::MAX)), Ok(0..u64::MAX));
+    }
+
+    #[test]
+    fn bad_seed_ranges_say_why() {
+        let err = |s: &str| parse(s).unwrap_err();
+        assert!(err("5..5").contains("is empty"), "{}", err("5..5"));
+        assert!(err("5..3").contains("is empty"));
+        assert!(err("5..=4").contains("below the start"));
+        assert!(err("1000").contains("is not a seed range"));
+        assert!(err("1-1000").contains("is not a seed range"));
+        assert!(err("..10").contains("has no start"));
+        assert!(err("1..").contains("has no end"));
+        assert!(err("a..10").contains("\"a\" in seed range"));
+        assert!(err("-1..10").contains("is not a seed"));
+        assert!(err("1..99999999999999999999").contains("is not a seed"));
+        assert!(err(&format!("0..={}", u64::MAX)).contains("past the last seed"));
+    }
+
+    #[test]
+    fn replay_commands_quote_only_when_needed() {
+        assert_eq!(
+            replay_command(Path::new("simulations/scenarios/county-outage.toml"), 42, false),
+            "liandong sim run simulations/scenarios/county-outage.toml --seed 42"
+        );
+        assert_eq!(
+            replay_command(Path::new("my scenarios/it's.toml"), 1, true),
+            r"liandong sim run 'my scenarios/it'\''s.toml' --seed 1 --sweep-variant"
+        );
+    }
+
+    #[test]
+    fn fresh_seeds_differ() {
+        assert_ne!(fresh_seed(), fresh_seed());
+    }
+}
