@@ -611,6 +611,13 @@ impl Core {
         self.links.get(peer).is_some_and(|l| l.up)
     }
 
+    /// Worth sending copies to: up, or only silent (the connection may
+    /// still carry what this node sends even if nothing comes back — a
+    /// node that can send but not receive must still get its reports out).
+    fn may_send(&self, peer: &NodeId) -> bool {
+        self.links.get(peer).is_some_and(|l| l.up || l.silent)
+    }
+
     fn parent_of(&self, id: &NodeId) -> Option<NodeId> {
         self.topology.parent(id).map(|p| p.id.clone())
     }
@@ -801,7 +808,7 @@ impl Core {
             });
             *self.queued.entry(peer.clone()).or_default() += 1;
             self.timer(expires, TimerKind::Expire, Some(peer.clone()), Some(id));
-            if self.link_up(&peer) {
+            if self.may_send(&peer) {
                 self.transmit(&peer, id, 0, now);
             }
         }
@@ -834,7 +841,7 @@ impl Core {
         self.send_frame(peer, lane, &frame);
         let backoff = self.backoff(attempt);
         let due = now.plus(backoff);
-        self.retries.insert(key, (attempt + 1, due));
+        self.retries.insert(key, (attempt.saturating_add(1), due));
         self.timer(due, TimerKind::Retry, Some(peer.clone()), Some(id));
     }
 
@@ -1755,7 +1762,7 @@ impl Core {
         if due != at || self.store.outbox.get(&key).is_none_or(|e| e.acked) {
             return;
         }
-        if self.link_up(&peer) {
+        if self.may_send(&peer) {
             self.transmit(&peer, id, attempt, now);
         }
     }
@@ -1797,6 +1804,20 @@ impl Core {
             self.set_link(&peer, false, now);
             if let Some(link) = self.links.get_mut(&peer) {
                 link.silent = true;
+            }
+            // Keep retrying what is owed to it, at the capped backoff: the
+            // peer may hear this node even if this node no longer hears it.
+            let owed: Vec<EnvelopeId> = self
+                .store
+                .outbox
+                .range((peer.clone(), EnvelopeId(0))..=(peer.clone(), EnvelopeId(u128::MAX)))
+                .filter(|(_, e)| !e.acked)
+                .map(|((_, id), _)| *id)
+                .collect();
+            for id in owed {
+                let due = now.plus(self.backoff(20));
+                self.retries.insert((peer.clone(), id), (20, due));
+                self.timer(due, TimerKind::Retry, Some(peer.clone()), Some(id));
             }
         }
         self.send_frame(&peer, Lane::Control, &Frame::Heartbeat { sent: now });

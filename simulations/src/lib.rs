@@ -22,8 +22,7 @@
 //! - [`svg`]: the timeline picture. [`live`]: the live chaos harness.
 //! - [`run`] runs one seed; [`sweep`] many seeds on all cores.
 //! - `scenarios/*.toml`: the shipped scenarios (every one must pass, CI
-//!   sweeps them); `scenarios/known-failing/`: reproducers of findings
-//!   not fixed yet (an ignored test replays each).
+//!   sweeps them).
 //! - `benches/jiangsu.rs`: the 22,812-node day with wall time, events per
 //!   second and peak memory; `benches/sweep.rs`: 1000 seeds of every
 //!   scenario; `examples/simrun.rs`: a bare runner for profiling.

@@ -157,14 +157,12 @@ for = "2m"
     }
 }
 
-/// A liveness finding, kept as a reproducer: a node that can send but not
-/// receive stops sending its reports once its links go silent. Ignored
-/// until the core keeps transmitting on a silent link; run with
-/// `cargo test -p liandong-sim -- --ignored`.
+/// A liveness finding of the simulator, now a regression test: a node that
+/// can send but not receive used to stop sending its reports once its
+/// links went silent (fails with the core's fix reverted).
 #[test]
-#[ignore = "known liveness gap in the core: see the scenario's description"]
 fn a_send_only_node_still_gets_its_reports_out() {
-    let path = common::scenarios_dir().join("known-failing/liveness-send-only-node.toml");
+    let path = common::scenarios_dir().join("liveness-send-only-node.toml");
     let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}")).sweep_variant();
     let (report, _) = run(
         &scenario,
