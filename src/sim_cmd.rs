@@ -41,7 +41,7 @@ pub enum SimCommand {
     )]
     Sweep(SweepArgs),
     /// Run real node processes on 127.0.0.1 behind a UDP chaos proxy, with kill -9 and restarts.
-    Live(crate::sim_live_cmd::LiveArgs),
+    Live(Box<crate::sim_live_cmd::LiveArgs>),
 }
 
 #[derive(Args)]
@@ -93,7 +93,7 @@ pub fn run(cmd: SimCommand) -> anyhow::Result<()> {
     match cmd {
         SimCommand::Run(args) => run_one(args),
         SimCommand::Sweep(args) => sweep(args),
-        SimCommand::Live(args) => crate::sim_live_cmd::run(args),
+        SimCommand::Live(args) => crate::sim_live_cmd::run(*args),
     }
 }
 

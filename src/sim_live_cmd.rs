@@ -13,63 +13,105 @@ use liandong_sim::live::{ChaosConfig, LiveConfig, TopologySource};
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example:\n  liandong sim live --duration 60 --loss 0.2 --kill-every 10 --seed 7\n\nThe nodes are this same binary; logs and stores of a failed run are kept and their directory printed."
+    after_help = "Examples:\n  liandong sim live simulations/scenarios/live/demo-lossy-kills.toml --seed 7\n  liandong sim live --duration 60 --loss 0.2 --kill-every 10 --seed 7\n\nThe nodes are this same binary; logs and stores of a failed run are kept and their directory printed."
 )]
 pub struct LiveArgs {
-    /// Seconds of load and faults before healing.
-    #[arg(long, default_value_t = 60.0)]
-    pub duration: f64,
-    /// Probability that a datagram is dropped, on every link, both ways.
-    #[arg(long, default_value_t = 0.2)]
-    pub loss: f64,
-    /// Kill -9 a random non-root node every this many seconds (0: never).
-    #[arg(long, default_value_t = 10.0)]
-    pub kill_every: f64,
-    /// Longest a killed node stays down, in seconds (the pause is random from 0.5 s).
-    #[arg(long, default_value_t = 7.0)]
-    pub max_down: f64,
+    /// A live scenario file (simulations/scenarios/live/*.toml) with any of the settings below
+    /// under the same names (duration = 60, loss = 0.2, kill_every = 10, ...); a flag given
+    /// here wins over the file, the file over the built-in default.
+    pub scenario: Option<PathBuf>,
+    /// Seconds of load and faults before healing [default: 60].
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Probability that a datagram is dropped, on every link, both ways [default: 0.2].
+    #[arg(long)]
+    pub loss: Option<f64>,
+    /// Kill -9 a random non-root node every this many seconds (0: never) [default: 10].
+    #[arg(long)]
+    pub kill_every: Option<f64>,
+    /// Longest a killed node stays down, in seconds (the pause is random from 0.5 s) [default: 7].
+    #[arg(long)]
+    pub max_down: Option<f64>,
     /// The seed of every random choice (faults, load, kills); random if absent, and printed.
     #[arg(long)]
     pub seed: Option<u64>,
     /// A topology file (loopback addresses only).
     #[arg(long, conflicts_with = "preset")]
     pub topology: Option<PathBuf>,
-    /// A generated topology: demo or fuzhou.
-    #[arg(long, default_value = "demo")]
-    pub preset: String,
+    /// A generated topology: demo or fuzhou [default: demo].
+    #[arg(long)]
+    pub preset: Option<String>,
     /// The loopback address a preset's nodes listen on (ports from 7100).
     #[arg(long, default_value_t = Ipv4Addr::new(127, 0, 40, 1))]
     pub ip: Ipv4Addr,
-    /// File one report every this many seconds, at a random non-root center.
-    #[arg(long, default_value_t = 0.5)]
-    pub report_every: f64,
-    /// Delay added to every datagram, in milliseconds.
-    #[arg(long, default_value_t = 2)]
-    pub delay_ms: u64,
-    /// A further random delay of up to this many milliseconds (reorders).
-    #[arg(long, default_value_t = 8)]
-    pub jitter_ms: u64,
-    /// Probability that a datagram is sent twice.
-    #[arg(long, default_value_t = 0.01)]
-    pub duplicate: f64,
+    /// File one report every this many seconds, at a random non-root center [default: 0.5].
+    #[arg(long)]
+    pub report_every: Option<f64>,
+    /// Delay added to every datagram, in milliseconds [default: 2].
+    #[arg(long)]
+    pub delay_ms: Option<u64>,
+    /// A further random delay of up to this many milliseconds (reorders) [default: 8].
+    #[arg(long)]
+    pub jitter_ms: Option<u64>,
+    /// Probability that a datagram is sent twice [default: 0.01].
+    #[arg(long)]
+    pub duplicate: Option<f64>,
     /// Cap every link at this many bytes per second each way.
     #[arg(long)]
     pub bandwidth: Option<u64>,
     /// Cut one random parent link every this many seconds...
     #[arg(long)]
     pub partition_every: Option<f64>,
-    /// ...for this many seconds.
-    #[arg(long, default_value_t = 3.0)]
-    pub partition_for: f64,
-    /// Seconds after healing within which every report must be at every center on its path.
-    #[arg(long, default_value_t = 120.0)]
-    pub converge_within: f64,
+    /// ...for this many seconds [default: 3].
+    #[arg(long)]
+    pub partition_for: Option<f64>,
+    /// Seconds after healing within which every report must be at every center on its path
+    /// [default: 120].
+    #[arg(long)]
+    pub converge_within: Option<f64>,
     /// Keep logs, certificates and stores in this directory.
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Print only the summary.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// A live scenario file: the same settings as the flags, all optional.
+#[derive(serde::Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct LiveFile {
+    /// What the scenario is for, for people.
+    #[allow(dead_code)]
+    description: Option<String>,
+    duration: Option<f64>,
+    loss: Option<f64>,
+    kill_every: Option<f64>,
+    max_down: Option<f64>,
+    topology: Option<PathBuf>,
+    preset: Option<String>,
+    report_every: Option<f64>,
+    delay_ms: Option<u64>,
+    jitter_ms: Option<u64>,
+    duplicate: Option<f64>,
+    bandwidth: Option<u64>,
+    partition_every: Option<f64>,
+    partition_for: Option<f64>,
+    converge_within: Option<f64>,
+}
+
+fn load_file(path: &std::path::Path) -> anyhow::Result<LiveFile> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the live scenario {}", path.display()))?;
+    let mut file: LiveFile =
+        toml::from_str(&text).with_context(|| format!("the live scenario {} is invalid", path.display()))?;
+    // A topology file named in a scenario is relative to the scenario.
+    if let (Some(t), Some(dir)) = (file.topology.as_mut(), path.parent())
+        && t.is_relative()
+    {
+        *t = dir.join(&*t);
+    }
+    Ok(file)
 }
 
 fn secs(name: &str, s: f64) -> anyhow::Result<Duration> {
@@ -83,35 +125,47 @@ fn probability(name: &str, p: f64) -> anyhow::Result<f64> {
     Ok(p)
 }
 
-/// The harness configuration these arguments ask for.
+/// The harness configuration these arguments ask for: a flag wins over the
+/// scenario file, the file over the built-in default.
 pub fn config(args: &LiveArgs, binary: PathBuf) -> anyhow::Result<LiveConfig> {
+    let file = match &args.scenario {
+        Some(path) => load_file(path)?,
+        None => LiveFile::default(),
+    };
     let mut c = LiveConfig::new(binary);
-    c.topology = match &args.topology {
-        Some(file) => TopologySource::File(file.clone()),
-        None => TopologySource::Preset(args.preset.clone()),
+    c.topology = match (&args.topology, &args.preset, &file.topology, &file.preset) {
+        (Some(t), _, _, _) => TopologySource::File(t.clone()),
+        (None, Some(p), _, _) => TopologySource::Preset(p.clone()),
+        (None, None, Some(t), _) => TopologySource::File(t.clone()),
+        (None, None, None, p) => TopologySource::Preset(p.clone().unwrap_or_else(|| "demo".into())),
     };
     c.ip = args.ip;
     if !args.ip.is_loopback() {
         bail!("--ip {}: the live harness runs on loopback (127.0.0.0/8) only", args.ip);
     }
-    c.duration = secs("duration", args.duration)?;
+    c.duration = secs("duration", args.duration.or(file.duration).unwrap_or(60.0))?;
     c.chaos = ChaosConfig {
-        loss: probability("loss", args.loss)?,
-        delay: Duration::from_millis(args.delay_ms),
-        jitter: Duration::from_millis(args.jitter_ms),
-        duplicate: probability("duplicate", args.duplicate)?,
-        bandwidth: args.bandwidth,
+        loss: probability("loss", args.loss.or(file.loss).unwrap_or(0.2))?,
+        delay: Duration::from_millis(args.delay_ms.or(file.delay_ms).unwrap_or(2)),
+        jitter: Duration::from_millis(args.jitter_ms.or(file.jitter_ms).unwrap_or(8)),
+        duplicate: probability("duplicate", args.duplicate.or(file.duplicate).unwrap_or(0.01))?,
+        bandwidth: args.bandwidth.or(file.bandwidth),
         ..ChaosConfig::default()
     };
-    c.kill_every = Some(secs("kill-every", args.kill_every)?).filter(|d| !d.is_zero());
-    c.max_down = secs("max-down", args.max_down)?;
+    c.kill_every =
+        Some(secs("kill-every", args.kill_every.or(file.kill_every).unwrap_or(10.0))?).filter(|d| !d.is_zero());
+    c.max_down = secs("max-down", args.max_down.or(file.max_down).unwrap_or(7.0))?;
     c.partition_every = args
         .partition_every
+        .or(file.partition_every)
         .map(|p| secs("partition-every", p))
         .transpose()?
         .filter(|d| !d.is_zero());
-    c.partition_for = secs("partition-for", args.partition_for)?;
-    c.report_every = secs("report-every", args.report_every)?;
+    c.partition_for = secs(
+        "partition-for",
+        args.partition_for.or(file.partition_for).unwrap_or(3.0),
+    )?;
+    c.report_every = secs("report-every", args.report_every.or(file.report_every).unwrap_or(0.5))?;
     if c.report_every.is_zero() {
         bail!("--report-every must be above 0");
     }
@@ -120,7 +174,10 @@ pub fn config(args: &LiveArgs, binary: PathBuf) -> anyhow::Result<LiveConfig> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
     });
-    c.converge_within = secs("converge-within", args.converge_within)?;
+    c.converge_within = secs(
+        "converge-within",
+        args.converge_within.or(file.converge_within).unwrap_or(120.0),
+    )?;
     c.dir = args.dir.clone();
     c.verbose = !args.quiet;
     Ok(c)

@@ -118,3 +118,23 @@ fn sixty_seconds_of_twenty_percent_loss_and_a_kill_every_ten_seconds() {
     assert_eq!(summary.at_owner, summary.filed);
     assert_eq!(summary.kills, 5);
 }
+
+#[test]
+fn a_live_scenario_file_sets_the_run_and_a_flag_wins_over_it() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/simulations/scenarios/live/demo-lossy-kills.toml"
+    );
+    let cli = Cli::try_parse_from(["x", file, "--loss", "0.1"]).unwrap();
+    let c = sim_live_cmd::config(&cli.live, binary()).unwrap();
+    assert_eq!(c.chaos.loss, 0.1, "the flag wins");
+    assert_eq!(c.duration, std::time::Duration::from_secs(60), "from the file");
+    assert_eq!(c.kill_every, Some(std::time::Duration::from_secs(10)), "from the file");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "loss = 0.2\nkill_evry = 5\n").unwrap();
+    let cli = Cli::try_parse_from(["x", bad.to_str().unwrap()]).unwrap();
+    let err = format!("{:#}", sim_live_cmd::config(&cli.live, binary()).unwrap_err());
+    assert!(err.contains("bad.toml") && err.contains("kill_evry"), "{err}");
+}
