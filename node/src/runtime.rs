@@ -322,6 +322,7 @@ impl Node {
             revoked_seen: None,
             revoked_path: config.certs.revoked.clone(),
             labels: me.to_string(),
+            links_observed: None,
         };
         let handle = tokio::spawn(driver.run());
         drop(_enter);
@@ -606,6 +607,9 @@ struct Driver {
     revoked_path: Option<PathBuf>,
     revoked_seen: Option<SystemTime>,
     labels: String,
+    /// When link gauges were last set: at most once a second, not per turn
+    /// (a busy center has hundreds of links and thousands of turns).
+    links_observed: Option<std::time::Instant>,
 }
 
 impl Driver {
@@ -1226,6 +1230,8 @@ impl Driver {
             }
             Event::LinkChanged { peer, up } => {
                 info!(%peer, up, "link state");
+                // Link gauges follow a change at once, not at the next second.
+                self.links_observed = None;
                 Notice::LinkChanged { peer, up }
             }
             Event::FailedOver { parent, via } => {
@@ -1266,7 +1272,15 @@ impl Driver {
         }
     }
 
-    fn observe_links(&self) {
+    fn observe_links(&mut self) {
+        let now = std::time::Instant::now();
+        if self
+            .links_observed
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.links_observed = Some(now);
         for l in self.core.links() {
             let peer = l.peer.to_string();
             metrics::gauge!("liandong_queue_depth", "node" => self.labels.clone(), "peer" => peer.clone())
