@@ -734,6 +734,22 @@ impl<'a> Sim<'a> {
         self.drain_hinted(ix, u32::MAX);
     }
 
+    /// A simulated operator at `node` presses a button; if the node is
+    /// down they try again later (`again`), a bounded number of times.
+    fn operator_acts(&mut self, at: u64, node: Ix, tries: u8, cmd: Command, again: Ev) {
+        if !self.up(node) {
+            if tries < FOLLOW_UP_TRIES {
+                self.push(at + FOLLOW_UP_RETRY, again);
+            }
+            return;
+        }
+        let now = self.local(node);
+        if let Some(core) = self.nodes[node as usize].core.as_mut() {
+            let _ = core.handle_command(cmd, now);
+        }
+        self.drain(node);
+    }
+
     fn drain_hinted(&mut self, ix: Ix, hint: Ix) {
         let mut connects: Vec<Ix> = Vec::new();
         while let Some(effect) = self.nodes[ix as usize].core.as_mut().and_then(Core::poll_effect) {
@@ -1331,52 +1347,28 @@ impl<'a> Sim<'a> {
                 }
                 Ev::BurstReport { node, severity } => self.file_report(node, severity),
                 Ev::Accept { node, incident, tries } => {
-                    if !self.up(node) {
-                        if tries < FOLLOW_UP_TRIES {
-                            self.push(
-                                at + FOLLOW_UP_RETRY,
-                                Ev::Accept {
-                                    node,
-                                    incident,
-                                    tries: tries + 1,
-                                },
-                            );
-                        }
-                        continue;
-                    }
-                    let now = self.local(node);
                     let cmd = Command::Accept {
                         incident,
                         by: "sim".into(),
                     };
-                    if let Some(core) = self.nodes[node as usize].core.as_mut() {
-                        let _ = core.handle_command(cmd, now);
-                    }
-                    self.drain(node);
+                    let again = Ev::Accept {
+                        node,
+                        incident,
+                        tries: tries + 1,
+                    };
+                    self.operator_acts(at, node, tries, cmd, again);
                 }
                 Ev::SignFor { node, order, tries } => {
-                    if !self.up(node) {
-                        if tries < FOLLOW_UP_TRIES {
-                            self.push(
-                                at + FOLLOW_UP_RETRY,
-                                Ev::SignFor {
-                                    node,
-                                    order,
-                                    tries: tries + 1,
-                                },
-                            );
-                        }
-                        continue;
-                    }
-                    let now = self.local(node);
                     let cmd = Command::Acknowledge {
                         order,
                         state: TargetState::SignedFor { by: "sim".into() },
                     };
-                    if let Some(core) = self.nodes[node as usize].core.as_mut() {
-                        let _ = core.handle_command(cmd, now);
-                    }
-                    self.drain(node);
+                    let again = Ev::SignFor {
+                        node,
+                        order,
+                        tries: tries + 1,
+                    };
+                    self.operator_acts(at, node, tries, cmd, again);
                 }
                 Ev::Sample => {
                     self.sample();
