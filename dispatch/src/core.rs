@@ -375,7 +375,12 @@ impl Core {
                 core.timer(expires, TimerKind::Expire, Some(peer), Some(id));
             }
         }
-        for stored in core.store.envelopes.values() {
+        // The store's envelopes are a HashMap: walk them in a fixed order
+        // (creation time, then id), so orphans are applied in the same
+        // order in every process and a simulation replays byte for byte.
+        let mut held: Vec<&StoredEnvelope> = core.store.envelopes.values().collect();
+        held.sort_by_key(|s| (s.envelope.created, s.envelope.id));
+        for stored in held {
             if let Body::Update(u) = &stored.envelope.body
                 && !core.store.incidents.contains_key(&u.incident)
             {
