@@ -1255,14 +1255,14 @@ impl Driver {
     fn observe_records(&self, records: &[Record]) {
         for r in records {
             if let Record::Envelope(stored) = r {
-                let kind = format!("{:?}", stored.envelope.kind());
+                let kind = stored.envelope.kind().name();
                 let n = stored.trace.len();
                 if n >= 2 {
                     let hop = stored.trace[n - 1].at.since(stored.trace[n - 2].at);
                     let e2e = stored.trace[n - 1].at.since(stored.envelope.created);
-                    metrics::histogram!("liandong_hop_latency_seconds", "node" => self.labels.clone(), "kind" => kind.clone())
+                    metrics::histogram!("liandong_hop_latency_seconds", "node" => self.labels.clone(), "kind" => kind)
                         .record(hop.as_secs_f64());
-                    metrics::histogram!("liandong_delivery_latency_seconds", "node" => self.labels.clone(), "kind" => kind.clone())
+                    metrics::histogram!("liandong_delivery_latency_seconds", "node" => self.labels.clone(), "kind" => kind)
                         .record(e2e.as_secs_f64());
                 }
                 debug!(id = %stored.envelope.id, kind, origin = %stored.envelope.origin, "stored");

@@ -227,8 +227,8 @@ async fn metrics_are_served_in_the_prometheus_format() {
         "liandong_link_up{node=\"350100\",peer=\"350102\"} 1",
         "liandong_queue_depth{node=\"350100\",peer=\"350102\"}",
         "liandong_commit_seconds_bucket{node=\"350100\"",
-        "liandong_hop_latency_seconds_bucket{node=\"350100\",kind=\"Report\"",
-        "liandong_envelopes_stored_total{node=\"350100\",kind=\"Report\"}",
+        "liandong_hop_latency_seconds_bucket{node=\"350100\",kind=\"report\"",
+        "liandong_envelopes_stored_total{node=\"350100\",kind=\"report\"}",
     ] {
         assert!(text.contains(metric), "no {metric} in:\n{text}");
     }
