@@ -720,12 +720,14 @@ async fn watch(args: WatchArgs, clock: Clock) -> anyhow::Result<()> {
                     status,
                     incidents,
                     orders,
+                    rooms,
                 } => eprintln!(
-                    "watching node {} {}: {} open incidents, {} open orders; Ctrl-C to stop",
+                    "watching node {} {}: {} open incidents, {} open orders, {} open rooms; Ctrl-C to stop",
                     status.node,
                     status.name,
                     incidents.len(),
-                    orders.len()
+                    orders.len(),
+                    rooms.len()
                 ),
                 Response::Pushed(pushed) => writeln!(out, "{}", pushed_line(pushed, clock))?,
                 other => bail!("the node pushed {} on a subscription", other.kind()),

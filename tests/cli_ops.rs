@@ -122,6 +122,7 @@ fn snapshot() -> Response {
         status: status(),
         incidents: Vec::new(),
         orders: Vec::new(),
+        rooms: Vec::new(),
     }
 }
 

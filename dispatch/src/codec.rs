@@ -78,6 +78,12 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, CodecError> {
     Ok(frame)
 }
 
+/// How many bytes `envelope` takes inside a frame, for packing batches
+/// (room history) under [`MAX_FRAME`].
+pub fn encoded_len(envelope: &Envelope) -> usize {
+    bincode::serde::encode_to_vec(envelope, bincode::config::standard()).map_or(MAX_FRAME, |b| b.len())
+}
+
 /// The bytes an origin signs: everything in the envelope but the signature.
 pub fn signed_bytes(envelope: &Envelope) -> Vec<u8> {
     #[derive(serde::Serialize)]

@@ -1,6 +1,11 @@
 //! [`Core`]: one node's protocol state machine.
+//!
+//! Coordination rooms are in the child module `room` (same state machine,
+//! its own file).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+mod room;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +20,8 @@ use crate::store::{
     item_name,
 };
 use crate::wire::{
-    Action, Body, Carry, DeadLetter, Envelope, EnvelopeId, Frame, Hop, Item, Lane, Mode, Order, OrderAck, Report,
-    Stage, Supervise, TargetState, Targets, Timestamp, Update,
+    Action, Body, Carry, DeadLetter, Envelope, EnvelopeId, Frame, Hop, Item, Lane, Mode, Order, OrderAck, Report, Role,
+    RoomAct, RoomBody, Stage, Supervise, TargetState, Targets, Timestamp, Update,
 };
 
 /// Settings of a core that are not in the topology's policy.
@@ -32,6 +37,9 @@ pub struct CoreConfig {
     pub outbox_limit: usize,
     /// How often expired envelopes are dropped from the dedup window.
     pub sweep_every: Duration,
+    /// How long a room event may wait for an earlier one before this node
+    /// asks the room's home for the gap.
+    pub room_gap_wait: Duration,
 }
 
 impl Default for CoreConfig {
@@ -42,6 +50,7 @@ impl Default for CoreConfig {
             retry_cap: Duration::from_secs(60),
             outbox_limit: 100_000,
             sweep_every: Duration::from_secs(3600),
+            room_gap_wait: Duration::from_secs(3),
         }
     }
 }
@@ -118,6 +127,19 @@ pub enum Event {
         peer: NodeId,
         reason: String,
     },
+    /// A coordination room took its event `seq` here, in order (the
+    /// first, seq 1, is the opening).
+    RoomChanged {
+        room: EnvelopeId,
+        seq: u64,
+        line: &'static str,
+    },
+    /// The room's home did not take an ask from this node.
+    RoomRefused {
+        room: EnvelopeId,
+        ask: EnvelopeId,
+        reason: String,
+    },
 }
 
 /// An operator's action at this node.
@@ -176,6 +198,19 @@ pub enum Command {
         order: EnvelopeId,
         state: TargetState,
     },
+    /// Someone at this node acts in the coordination room of incident
+    /// `room` (open it, enter, speak, decide, assign a task, invite,
+    /// leave, close). `home` names the room's home for a room this node
+    /// does not know (asking to enter from off the incident's path); the
+    /// home then decides. Succeeds once the ask is stored here and on its
+    /// way; the room's event (or the home's refusal) follows.
+    Room {
+        room: EnvelopeId,
+        by: String,
+        role: Role,
+        act: RoomAct,
+        home: Option<NodeId>,
+    },
 }
 
 /// Why a command was refused. Nothing was changed.
@@ -219,6 +254,42 @@ pub enum CommandError {
     },
     #[error("the queue to {0} is full: try again when the link has caught up")]
     Overloaded(NodeId),
+    #[error("only a leader may {action} a coordination room; {name} signs in as an operator")]
+    NotLeader { action: &'static str, name: String },
+    #[error(
+        "no coordination room for incident {0} is known here: this center is not on the incident's path and was not invited (give the room's home to ask it)"
+    )]
+    UnknownRoom(EnvelopeId),
+    #[error("the coordination room of incident {0} is closed")]
+    RoomClosed(EnvelopeId),
+    #[error("incident {0} already has a coordination room")]
+    RoomExists(EnvelopeId),
+    #[error("{name} is not in the coordination room of incident {room}: enter it first")]
+    NotPresent { room: EnvelopeId, name: String },
+    #[error("{name} is already in the coordination room of incident {room}")]
+    AlreadyPresent { room: EnvelopeId, name: String },
+    #[error("only the room's home ({home}) can {action} in the coordination room of incident {room}")]
+    NotAtHome {
+        room: EnvelopeId,
+        home: NodeId,
+        action: &'static str,
+    },
+    #[error(
+        "{node} is not on the path of incident {room} and was not invited: the room's home ({home}) refuses its people"
+    )]
+    NotAdmitted {
+        room: EnvelopeId,
+        node: NodeId,
+        home: NodeId,
+    },
+    #[error("a room task must go to a center or unit below the room's home {home}; {target} is not")]
+    TaskNotBelow { target: NodeId, home: NodeId },
+    #[error("the coordination room of incident {room} is full: {what}")]
+    RoomFull { room: EnvelopeId, what: String },
+    #[error("{0} is already invited or on the incident's path")]
+    AlreadyInvited(NodeId),
+    #[error("no node {0} is in the topology")]
+    UnknownNode(NodeId),
 }
 
 /// Why the core could not be built.
@@ -239,6 +310,7 @@ enum TimerKind {
     OrderSignFor,
     OrderFinish,
     Sweep,
+    RoomGap,
 }
 
 /// A timer: what, about which peer or item.
@@ -313,6 +385,15 @@ pub struct Core {
     /// Order acks that arrived before their order (it went around this
     /// center while it was down), by order.
     orphan_acks: HashMap<EnvelopeId, Vec<EnvelopeId>>,
+    /// Room events stored here but not yet applied, because an earlier
+    /// one is missing (or the room is not known here): by room, by seq.
+    /// Bounded by what the store holds; rebuilt at restore.
+    room_waiting: HashMap<EnvelopeId, BTreeMap<u64, EnvelopeId>>,
+    /// Rooms with a gap timer armed.
+    room_gap_armed: HashSet<EnvelopeId>,
+    /// The last catch-up asked per room: (first missing seq, when), so a
+    /// gap that persists is asked for again only after a while.
+    room_synced: HashMap<EnvelopeId, (u64, Timestamp)>,
 }
 
 impl Core {
@@ -367,6 +448,9 @@ impl Core {
             failover_attempts: 0,
             orphans: HashMap::new(),
             orphan_acks: HashMap::new(),
+            room_waiting: HashMap::new(),
+            room_gap_armed: HashSet::new(),
+            room_synced: HashMap::new(),
         };
         let pending: Vec<(NodeId, EnvelopeId)> = core.store.pending().map(|(p, id, _)| (p.clone(), *id)).collect();
         for (peer, id) in pending {
@@ -392,6 +476,7 @@ impl Core {
                 core.orphan_acks.entry(a.order).or_default().push(stored.envelope.id);
             }
         }
+        core.restore_rooms(now);
         let incidents: Vec<EnvelopeId> = core.store.incidents.keys().copied().collect();
         for id in incidents {
             core.arm_incident_timers(id);
@@ -628,7 +713,7 @@ impl Core {
     }
 
     fn lane_for(envelope: &Envelope, catch_up: bool) -> Lane {
-        if catch_up {
+        if catch_up || matches!(envelope.body, Body::Room(RoomBody::History { .. })) {
             Lane::Bulk
         } else if envelope.severity().is_some_and(|s| s >= Severity::II) {
             Lane::Urgent
@@ -1052,7 +1137,7 @@ impl Core {
         self.enqueue(id, plan, carry.catch_up, now);
         self.send_frame(peer, Lane::Control, &Frame::HopAck { id });
         if !known {
-            self.deliver(id, now);
+            self.deliver(id, carry.to.contains(&self.me), now);
         }
     }
 
@@ -1077,8 +1162,11 @@ impl Core {
 
     // ---- the application: lifecycles ----
 
-    /// Applies a newly stored envelope to incidents and orders here.
-    fn deliver(&mut self, id: EnvelopeId, now: Timestamp) {
+    /// Applies a newly stored envelope to incidents, orders and rooms
+    /// here. `addressed`: this node is one of the copy's destinations (not
+    /// only a center on the way), which rooms need to tell members from
+    /// relays.
+    fn deliver(&mut self, id: EnvelopeId, addressed: bool, now: Timestamp) {
         let Some(stored) = self.store.envelopes.get(&id) else {
             return;
         };
@@ -1090,6 +1178,7 @@ impl Core {
             Body::Order(order) => self.record_order(&envelope, order, now),
             Body::OrderAck(ack) => self.apply_ack(&envelope, ack, at),
             Body::Supervise(s) => self.apply_supervise(&envelope, s, at),
+            Body::Room(body) => self.on_room(&envelope, body, addressed, now),
             Body::DeadLetter(d) => {
                 if envelope.origin != self.me {
                     self.audit(
@@ -1157,6 +1246,9 @@ impl Core {
                 action: Action::Received,
             };
             self.originate(Body::Update(update), vec![envelope.origin.clone()], envelope.mode, at);
+        }
+        if owned_here {
+            self.auto_open_room(id, at);
         }
         for update in self.orphans.remove(&id).unwrap_or_default() {
             if let Some(stored) = self.store.envelopes.get(&update)
@@ -1282,6 +1374,7 @@ impl Core {
                 severity,
                 alert: true,
             });
+            self.auto_open_room(id, at);
         }
         self.notify(Event::IncidentChanged {
             incident: id,
@@ -1405,6 +1498,7 @@ impl Core {
             status,
         });
         let roll_up = self.store.roll_up(ack.order);
+        self.room_task_progress(ack.order, &target, &ack.state, at);
         self.notify(Event::OrderProgress {
             order: ack.order,
             target,
@@ -1472,7 +1566,7 @@ impl Core {
             trace,
             catch_up: false,
         }));
-        self.deliver(id, now);
+        self.deliver(id, true, now);
         self.forward(id, &to, false, now);
         id
     }
@@ -1588,6 +1682,13 @@ impl Core {
             }
             Command::Dispatch { order, mode } => self.dispatch(order, mode, now),
             Command::Acknowledge { order, state } => self.acknowledge(order, state, now),
+            Command::Room {
+                room,
+                by,
+                role,
+                act,
+                home,
+            } => self.room_command(room, by, role, act, home, now),
         }
     }
 
@@ -1755,6 +1856,7 @@ impl Core {
             (TimerKind::OrderSignFor, _, Some(id)) => self.on_order_deadline(id, Stage::SignFor, now),
             (TimerKind::OrderFinish, _, Some(id)) => self.on_order_deadline(id, Stage::Finish, now),
             (TimerKind::Sweep, _, _) => self.on_sweep(now),
+            (TimerKind::RoomGap, _, Some(room)) => self.on_room_gap(room, now),
             _ => {}
         }
     }
@@ -1976,6 +2078,10 @@ impl Core {
             .map(|i| i.id)
             .collect();
         keep.extend(self.store.pending().map(|(_, id, _)| *id));
+        // And the events of open rooms: a late member gets them as history.
+        for room in self.store.rooms.values().filter(|r| r.is_open()) {
+            keep.extend(self.store.room_log(room.id).map(|e| e.event));
+        }
         let expired: Vec<EnvelopeId> = self
             .store
             .envelopes

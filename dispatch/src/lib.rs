@@ -19,8 +19,11 @@
 //!   (Ed25519 for nodes, a cheap deterministic stand-in for simulations).
 //! - [`store`]: durable state as [`Record`]s and their fold, [`Store`];
 //!   incidents, orders, roll-ups.
+//! - [`room`]: coordination rooms as a node knows them: header, ordered
+//!   log, minutes.
 //! - [`core`]: [`Core`], routing, hop acks, retries, dedup, lifecycles,
-//!   deadlines and supervision, skip-level failover and catch-up.
+//!   deadlines and supervision, skip-level failover and catch-up,
+//!   coordination rooms (in `core/room.rs`).
 //! - [`testing`]: an in-memory federation of cores with a virtual clock,
 //!   for tests and benchmarks.
 //!
@@ -41,15 +44,17 @@
 
 pub mod codec;
 pub mod core;
+pub mod room;
 pub mod sign;
 pub mod store;
 pub mod testing;
 pub mod wire;
 
 pub use crate::core::{Command, CommandError, Core, CoreConfig, CoreError, Effect, Event, LinkStatus};
+pub use crate::room::{Minutes, Person, Room, RoomEntry, RoomLine, RoomState, RoomTask};
 pub use crate::sign::{Ed25519Keyring, Ed25519Signer, SignatureCheck, SignatureError, Signer, TestKeys};
 pub use crate::store::{Incident, IncidentState, OrderRecord, Record, RollUp, Store, TargetStatus};
 pub use crate::wire::{
-    Action, Body, Category, Envelope, EnvelopeId, Frame, Item, Lane, Mode, Order, Report, Stage, TargetState, Targets,
-    Timestamp,
+    Action, Body, Category, Envelope, EnvelopeId, Frame, Item, Lane, Mode, Order, Report, Role, RoomAct, RoomBody,
+    Stage, TargetState, Targets, Timestamp,
 };

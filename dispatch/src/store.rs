@@ -13,6 +13,7 @@ use std::fmt;
 use liandong_topology::NodeId;
 use serde::{Deserialize, Serialize};
 
+use crate::room::{Room, RoomEntry};
 use crate::wire::{Envelope, EnvelopeId, Hop, Item, Lane, Mode, Order, Report, Stage, TargetState, Timestamp};
 
 /// One change to durable state.
@@ -48,6 +49,10 @@ pub enum Record {
     /// The dedup window moved past these expired envelopes: drop them and
     /// their outbox entries (one pass over the outbox for the whole batch).
     Forget(Vec<EnvelopeId>),
+    /// A coordination room's header, replaced whole.
+    Room(Room),
+    /// One more line of a room's log, applied in sequence order.
+    RoomEntry(RoomEntry),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,6 +228,10 @@ pub struct Store {
     /// The most recent audit entries, and how many there were in all.
     pub audit: Vec<AuditEntry>,
     pub audit_count: u64,
+    /// Coordination rooms this node is part of (or the home of).
+    pub rooms: BTreeMap<EnvelopeId, Room>,
+    /// Their logs, by (room, sequence number).
+    pub room_log: BTreeMap<(EnvelopeId, u64), RoomEntry>,
 }
 
 impl Store {
@@ -273,7 +282,18 @@ impl Store {
                 let ids: std::collections::HashSet<&EnvelopeId> = ids.iter().collect();
                 self.outbox.retain(|(_, e), _| !ids.contains(e));
             }
+            Record::Room(room) => {
+                self.rooms.insert(room.id, room.clone());
+            }
+            Record::RoomEntry(entry) => {
+                self.room_log.insert((entry.room, entry.seq), entry.clone());
+            }
         }
+    }
+
+    /// A room's log in sequence order.
+    pub fn room_log(&self, room: EnvelopeId) -> impl Iterator<Item = &RoomEntry> {
+        self.room_log.range((room, 0)..=(room, u64::MAX)).map(|(_, e)| e)
     }
 
     /// The roll-up of an order's targets as this node knows them.

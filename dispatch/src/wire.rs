@@ -89,6 +89,7 @@ impl Envelope {
             Body::OrderAck(_) => Kind::OrderAck,
             Body::Supervise(_) => Kind::Supervise,
             Body::DeadLetter(_) => Kind::DeadLetter,
+            Body::Room(_) => Kind::Room,
         }
     }
 
@@ -101,6 +102,7 @@ impl Envelope {
                 Action::Escalate { report, .. } => report.severity(),
                 _ => None,
             },
+            Body::Room(r) => r.severity(),
             _ => None,
         }
     }
@@ -115,6 +117,7 @@ pub enum Kind {
     OrderAck,
     Supervise,
     DeadLetter,
+    Room,
 }
 
 impl Kind {
@@ -127,6 +130,7 @@ impl Kind {
             Kind::OrderAck => "order ack",
             Kind::Supervise => "supervise",
             Kind::DeadLetter => "dead letter",
+            Kind::Room => "room",
         }
     }
 }
@@ -146,6 +150,9 @@ pub enum Body {
     Supervise(Supervise),
     /// An envelope expired before delivery: the notice to its origin.
     DeadLetter(DeadLetter),
+    /// Coordination room traffic (综合协调室): asks to the room's home,
+    /// its ordered events to the room's nodes, catch-up.
+    Room(RoomBody),
 }
 
 /// Categories operators file reports under.
@@ -364,6 +371,164 @@ pub struct DeadLetter {
     /// Where it was stuck when it expired.
     pub stuck_at: NodeId,
     pub expired: Timestamp,
+}
+
+/// What a person may do in a coordination room, as their operator
+/// certificate says. Only leaders open and close rooms and record
+/// decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    Operator,
+    Leader,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Leader => "leader",
+        }
+    }
+}
+
+/// Coordination room traffic. A room is named by the id of its incident
+/// (one room per incident) and lives at its *home*, the center that owned
+/// the incident when the room opened. People act from their own node: the
+/// node sends an [`RoomAsk`] to the home; the home checks it, gives it the
+/// room's next sequence number and fans the [`RoomEvent`] out to every
+/// node of the room, which applies events strictly in sequence order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoomBody {
+    /// A person's action, from their node to the room's home.
+    Ask(RoomAsk),
+    /// The home's numbered record of something that happened in the room.
+    Event(RoomEvent),
+    /// A node behind on the room asks the home for events `from..=to`.
+    Sync { room: EnvelopeId, from: u64, to: u64 },
+    /// A bounded batch of earlier events (signed event envelopes, in
+    /// sequence order) for a node that joined late or has a gap.
+    History { room: EnvelopeId, events: Vec<Envelope> },
+    /// The home did not take an ask: why, back to the asking node.
+    Refused {
+        room: EnvelopeId,
+        ask: EnvelopeId,
+        reason: String,
+    },
+}
+
+impl RoomBody {
+    pub fn room(&self) -> EnvelopeId {
+        match self {
+            RoomBody::Ask(a) => a.room,
+            RoomBody::Event(e) => e.room,
+            RoomBody::Sync { room, .. } | RoomBody::History { room, .. } | RoomBody::Refused { room, .. } => *room,
+        }
+    }
+
+    /// Asks and events travel at their incident's severity (I and II go
+    /// ahead on a thin link); history is bulk.
+    fn severity(&self) -> Option<Severity> {
+        match self {
+            RoomBody::Ask(a) => Some(a.severity),
+            RoomBody::Event(e) => Some(e.severity),
+            _ => None,
+        }
+    }
+}
+
+/// A person's action in a room, signed by their node (the envelope's
+/// origin); name and role come from the operator certificate there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomAsk {
+    pub room: EnvelopeId,
+    /// The room's home, where the ask goes.
+    pub home: NodeId,
+    /// The incident's severity, for the lane.
+    pub severity: Severity,
+    pub by: String,
+    pub role: Role,
+    pub act: RoomAct,
+}
+
+/// What people do in a room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoomAct {
+    /// Open the room on its incident (a leader at the owning center).
+    Open,
+    Enter,
+    Leave,
+    /// A message to everyone present.
+    Say {
+        text: String,
+    },
+    /// A decision, recorded as such for the minutes (leaders only).
+    Decide {
+        text: String,
+    },
+    /// A task for a center or unit below the home: it becomes a dispatch
+    /// order from the home with its own acknowledgement tracking.
+    Task {
+        target: NodeId,
+        instruction: String,
+        finish_by: Option<Timestamp>,
+    },
+    /// Let a node off the incident's path (a member unit, another center)
+    /// into the room; only from the home.
+    Invite {
+        node: NodeId,
+    },
+    /// Close the room; the minutes (会议纪要) follow from its log.
+    Close {
+        summary: String,
+    },
+}
+
+impl RoomAct {
+    pub fn name(&self) -> &'static str {
+        match self {
+            RoomAct::Open => "open",
+            RoomAct::Enter => "enter",
+            RoomAct::Leave => "leave",
+            RoomAct::Say { .. } => "say",
+            RoomAct::Decide { .. } => "decide",
+            RoomAct::Task { .. } => "task",
+            RoomAct::Invite { .. } => "invite",
+            RoomAct::Close { .. } => "close",
+        }
+    }
+}
+
+/// One numbered event of a room, signed by its home.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomEvent {
+    pub room: EnvelopeId,
+    /// 1 for the opening, then one more for every event: members apply
+    /// events in this order, once.
+    pub seq: u64,
+    pub severity: Severity,
+    pub what: RoomWhat,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoomWhat {
+    /// An ask the home took, exactly as the asking node signed it: the
+    /// home orders it but cannot put words in anyone's mouth.
+    Asked {
+        ask: Box<Envelope>,
+        /// For the opening: the incident's signed report, so a node that
+        /// never saw the incident (an invited unit) knows what it is about.
+        report: Option<Box<Envelope>>,
+        /// For a task: the dispatch order the home issued for it.
+        order: Option<EnvelopeId>,
+    },
+    /// A task's target acknowledged its order (delivered, signed for,
+    /// done, refused), as the home saw it.
+    TaskProgress {
+        task: u64,
+        order: EnvelopeId,
+        target: NodeId,
+        state: TargetState,
+    },
 }
 
 /// One hop of an envelope's journey: where it was stored, and when.

@@ -40,9 +40,10 @@ use liandong_certs::{
     CaDir, Identity, RevocationList, Revocations, Usage, Verifier, ed25519_public_key, load_ca_certificate,
     load_certificates, load_private_key,
 };
+use liandong_dispatch::room::{Minutes, Room};
 use liandong_dispatch::sign::{SignatureCheck, SignatureError};
 use liandong_dispatch::store::Incident;
-use liandong_dispatch::wire::Report;
+use liandong_dispatch::wire::{Report, Role, RoomAct};
 use liandong_dispatch::{
     Command, Core, CoreConfig, Ed25519Signer, Effect, EnvelopeId, Event, Order, Record, TargetState, Timestamp,
 };
@@ -51,7 +52,9 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, info_span, warn};
 
-use crate::control::proto::{IdRef, LinkView, NodeStatus, Notice, Operator, OrderView, Pushed, Request, Response};
+use crate::control::proto::{
+    IdRef, LinkView, NodeStatus, Notice, Operator, OrderView, Pushed, Request, Response, RoomView,
+};
 use crate::control::{Call, ControlConfig, ControlServer};
 use crate::observe::serve_metrics;
 use crate::store::{Durable, StoreLocation, StoreOptions};
@@ -965,6 +968,51 @@ impl Driver {
                     mode,
                 }
             }
+            Request::RoomAct { room, act, home } => {
+                let room = match (&act, &home) {
+                    (RoomAct::Open, _) => self.incident_id(&room)?,
+                    (_, Some(_)) if self.core.room(full_id(&room).unwrap_or(EnvelopeId(0))).is_none() => {
+                        full_id(&room).ok_or_else(|| {
+                            format!(
+                                "{:?}: to ask to enter a room this center does not know, give the incident's full 32-digit id",
+                                room.0
+                            )
+                        })?
+                    }
+                    _ => self.room_id(&room)?,
+                };
+                let act = match act {
+                    RoomAct::Say { text: t } => RoomAct::Say {
+                        text: text("message", t)?,
+                    },
+                    RoomAct::Decide { text: t } => RoomAct::Decide {
+                        text: text("decision", t)?,
+                    },
+                    RoomAct::Task {
+                        target,
+                        instruction,
+                        finish_by,
+                    } => RoomAct::Task {
+                        target,
+                        instruction: text("task", instruction)?,
+                        finish_by,
+                    },
+                    RoomAct::Close { summary } => RoomAct::Close {
+                        summary: text_or_empty("summary", summary)?,
+                    },
+                    other => other,
+                };
+                Command::Room {
+                    room,
+                    by,
+                    role: match op.role {
+                        liandong_certs::Role::Leader => Role::Leader,
+                        liandong_certs::Role::Operator => Role::Operator,
+                    },
+                    act,
+                    home,
+                }
+            }
             Request::Acknowledge { order, state } => {
                 let state = match state {
                     TargetState::SignedFor { .. } => TargetState::SignedFor { by },
@@ -1005,6 +1053,20 @@ impl Driver {
                 )
             }
             Subject::Acknowledged(order, state) => (order, format!("order {order}: {state} stored at {}", self.me)),
+            Subject::Room(room, act) => {
+                let home = self
+                    .core
+                    .room(room)
+                    .map_or_else(|| "its home".to_owned(), |r| format!("its home {}", r.home));
+                return Ok(Response::Asked {
+                    room,
+                    ask: created,
+                    what: format!(
+                        "{act} in the room of incident {room}: stored at {}, sent to {home}",
+                        self.me
+                    ),
+                });
+            }
         };
         Ok(Response::Done { id, what })
     }
@@ -1027,11 +1089,21 @@ impl Driver {
                 Err(reason) => Response::Refused { reason },
             },
             Request::Status => Response::Status(self.status(now)),
+            Request::Rooms { closed } => Response::Rooms(self.rooms(closed)),
+            Request::Room { id } => match self.room_id(&id) {
+                Ok(id) => Response::Room(self.room_view(id)),
+                Err(reason) => Response::Refused { reason },
+            },
+            Request::Minutes { room } => match self.room_id(&room) {
+                Ok(id) => Response::Minutes(self.minutes(id)),
+                Err(reason) => Response::Refused { reason },
+            },
             Request::Topology => Response::Topology(self.topology.to_toml()),
             Request::Subscribe => Response::Snapshot {
                 status: self.status(now),
                 incidents: self.incidents(false),
                 orders: self.orders(false),
+                rooms: self.rooms(false),
             },
             other => Response::Refused {
                 reason: format!("not a query: {other:?}"),
@@ -1065,6 +1137,25 @@ impl Driver {
             .collect();
         list.sort_by_key(|v| std::cmp::Reverse(v.order.issued));
         list
+    }
+
+    fn rooms(&self, closed: bool) -> Vec<Room> {
+        let mut list: Vec<Room> = self.core.rooms().filter(|r| closed || r.is_open()).cloned().collect();
+        list.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.opened.cmp(&a.opened)));
+        list
+    }
+
+    fn room_view(&self, id: EnvelopeId) -> RoomView {
+        let room = self.core.room(id).cloned().expect("resolved ids name known rooms");
+        RoomView {
+            room,
+            log: self.core.room_log(id).cloned().collect(),
+        }
+    }
+
+    fn minutes(&self, id: EnvelopeId) -> Minutes {
+        let room = self.core.room(id).expect("resolved ids name known rooms");
+        Minutes::of(room, self.core.room_log(id), &self.topology)
     }
 
     fn order_view(&self, id: EnvelopeId) -> OrderView {
@@ -1136,6 +1227,10 @@ impl Driver {
 
     fn order_id(&self, r: &IdRef) -> Result<EnvelopeId, String> {
         resolve(r, "order", self.core.orders().map(|o| o.id))
+    }
+
+    fn room_id(&self, r: &IdRef) -> Result<EnvelopeId, String> {
+        resolve(r, "room", self.core.rooms().map(|o| o.id))
     }
 
     // ---- what operators and logs are told ----
@@ -1243,6 +1338,21 @@ impl Driver {
                 metrics::counter!("liandong_refused_total", "node" => labels).increment(1);
                 Notice::Refused { peer, reason }
             }
+            Event::RoomChanged { room, seq, line } => {
+                let (Some(r), Some(entry)) = (self.core.room(room), self.core.store().room_log.get(&(room, seq)))
+                else {
+                    return;
+                };
+                info!(%room, seq, line, "room event");
+                Notice::RoomChanged {
+                    room: r.clone(),
+                    entry: entry.clone(),
+                }
+            }
+            Event::RoomRefused { room, ask, reason } => {
+                warn!(%room, %ask, %reason, "room ask refused");
+                Notice::RoomRefused { room, ask, reason }
+            }
         };
         self.push(now, notice);
     }
@@ -1340,6 +1450,9 @@ fn is_query(r: &Request) -> bool {
             | Request::Orders { .. }
             | Request::Order { .. }
             | Request::Status
+            | Request::Rooms { .. }
+            | Request::Room { .. }
+            | Request::Minutes { .. }
             | Request::Topology
             | Request::Subscribe
     )
@@ -1355,6 +1468,7 @@ enum Subject {
     Order,
     Incident(EnvelopeId, &'static str),
     Acknowledged(EnvelopeId, &'static str),
+    Room(EnvelopeId, &'static str),
 }
 
 fn subject_of(c: &Command) -> Subject {
@@ -1370,6 +1484,7 @@ fn subject_of(c: &Command) -> Subject {
         Command::Close { incident, .. } => Subject::Incident(*incident, "closing"),
         Command::Note { incident, .. } => Subject::Incident(*incident, "note"),
         Command::Cancel { incident, .. } => Subject::Incident(*incident, "cancellation"),
+        Command::Room { room, act, .. } => Subject::Room(*room, act.name()),
     }
 }
 
@@ -1393,6 +1508,15 @@ fn text(field: &str, value: String) -> Result<String, String> {
 fn text_or_empty(field: &str, value: String) -> Result<String, String> {
     check_len(field, &value, MAX_TEXT)?;
     Ok(value.trim().to_string())
+}
+
+/// An id given in full (32 hex digits), for items not known here.
+fn full_id(r: &IdRef) -> Option<EnvelopeId> {
+    let hex = r.0.trim();
+    (hex.len() == 32)
+        .then(|| u128::from_str_radix(hex, 16).ok())
+        .flatten()
+        .map(EnvelopeId)
 }
 
 /// An id from its full hex form or a unique prefix of it.

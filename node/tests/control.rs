@@ -114,6 +114,7 @@ fn snapshot() -> Response {
         status: status(),
         incidents: vec![incident(1, "仓库冒烟")],
         orders: Vec::new(),
+        rooms: Vec::new(),
     }
 }
 

@@ -15,11 +15,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use liandong_dispatch::room::{Closing, Presence};
 use liandong_dispatch::store::{AUDIT_IN_MEMORY, AuditEntry, OutboxEntry, StoredEnvelope, TimelineEntry};
-use liandong_dispatch::wire::{Hop, Update};
+use liandong_dispatch::wire::{Hop, Role, Update};
 use liandong_dispatch::{
     Action, Body, Category, Command, Core, CoreConfig, Effect, Envelope, EnvelopeId, Incident, IncidentState, Lane,
-    Mode, Order, OrderRecord, Record, Report, Store, TargetState, TargetStatus, Targets, TestKeys, Timestamp,
+    Mode, Order, OrderRecord, Person, Record, Report, Room, RoomEntry, RoomLine, RoomState, RoomTask, Store,
+    TargetState, TargetStatus, Targets, TestKeys, Timestamp,
 };
 use liandong_node::store::{AuditProblem, Durable, StoreError, StoreLocation, StoreOptions};
 use liandong_topology::{Addressing, NodeId, Preset, Severity, Shape, generate};
@@ -373,6 +375,81 @@ fn target_status(rng: &mut Rng) -> TargetStatus {
     }
 }
 
+fn person(rng: &mut Rng) -> Person {
+    Person {
+        node: rng.peer(),
+        name: rng.text("王芳"),
+        role: if rng.percent(50) { Role::Leader } else { Role::Operator },
+    }
+}
+
+fn room(rng: &mut Rng, id: EnvelopeId) -> Room {
+    let task = |rng: &mut Rng| RoomTask {
+        seq: rng.below(50) as u64,
+        order: rng.envelope_id(),
+        target: rng.peer(),
+        instruction: rng.text("疏散群众"),
+        by: person(rng),
+        finish_by: rng.percent(50).then(|| rng.time()),
+        state: target_status(rng).state,
+        at: rng.time(),
+    };
+    let closed = rng.percent(30);
+    Room {
+        id,
+        home: rng.peer(),
+        origin: rng.peer(),
+        title: rng.text("五一路积水"),
+        severity: Severity::ALL[rng.below(5)],
+        category: Category::Flood,
+        place: "五一路".into(),
+        mode: rng.mode(),
+        opened: rng.time(),
+        opened_by: person(rng),
+        state: if closed { RoomState::Closed } else { RoomState::Open },
+        closing: closed.then(|| Closing {
+            at: rng.time(),
+            by: person(rng),
+            summary: rng.text("险情排除"),
+        }),
+        present: (0..rng.below(4))
+            .map(|_| Presence {
+                person: person(rng),
+                since: rng.time(),
+            })
+            .collect(),
+        invited: (0..rng.below(2)).map(|_| rng.peer()).collect(),
+        tasks: (0..rng.below(3)).map(|_| task(rng)).collect(),
+        last_seq: rng.below(100) as u64,
+    }
+}
+
+fn room_entry(rng: &mut Rng, room: EnvelopeId) -> RoomEntry {
+    let line = match rng.below(4) {
+        0 => RoomLine::Entered,
+        1 => RoomLine::Said {
+            text: rng.text("各单位注意"),
+        },
+        2 => RoomLine::Decided {
+            text: rng.text("启动二级响应"),
+        },
+        _ => RoomLine::TaskProgress {
+            task: rng.below(10) as u64,
+            target: rng.peer(),
+            state: target_status(rng).state,
+        },
+    };
+    RoomEntry {
+        room,
+        seq: 1 + rng.below(20) as u64,
+        event: rng.envelope_id(),
+        ask: rng.percent(80).then(|| rng.envelope_id()),
+        at: rng.time(),
+        by: rng.percent(80).then(|| person(rng)),
+        line,
+    }
+}
+
 fn audit(rng: &mut Rng) -> Record {
     Record::Audit(AuditEntry {
         at: rng.time(),
@@ -451,7 +528,15 @@ impl Gen {
                 target: self.rng.peer(),
                 status: target_status(&mut self.rng),
             },
-            85..95 => audit(&mut self.rng),
+            85..90 => audit(&mut self.rng),
+            90..93 => {
+                let id = self.known_id();
+                Record::Room(room(&mut self.rng, id))
+            }
+            93..96 => {
+                let id = self.known_id();
+                Record::RoomEntry(room_entry(&mut self.rng, id))
+            }
             _ => Record::Forget((0..1 + self.rng.below(3)).map(|_| self.known_id()).collect()),
         }
     }
@@ -477,6 +562,8 @@ fn assert_same(loaded: &Store, expected: &Store, context: &str) {
     assert_eq!(loaded.targets, expected.targets, "{context}: targets");
     assert_eq!(loaded.audit, expected.audit, "{context}: audit");
     assert_eq!(loaded.audit_count, expected.audit_count, "{context}: audit_count");
+    assert_eq!(loaded.rooms, expected.rooms, "{context}: rooms");
+    assert_eq!(loaded.room_log, expected.room_log, "{context}: room_log");
 }
 
 fn kind(record: &Record) -> &'static str {
@@ -490,6 +577,8 @@ fn kind(record: &Record) -> &'static str {
         Record::Target { .. } => "target",
         Record::Audit(_) => "audit",
         Record::Forget(_) => "forget",
+        Record::Room(_) => "room",
+        Record::RoomEntry(_) => "room entry",
     }
 }
 

@@ -41,6 +41,7 @@ struct RawPolicy {
     #[serde(default)]
     deadlines: BTreeMap<Severity, RawDeadlines>,
     alert_path: Option<Vec<Severity>>,
+    room_auto_open: Option<Vec<Severity>>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +183,9 @@ impl Topology {
         out.push_str(" }\n# Severities that also alert every center on the way at once.\n");
         let alert: Vec<String> = policy.alert_path().iter().map(|s| format!("\"{s}\"")).collect();
         let _ = writeln!(out, "alert_path = [{}]", alert.join(", "));
+        out.push_str("# Severities whose owner opens a coordination room at once (others: a leader opens it).\n");
+        let rooms: Vec<String> = policy.room_auto_open().iter().map(|s| format!("\"{s}\"")).collect();
+        let _ = writeln!(out, "room_auto_open = [{}]", rooms.join(", "));
         out.push_str("\n[policy.deadlines]\n# accept: report at its owner -> accepted; sign_for: order delivered -> signed for;\n# finish: accepted or signed for -> done.\n");
         for s in Severity::ALL {
             let d = policy.deadlines(s);
@@ -221,7 +225,7 @@ impl Topology {
 }
 
 const HEADER: &str = "\
-# Format: [federation] name; [policy] reach, alert_path and deadlines per
+# Format: [federation] name; [policy] reach, alert_path, room_auto_open and deadlines per
 # severity (Routine, IV, III, II, I); [link] heartbeat and failover_after;
 # then one [[node]] per center or member unit with id (division code, or
 # code-unit for a member unit), name, level (province, city, county,
@@ -295,6 +299,9 @@ fn read_policy(raw: &RawPolicy, report: &mut impl FnMut(std::ops::Range<usize>, 
     }
     if let Some(alert) = &raw.alert_path {
         policy.set_alert_path(alert.clone());
+    }
+    if let Some(rooms) = &raw.room_auto_open {
+        policy.set_room_auto_open(rooms.clone());
     }
     policy
 }

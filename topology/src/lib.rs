@@ -25,6 +25,9 @@
 //! reach = { Routine = "township", IV = "county", III = "city", II = "top", I = "top" }
 //! # Severities that alert every center on the way at once.
 //! alert_path = ["I"]
+//! # Severities whose owner opens a coordination room at once; for the
+//! # others a leader of the owning center opens one when needed.
+//! room_auto_open = ["I"]
 //!
 //! [policy.deadlines]
 //! # accept: report at its owner -> accepted; sign_for: order delivered ->

@@ -54,13 +54,15 @@ pub struct Deadlines {
     pub finish: Duration,
 }
 
-/// Which level each severity must reach, the deadlines per severity, and
-/// which severities alert every center on the way at once.
+/// Which level each severity must reach, the deadlines per severity,
+/// which severities alert every center on the way at once, and which
+/// open a coordination room at their owner by themselves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     reach: BTreeMap<Severity, Reach>,
     deadlines: BTreeMap<Severity, Deadlines>,
     alert_path: Vec<Severity>,
+    room_auto_open: Vec<Severity>,
 }
 
 const fn mins(m: u64) -> Duration {
@@ -124,6 +126,7 @@ impl Default for Policy {
             reach: reach.into_iter().collect(),
             deadlines: deadlines.into_iter().collect(),
             alert_path: vec![Severity::I],
+            room_auto_open: vec![Severity::I],
         }
     }
 }
@@ -158,6 +161,20 @@ impl Policy {
 
     pub fn set_alert_path(&mut self, severities: Vec<Severity>) {
         self.alert_path = severities;
+    }
+
+    /// True if the owner of a report of `severity` opens a coordination
+    /// room (综合协调室) on it at once, without waiting for a leader.
+    pub fn opens_room(&self, severity: Severity) -> bool {
+        self.room_auto_open.contains(&severity)
+    }
+
+    pub fn room_auto_open(&self) -> &[Severity] {
+        &self.room_auto_open
+    }
+
+    pub fn set_room_auto_open(&mut self, severities: Vec<Severity>) {
+        self.room_auto_open = severities;
     }
 }
 

@@ -107,6 +107,7 @@ fn app_with(incidents: Vec<Incident>, width: u16, height: u16) -> App {
             status: city_status(),
             incidents,
             orders: vec![fire_order()],
+            rooms: vec![],
         },
     );
     app

@@ -16,6 +16,7 @@ use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
+use liandong_dispatch::room::Room;
 use liandong_dispatch::store::{Incident, IncidentState};
 use liandong_dispatch::wire::{EnvelopeId, Item, Mode, Stage, Timestamp};
 use liandong_node::control::{IdRef, NodeStatus, Notice, Operator, OrderView, Pushed, Request, Response};
@@ -59,6 +60,7 @@ pub enum AppEvent {
         status: NodeStatus,
         incidents: Vec<Incident>,
         orders: Vec<OrderView>,
+        rooms: Vec<Room>,
     },
     /// A change the node pushed.
     Pushed(Pushed),
@@ -392,11 +394,12 @@ impl App {
                 status,
                 incidents,
                 orders,
+                rooms,
             } => {
                 if self.now < status.now {
                     self.now = status.now;
                 }
-                self.model.apply_snapshot(status, incidents, orders);
+                self.model.apply_snapshot(status, incidents, orders, rooms);
                 self.connection = Connection::Live;
                 self.status_asked = false;
                 self.dirty = true;

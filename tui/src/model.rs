@@ -13,6 +13,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use liandong_dispatch::room::Room;
 use liandong_dispatch::store::{Incident, TargetStatus};
 use liandong_dispatch::wire::{EnvelopeId, Item, Timestamp};
 use liandong_node::control::{NodeStatus, Notice, OrderView, Pushed};
@@ -35,6 +36,8 @@ pub struct Model {
     pub status: Option<NodeStatus>,
     pub incidents: HashMap<EnvelopeId, Incident>,
     pub orders: HashMap<EnvelopeId, OrderView>,
+    /// Coordination rooms this node is part of (headers), by incident.
+    pub rooms: HashMap<EnvelopeId, Room>,
     /// The next hop that stored something that started here ("at the
     /// township"), per envelope, from `Forwarded` notices.
     pub forwarded: HashMap<EnvelopeId, NodeId>,
@@ -80,8 +83,15 @@ impl Model {
     }
 
     /// Replaces everything the node reported with a fresh snapshot.
-    pub fn apply_snapshot(&mut self, status: NodeStatus, incidents: Vec<Incident>, orders: Vec<OrderView>) {
+    pub fn apply_snapshot(
+        &mut self,
+        status: NodeStatus,
+        incidents: Vec<Incident>,
+        orders: Vec<OrderView>,
+        rooms: Vec<Room>,
+    ) {
         self.status = Some(status);
+        self.rooms = rooms.into_iter().map(|r| (r.id, r)).collect();
         self.incidents = incidents.into_iter().map(|i| (i.id, i)).collect();
         self.orders = orders.into_iter().map(|o| (o.order.id, o)).collect();
         self.forwarded.retain(|id, _| self.incidents.contains_key(id));
@@ -98,6 +108,10 @@ impl Model {
             Notice::OrderReceived { order } => {
                 self.orders.insert(order.order.id, order.clone());
             }
+            Notice::RoomChanged { room, .. } => {
+                self.rooms.insert(room.id, room.clone());
+            }
+            Notice::RoomRefused { .. } => {}
             Notice::OrderProgress {
                 order,
                 target,

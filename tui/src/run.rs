@@ -188,12 +188,14 @@ async fn follow(
                         status,
                         incidents,
                         orders,
+                        rooms,
                     })) => {
                         backoff = BACKOFF_MIN;
                         AppEvent::Snapshot {
                             status,
                             incidents,
                             orders,
+                            rooms,
                         }
                     }
                     Some(Ok(Response::Pushed(pushed))) => AppEvent::Pushed(pushed),

@@ -469,6 +469,7 @@ fn a_lost_subscription_shows_and_a_new_snapshot_restores() {
             status: city_status(),
             incidents: vec![fire()],
             orders: vec![],
+            rooms: vec![],
         },
     );
     assert_eq!(app.board_rows(), [FIRE]);

@@ -15,8 +15,9 @@
 //! with, never from a request: a request cannot claim to be someone else.
 
 use liandong_certs::Role;
+use liandong_dispatch::room::{Minutes, Room, RoomEntry};
 use liandong_dispatch::store::{Incident, OrderRecord, RollUp, TargetStatus};
-use liandong_dispatch::wire::{Category, EnvelopeId, Item, Mode, Stage, TargetState, Targets, Timestamp};
+use liandong_dispatch::wire::{Category, EnvelopeId, Item, Mode, RoomAct, Stage, TargetState, Targets, Timestamp};
 use liandong_topology::{Level, NodeId, Severity};
 use serde::{Deserialize, Serialize};
 
@@ -115,6 +116,33 @@ pub enum Request {
         id: IdRef,
     },
     Status,
+    /// Coordination rooms this node is part of, open ones only unless
+    /// `closed`.
+    Rooms {
+        closed: bool,
+    },
+    /// One room with its whole log as applied here.
+    Room {
+        id: IdRef,
+    },
+    /// The room's minutes (a draft while it is open).
+    Minutes {
+        room: IdRef,
+    },
+    /// Act in the coordination room of incident `room` (综合协调室): open
+    /// it (a leader at the owning center), enter, say, decide (leaders),
+    /// assign a task, invite (at the home), leave, close (a leader at the
+    /// home). Answered with [`Response::Asked`] once the ask is stored
+    /// here; the room's event follows as a pushed
+    /// [`Notice::RoomChanged`] carrying the same ask id, or the home's
+    /// refusal as [`Notice::RoomRefused`]. `home` is for asking to enter a
+    /// room this node does not know (it is not on the incident's path):
+    /// then `room` must be the full 32-digit id.
+    RoomAct {
+        room: IdRef,
+        act: RoomAct,
+        home: Option<NodeId>,
+    },
     /// The federation's topology file as this node runs it (consoles show
     /// readable paths and pick order targets from it).
     Topology,
@@ -138,6 +166,15 @@ pub enum Response {
     Orders(Vec<OrderView>),
     Order(OrderView),
     Status(NodeStatus),
+    /// A room act was stored here and sent to the room's home.
+    Asked {
+        room: EnvelopeId,
+        ask: EnvelopeId,
+        what: String,
+    },
+    Rooms(Vec<Room>),
+    Room(RoomView),
+    Minutes(Minutes),
     /// The topology, as TOML text (see `liandong_topology::Topology::parse`).
     Topology(String),
     /// First answer to [`Request::Subscribe`].
@@ -145,6 +182,8 @@ pub enum Response {
         status: NodeStatus,
         incidents: Vec<Incident>,
         orders: Vec<OrderView>,
+        /// Open rooms (headers; ask for [`Request::Room`] for a log).
+        rooms: Vec<Room>,
     },
     /// Every later answer to [`Request::Subscribe`].
     Pushed(Pushed),
@@ -161,6 +200,10 @@ impl Response {
             Response::Orders(_) => "Orders",
             Response::Order(_) => "Order",
             Response::Status(_) => "Status",
+            Response::Asked { .. } => "Asked",
+            Response::Rooms(_) => "Rooms",
+            Response::Room(_) => "Room",
+            Response::Minutes(_) => "Minutes",
             Response::Topology(_) => "Topology",
             Response::Snapshot { .. } => "Snapshot",
             Response::Pushed(_) => "Pushed",
@@ -176,6 +219,13 @@ pub struct OrderView {
     pub order: OrderRecord,
     pub roll_up: RollUp,
     pub targets: Vec<(NodeId, TargetStatus)>,
+}
+
+/// A coordination room with its log as applied here, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomView {
+    pub room: Room,
+    pub log: Vec<RoomEntry>,
 }
 
 /// One link of this node as an operator sees it.
@@ -269,6 +319,18 @@ pub enum Notice {
     /// A peer sent something refused; nothing in it was accepted.
     Refused {
         peer: NodeId,
+        reason: String,
+    },
+    /// A coordination room took its next event here: the header after it,
+    /// and the log line (with the ask it answers, if any).
+    RoomChanged {
+        room: Room,
+        entry: RoomEntry,
+    },
+    /// The room's home did not take an ask from this node.
+    RoomRefused {
+        room: EnvelopeId,
+        ask: EnvelopeId,
         reason: String,
     },
     /// The store failed (`problem` set) or recovered (`None`).

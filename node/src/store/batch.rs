@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use liandong_dispatch::room::{Room, RoomEntry};
 use liandong_dispatch::store::{Incident, OrderRecord, OutboxEntry, Record, StoredEnvelope, TargetStatus};
 use liandong_dispatch::{EnvelopeId, Mode, Timestamp};
 use liandong_topology::NodeId;
@@ -44,6 +45,8 @@ struct Change<'r> {
     incidents: BTreeMap<EnvelopeId, &'r Incident>,
     orders: BTreeMap<EnvelopeId, &'r OrderRecord>,
     targets: BTreeMap<(EnvelopeId, &'r NodeId), &'r TargetStatus>,
+    rooms: BTreeMap<EnvelopeId, &'r Room>,
+    room_log: BTreeMap<(EnvelopeId, u64), &'r RoomEntry>,
     /// (at, what, envelope), in record order.
     audit: Vec<(Timestamp, String, Option<EnvelopeId>)>,
 }
@@ -72,6 +75,12 @@ impl<'r> Change<'r> {
                     c.targets.insert((*order, target), status);
                 }
                 Record::Audit(entry) => c.audit.push((entry.at, entry.what.clone(), None)),
+                Record::Room(room) => {
+                    c.rooms.insert(room.id, room);
+                }
+                Record::RoomEntry(entry) => {
+                    c.room_log.insert((entry.room, entry.seq), entry);
+                }
                 Record::Forget(ids) => {
                     let ids: BTreeSet<EnvelopeId> = ids.iter().copied().collect();
                     for id in &ids {
@@ -243,6 +252,47 @@ pub(super) fn statements(
         "targets",
         &["order_id", "target"],
         &["state", "data"],
+    );
+
+    let mut rows = Vec::new();
+    for room in change.rooms.values() {
+        rows.push(vec![
+            id_arg(room.id),
+            Arg::Text(room.home.to_string()),
+            Arg::Text(room.state.name().into()),
+            Arg::Text(room.severity.name().into()),
+            Arg::Text(room.mode.name().into()),
+            time_arg(room.opened),
+            Arg::Int(seq_arg(room.last_seq)),
+            blob(room)?,
+        ]);
+    }
+    upsert(
+        &mut out,
+        sql,
+        rows,
+        "rooms",
+        &["id"],
+        &["home", "state", "severity", "mode", "opened", "last_seq", "data"],
+    );
+
+    let mut rows = Vec::new();
+    for entry in change.room_log.values() {
+        rows.push(vec![
+            id_arg(entry.room),
+            Arg::Int(seq_arg(entry.seq)),
+            time_arg(entry.at),
+            Arg::Text(entry.line.name().into()),
+            blob(entry)?,
+        ]);
+    }
+    upsert(
+        &mut out,
+        sql,
+        rows,
+        "room_log",
+        &["room", "seq"],
+        &["at", "line", "data"],
     );
 
     if !change.audit.is_empty() {

@@ -21,7 +21,7 @@
 //! # Schema
 //! `meta` (key/value: `node`, `schema`, `audit_head`), `envelopes`,
 //! `outbox` (primary key peer + id), `incidents`, `orders`, `targets`
-//! (order + target) and `audit`. Every state row keeps its dispatch value
+//! (order + target), `rooms` and `room_log` (room + seq), and `audit`. Every state row keeps its dispatch value
 //! whole as a bincode (serde) blob in `data`, so the schema does not chase
 //! every field; beside it are only the columns an operator or a query
 //! filters on (kind, origin, expiry, owner, state, severity, mode, lane,
@@ -57,6 +57,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use liandong_dispatch::room::{Room, RoomEntry};
 use liandong_dispatch::store::{AUDIT_IN_MEMORY, AuditEntry, Incident, OrderRecord, OutboxEntry, StoredEnvelope};
 use liandong_dispatch::{EnvelopeId, Record, Store, Timestamp};
 use liandong_topology::NodeId;
@@ -283,6 +284,17 @@ impl Durable {
             let node = NodeId::parse(&target).map_err(|e| StoreError::corrupt(place, what(), e))?;
             let status = decode(&data, place, what)?;
             store.targets.entry(order).or_default().insert(node, status);
+        }
+
+        let rows: Vec<(Vec<u8>,)> = backend.fetch("SELECT data FROM rooms", &[]).await.map_err(read)?;
+        for (data,) in rows {
+            let room: Room = decode(&data, place, || "a coordination room".into())?;
+            store.rooms.insert(room.id, room);
+        }
+        let rows: Vec<(Vec<u8>,)> = backend.fetch("SELECT data FROM room_log", &[]).await.map_err(read)?;
+        for (data,) in rows {
+            let entry: RoomEntry = decode(&data, place, || "a room log entry".into())?;
+            store.room_log.insert((entry.room, entry.seq), entry);
         }
 
         let rows: Vec<(i64, String)> = backend

@@ -286,6 +286,31 @@ pub(super) fn notice_text(app: &App, p: &Pushed) -> (String, Style) {
             };
             (text, BAD)
         }
+        Notice::RoomChanged { room, entry } => {
+            let who = entry.by.as_ref().map_or_else(
+                || (if zh { "系统" } else { "system" }).to_owned(),
+                |p| format!("{} ({})", p.name, name(&p.node)),
+            );
+            let text = if zh {
+                format!("协调室 {} #{}: {who} {}", room.title, entry.seq, entry.line.name())
+            } else {
+                format!("room {} #{}: {who} {}", room.title, entry.seq, entry.line.name())
+            };
+            (text, plain)
+        }
+        Notice::RoomRefused { room, reason, .. } => {
+            let title = app
+                .model
+                .rooms
+                .get(room)
+                .map_or_else(|| room.to_string(), |r| r.title.clone());
+            let text = if zh {
+                format!("协调室 {title}: 未受理 {reason}")
+            } else {
+                format!("room {title}: refused: {reason}")
+            };
+            (text, BAD)
+        }
         Notice::Storage { problem: Some(problem) } => (format!("{}: {problem}", l.words().storage_problem), BAD),
         Notice::Storage { problem: None } => (
             if zh {

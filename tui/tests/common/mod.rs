@@ -303,6 +303,7 @@ pub fn city_app(lang: Lang, width: u16, height: u16) -> App {
             status: city_status(),
             incidents: vec![fire(), flood(), hazard(), drill()],
             orders: vec![fire_order()],
+            rooms: vec![],
         },
     );
     app
