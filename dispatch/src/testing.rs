@@ -253,6 +253,14 @@ impl Net {
         }
     }
 
+    /// Crashes `id` and loses its disk: it restarts with nothing.
+    pub fn crash_and_lose_disk(&mut self, id: &NodeId) {
+        self.crash(id);
+        if let Some(node) = self.nodes.get_mut(id) {
+            node.disk = Store::default();
+        }
+    }
+
     /// Crashes `id` right after its next Persist is on disk, before any
     /// effect that follows it (the window the durability rule is about).
     pub fn crash_after_next_persist(&mut self, id: &NodeId) {
