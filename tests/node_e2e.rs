@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use federation::{Federation, id};
+use federation::{Federation, WAIT, file_report, hex, id, incident_at, subscribe, wait_for, wait_links_up};
 use liandong_dispatch::store::Store;
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode, TargetState, Targets};
 use liandong_node::control::proto::{IdRef, Notice, Request, Response};
@@ -17,74 +17,6 @@ use liandong_node::store::{Durable, StoreLocation, StoreOptions};
 use liandong_topology::{Level, NodeId, Severity};
 
 const CITY: &str = "350100";
-const WAIT: Duration = Duration::from_secs(30);
-
-fn hex(id: EnvelopeId) -> IdRef {
-    IdRef(format!("{:032x}", id.0))
-}
-
-async fn file_report(client: &ControlClient, severity: Severity, title: &str) -> EnvelopeId {
-    let response = client
-        .call(Request::Report {
-            severity,
-            category: Category::Flood,
-            title: title.into(),
-            detail: "五一路下穿通道积水约半米，两辆车熄火".into(),
-            place: "五一路下穿通道".into(),
-            mode: Mode::Actual,
-        })
-        .await
-        .expect("report call");
-    match response {
-        Response::Done { id, .. } => id,
-        other => panic!("report refused: {other:?}"),
-    }
-}
-
-/// The next pushed notice that `want` accepts, within `timeout`.
-async fn wait_for(sub: &mut Subscription, what: &str, mut want: impl FnMut(&Notice) -> bool) -> Notice {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let next = tokio::time::timeout_at(deadline, sub.next())
-            .await
-            .unwrap_or_else(|_| panic!("no {what} within {WAIT:?}"));
-        match next {
-            Some(Ok(Response::Pushed(p))) if want(&p.notice) => return p.notice,
-            Some(Ok(_)) => {}
-            Some(Err(e)) => panic!("subscription failed waiting for {what}: {e}"),
-            None => panic!("subscription ended waiting for {what}"),
-        }
-    }
-}
-
-async fn subscribe(client: &ControlClient) -> Subscription {
-    let mut sub = client.subscribe().await.expect("subscribe");
-    match sub.next().await {
-        Some(Ok(Response::Snapshot { .. })) => sub,
-        other => panic!("expected a snapshot first, got {other:?}"),
-    }
-}
-
-async fn incident_at(client: &ControlClient, incident: EnvelopeId) -> Option<liandong_dispatch::Incident> {
-    match client
-        .call(Request::Incident { id: hex(incident) })
-        .await
-        .expect("call")
-    {
-        Response::Incident(i) => Some(i),
-        _ => None,
-    }
-}
-
-/// Every non-root node has logged its link to its parent as up.
-fn wait_links_up(fed: &Federation) {
-    for n in fed.topology.nodes() {
-        if let Some(parent) = fed.topology.parent(&n.id) {
-            fed.wait_log(&n.id, &format!("link up peer={}", parent.id), 1, WAIT);
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_climbs_to_the_city_and_an_order_to_a_county_is_signed_for_by_every_village() {
     let mut fed = Federation::demo(Ipv4Addr::new(127, 0, 10, 1));

@@ -444,7 +444,7 @@ struct Credentials {
 }
 
 impl Credentials {
-    fn load(paths: &CertPaths, topology: &Topology, me: &NodeId) -> Result<Credentials, NodeError> {
+    fn load(paths: &CertPaths, topology: &Arc<Topology>, me: &NodeId) -> Result<Credentials, NodeError> {
         let certs = |e: liandong_certs::CertError| NodeError::Certs(e.to_string());
         let list = match &paths.revoked {
             Some(p) => RevocationList::load(p).map_err(|e| NodeError::Certs(e.to_string()))?,
@@ -465,8 +465,7 @@ impl Credentials {
                 own.identity
             )));
         }
-        let check = Arc::new(Keyring::default());
-        check.load_peers(&paths.peers, topology, me, &verifier, &chain);
+        let check = Arc::new(Keyring::load(&paths.peers, topology, me, &verifier, &chain));
         Ok(Credentials {
             verifier,
             chain,
@@ -512,16 +511,41 @@ fn os_seed() -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// Public keys of the nodes that may originate what this node receives
-/// (its ancestors and its subtree), read from their CA-verified
-/// certificates.
-#[derive(Default)]
+/// Public keys of the nodes whose envelopes this node checks, from their
+/// CA-verified certificates in the federation directory: its ancestors
+/// and subtree at start, and any other node of the topology the first
+/// time one of its envelopes arrives (a coordination room carries what
+/// an invited unit of another county said; a node added to the
+/// federation later). A certificate that cannot be read is tried again
+/// after [`KEY_RETRY`], not on every envelope.
 struct Keyring {
     keys: RwLock<HashMap<NodeId, Vec<u8>>>,
+    dir: PathBuf,
+    verifier: Arc<Verifier>,
+    topology: Arc<Topology>,
+    /// Ids whose certificate was missing or invalid, and when.
+    missing: std::sync::Mutex<HashMap<NodeId, std::time::Instant>>,
 }
 
+/// How long a node whose certificate could not be read waits before it
+/// is read again.
+const KEY_RETRY: Duration = Duration::from_secs(30);
+
 impl Keyring {
-    fn load_peers(&self, dir: &Path, topology: &Topology, me: &NodeId, verifier: &Verifier, own: &[CertificateDer]) {
+    fn load(
+        dir: &Path,
+        topology: &Arc<Topology>,
+        me: &NodeId,
+        verifier: &Arc<Verifier>,
+        own: &[CertificateDer],
+    ) -> Keyring {
+        let ring = Keyring {
+            keys: RwLock::new(HashMap::new()),
+            dir: dir.to_path_buf(),
+            verifier: verifier.clone(),
+            topology: topology.clone(),
+            missing: std::sync::Mutex::new(HashMap::new()),
+        };
         let mut keys = HashMap::new();
         if let Some(leaf) = own.first()
             && let Ok(k) = ed25519_public_key(leaf)
@@ -535,15 +559,7 @@ impl Keyring {
             .chain(topology.subtree(me, None).map(|n| n.id.clone()))
             .filter(|id| id != me);
         for id in related {
-            let path = dir.join(id.as_str()).join("node.pem");
-            let key = load_certificates(&path)
-                .ok()
-                .and_then(|chain| {
-                    let peer = verifier.verify(&chain, UnixTime::now(), Usage::Client).ok()?;
-                    (peer.identity == Identity::Node(id.clone())).then_some(chain)
-                })
-                .and_then(|chain| ed25519_public_key(&chain[0]).ok());
-            match key {
+            match ring.read(&id) {
                 Some(k) => {
                     keys.insert(id, k);
                 }
@@ -558,16 +574,59 @@ impl Keyring {
                 "no valid certificate for some related nodes: envelopes they originate will be refused"
             );
         }
-        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
+        *ring.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
+        ring
+    }
+
+    /// The public key in `id`'s certificate, if it is there and the CA
+    /// issued it to that node.
+    fn read(&self, id: &NodeId) -> Option<Vec<u8>> {
+        let path = self.dir.join(id.as_str()).join("node.pem");
+        let chain = load_certificates(&path).ok()?;
+        let peer = self.verifier.verify(&chain, UnixTime::now(), Usage::Client).ok()?;
+        if peer.identity != Identity::Node(id.clone()) {
+            return None;
+        }
+        ed25519_public_key(&chain[0]).ok()
+    }
+
+    /// The key of `origin`, reading its certificate on first need.
+    fn key(&self, origin: &NodeId) -> Option<Vec<u8>> {
+        if let Some(k) = self.keys.read().unwrap_or_else(|e| e.into_inner()).get(origin) {
+            return Some(k.clone());
+        }
+        // Only nodes of the federation have certificates worth reading.
+        self.topology.get(origin)?;
+        {
+            let missing = self.missing.lock().unwrap_or_else(|e| e.into_inner());
+            if missing.get(origin).is_some_and(|at| at.elapsed() < KEY_RETRY) {
+                return None;
+            }
+        }
+        match self.read(origin) {
+            Some(k) => {
+                info!(node = %origin, "read the certificate of a node outside this one's branch");
+                self.keys
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(origin.clone(), k.clone());
+                Some(k)
+            }
+            None => {
+                warn!(node = %origin, dir = %self.dir.display(), "no valid certificate: its envelopes are refused");
+                let mut missing = self.missing.lock().unwrap_or_else(|e| e.into_inner());
+                missing.insert(origin.clone(), std::time::Instant::now());
+                None
+            }
+        }
     }
 }
 
 impl SignatureCheck for Keyring {
     fn verify(&self, origin: &NodeId, message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
         use ring::signature::{ED25519, UnparsedPublicKey};
-        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
-        let key = keys
-            .get(origin)
+        let key = self
+            .key(origin)
             .ok_or_else(|| SignatureError::UnknownOrigin(origin.clone()))?;
         UnparsedPublicKey::new(&ED25519, key)
             .verify(message, signature)

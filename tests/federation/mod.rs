@@ -16,12 +16,86 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use liandong_node::control::ControlClient;
-use liandong_topology::{NodeId, Topology};
+use liandong_dispatch::wire::{Category, EnvelopeId, Mode};
+use liandong_node::control::proto::{IdRef, Notice, Request, Response};
+use liandong_node::control::{ControlClient, Subscription};
+use liandong_topology::{NodeId, Severity, Topology};
 use tempfile::TempDir;
 
 pub fn id(s: &str) -> NodeId {
     NodeId::parse(s).expect("a valid node id")
+}
+
+/// How long an end-to-end step may take on a busy 2-core machine.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// An id as the control API takes it: all 32 hex digits.
+pub fn hex(id: EnvelopeId) -> IdRef {
+    IdRef(format!("{:032x}", id.0))
+}
+
+/// Files a flood report of `severity` at the client's node; its id.
+pub async fn file_report(client: &ControlClient, severity: Severity, title: &str) -> EnvelopeId {
+    let response = client
+        .call(Request::Report {
+            severity,
+            category: Category::Flood,
+            title: title.into(),
+            detail: "五一路下穿通道积水约半米，两辆车熄火".into(),
+            place: "五一路下穿通道".into(),
+            mode: Mode::Actual,
+        })
+        .await
+        .expect("report call");
+    match response {
+        Response::Done { id, .. } => id,
+        other => panic!("report refused: {other:?}"),
+    }
+}
+
+/// The next pushed notice that `want` accepts, within [`WAIT`].
+pub async fn wait_for(sub: &mut Subscription, what: &str, mut want: impl FnMut(&Notice) -> bool) -> Notice {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let next = tokio::time::timeout_at(deadline, sub.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {what} within {WAIT:?}"));
+        match next {
+            Some(Ok(Response::Pushed(p))) if want(&p.notice) => return p.notice,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("subscription failed waiting for {what}: {e}"),
+            None => panic!("subscription ended waiting for {what}"),
+        }
+    }
+}
+
+/// A subscription past its snapshot.
+pub async fn subscribe(client: &ControlClient) -> Subscription {
+    let mut sub = client.subscribe().await.expect("subscribe");
+    match sub.next().await {
+        Some(Ok(Response::Snapshot { .. })) => sub,
+        other => panic!("expected a snapshot first, got {other:?}"),
+    }
+}
+
+pub async fn incident_at(client: &ControlClient, incident: EnvelopeId) -> Option<liandong_dispatch::Incident> {
+    match client
+        .call(Request::Incident { id: hex(incident) })
+        .await
+        .expect("call")
+    {
+        Response::Incident(i) => Some(i),
+        _ => None,
+    }
+}
+
+/// Every non-root node has logged its link to its parent as up.
+pub fn wait_links_up(fed: &Federation) {
+    for n in fed.topology.nodes() {
+        if let Some(parent) = fed.topology.parent(&n.id) {
+            fed.wait_log(&n.id, &format!("link up peer={}", parent.id), 1, WAIT);
+        }
+    }
 }
 
 /// Lines a child wrote to stderr, shared with the thread reading them.
@@ -246,6 +320,16 @@ impl Federation {
         ControlClient::connect_with_files(self.control_addr(node), &ca, &cert, &key)
             .await
             .unwrap_or_else(|e| panic!("control client for {node}: {e}"))
+    }
+
+    /// A control API client for a leader of `node` (role leader in the
+    /// operator certificate).
+    pub async fn leader(&mut self, node: &NodeId, name: &str) -> ControlClient {
+        let (cert, key) = self.operator(node, name, "leader");
+        let ca = self.certs.join("ca.pem");
+        ControlClient::connect_with_files(self.control_addr(node), &ca, &cert, &key)
+            .await
+            .unwrap_or_else(|e| panic!("control client for leader {name} of {node}: {e}"))
     }
 
     pub fn node_store(&self, node: &NodeId) -> PathBuf {
