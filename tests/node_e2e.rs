@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use federation::{Federation, WAIT, file_report, hex, id, incident_at, subscribe, wait_for, wait_links_up};
 use liandong_dispatch::store::Store;
-use liandong_dispatch::wire::{Category, EnvelopeId, Mode, TargetState, Targets};
-use liandong_node::control::proto::{IdRef, Notice, Request, Response};
-use liandong_node::control::{ControlClient, Subscription};
+use liandong_dispatch::wire::{EnvelopeId, Mode, TargetState, Targets};
+use liandong_node::control::proto::{Notice, Request, Response};
 use liandong_node::store::{Durable, StoreLocation, StoreOptions};
 use liandong_topology::{Level, NodeId, Severity};
 
 const CITY: &str = "350100";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_climbs_to_the_city_and_an_order_to_a_county_is_signed_for_by_every_village() {
     let mut fed = Federation::demo(Ipv4Addr::new(127, 0, 10, 1));

@@ -2091,6 +2091,12 @@ impl Core {
             .collect();
         if !expired.is_empty() {
             self.persist(Record::Forget(expired));
+            // Room events that waited here and are now forgotten wait no more.
+            let held = &self.store.envelopes;
+            self.room_waiting.retain(|_, w| {
+                w.retain(|_, id| held.contains_key(id));
+                !w.is_empty()
+            });
         }
         self.timer(now.plus(self.config.sweep_every), TimerKind::Sweep, None, None);
     }

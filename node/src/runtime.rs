@@ -1028,17 +1028,20 @@ impl Driver {
                 }
             }
             Request::RoomAct { room, act, home } => {
-                let room = match (&act, &home) {
-                    (RoomAct::Open, _) => self.incident_id(&room)?,
-                    (_, Some(_)) if self.core.room(full_id(&room).unwrap_or(EnvelopeId(0))).is_none() => {
-                        full_id(&room).ok_or_else(|| {
-                            format!(
+                let room = match &act {
+                    RoomAct::Open => self.incident_id(&room)?,
+                    // A room not known here, named in full, goes to the core:
+                    // it explains why, or asks the home named.
+                    _ => match (self.room_id(&room), full_id(&room)) {
+                        (Ok(id), _) | (Err(_), Some(id)) => id,
+                        (Err(_), None) if home.is_some() => {
+                            return Err(format!(
                                 "{:?}: to ask to enter a room this center does not know, give the incident's full 32-digit id",
                                 room.0
-                            )
-                        })?
-                    }
-                    _ => self.room_id(&room)?,
+                            ));
+                        }
+                        (Err(unknown), None) => return Err(unknown),
+                    },
                 };
                 let act = match act {
                     RoomAct::Say { text: t } => RoomAct::Say {
