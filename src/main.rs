@@ -6,6 +6,7 @@ mod certs_cmd;
 mod demo_cmd;
 mod node_cmd;
 mod ops_cmd;
+mod room_cmd;
 mod sim_cmd;
 mod sim_live_cmd;
 mod topology_cmd;
@@ -48,6 +49,9 @@ enum Command {
     /// Operator commands over your own node's control API.
     #[command(flatten)]
     Ops(ops_cmd::OpsCommand),
+    /// The coordination room (综合协调室) of an incident: list, show, open, enter, say, decide, task, close, minutes.
+    #[command(subcommand)]
+    Room(room_cmd::RoomCommand),
     /// The operator console (ratatui) attached to your own node.
     Tui(tui_cmd::TuiArgs),
     /// Failure simulations: deterministic runs and sweeps of a scenario; the live chaos harness.
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Command::Node(cmd) => node_cmd::run(cmd),
         Command::Audit(cmd) => node_cmd::audit(cmd),
         Command::Ops(cmd) => ops_cmd::run(cmd),
+        Command::Room(cmd) => room_cmd::run(cmd),
         Command::Tui(args) => tui_cmd::run(args),
         Command::Sim(cmd) => sim_cmd::run(cmd),
     };

@@ -7,9 +7,10 @@
 //! aligned table (CJK names line up: widths are display widths) or as JSON
 //! with `--json`, and maps a refusal to `error: <reason>` and exit 1.
 //! Times print in this machine's time zone. What is printed, and how, is
-//! in [`view`].
+//! in [`view`]. The coordination room commands ([`crate::room_cmd`]) share
+//! the connection options, the following of pushed notices and [`view`].
 
-mod view;
+pub(crate) mod view;
 
 use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -276,13 +277,19 @@ pub struct WatchArgs {
 }
 
 pub fn run(cmd: OpsCommand) -> anyhow::Result<()> {
+    block_on(|clock| execute(cmd, clock))
+}
+
+/// Reads the machine's time zone, then runs `command` on a one-thread
+/// runtime: how every operator command runs (`room` too).
+pub(crate) fn block_on<F: Future<Output = anyhow::Result<()>>>(command: impl FnOnce(Clock) -> F) -> anyhow::Result<()> {
     // Read the time zone while the process has one thread.
     let clock = Clock::local_zone();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(execute(cmd, clock))
+    runtime.block_on(command(clock))
 }
 
 async fn execute(cmd: OpsCommand, clock: Clock) -> anyhow::Result<()> {
@@ -330,7 +337,7 @@ fn category_parser() -> impl TypedValueParser<Value = Category> {
     })
 }
 
-fn category_name(category: Category) -> &'static str {
+pub(crate) fn category_name(category: Category) -> &'static str {
     CATEGORIES
         .iter()
         .find(|(_, c)| *c == category)
@@ -341,7 +348,7 @@ fn level_parser() -> impl TypedValueParser<Value = Level> {
     PossibleValuesParser::new(Level::ALL.map(Level::name)).map(|s| Level::parse(&s).unwrap_or(Level::Village))
 }
 
-fn non_empty(s: &str) -> Result<String, String> {
+pub(crate) fn non_empty(s: &str) -> Result<String, String> {
     if s.trim().is_empty() {
         Err("it must not be empty".into())
     } else {
@@ -350,7 +357,7 @@ fn non_empty(s: &str) -> Result<String, String> {
 }
 
 /// An incident or order id as typed: 1 to 32 hex digits (any case).
-fn id_ref(s: &str) -> Result<IdRef, String> {
+pub(crate) fn id_ref(s: &str) -> Result<IdRef, String> {
     let s = s.trim();
     if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!(
@@ -360,12 +367,12 @@ fn id_ref(s: &str) -> Result<IdRef, String> {
     Ok(IdRef(s.to_ascii_lowercase()))
 }
 
-fn duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn duration(s: &str) -> Result<Duration, String> {
     liandong_topology::duration::parse(s)
 }
 
 /// Stops with a usage error (exit 2), as clap does for a missing argument.
-fn usage_error(message: String) -> ! {
+pub(crate) fn usage_error(message: String) -> ! {
     clap::Error::raw(ErrorKind::MissingRequiredArgument, format!("{message}\n")).exit()
 }
 
@@ -430,7 +437,7 @@ fn default_ca(cert: &Path) -> Option<PathBuf> {
     )
 }
 
-async fn connect(conn: &Connection) -> anyhow::Result<ControlClient> {
+pub(crate) async fn connect(conn: &Connection) -> anyhow::Result<ControlClient> {
     let target = conn.resolve()?;
     Ok(ControlClient::connect_with_files(target.addr, &target.ca, &target.cert, &target.key).await?)
 }
@@ -445,7 +452,7 @@ fn expect_done(response: Response) -> anyhow::Result<(EnvelopeId, String)> {
     }
 }
 
-fn unexpected(response: Response, wanted: &str) -> anyhow::Error {
+pub(crate) fn unexpected(response: Response, wanted: &str) -> anyhow::Error {
     match response {
         Response::Refused { reason } => anyhow!(reason),
         other => anyhow!("the node answered {} where {wanted} was expected", other.kind()),
@@ -464,11 +471,16 @@ fn print_done(id: EnvelopeId, what: &str) {
     println!("  id {}", full(id));
 }
 
-async fn simple(conn: &Connection, request: Request) -> anyhow::Result<()> {
+/// Connects, sends one request, closes, and returns the answer.
+pub(crate) async fn query(conn: &Connection, request: Request) -> anyhow::Result<Response> {
     let client = connect(conn).await?;
     let response = client.call(request).await;
     client.close().await;
-    let (id, what) = expect_done(response?)?;
+    Ok(response?)
+}
+
+async fn simple(conn: &Connection, request: Request) -> anyhow::Result<()> {
+    let (id, what) = expect_done(query(conn, request).await?)?;
     print_done(id, &what);
     Ok(())
 }
@@ -743,7 +755,7 @@ fn mode(exercise: bool) -> Mode {
     if exercise { Mode::Exercise } else { Mode::Actual }
 }
 
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -753,7 +765,7 @@ fn now() -> Timestamp {
 // ---------------------------------------------------------------- following
 
 /// What a notice means for the item being followed.
-enum Progress {
+pub(crate) enum Progress {
     /// Not about it.
     Other,
     /// A step to print.
@@ -764,7 +776,7 @@ enum Progress {
     Failed(String),
 }
 
-enum Followed {
+pub(crate) enum Followed {
     Finished,
     Interrupted,
     TimedOut(Duration),
@@ -772,7 +784,7 @@ enum Followed {
 
 /// Prints each stage `classify` finds in the pushed notices until the last
 /// one, Ctrl-C, or the timeout.
-async fn follow(
+pub(crate) async fn follow(
     subscription: &mut Subscription,
     timeout: Option<Duration>,
     mut classify: impl FnMut(&Pushed) -> Progress,

@@ -5,37 +5,17 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
-
-use common::{arg, liandong, stderr, stdout};
-use liandong_certs::time::OffsetDateTime;
-use liandong_certs::{CaDir, FederationCa, Revocations, Role, Validity, Verifier};
+use common::control::{ME, Node, id, now_ms, ops, push};
+use common::{arg, column_of, liandong, stderr, stdout};
+use liandong_certs::{CaDir, Role};
 use liandong_dispatch::store::{Incident, IncidentState, OrderRecord, RollUp};
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode, Order, Report, TargetState, Targets, Timestamp};
-use liandong_node::control::{
-    Call, ControlConfig, ControlServer, LinkView, NodeStatus, Notice, OrderView, Pushed, Request, Response,
-};
-use liandong_topology::{Level, NodeId, Severity};
-use tokio::sync::{broadcast, mpsc};
-use unicode_width::UnicodeWidthStr;
+use liandong_node::control::{Call, LinkView, NodeStatus, Notice, OrderView, Pushed, Request, Response};
+use liandong_topology::{Level, Severity};
+use tokio::sync::broadcast;
 
-const ME: &str = "350102";
 const INCIDENT: EnvelopeId = EnvelopeId(0x3f2a_9c0e_1b7d_4a5e_8f00_1122_3344_5566);
 const ORDER: EnvelopeId = EnvelopeId(0x7c41_0000_0000_0000_0000_0000_0000_0001);
-
-fn id(s: &str) -> NodeId {
-    NodeId::parse(s).unwrap()
-}
-
-fn now_ms() -> u64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    u64::try_from(since.as_millis()).unwrap()
-}
 
 fn incident(n: EnvelopeId, title: &str, mode: Mode, state: IncidentState) -> Incident {
     Incident {
@@ -126,15 +106,6 @@ fn snapshot() -> Response {
     }
 }
 
-fn push(pushed: &broadcast::Sender<Pushed>, notice: Notice) {
-    pushed
-        .send(Pushed {
-            at: Timestamp(now_ms()),
-            notice,
-        })
-        .expect("the CLI is subscribed");
-}
-
 /// The fake driver: canned answers, and for reports and orders the stages
 /// a real federation would push after taking them.
 fn answer(call: &Call, pushed: &broadcast::Sender<Pushed>) -> Response {
@@ -223,127 +194,9 @@ fn answer(call: &Call, pushed: &broadcast::Sender<Pushed>) -> Response {
     }
 }
 
-/// A control API server in this process, and an operator's files in a
-/// federation directory.
-struct Node {
-    // Dropped in this order: the server closes, then its runtime stops.
-    _server: ControlServer,
-    _runtime: tokio::runtime::Runtime,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-    cert: PathBuf,
-    seen: Arc<Mutex<Vec<Call>>>,
-}
-
-impl Node {
-    fn start() -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let valid = Validity::days_from(OffsetDateTime::now_utc(), 30);
-        let ca = FederationCa::generate("福州", Validity::days_from(OffsetDateTime::now_utc(), 365)).unwrap();
-        ca.save(dir.path()).unwrap();
-        let layout = CaDir::new(dir.path());
-        let cert = layout.operator_cert(&id(ME), "张伟");
-        ca.issue_operator(&id(ME), "张伟", Role::Leader, valid)
-            .unwrap()
-            .write(&cert, &layout.operator_key(&id(ME), "张伟"))
-            .unwrap();
-        let node = ca.issue_node(&id(ME), "鼓楼区综治中心", valid).unwrap();
-
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let _entered = runtime.enter();
-        let verifier = Arc::new(Verifier::new(ca.cert_der().clone(), Revocations::default()).unwrap());
-        let (calls_tx, mut calls) = mpsc::channel::<Call>(16);
-        let (pushed, _) = broadcast::channel(64);
-        let config = ControlConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            me: id(ME),
-            verifier,
-            chain: vec![node.cert_der.clone()],
-            key: node.private_key_der(),
-        };
-        let server = ControlServer::start(config, calls_tx, pushed.clone()).unwrap();
-        let addr = server.local_addr();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let record = seen.clone();
-        runtime.spawn(async move {
-            while let Some(call) = calls.recv().await {
-                let response = answer(&call, &pushed);
-                let (reply_to, call) = split(call);
-                let _ = reply_to.send(response);
-                record.lock().unwrap().push(call);
-            }
-        });
-        Node {
-            _server: server,
-            _runtime: runtime,
-            addr,
-            dir,
-            cert,
-            seen,
-        }
-    }
-
-    /// `--node ADDR --cert FILE`: the key and CA are found by the layout.
-    fn conn(&self) -> Vec<String> {
-        vec![
-            "--node".into(),
-            self.addr.to_string(),
-            "--cert".into(),
-            arg(&self.cert).into(),
-        ]
-    }
-
-    /// Runs `liandong ARGS --node .. --cert ..`.
-    fn run(&self, args: &[&str]) -> Output {
-        let mut all: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-        all.extend(self.conn());
-        ops(&all, &[])
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.seen.lock().unwrap().iter().map(|c| c.request.clone()).collect()
-    }
-}
-
-/// The call without its reply channel, to keep for assertions.
-fn split(call: Call) -> (tokio::sync::oneshot::Sender<Response>, Call) {
-    let (dummy, _) = tokio::sync::oneshot::channel();
-    let Call {
-        operator,
-        request,
-        reply,
-    } = call;
-    (
-        reply,
-        Call {
-            operator,
-            request,
-            reply: dummy,
-        },
-    )
-}
-
-/// Runs the binary with none of the LIANDONG_* connection variables from
-/// the environment, plus `env`.
-fn ops<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_liandong"));
-    for var in ["LIANDONG_NODE", "LIANDONG_CERT", "LIANDONG_KEY", "LIANDONG_CA"] {
-        cmd.env_remove(var);
-    }
-    cmd.args(args).envs(env.iter().copied()).output().expect("run liandong")
-}
-
-/// Display column at which `needle` starts in `line`.
-fn column_of(line: &str, needle: &str) -> usize {
-    let at = line
-        .find(needle)
-        .unwrap_or_else(|| panic!("{needle:?} not in {line:?}"));
-    line[..at].width()
-}
-
 #[test]
 fn report_prints_the_id_and_files_what_was_typed() {
-    let node = Node::start();
+    let node = Node::start(answer);
     let out = node.run(&[
         "report",
         "--severity",
@@ -380,7 +233,7 @@ fn report_prints_the_id_and_files_what_was_typed() {
 
 #[test]
 fn report_watch_follows_the_report_until_it_is_accepted() {
-    let node = Node::start();
+    let node = Node::start(answer);
     let out = node.run(&[
         "report",
         "--severity",
@@ -418,7 +271,7 @@ fn report_watch_follows_the_report_until_it_is_accepted() {
 
 #[test]
 fn dispatch_watch_prints_each_acknowledgement_with_the_roll_up() {
-    let node = Node::start();
+    let node = Node::start(answer);
     let out = node.run(&[
         "dispatch",
         "--to",
@@ -467,7 +320,7 @@ fn dispatch_watch_prints_each_acknowledgement_with_the_roll_up() {
 
 #[test]
 fn incidents_print_an_aligned_table_and_parseable_json() {
-    let node = Node::start();
+    let node = Node::start(answer);
     let out = node.run(&["incidents"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -516,7 +369,7 @@ fn incidents_print_an_aligned_table_and_parseable_json() {
 
 #[test]
 fn status_shows_the_node_and_its_links_with_cjk_names_aligned() {
-    let node = Node::start();
+    let node = Node::start(answer);
     let out = node.run(&["status"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -538,7 +391,7 @@ fn status_shows_the_node_and_its_links_with_cjk_names_aligned() {
 
 #[test]
 fn orders_list_shows_the_roll_up() {
-    let node = Node::start();
+    let node = Node::start(answer);
     let out = node.run(&["orders"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -552,7 +405,7 @@ fn orders_list_shows_the_roll_up() {
 
 #[test]
 fn a_refusal_prints_the_reason_and_exits_1() {
-    let node = Node::start();
+    let node = Node::start(answer);
     let out = node.run(&["incident", "accept", "ffff"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert_eq!(stderr(&out), "error: no incident here matches \"ffff\"\n");
@@ -561,7 +414,7 @@ fn a_refusal_prints_the_reason_and_exits_1() {
 
 #[test]
 fn connection_settings_come_from_flags_or_the_environment() {
-    let node = Node::start();
+    let node = Node::start(answer);
 
     let out = ops(&["status", "--cert", arg(&node.cert)], &[]);
     assert_eq!(out.status.code(), Some(2));
@@ -652,7 +505,7 @@ fn usage_errors_exit_2_and_help_names_the_environment() {
 fn a_node_that_is_not_there_is_reported_by_address() {
     // A federation directory but nothing listening: bind a UDP port and
     // keep it, so nothing else answers on it while the CLI waits.
-    let node = Node::start();
+    let node = Node::start(answer);
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap().to_string();
     let out = ops(&["status", "--node", addr.as_str(), "--cert", arg(&node.cert)], &[]);

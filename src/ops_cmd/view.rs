@@ -17,26 +17,32 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use super::category_name;
 
 /// An id in full: 32 hex digits.
-pub(super) fn full(id: EnvelopeId) -> String {
+pub(crate) fn full(id: EnvelopeId) -> String {
     format!("{:032x}", id.0)
 }
 
 /// The machine's time zone, read once at start.
 #[derive(Clone, Copy)]
-pub(super) struct Clock {
+pub(crate) struct Clock {
     offset: UtcOffset,
 }
 
 impl Clock {
     /// Reads the machine's time zone. Only sound while the process has one
     /// thread, so call it before starting the runtime; UTC if unknown.
-    pub(super) fn local_zone() -> Clock {
+    pub(crate) fn local_zone() -> Clock {
         Clock {
             offset: UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC),
         }
     }
 
-    fn local(self, t: Timestamp) -> OffsetDateTime {
+    /// The time zone's offset from UTC.
+    pub(crate) fn offset(self) -> UtcOffset {
+        self.offset
+    }
+
+    /// `t` in this time zone.
+    pub(crate) fn local(self, t: Timestamp) -> OffsetDateTime {
         let nanos = i128::from(t.0) * 1_000_000;
         OffsetDateTime::from_unix_timestamp_nanos(nanos)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
@@ -44,13 +50,13 @@ impl Clock {
     }
 
     /// `14:03:27`.
-    pub(super) fn time(self, t: Timestamp) -> String {
+    pub(crate) fn time(self, t: Timestamp) -> String {
         let t = self.local(t);
         format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
     }
 
     /// `2026-11-22 14:03:27`.
-    pub(super) fn date_time(self, t: Timestamp) -> String {
+    pub(crate) fn date_time(self, t: Timestamp) -> String {
         let t = self.local(t);
         format!(
             "{}-{:02}-{:02} {:02}:{:02}:{:02}",
@@ -65,7 +71,7 @@ impl Clock {
 }
 
 /// `45s`, `12m`, `3h05m`, `2d04h`.
-pub(super) fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0..60 => format!("{s}s"),
@@ -75,12 +81,12 @@ pub(super) fn human(d: Duration) -> String {
     }
 }
 
-pub(super) fn age(now: Timestamp, then: Timestamp) -> String {
+pub(crate) fn age(now: Timestamp, then: Timestamp) -> String {
     human(now.since(then))
 }
 
 /// `in 12m` or `overdue 5m`.
-pub(super) fn countdown(now: Timestamp, deadline: Timestamp) -> String {
+pub(crate) fn countdown(now: Timestamp, deadline: Timestamp) -> String {
     if deadline >= now {
         format!("in {}", human(deadline.since(now)))
     } else {
@@ -407,16 +413,16 @@ pub(super) fn pushed_line(pushed: &Pushed, clock: Clock) -> String {
 
 /// Label/value lines with the values aligned.
 #[derive(Default)]
-pub(super) struct Fields {
+pub(crate) struct Fields {
     lines: Vec<(&'static str, String)>,
 }
 
 impl Fields {
-    fn add(&mut self, label: &'static str, value: String) {
+    pub(crate) fn add(&mut self, label: &'static str, value: String) {
         self.lines.push((label, value));
     }
 
-    fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let width = self.lines.iter().map(|(l, _)| l.width()).max().unwrap_or(0);
         let mut out = String::new();
         for (label, value) in &self.lines {
@@ -430,22 +436,22 @@ impl Fields {
 
 /// A text table whose columns line up by display width (a CJK character
 /// takes two columns).
-pub(super) struct Table {
+pub(crate) struct Table {
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    fn new<const N: usize>(headers: [&str; N]) -> Table {
+    pub(crate) fn new<const N: usize>(headers: [&str; N]) -> Table {
         Table {
             rows: vec![headers.iter().map(|h| (*h).to_owned()).collect()],
         }
     }
 
-    fn row<const N: usize>(&mut self, cells: [String; N]) {
+    pub(crate) fn row<const N: usize>(&mut self, cells: [String; N]) {
         self.rows.push(cells.into());
     }
 
-    fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let widths: Vec<usize> = (0..columns)
             .map(|c| {
@@ -482,7 +488,7 @@ pub(super) fn pad(s: &str, width: usize) -> String {
 }
 
 /// At most `max` display columns, ending in `…` if cut.
-pub(super) fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.width() <= max {
         return s.to_owned();
     }
@@ -561,7 +567,7 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for HexIds<F> {
     }
 }
 
-pub(super) fn to_json<T: Serialize, F: serde_json::ser::Formatter>(value: &T, inner: F) -> anyhow::Result<String> {
+pub(crate) fn to_json<T: Serialize, F: serde_json::ser::Formatter>(value: &T, inner: F) -> anyhow::Result<String> {
     let mut out = Vec::new();
     let mut serializer = serde_json::Serializer::with_formatter(
         &mut out,
@@ -574,12 +580,12 @@ pub(super) fn to_json<T: Serialize, F: serde_json::ser::Formatter>(value: &T, in
     String::from_utf8(out).context("cannot write JSON")
 }
 
-pub(super) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", to_json(value, serde_json::ser::PrettyFormatter::new())?);
     Ok(())
 }
 
-pub(super) fn json_line<T: Serialize>(value: &T) -> anyhow::Result<String> {
+pub(crate) fn json_line<T: Serialize>(value: &T) -> anyhow::Result<String> {
     to_json(value, serde_json::ser::CompactFormatter)
 }
 

@@ -1,10 +1,14 @@
 //! Helpers shared by the end-to-end tests: run the real binary, read its
-//! output.
+//! output; [`control`] is a fake node for the operator commands.
 
 #![allow(dead_code)] // each test file uses only some of these
 
+pub mod control;
+
 use std::path::Path;
 use std::process::{Command, Output};
+
+use unicode_width::UnicodeWidthStr;
 
 /// Runs the `liandong` binary built for these tests.
 pub fn liandong(args: &[&str]) -> Output {
@@ -25,4 +29,13 @@ pub fn stderr(o: &Output) -> String {
 /// A temp path as a command-line argument.
 pub fn arg(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
+}
+
+/// Display column at which `needle` starts in `line` (a CJK character
+/// takes two columns).
+pub fn column_of(line: &str, needle: &str) -> usize {
+    let at = line
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in {line:?}"));
+    line[..at].width()
 }
