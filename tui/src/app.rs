@@ -16,7 +16,7 @@ use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
-use liandong_dispatch::room::Room;
+use liandong_dispatch::room::{Room, RoomLine};
 use liandong_dispatch::store::{Incident, IncidentState};
 use liandong_dispatch::wire::{EnvelopeId, Item, Mode, Stage, Timestamp};
 use liandong_node::control::{IdRef, NodeStatus, Notice, Operator, OrderView, Pushed, Request, Response};
@@ -28,6 +28,7 @@ use crate::editor::Editor;
 use crate::i18n::Lang;
 use crate::list::Scroll;
 use crate::model::Model;
+use crate::room::{Fold, RoomPane};
 use crate::ui::layout;
 
 mod input;
@@ -94,6 +95,8 @@ pub enum Screen {
     Orders,
     Links,
     Composer,
+    /// A coordination room (综合协调室), opened from the incident detail.
+    Room,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +123,9 @@ pub enum AlarmKind {
     DeadlineMissed(Stage),
     /// The node flagged a late item to the level above (督办).
     Supervised(Stage),
+    /// A coordination room this node is part of opened (by someone other
+    /// than the operator at this console).
+    RoomOpened,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,6 +264,9 @@ pub struct App {
     pub(crate) order_targets: Scroll,
     pub(crate) links: Scroll,
     pub(crate) composer: Option<Composer>,
+    /// The room the room screen shows (kept after leaving the screen, so
+    /// coming back keeps the draft; replaced when another room opens).
+    pub(crate) room: Option<RoomPane>,
     pub(crate) prompt: Option<Prompt>,
     pub(crate) alarms: VecDeque<Alarm>,
     pub(crate) alarms_dropped: u64,
@@ -304,6 +313,7 @@ impl App {
             order_targets: Scroll::default(),
             links: Scroll::default(),
             composer: None,
+            room: None,
             prompt: None,
             alarms: VecDeque::new(),
             alarms_dropped: 0,
@@ -369,6 +379,57 @@ impl App {
         &self.filter
     }
 
+    /// The room the room screen shows (or showed last).
+    pub fn room_pane(&self) -> Option<&RoomPane> {
+        self.room.as_ref()
+    }
+
+    /// The room's header as best known: the room screen's (further
+    /// along while it is open), else the model's.
+    pub(crate) fn room_header(&self, id: EnvelopeId) -> Option<&Room> {
+        let pane = self
+            .room
+            .as_ref()
+            .filter(|p| p.id == id)
+            .and_then(|p| p.header.as_ref());
+        match (pane, self.model.rooms.get(&id)) {
+            (Some(p), Some(m)) => Some(if m.last_seq > p.last_seq { m } else { p }),
+            (p, m) => p.or(m),
+        }
+    }
+
+    /// The room the current screen is about: the detail's incident, or
+    /// the room screen's room.
+    pub(crate) fn room_in_view(&self) -> Option<EnvelopeId> {
+        match self.screen {
+            Screen::Detail => self.detail,
+            Screen::Room => self.room.as_ref().map(|p| p.id),
+            _ => None,
+        }
+    }
+
+    /// True if the operator at this console is present in `room`.
+    pub(crate) fn present_in(&self, room: &Room) -> bool {
+        self.operator
+            .as_ref()
+            .is_some_and(|op| room.presence(&op.node, &op.name).is_some())
+    }
+
+    /// True if the operator's certificate makes them a leader (领导).
+    pub(crate) fn is_leader(&self) -> bool {
+        self.operator
+            .as_ref()
+            .is_some_and(|op| op.role == liandong_certs::Role::Leader)
+    }
+
+    /// True if `person` is the operator at this console.
+    fn is_me(&self, person: Option<&liandong_dispatch::room::Person>) -> bool {
+        match (person, &self.operator) {
+            (Some(p), Some(op)) => p.is(&op.node, &op.name),
+            _ => false,
+        }
+    }
+
     // ------------------------------------------------------------- inputs
 
     /// Folds one event into the state; returns what to do, in order.
@@ -403,6 +464,11 @@ impl App {
                 self.connection = Connection::Live;
                 self.status_asked = false;
                 self.dirty = true;
+                // Notices may have been missed before this snapshot (a lag,
+                // a reconnect): the room on screen is asked for afresh.
+                if self.screen == Screen::Room {
+                    self.ask_room(&mut out);
+                }
             }
             AppEvent::Pushed(pushed) => self.on_pushed(pushed, &mut out),
             AppEvent::Answer { request, response } => self.on_answer(request, response, &mut out),
@@ -449,6 +515,35 @@ impl App {
             }
             Notice::LinkChanged { .. } | Notice::FailedOver { .. } => self.ask_status(out),
             Notice::Lagged { .. } => out.push(Action::Resubscribe),
+            Notice::RoomChanged { room, entry } => {
+                if entry.line == RoomLine::Opened && !self.is_me(entry.by.as_ref()) {
+                    let alarm = Alarm {
+                        kind: AlarmKind::RoomOpened,
+                        incident: Some(room.id),
+                        severity: Some(room.severity),
+                        title: room.title.clone(),
+                        at: pushed.at,
+                    };
+                    self.raise(alarm, out);
+                }
+                if let Some(pane) = self.room.as_mut().filter(|p| p.id == room.id)
+                    && pane.fold(room, entry) == Fold::Waiting
+                {
+                    // A number was skipped, or the room was not known when
+                    // asked (entering one from off its path): the node has
+                    // it now. Nothing is asked while an answer is awaited.
+                    self.ask_room(out);
+                }
+            }
+            Notice::RoomRefused { room, reason, .. } => {
+                let title = self
+                    .room_header(*room)
+                    .map(|r| r.title.clone())
+                    .or_else(|| self.model.incidents.get(room).map(|i| i.report.title.clone()))
+                    .unwrap_or_else(|| room.to_string());
+                let w = self.lang.words();
+                self.say(format!("{} · {title}: {reason}", w.room_refused), true);
+            }
             _ => {}
         }
         self.model.apply(&pushed);
@@ -475,7 +570,25 @@ impl App {
                 {
                     c.stage = composer::Stage::Editing;
                 }
+                if let Request::Room { id } = &request
+                    && let Some(pane) = self.room.as_mut().filter(|p| id_ref(p.id) == *id)
+                {
+                    pane.asking = false;
+                    if !pane.loaded {
+                        pane.missing = Some(reason.clone());
+                    }
+                }
                 self.say(format!("{}: {reason}", w.refused), true);
+            }
+            Ok(Response::Asked { what, .. }) => self.say(format!("{}: {what}", w.sent), false),
+            Ok(Response::Room(view)) => {
+                self.model.put_room(view.room.clone());
+                if let Some(pane) = self.room.as_mut().filter(|p| p.id == view.room.id)
+                    && pane.load(view)
+                {
+                    self.ask_room(out);
+                }
+                self.dirty = true;
             }
             Ok(Response::Order(view)) => {
                 self.fetching.remove(&view.order.id);
@@ -500,6 +613,11 @@ impl App {
                     Request::Dispatch { .. } => {
                         if let Some(c) = self.composer.as_mut() {
                             c.stage = composer::Stage::Editing;
+                        }
+                    }
+                    Request::Room { id } => {
+                        if let Some(pane) = self.room.as_mut().filter(|p| id_ref(p.id) == id) {
+                            pane.asking = false;
                         }
                     }
                     _ => {}
@@ -608,6 +726,17 @@ impl App {
         }
     }
 
+    /// Asks for the room screen's room (header and whole log), once at a
+    /// time.
+    fn ask_room(&mut self, out: &mut Vec<Action>) {
+        if let Some(pane) = self.room.as_mut()
+            && !pane.asking
+        {
+            pane.asking = true;
+            out.push(Action::Send(Request::Room { id: id_ref(pane.id) }));
+        }
+    }
+
     fn fetch_order(&mut self, id: EnvelopeId, out: &mut Vec<Action>) {
         if self.fetching.insert(id) {
             out.push(Action::Send(Request::Order { id: id_ref(id) }));
@@ -662,6 +791,9 @@ impl App {
         if let Some(c) = self.composer.as_mut() {
             c.tree_scroll
                 .follow(c.tree.len(), usize::from(layout::composer(body).tree.height));
+        }
+        if let Some(p) = self.room.as_mut() {
+            p.cursor = p.cursor.min(p.log.len().saturating_sub(1));
         }
     }
 

@@ -10,8 +10,9 @@
 //! Text that comes from the node (titles, timeline lines, refusal reasons)
 //! is shown as the node sent it.
 
+use liandong_dispatch::room::RoomState;
 use liandong_dispatch::store::IncidentState;
-use liandong_dispatch::wire::{Category, Mode, Stage, TargetState};
+use liandong_dispatch::wire::{Category, Mode, Role, Stage, TargetState};
 use liandong_topology::{Level, Severity};
 
 /// The console's language.
@@ -103,6 +104,42 @@ impl Lang {
             (Lang::Zh, TargetState::InProgress { .. }) => "处理中",
             (Lang::Zh, TargetState::Done { .. }) => "已完成",
             (Lang::Zh, TargetState::Refused { .. }) => "已拒收",
+            (Lang::En, s) => s.name(),
+        }
+    }
+
+    /// A target state with what came with it: 已签收 (李四), 已拒收 (不在辖区);
+    /// "signed for by 李四", "refused: …".
+    pub fn target_state_words(self, s: &TargetState) -> String {
+        if self == Lang::En {
+            return liandong_dispatch::room::state_words(s);
+        }
+        let note = match s {
+            TargetState::SignedFor { by } => by,
+            TargetState::InProgress { note } | TargetState::Done { note } => note,
+            TargetState::Refused { reason } => reason,
+            TargetState::Pending | TargetState::Delivered => "",
+        };
+        if note.is_empty() {
+            self.target_state(s).to_owned()
+        } else {
+            format!("{} ({note})", self.target_state(s))
+        }
+    }
+
+    /// What someone acts as in a coordination room: 领导 or 值班员.
+    pub fn role(self, r: Role) -> &'static str {
+        match (self, r) {
+            (Lang::Zh, Role::Leader) => "领导",
+            (Lang::Zh, Role::Operator) => "值班员",
+            (Lang::En, r) => r.name(),
+        }
+    }
+
+    pub fn room_state(self, s: RoomState) -> &'static str {
+        match (self, s) {
+            (Lang::Zh, RoomState::Open) => "开启中",
+            (Lang::Zh, RoomState::Closed) => "已关闭",
             (Lang::En, s) => s.name(),
         }
     }
@@ -300,6 +337,37 @@ pub struct Words {
     // Help sections.
     pub help_global: &'static str,
     pub help_lists: &'static str,
+    // Coordination rooms (综合协调室).
+    pub room: &'static str,
+    pub room_mark: &'static str,
+    pub alarm_room_opened: &'static str,
+    pub room_refused: &'static str,
+    pub present: &'static str,
+    pub invited: &'static str,
+    pub nobody_present: &'static str,
+    pub open_tasks: &'static str,
+    pub no_open_tasks: &'static str,
+    pub room_log: &'static str,
+    pub newer: &'static str,
+    pub earlier_dropped: &'static str,
+    pub loading: &'static str,
+    pub no_room: &'static str,
+    pub system: &'static str,
+    pub opened_room: &'static str,
+    pub closed_room: &'static str,
+    pub entered: &'static str,
+    pub left: &'static str,
+    pub decision_tag: &'static str,
+    pub task: &'static str,
+    pub invited_node: &'static str,
+    pub due: &'static str,
+    pub say: &'static str,
+    pub not_present: &'static str,
+    pub unknown_command: &'static str,
+    pub act_room: &'static str,
+    pub act_room_open: &'static str,
+    pub act_room_enter: &'static str,
+    pub act_room_leave: &'static str,
 }
 
 pub const ZH: Words = Words {
@@ -422,6 +490,36 @@ pub const ZH: Words = Words {
     search_hint: "Enter 保留   Esc 清除",
     help_global: "全局",
     help_lists: "列表",
+    room: "协调室",
+    room_mark: "室",
+    alarm_room_opened: "协调室开启",
+    room_refused: "协调室未受理",
+    present: "在场",
+    invited: "已邀请",
+    nobody_present: "无人在场",
+    open_tasks: "未完成任务",
+    no_open_tasks: "没有未完成任务",
+    room_log: "记录",
+    newer: "条更新",
+    earlier_dropped: "条较早记录未保留",
+    loading: "载入中…",
+    no_room: "没有协调室",
+    system: "系统",
+    opened_room: "开启协调室",
+    closed_room: "关闭协调室",
+    entered: "进入",
+    left: "离开",
+    decision_tag: "【决定】",
+    task: "任务",
+    invited_node: "邀请",
+    due: "限",
+    say: "发言",
+    not_present: "未进入 (/进入)",
+    unknown_command: "命令?",
+    act_room: "协调室",
+    act_room_open: "开启协调室",
+    act_room_enter: "进入",
+    act_room_leave: "退出",
 };
 
 pub const EN: Words = Words {
@@ -544,6 +642,36 @@ pub const EN: Words = Words {
     search_hint: "Enter: keep   Esc: clear",
     help_global: "Everywhere",
     help_lists: "Lists",
+    room: "Room",
+    room_mark: "R",
+    alarm_room_opened: "room opened",
+    room_refused: "room refused",
+    present: "Present",
+    invited: "Invited",
+    nobody_present: "nobody present",
+    open_tasks: "Open tasks",
+    no_open_tasks: "no open tasks",
+    room_log: "Log",
+    newer: "newer",
+    earlier_dropped: "earlier entries not kept",
+    loading: "loading…",
+    no_room: "no coordination room",
+    system: "system",
+    opened_room: "opened the room",
+    closed_room: "closed the room",
+    entered: "entered",
+    left: "left",
+    decision_tag: "DECISION: ",
+    task: "task",
+    invited_node: "invited",
+    due: "due",
+    say: "Say",
+    not_present: "not in the room (/enter)",
+    unknown_command: "command?",
+    act_room: "room",
+    act_room_open: "open room",
+    act_room_enter: "enter",
+    act_room_leave: "leave",
 };
 
 #[cfg(test)]

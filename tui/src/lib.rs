@@ -24,6 +24,10 @@
 //!   `app::input` turns keys, mouse and paste into changes and requests.
 //! - [`model`]: what the node said: the fold of snapshot and notices.
 //! - [`composer`]: the dispatch composer's form and target picking.
+//! - [`room`]: the coordination room screen's state: the loaded log
+//!   folded in sequence order (bounded by [`room::MAX_ROOM_LOG`]), the
+//!   input line and its slash commands (`/decide`, `/task`, `/invite`,
+//!   `/close`, `/enter`, `/leave`), node names resolved from the topology.
 //! - [`ui`]: drawing, one module per screen, and the shared layout.
 //! - [`i18n`]: every label in Chinese and English.
 //! - [`editor`]: line editing for prompts and the instruction (CJK-aware).
@@ -33,7 +37,15 @@
 //!
 //! # Screens
 //! Escalation board (home), incident detail, orders, links, the dispatch
-//! composer, and a help overlay (`?`) listing every key ([`ui::KEYS`]).
+//! composer, the coordination room (综合协调室, from the detail: `m` view,
+//! `M` open, `i` enter, `o` leave; roster, open tasks, the ordered log,
+//! an input line), and a help overlay (`?`, F1) listing every key
+//! ([`ui::KEYS`]).
+//!
+//! # Alarms
+//! A banner and the bell for a new severity I–III report, a deadline
+//! missed here, a late item flagged (督办), and a coordination room
+//! opened that this node is part of.
 
 pub mod app;
 pub mod composer;
@@ -41,6 +53,7 @@ pub mod editor;
 pub mod i18n;
 pub mod list;
 pub mod model;
+pub mod room;
 mod run;
 pub mod text;
 pub mod ui;

@@ -8,8 +8,9 @@
 //!
 //! Bounds: the maps hold what the snapshot held plus what was pushed
 //! since; incidents closed or cancelled while watching are kept for
-//! [`MAX_CLOSED`] more, oldest dropped first, and the notice log holds the
-//! last [`MAX_NOTICES`].
+//! [`MAX_CLOSED`] more, oldest dropped first, rooms closed while watching
+//! for [`MAX_CLOSED_ROOMS`] more, and the notice log holds the last
+//! [`MAX_NOTICES`].
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -24,6 +25,9 @@ use liandong_topology::{NodeId, Topology};
 pub const MAX_CLOSED: usize = 1000;
 /// Pushed notices kept for the links screen's "recent notices".
 pub const MAX_NOTICES: usize = 200;
+/// Room headers kept after their room closed (the detail still shows
+/// how it ended; the node keeps the log).
+pub const MAX_CLOSED_ROOMS: usize = 200;
 
 #[derive(Debug, Default)]
 pub struct Model {
@@ -36,8 +40,12 @@ pub struct Model {
     pub status: Option<NodeStatus>,
     pub incidents: HashMap<EnvelopeId, Incident>,
     pub orders: HashMap<EnvelopeId, OrderView>,
-    /// Coordination rooms this node is part of (headers), by incident.
+    /// Coordination rooms this node is part of (headers), by incident:
+    /// the open ones of the snapshot, then each as its latest event left
+    /// it.
     pub rooms: HashMap<EnvelopeId, Room>,
+    /// Rooms that closed while watching, in the order they closed.
+    closed_rooms: VecDeque<EnvelopeId>,
     /// The next hop that stored something that started here ("at the
     /// township"), per envelope, from `Forwarded` notices.
     pub forwarded: HashMap<EnvelopeId, NodeId>,
@@ -92,6 +100,7 @@ impl Model {
     ) {
         self.status = Some(status);
         self.rooms = rooms.into_iter().map(|r| (r.id, r)).collect();
+        self.closed_rooms.clear();
         self.incidents = incidents.into_iter().map(|i| (i.id, i)).collect();
         self.orders = orders.into_iter().map(|o| (o.order.id, o)).collect();
         self.forwarded.retain(|id, _| self.incidents.contains_key(id));
@@ -108,9 +117,7 @@ impl Model {
             Notice::OrderReceived { order } => {
                 self.orders.insert(order.order.id, order.clone());
             }
-            Notice::RoomChanged { room, .. } => {
-                self.rooms.insert(room.id, room.clone());
-            }
+            Notice::RoomChanged { room, .. } => self.put_room(room.clone()),
             Notice::RoomRefused { .. } => {}
             Notice::OrderProgress {
                 order,
@@ -200,6 +207,31 @@ impl Model {
             }
         }
         self.incidents.insert(id, incident);
+    }
+
+    /// Inserts or replaces a room's header, unless the one held is further
+    /// along (an answer to a request can be older than a notice).
+    pub fn put_room(&mut self, room: Room) {
+        let id = room.id;
+        let held = self.rooms.get(&id);
+        if held.is_some_and(|r| r.last_seq > room.last_seq) {
+            return;
+        }
+        let was_open = held.is_none_or(Room::is_open);
+        if was_open && !room.is_open() {
+            self.closed_rooms.push_back(id);
+            if self.closed_rooms.len() > MAX_CLOSED_ROOMS
+                && let Some(old) = self.closed_rooms.pop_front()
+            {
+                self.rooms.remove(&old);
+            }
+        }
+        self.rooms.insert(id, room);
+    }
+
+    /// The open room of an incident, if there is one.
+    pub fn open_room(&self, incident: &EnvelopeId) -> Option<&Room> {
+        self.rooms.get(incident).filter(|r| r.is_open())
     }
 
     /// Orders of an incident: those it lists and those naming it.

@@ -72,6 +72,55 @@ pub fn fit(s: &str, cols: usize) -> String {
     out
 }
 
+/// `s` broken into lines of at most `cols` columns (always at least one
+/// line; `\n` breaks too). A wide character is never split. A Latin word
+/// that would cross the edge moves to the next line if the break after
+/// the last space keeps at least half the line; anything else breaks at
+/// the edge (Chinese breaks between any two characters). A character
+/// wider than `cols` gets a line of its own.
+pub fn wrap(s: &str, cols: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut used = 0;
+    // Just after the line's last space: (byte index, columns before it).
+    let mut space: Option<(usize, usize)> = None;
+    for c in s.chars() {
+        if c == '\n' {
+            lines.push(std::mem::take(&mut line));
+            (used, space) = (0, None);
+            continue;
+        }
+        let c = if c.is_control() { ' ' } else { c };
+        let w = c.width().unwrap_or(0);
+        if used + w > cols && !line.is_empty() {
+            match space {
+                Some((at, before)) if w == 1 && c != ' ' && before * 2 >= cols && at < line.len() => {
+                    let rest = line.split_off(at);
+                    lines.push(line.trim_end().to_owned());
+                    line = rest;
+                    used -= before;
+                }
+                _ => {
+                    lines.push(std::mem::take(&mut line).trim_end().to_owned());
+                    used = 0;
+                }
+            }
+            space = None;
+            if c == ' ' {
+                // A space at the break is the break.
+                continue;
+            }
+        }
+        line.push(c);
+        used += w;
+        if c == ' ' {
+            space = Some((line.len(), used));
+        }
+    }
+    lines.push(line);
+    lines
+}
+
 /// `45s`, `12m`, `3h05m`, `2d04h`.
 pub fn human(d: Duration) -> String {
     let s = d.as_secs();
@@ -139,6 +188,22 @@ mod tests {
         assert_eq!(width(&fit("a五一社区b", 9)), 9);
         assert_eq!(truncate_left("福州市 / 鼓楼区 / 五一社区", 12), "… / 五一社区");
         assert_eq!(truncate("abc", 0), "");
+    }
+
+    #[test]
+    fn wrapping_keeps_words_and_wide_characters_whole() {
+        assert_eq!(wrap("五一社区仓库", 5), ["五一", "社区", "仓库"]);
+        assert_eq!(
+            wrap("evacuate the river bank now", 10),
+            ["evacuate", "the river", "bank now"]
+        );
+        assert_eq!(wrap("转移 126 户群众 at once", 12), ["转移 126 户", "群众 at once"]);
+        assert_eq!(wrap("", 10), [""]);
+        assert_eq!(wrap("一\n二", 10), ["一", "二"]);
+        assert_eq!(wrap("字", 1), ["字"]);
+        for line in wrap("闽江水位超警戒 0.8m, 侯官村江堤 east bank 出现管涌 piping", 9) {
+            assert!(width(&line) <= 9, "{line:?}");
+        }
     }
 
     #[test]

@@ -71,7 +71,24 @@ fn drawing_is_a_function_of_the_state() {
 /// half of a wide character.
 #[test]
 fn every_screen_at_many_sizes() {
-    let screens: [&dyn Fn(&mut App); 7] = [
+    let room = |app: &mut App| {
+        open_detail(app, FLOOD);
+        feed(app, key('m'));
+        feed(
+            app,
+            AppEvent::Answer {
+                request: liandong_node::control::Request::Room {
+                    id: liandong_node::control::IdRef(format!("{:032x}", FLOOD.0)),
+                },
+                response: Ok(liandong_node::control::Response::Room(flood_room_view())),
+            },
+        );
+        for event in room_story() {
+            feed(app, event);
+        }
+        typed(app, "/任务 侯官村 加固堤防 all hands 到岗到位,逐户排查,一个不漏");
+    };
+    let screens: [&dyn Fn(&mut App); 9] = [
         &|_| {},
         &|app| {
             feed(app, key('g'));
@@ -90,6 +107,13 @@ fn every_screen_at_many_sizes() {
             feed(app, ctrl('s'));
         },
         &|app| feed(app, key('?')),
+        &room,
+        &|app| {
+            room(app);
+            feed(app, code(KeyCode::Tab));
+            feed(app, key('k'));
+            feed(app, key('k'));
+        },
     ];
     for lang in [Lang::Zh, Lang::En] {
         for (n, open) in screens.iter().enumerate() {
@@ -133,4 +157,26 @@ fn board_columns_line_up_with_mixed_text() {
             .collect();
         assert!(columns.windows(2).all(|w| w[0] == w[1]), "{lang:?}: {columns:?}");
     }
+}
+
+/// In the room's log decisions stand out, sign-for reads green, a
+/// refusal from the home is red.
+#[test]
+fn room_decisions_and_progress_have_their_colours() {
+    use ratatui::style::Modifier;
+    let mut app = room_screen(Lang::Zh, 100, 30);
+    for event in room_story() {
+        feed(&mut app, event);
+    }
+    feed(&mut app, room_refused());
+    let backend = draw(&app, 100, 30);
+    let buf = backend.buffer();
+    let decision = buf[find(&backend, "#9 ", "【决定】")].clone();
+    assert_eq!(decision.fg, Color::Yellow);
+    assert!(decision.modifier.contains(Modifier::BOLD));
+    let signed = find(&backend, "#11 ", "任务#10 侯官村");
+    assert_eq!(buf[signed].fg, Color::Green);
+    // A message is plain; the refusal in the status line is red.
+    assert_eq!(buf[find(&backend, "#8 ", "县防汛")].fg, Color::Reset);
+    assert_eq!(buf[find(&backend, "协调室未受理", "协调室未受理")].fg, Color::Red);
 }

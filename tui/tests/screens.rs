@@ -271,3 +271,83 @@ fn help_overlay_small_and_large() {
         check("help", name, &large, 200, 60);
     }
 }
+
+/// The flood room after the story (message, decision, task, sign-for)
+/// and a refusal from the home.
+fn room_after_story(lang: Lang, width: u16, height: u16) -> App {
+    let mut app = room_screen(lang, width, height);
+    for event in room_story() {
+        feed(&mut app, event);
+    }
+    feed(&mut app, room_refused());
+    app
+}
+
+#[test]
+fn room_after_a_message_a_decision_a_task_and_a_refusal() {
+    for (lang, name) in LANGS {
+        check("room", name, &room_after_story(lang, 80, 24), 80, 24);
+        check("room", name, &room_after_story(lang, 140, 40), 140, 40);
+    }
+}
+
+#[test]
+fn room_while_loading() {
+    for (lang, name) in LANGS {
+        let mut app = city_app_as(lang, 80, 24, operator(), vec![flood_room()]);
+        open_detail(&mut app, FLOOD);
+        feed(&mut app, key('m'));
+        check("room_loading", name, &app, 80, 24);
+    }
+}
+
+#[test]
+fn room_log_scrolled_back_with_a_draft() {
+    for (lang, name) in LANGS {
+        let mut app = room_after_story(lang, 80, 24);
+        typed(&mut app, "/decide 加派冲锋舟 2 艘");
+        feed(&mut app, code(KeyCode::Tab));
+        for _ in 0..4 {
+            feed(&mut app, key('k'));
+        }
+        check("room_log_scrolled", name, &app, 80, 24);
+    }
+}
+
+#[test]
+fn board_and_detail_show_an_open_room() {
+    for (lang, name) in LANGS {
+        let mut app = city_app_as(lang, 80, 24, operator(), vec![flood_room()]);
+        check("board_room", name, &app, 80, 24);
+        open_detail(&mut app, FLOOD);
+        check("detail_room", name, &app, 80, 24);
+    }
+}
+
+#[test]
+fn detail_for_a_leader_who_may_open_a_room() {
+    for (lang, name) in LANGS {
+        let mut app = city_app_as(lang, 140, 30, leader(), vec![]);
+        open_detail(&mut app, FLOOD);
+        check("detail_leader_no_room", name, &app, 140, 30);
+    }
+}
+
+#[test]
+fn board_when_a_room_opens() {
+    for (lang, name) in LANGS {
+        let mut app = city_app(lang, 80, 24);
+        let opening = flood_log().remove(0);
+        feed(
+            &mut app,
+            pushed(
+                opening.at,
+                Notice::RoomChanged {
+                    room: opened_flood_room(&opening),
+                    entry: opening,
+                },
+            ),
+        );
+        check("board_room_opened", name, &app, 80, 24);
+    }
+}

@@ -3,11 +3,13 @@
 //! Global keys first (quit, help, alarms, screens), then the open prompt
 //! or the current screen's keys. Keys that ask the node for something
 //! return [`Action::Send`]; words (a reason, a summary) are asked for in a
-//! prompt first.
+//! prompt first. While the operator types (the composer's instruction,
+//! the room's input line) only Ctrl-C / Ctrl-Q and F1 are global.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use liandong_dispatch::wire::{EnvelopeId, Mode, TargetState};
+use liandong_dispatch::wire::{EnvelopeId, Mode, RoomAct, TargetState};
 use liandong_node::control::Request;
+use liandong_topology::NodeId;
 use liandong_topology::Severity;
 use ratatui::layout::{Position, Rect};
 
@@ -15,6 +17,7 @@ use super::{Action, App, DetailRow, Filter, Prompt, PromptKind, Screen, id_ref};
 use crate::composer::{self, Composer, Outcome};
 use crate::editor::Editor;
 use crate::list::Scroll;
+use crate::room::{self, RoomPane};
 use crate::text::width;
 use crate::ui::layout;
 
@@ -43,8 +46,13 @@ impl App {
             }
             return;
         }
-        let typing = self.screen == Screen::Composer && self.composer.as_ref().is_some_and(Composer::typing);
-        if !typing {
+        if key.code == KeyCode::F(1) {
+            // F1 types nothing, so it opens the help even while typing.
+            self.help = true;
+            self.help_scroll = 0;
+            return;
+        }
+        if !self.typing() {
             match key.code {
                 KeyCode::Char('?') | KeyCode::F(1) => {
                     self.help = true;
@@ -86,6 +94,17 @@ impl App {
             Screen::Orders => self.orders_key(key, out),
             Screen::Links => self.links_key(key, out),
             Screen::Composer => self.composer_key(key, out),
+            Screen::Room => self.room_key(key, out),
+        }
+    }
+
+    /// True while keys are text: the composer's instruction, or the room's
+    /// input line, has the focus.
+    pub(crate) fn typing(&self) -> bool {
+        match self.screen {
+            Screen::Composer => self.composer.as_ref().is_some_and(Composer::typing),
+            Screen::Room => self.room.as_ref().is_some_and(|p| p.typing),
+            _ => false,
         }
     }
 
@@ -238,12 +257,126 @@ impl App {
             }
             KeyCode::Char('x') => self.prompt = Some(prompt(PromptKind::Cancel(id))),
             KeyCode::Char('d') => self.open_composer(Some(id)),
+            KeyCode::Char('m') => self.open_room(id, out),
+            KeyCode::Char('M') => out.push(room_act(id, RoomAct::Open, None)),
+            KeyCode::Char('i') => {
+                let home = self.home_to_ask(id);
+                out.push(room_act(id, RoomAct::Enter, home));
+                self.open_room(id, out);
+            }
+            KeyCode::Char('o') => out.push(room_act(id, RoomAct::Leave, None)),
             KeyCode::Char('s') if self.detail_orders_pane => {
                 if let Some(order) = self.detail_order_at(self.detail_orders.cursor) {
                     out.push(sign_for(order));
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Shows the room screen for incident `id` and asks the node for the
+    /// room (header and log). The same room keeps its draft and place.
+    fn open_room(&mut self, id: EnvelopeId, out: &mut Vec<Action>) {
+        if self.room.as_ref().is_none_or(|p| p.id != id) {
+            let mut pane = RoomPane::new(id);
+            pane.header = self.model.rooms.get(&id).cloned();
+            self.room = Some(pane);
+        }
+        if let Some(pane) = self.room.as_mut() {
+            pane.typing = true;
+        }
+        self.push(Screen::Room);
+        self.ask_room(out);
+    }
+
+    /// Where to ask to enter a room this node does not know: the
+    /// incident's owner, which would be its home (`None` when the room is
+    /// known here, or the owner is this node, which then knows best).
+    fn home_to_ask(&self, room: EnvelopeId) -> Option<NodeId> {
+        if self.room_header(room).is_some() {
+            return None;
+        }
+        let owner = &self.model.incidents.get(&room)?.owner;
+        (Some(owner) != self.model.me()).then(|| owner.clone())
+    }
+
+    /// Rows of the room log a page holds.
+    fn room_page(&self) -> usize {
+        let area = Rect::new(0, 0, self.size.0, self.size.1);
+        let body = layout::frame(self, area).body;
+        let (roster, tasks) = self.room_rows();
+        usize::from(layout::room(body, roster, tasks).log.height).max(1)
+    }
+
+    /// Rows the roster and the task list of the room screen want (the
+    /// layout sizes them by these).
+    pub(crate) fn room_rows(&self) -> (usize, usize) {
+        let Some(r) = self.room.as_ref().and_then(|p| self.room_header(p.id)) else {
+            return (1, 1);
+        };
+        let roster = r.present.len().max(1) + usize::from(!r.invited.is_empty());
+        (roster, r.open_tasks().count().max(1))
+    }
+
+    fn room_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let page = self.room_page();
+        let Some(pane) = self.room.as_mut() else {
+            self.pop();
+            return;
+        };
+        let len = pane.log.len();
+        let mut scroll = Scroll {
+            cursor: pane.cursor,
+            offset: 0,
+        };
+        // Arrows and paging scroll the log whichever has the focus (the
+        // input is one line); letters only in the log.
+        let scrolls = match key.code {
+            KeyCode::Up | KeyCode::Down | KeyCode::PageUp | KeyCode::PageDown => true,
+            KeyCode::Char(_) | KeyCode::Home | KeyCode::End => !pane.typing,
+            _ => false,
+        };
+        if scrolls && scroll.key(key.code, len, page) {
+            pane.cursor = scroll.cursor;
+            return;
+        }
+        match key.code {
+            KeyCode::Esc => self.pop(),
+            KeyCode::Tab | KeyCode::BackTab => pane.typing = !pane.typing,
+            KeyCode::Enter if pane.typing => self.send_room_line(out),
+            _ if pane.typing => {
+                pane.input.handle_key(key);
+            }
+            KeyCode::Enter | KeyCode::Char('i') => pane.typing = true,
+            _ => {}
+        }
+    }
+
+    /// Enter on the room's input line: the act it asks for, or why not.
+    fn send_room_line(&mut self, out: &mut Vec<Action>) {
+        let Some(pane) = self.room.as_ref() else { return };
+        let id = pane.id;
+        let home = self.room_header(id).map(|r| r.home.clone());
+        let parsed = room::parse(&pane.input.text(), self.model.topology.as_ref(), home.as_ref());
+        match parsed {
+            Ok(None) => {}
+            Ok(Some(act)) => {
+                let home = if act == RoomAct::Enter {
+                    self.home_to_ask(id)
+                } else {
+                    None
+                };
+                out.push(room_act(id, act, home));
+                if let Some(pane) = self.room.as_mut() {
+                    pane.input = Editor::single_line();
+                }
+                let text = self.lang.words().waiting_answer.to_owned();
+                self.say(text, false);
+            }
+            Err(e) => {
+                let text = e.describe(self.lang);
+                self.say(text, true);
+            }
         }
     }
 
@@ -390,6 +523,11 @@ impl App {
             && c.typing()
         {
             c.instruction.insert_str(text);
+        } else if let Some(p) = self.room.as_mut()
+            && self.screen == Screen::Room
+        {
+            p.typing = true;
+            p.input.insert_str(text);
         }
     }
 
@@ -470,6 +608,17 @@ impl App {
                     self.detail_orders_pane = false;
                 }
             }
+            Screen::Room => {
+                let (roster, tasks) = self.room_rows();
+                let areas = layout::room(frame.body, roster, tasks);
+                if let Some(p) = self.room.as_mut() {
+                    if areas.input.contains(at) {
+                        p.typing = true;
+                    } else if areas.log.contains(at) {
+                        p.typing = false;
+                    }
+                }
+            }
             Screen::Composer => {
                 let areas = layout::composer(frame.body);
                 if let Some(c) = self.composer.as_mut()
@@ -493,6 +642,15 @@ impl App {
             }
         }
     }
+}
+
+/// An act in the room of incident `room`.
+fn room_act(room: EnvelopeId, act: RoomAct, home: Option<NodeId>) -> Action {
+    Action::Send(Request::RoomAct {
+        room: id_ref(room),
+        act,
+        home,
+    })
 }
 
 fn sign_for(order: EnvelopeId) -> Action {

@@ -1,6 +1,9 @@
 //! The escalation board (督办看板): open incidents, most severe first,
 //! then the nearest deadline.
 //!
+//! Marks: 督 supervised, 演 a drill, 室 an open coordination room (S, E, R
+//! in English).
+//!
 //! Columns narrow terminals cannot afford are dropped, least important
 //! first: at 80 columns severity, marks, title, origin, state, due and
 //! sign-for roll-up; from [`layout::BOARD_MEDIUM`] also owner level and
@@ -41,7 +44,8 @@ impl Columns {
         let wide = total >= layout::BOARD_WIDE;
         let mut c = Columns {
             severity: if zh { 8 } else { 7 },
-            marks: 4,
+            // Up to three marks: 督演室 / SER.
+            marks: if zh { 6 } else { 4 },
             title: 0,
             origin: 0,
             category: wide.then_some(if zh { 10 } else { 9 }),
@@ -180,6 +184,9 @@ fn row_line<'a>(app: &App, c: &Columns, i: &Incident, selected: bool) -> Line<'a
     }
     if i.mode == liandong_dispatch::wire::Mode::Exercise {
         marks.push_str(w.exercise_mark);
+    }
+    if app.model.open_room(&i.id).is_some() {
+        marks.push_str(w.room_mark);
     }
     let owner_level = app
         .model

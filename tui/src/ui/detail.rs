@@ -1,6 +1,11 @@
 //! Incident detail (事件详情): the facts, the actions, the timeline of
 //! every hop and step, and the orders with each target's state.
 //!
+//! The last line of facts starts with the incident's coordination room,
+//! when this node knows one (state, who and how many are present, open
+//! tasks, the keys to view, enter or leave it), or, for a leader at the
+//! owner, the key to open one.
+//!
 //! Actions that look applicable here (this node owns it, it is in the
 //! right state) are drawn bright, the others dim. That is only a hint: the
 //! keys send the request either way and the node decides, answering with a
@@ -122,13 +127,63 @@ fn info(app: &App, i: &Incident, area: Rect, buf: &mut Buffer) {
     }
     put(Line::from(times), row(area, 3), buf);
 
-    let mut last = Vec::new();
+    let mut last = room_spans(app, i);
     if let Some(to) = app.model.forwarded.get(&i.id) {
         last.push(label(w.at_hop));
         last.push(Span::raw(format!("{}  ", app.model.name(to))));
     }
     last.push(Span::raw(r.detail.replace('\n', " ")));
     put(Line::from(last), row(area, 4), buf);
+}
+
+/// `协调室: 开启中 · 在场 4 · 任务 1/1 (m 查看 · o 退出)`, or `M 开启协调室`
+/// for a leader at the owner, or nothing.
+fn room_spans(app: &App, i: &Incident) -> Vec<Span<'static>> {
+    let w = app.lang.words();
+    let l = app.lang;
+    let zh = l == crate::i18n::Lang::Zh;
+    let Some(r) = app.room_header(i.id) else {
+        let me = app.model.me();
+        if app.is_leader() && me == Some(&i.owner) && i.state.is_open() {
+            return vec![Span::styled(format!("M {}  ", w.act_room_open), TITLE)];
+        }
+        return Vec::new();
+    };
+    let mut spans = vec![
+        label(w.room),
+        Span::styled(
+            l.room_state(r.state),
+            if r.is_open() {
+                GOOD.add_modifier(Modifier::BOLD)
+            } else {
+                DIM
+            },
+        ),
+    ];
+    let view = if zh { "查看" } else { "view" };
+    let mut keys = format!("m {view}");
+    if r.is_open() {
+        let (present, tasks) = if zh {
+            ("在场", "未完成任务")
+        } else {
+            ("present", "open tasks")
+        };
+        spans.push(Span::raw(format!(" · {present} {}", r.present.len())));
+        if !r.tasks.is_empty() {
+            spans.push(Span::raw(format!(
+                " · {tasks} {}/{}",
+                r.open_tasks().count(),
+                r.tasks.len()
+            )));
+        }
+        if app.present_in(r) {
+            keys.push_str(&format!(" · o {}", w.act_room_leave));
+        } else {
+            keys.push_str(&format!(" · i {}", w.act_room_enter));
+        }
+    }
+    spans.push(Span::styled(format!(" ({keys})  "), DIM));
+    spans
 }
 
 fn actions(app: &App, i: &Incident, area: Rect, buf: &mut Buffer) {

@@ -1,5 +1,10 @@
 //! The help overlay (`?`) and the key hints of the bottom line, both from
 //! one table of every key ([`KEYS`]), so they cannot disagree.
+//!
+//! The overlay lists every key. The bottom line hints a screen's keys,
+//! leaving out those whose [`When`] does not hold now (the room keys of
+//! an incident without a room, leaders' commands for an operator): a
+//! hint only. The keys themselves work either way, and the node decides.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -22,8 +27,34 @@ pub struct Key {
     /// What it does, in Chinese and in English.
     pub zh: &'static str,
     pub en: &'static str,
-    /// The short words the bottom line shows for it, if it is hinted.
+    /// The short words the bottom line shows for it, if it is hinted (a
+    /// room command, `/task /任务`, shows only its name there).
     pub hint: Option<(&'static str, &'static str)>,
+    /// When the bottom line hints it.
+    pub when: When,
+}
+
+/// When a key is hinted on the bottom line (it works regardless). The
+/// room is the one the screen is about: the detail's incident's, or the
+/// room screen's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Always,
+    /// This node knows a room for it.
+    RoomKnown,
+    /// No room known, and the operator is a leader at the incident's
+    /// owner (who may open one).
+    RoomOpenable,
+    /// The room is open and the operator is not present.
+    NotPresent,
+    /// The operator is present.
+    Present,
+    /// The operator is a leader.
+    Leader,
+    /// This node is the room's home.
+    AtHome,
+    /// A leader at the room's home.
+    LeaderAtHome,
 }
 
 const fn k(
@@ -33,7 +64,57 @@ const fn k(
     en: &'static str,
     hint: Option<(&'static str, &'static str)>,
 ) -> Key {
-    Key { at, keys, zh, en, hint }
+    Key {
+        at,
+        keys,
+        zh,
+        en,
+        hint,
+        when: When::Always,
+    }
+}
+
+/// A key hinted only when `when` holds.
+const fn kw(
+    at: Where,
+    keys: &'static str,
+    zh: &'static str,
+    en: &'static str,
+    hint: (&'static str, &'static str),
+    when: When,
+) -> Key {
+    Key {
+        at,
+        keys,
+        zh,
+        en,
+        hint: Some(hint),
+        when,
+    }
+}
+
+/// True if the bottom line should hint a key with `when` now.
+fn holds(app: &App, when: When) -> bool {
+    let room = app.room_in_view().and_then(|id| app.room_header(id));
+    let me = app.model.me();
+    let at_home = room.is_some_and(|r| Some(&r.home) == me);
+    match when {
+        When::Always => true,
+        When::RoomKnown => room.is_some(),
+        When::RoomOpenable => {
+            room.is_none()
+                && app.is_leader()
+                && app
+                    .detail
+                    .and_then(|id| app.model.incidents.get(&id))
+                    .is_some_and(|i| Some(&i.owner) == me && i.state.is_open())
+        }
+        When::NotPresent => room.is_some_and(|r| r.is_open() && !app.present_in(r)),
+        When::Present => room.is_some_and(|r| app.present_in(r)),
+        When::Leader => app.is_leader(),
+        When::AtHome => at_home,
+        When::LeaderAtHome => at_home && app.is_leader(),
+    }
 }
 
 /// Every key the console knows.
@@ -164,6 +245,38 @@ pub const KEYS: &[Key] = &[
         None,
     ),
     k(Some(Screen::Detail), "Esc h ←", "返回", "back", Some(("返回", "back"))),
+    kw(
+        Some(Screen::Detail),
+        "m",
+        "查看协调室(综合协调室)",
+        "view the coordination room",
+        ("协调室", "room"),
+        When::RoomKnown,
+    ),
+    kw(
+        Some(Screen::Detail),
+        "M",
+        "开启协调室(责任中心的领导)",
+        "open a coordination room (leaders at the owner)",
+        ("开启协调室", "open room"),
+        When::RoomOpenable,
+    ),
+    kw(
+        Some(Screen::Detail),
+        "i",
+        "进入协调室并查看",
+        "enter the room and view it",
+        ("进入", "enter"),
+        When::NotPresent,
+    ),
+    kw(
+        Some(Screen::Detail),
+        "o",
+        "退出协调室",
+        "leave the room",
+        ("退出", "leave"),
+        When::Present,
+    ),
     k(
         Some(Screen::Orders),
         "s",
@@ -257,6 +370,89 @@ pub const KEYS: &[Key] = &[
     ),
     k(Some(Screen::Composer), "Esc", "离开", "leave", Some(("离开", "leave"))),
     k(
+        Some(Screen::Room),
+        "Enter",
+        "发送:文字为发言,/ 开头为命令",
+        "send: text is a message, / starts a command",
+        Some(("发送", "send")),
+    ),
+    kw(
+        Some(Screen::Room),
+        "/decide /决定",
+        "记录决定(领导): /决定 内容",
+        "record a decision (leaders): /decide TEXT",
+        ("决定", "decide"),
+        When::Leader,
+    ),
+    kw(
+        Some(Screen::Room),
+        "/task /任务",
+        "分派任务: /任务 对象 内容 (编号或名称)",
+        "assign a task: /task NODE TEXT (id or name)",
+        ("任务", "task"),
+        When::Present,
+    ),
+    kw(
+        Some(Screen::Room),
+        "/invite /邀请",
+        "邀请节点(本室所在中心): /邀请 节点",
+        "invite a node (at the home): /invite NODE",
+        ("邀请", "invite"),
+        When::AtHome,
+    ),
+    kw(
+        Some(Screen::Room),
+        "/close /关闭",
+        "关闭并写总结(所在中心领导): /关闭 总结",
+        "close with a summary (leaders at the home)",
+        ("关闭", "close"),
+        When::LeaderAtHome,
+    ),
+    kw(
+        Some(Screen::Room),
+        "/enter /进入",
+        "进入协调室",
+        "enter the room",
+        ("进入", "enter"),
+        When::NotPresent,
+    ),
+    kw(
+        Some(Screen::Room),
+        "/leave /离开",
+        "离开协调室",
+        "leave the room",
+        ("离开", "leave"),
+        When::Present,
+    ),
+    k(
+        Some(Screen::Room),
+        "/say /发言",
+        "发言(写以 / 开头的文字时)",
+        "a message (for text that starts with /)",
+        None,
+    ),
+    k(
+        Some(Screen::Room),
+        "Tab",
+        "输入行 / 记录",
+        "input line / log",
+        Some(("记录", "log")),
+    ),
+    k(
+        Some(Screen::Room),
+        "↑↓ PgUp PgDn",
+        "滚动记录(输入时也可)",
+        "scroll the log (while typing too)",
+        None,
+    ),
+    k(
+        Some(Screen::Room),
+        "Esc",
+        "返回事件详情",
+        "back to the incident",
+        Some(("返回", "back")),
+    ),
+    k(
         Some(Screen::Links),
         "r",
         "刷新链路状态",
@@ -281,6 +477,7 @@ fn section_name(lang: Lang, w: Where) -> &'static str {
         Some(Screen::Orders) => words.orders,
         Some(Screen::Composer) => words.composer,
         Some(Screen::Links) => words.links,
+        Some(Screen::Room) => words.room,
     }
 }
 
@@ -289,6 +486,9 @@ pub(super) fn hint_line(app: &App, screen: Option<Screen>) -> String {
     let zh = app.lang == Lang::Zh;
     let first = |keys: &str| keys.split(' ').next().unwrap_or(keys).to_owned();
     let composer = screen == Some(Screen::Composer);
+    // Typing on the room's input line: `?` and `q` are text there, F1
+    // still opens the help.
+    let room_typing = screen == Some(Screen::Room) && app.typing();
     // Past editing, the composer only leaves (Esc) or confirms (y / n);
     // and q types or leaves there, it does not quit.
     let editing = app
@@ -298,10 +498,26 @@ pub(super) fn hint_line(app: &App, screen: Option<Screen>) -> String {
     let parts: Vec<String> = KEYS
         .iter()
         .filter(|k| k.at.is_some() && k.at == screen && (editing || k.keys == "Esc"))
-        .chain(KEYS.iter().filter(|k| k.at.is_none() && !(composer && k.keys == "q")))
+        .filter(|k| holds(app, k.when))
+        .chain(
+            KEYS.iter()
+                .filter(|k| k.at.is_none() && !((composer || room_typing) && k.keys == "q")),
+        )
         .filter_map(|k| {
-            k.hint
-                .map(|(z, e)| format!("{} {}", first(k.keys), if zh { z } else { e }))
+            let (z, e) = k.hint?;
+            if k.at == Some(Screen::Room) && k.keys.starts_with('/') {
+                // A room command says what it does: its name alone, in
+                // the console's language ("/task /任务").
+                let mut names = k.keys.split(' ');
+                let en = names.next().unwrap_or(k.keys);
+                return Some(if zh { names.next().unwrap_or(en) } else { en }.to_owned());
+            }
+            let keys = if room_typing && k.keys.starts_with('?') {
+                "F1".to_owned()
+            } else {
+                first(k.keys)
+            };
+            Some(format!("{keys} {}", if zh { z } else { e }))
         })
         .collect();
     format!(" {}", parts.join("  "))
@@ -316,6 +532,7 @@ fn lines(app: &App) -> Vec<Line<'static>> {
     for s in [
         Screen::Board,
         Screen::Detail,
+        Screen::Room,
         Screen::Orders,
         Screen::Composer,
         Screen::Links,

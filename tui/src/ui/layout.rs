@@ -259,6 +259,66 @@ pub fn composer(body: Rect) -> ComposerAreas {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
+pub struct RoomAreas {
+    /// Title, severity, home, state, mode.
+    pub header: Rect,
+    pub roster_title: Rect,
+    pub roster: Rect,
+    pub tasks_title: Rect,
+    pub tasks: Rect,
+    pub log_title: Rect,
+    pub log: Rect,
+    /// The input line, the whole width.
+    pub input: Rect,
+}
+
+/// Rows the narrow room layout gives the roster and the tasks (side by
+/// side, above the log) at most; more show as "+N".
+pub const ROOM_SIDE_ROWS: u16 = 4;
+
+/// The room screen. Narrow: the roster and the open tasks side by side
+/// above the log, each as tall as the longer needs (up to
+/// [`ROOM_SIDE_ROWS`]). From [`SIDE_BY_SIDE`]: the log on the left, the
+/// roster and the tasks stacked on the right. `roster` and `tasks` are
+/// the rows each wants.
+pub fn room(body: Rect, roster: usize, tasks: usize) -> RoomAreas {
+    let (header, rest) = top(body, 1);
+    let (rest, input) = bottom(rest, 1);
+    let gap = |r: Rect| Rect {
+        x: r.x + 1,
+        width: r.width.saturating_sub(1),
+        ..r
+    };
+    let want = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+    let (log_area, roster_area, tasks_area) = if rest.width >= SIDE_BY_SIDE {
+        let (a, b) = left(rest, rest.width * 3 / 5);
+        let b = gap(b);
+        // The roster takes what it needs, up to half; the tasks the rest.
+        let roster_h = want(roster).saturating_add(1).min(b.height / 2);
+        let (r, t) = top(b, roster_h);
+        (a, r, t)
+    } else {
+        let rows = want(roster.max(tasks)).clamp(1, ROOM_SIDE_ROWS) + 1;
+        let (side, log) = top(rest, rows);
+        let (r, t) = left(side, side.width * 9 / 20);
+        (log, r, gap(t))
+    };
+    let (roster_title, roster) = top(roster_area, 1);
+    let (tasks_title, tasks) = top(tasks_area, 1);
+    let (log_title, log) = top(log_area, 1);
+    RoomAreas {
+        header,
+        roster_title,
+        roster,
+        tasks_title,
+        tasks,
+        log_title,
+        log,
+        input,
+    }
+}
+
 /// A box of at most `w` x `h` centred in `area`.
 pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);

@@ -287,16 +287,15 @@ pub(super) fn notice_text(app: &App, p: &Pushed) -> (String, Style) {
             (text, BAD)
         }
         Notice::RoomChanged { room, entry } => {
-            let who = entry.by.as_ref().map_or_else(
-                || (if zh { "系统" } else { "system" }).to_owned(),
-                |p| format!("{} ({})", p.name, name(&p.node)),
-            );
+            // The room log's own words: 刘洋 · 闽侯县: 【决定】…
+            let who = super::room::who(app, entry);
+            let (what, style) = super::room::what(app, entry);
             let text = if zh {
-                format!("协调室 {} #{}: {who} {}", room.title, entry.seq, entry.line.name())
+                format!("协调室 {} #{}: {who}: {what}", room.title, entry.seq)
             } else {
-                format!("room {} #{}: {who} {}", room.title, entry.seq, entry.line.name())
+                format!("room {} #{}: {who}: {what}", room.title, entry.seq)
             };
-            (text, plain)
+            (text, style)
         }
         Notice::RoomRefused { room, reason, .. } => {
             let title = app

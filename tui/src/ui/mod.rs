@@ -7,8 +7,9 @@
 //! visible rows are built, so a board of thousands costs what a screenful
 //! does.
 //!
-//! One module per screen; [`layout`] says where things go and is shared
-//! with the app's mouse handling.
+//! One module per screen (`board`, `detail`, `orders`, `links`,
+//! `composer`, `room`, `help`); [`layout`] says where things go and is
+//! shared with the app's mouse handling.
 
 mod board;
 mod composer;
@@ -17,6 +18,7 @@ mod help;
 pub mod layout;
 mod links;
 mod orders;
+mod room;
 
 use liandong_dispatch::wire::Stage;
 use liandong_topology::Severity;
@@ -30,7 +32,7 @@ use crate::app::{AlarmKind, App, Connection, PromptKind, Screen};
 use crate::editor::Editor;
 use crate::text::{self, fit, truncate, width};
 
-pub use help::{KEYS, Key};
+pub use help::{KEYS, Key, When};
 
 /// Orange, for severity II (the 256-colour palette's 208).
 pub const ORANGE: Color = Color::Indexed(208);
@@ -70,6 +72,7 @@ impl Widget for &App {
             Screen::Orders => orders::render(self, areas.body, buf),
             Screen::Links => links::render(self, areas.body, buf),
             Screen::Composer => composer::render(self, areas.body, buf),
+            Screen::Room => room::render(self, areas.body, buf),
         }
         status(self, areas.status, buf);
         hints(self, areas.hints, buf);
@@ -100,7 +103,7 @@ fn tabs(app: &App, area: Rect, buf: &mut Buffer) {
     let w = app.lang.words();
     let mut spans = Vec::new();
     let current = match app.screen {
-        Screen::Detail | Screen::Composer => None,
+        Screen::Detail | Screen::Composer | Screen::Room => None,
         s => Some(s),
     };
     for (screen, label) in layout::tabs(app.lang) {
@@ -114,6 +117,7 @@ fn tabs(app: &App, area: Rect, buf: &mut Buffer) {
     match app.screen {
         Screen::Detail => spans.push(Span::styled(format!(" > {} ", w.detail), SELECTED)),
         Screen::Composer => spans.push(Span::styled(format!(" > {} ", w.composer), SELECTED)),
+        Screen::Room => spans.push(Span::styled(format!(" > {} ", w.room), SELECTED)),
         _ => {}
     }
     put(Line::from(spans), area, buf);
@@ -157,6 +161,7 @@ fn alarm(app: &App, area: Rect, buf: &mut Buffer) {
         AlarmKind::NewReport => w.alarm_new_report.to_owned(),
         AlarmKind::DeadlineMissed(stage) => format!("{}{}", app.lang.stage(stage), w.alarm_deadline),
         AlarmKind::Supervised(stage) => format!("{}{} {}", app.lang.stage(stage), w.alarm_deadline, w.alarm_supervised),
+        AlarmKind::RoomOpened => w.alarm_room_opened.to_owned(),
     };
     let severity = first
         .severity

@@ -8,14 +8,21 @@
 //! [`new_report`] (a severity I blast), [`signed_for`] (五一社区 signs),
 //! [`deadline_passes`] (the flood's accept deadline) and [`link_down`]
 //! (闽侯县 unreachable) happen.
+//!
+//! The flood has a coordination room at the city ([`flood_room`], seven
+//! events: opened by the leader 陈静, 王芳 of this console and people of
+//! 闽侯县, 上街镇 and the invited 闽侯公安分局 entered, 林海 reported
+//! piping); [`room_story`] then brings a message, a decision, a task for
+//! 侯官村 and 李四's sign-for, and [`room_refused`] a refusal from the home.
 
 #![allow(dead_code)]
 
 use std::time::Duration;
 
+use liandong_dispatch::room::{Person, Presence, Room, RoomEntry, RoomLine, RoomState, RoomTask};
 use liandong_dispatch::store::{Incident, IncidentState, OrderRecord, RollUp, TargetStatus, TimelineEntry};
-use liandong_dispatch::wire::{Category, EnvelopeId, Mode, Order, Report, TargetState, Targets, Timestamp};
-use liandong_node::control::{LinkView, NodeStatus, Notice, OrderView, Pushed};
+use liandong_dispatch::wire::{Category, EnvelopeId, Mode, Order, Report, Role, TargetState, Targets, Timestamp};
+use liandong_node::control::{LinkView, NodeStatus, Notice, OrderView, Pushed, RoomView};
 use liandong_topology::{Addressing, Level, NodeId, Preset, Severity, Shape, Topology, generate};
 use liandong_tui::{App, AppEvent, Lang};
 use ratatui::Terminal;
@@ -32,6 +39,8 @@ pub const DRILL: EnvelopeId = EnvelopeId(0x9e02_6f7a_c1d8_0000_0000_0000_0000_00
 pub const BLAST: EnvelopeId = EnvelopeId(0xa8f3_2b61_07c9_0000_0000_0000_0000_0005);
 pub const FIRE_ORDER: EnvelopeId = EnvelopeId(0xb1e5_7d20_94af_0000_0000_0000_0000_0006);
 pub const NEW_ORDER: EnvelopeId = EnvelopeId(0xc3d9_4a18_e670_0000_0000_0000_0000_0007);
+/// The order the flood room's task became.
+pub const ROOM_ORDER: EnvelopeId = EnvelopeId(0xd4e1_5b29_f781_0000_0000_0000_0000_0008);
 
 pub fn id(s: &str) -> NodeId {
     NodeId::parse(s).expect("a valid node id")
@@ -59,6 +68,7 @@ pub const XIHU: &str = "350102002001";
 pub const HOUGUAN: &str = "350121002001";
 pub const SHANGJIE: &str = "350121002";
 pub const TANSHI: &str = "350121001001";
+pub const MINHOU_POLICE: &str = "350121-police";
 
 fn entry(at: Timestamp, node: &str, what: &str) -> TimelineEntry {
     TimelineEntry {
@@ -317,6 +327,278 @@ pub fn operator() -> liandong_node::control::Operator {
     }
 }
 
+/// The city's leader on duty, 陈静.
+pub fn leader() -> liandong_node::control::Operator {
+    liandong_node::control::Operator {
+        node: id(CITY),
+        name: "陈静".to_owned(),
+        role: liandong_certs::Role::Leader,
+    }
+}
+
+/// [`city_app`] for another operator, with `rooms` open at the snapshot.
+pub fn city_app_as(
+    lang: Lang,
+    width: u16,
+    height: u16,
+    operator: liandong_node::control::Operator,
+    rooms: Vec<Room>,
+) -> App {
+    let mut app = App::new(lang, UTC8, Some(operator));
+    feed(&mut app, AppEvent::Resize { width, height });
+    feed(&mut app, AppEvent::Topology(Box::new(topology())));
+    feed(&mut app, AppEvent::Tick(NOW));
+    feed(
+        &mut app,
+        AppEvent::Snapshot {
+            status: city_status(),
+            incidents: vec![fire(), flood(), hazard(), drill()],
+            orders: vec![fire_order()],
+            rooms,
+        },
+    );
+    app
+}
+
+// ------------------------------------------------------------- the room
+
+pub fn person(node: &str, name: &str, role: Role) -> Person {
+    Person {
+        node: id(node),
+        name: name.to_owned(),
+        role,
+    }
+}
+
+pub fn chen_jing() -> Person {
+    person(CITY, "陈静", Role::Leader)
+}
+
+pub fn wang_fang() -> Person {
+    person(CITY, "王芳", Role::Operator)
+}
+
+pub fn liu_yang() -> Person {
+    person(MINHOU, "刘洋", Role::Leader)
+}
+
+/// An entry of the flood room; the ask id is made up from the number.
+pub fn room_entry(seq: u64, at: Timestamp, by: Option<Person>, line: RoomLine) -> RoomEntry {
+    RoomEntry {
+        room: FLOOD,
+        seq,
+        event: EnvelopeId(0xe000 + u128::from(seq)),
+        ask: by.as_ref().map(|_| EnvelopeId(0xa000 + u128::from(seq))),
+        at,
+        by,
+        line,
+    }
+}
+
+/// The flood room as its opening (entry #1) made it.
+pub fn opened_flood_room(opened: &RoomEntry) -> Room {
+    let by = opened.by.clone().expect("an opener");
+    Room {
+        id: FLOOD,
+        home: id(CITY),
+        origin: id(HOUGUAN),
+        title: "闽江水位超警戒 0.8m".to_owned(),
+        severity: Severity::II,
+        category: Category::Flood,
+        place: "侯官村江堤".to_owned(),
+        mode: Mode::Actual,
+        opened: opened.at,
+        opened_by: by.clone(),
+        state: RoomState::Open,
+        closing: None,
+        present: vec![Presence {
+            person: by,
+            since: opened.at,
+        }],
+        invited: Vec::new(),
+        tasks: Vec::new(),
+        last_seq: 1,
+    }
+}
+
+/// The header after `entry`, as the core folds it (the parts the console
+/// shows).
+pub fn fold_room(room: &Room, entry: &RoomEntry) -> Room {
+    let mut r = room.clone();
+    assert_eq!(entry.seq, r.last_seq + 1, "fixture entries go in order");
+    r.last_seq = entry.seq;
+    match (&entry.line, &entry.by) {
+        (RoomLine::Entered, Some(p)) => r.present.push(Presence {
+            person: p.clone(),
+            since: entry.at,
+        }),
+        (RoomLine::Left, Some(p)) => r.present.retain(|x| !x.person.is(&p.node, &p.name)),
+        (
+            RoomLine::Tasked {
+                order,
+                target,
+                instruction,
+                finish_by,
+            },
+            Some(p),
+        ) => r.tasks.push(RoomTask {
+            seq: entry.seq,
+            order: *order,
+            target: target.clone(),
+            instruction: instruction.clone(),
+            by: p.clone(),
+            finish_by: *finish_by,
+            state: TargetState::Pending,
+            at: entry.at,
+        }),
+        (RoomLine::Invited { node }, _) => r.invited.push(node.clone()),
+        (RoomLine::TaskProgress { task, state, .. }, _) => {
+            if let Some(t) = r.tasks.iter_mut().find(|t| t.seq == *task) {
+                t.state = state.clone();
+                t.at = entry.at;
+            }
+        }
+        (RoomLine::Closed { summary }, Some(p)) => {
+            r.state = RoomState::Closed;
+            r.closing = Some(liandong_dispatch::room::Closing {
+                at: entry.at,
+                by: p.clone(),
+                summary: summary.clone(),
+            });
+            r.present.clear();
+        }
+        _ => {}
+    }
+    r
+}
+
+/// The flood room's first seven events.
+pub fn flood_log() -> Vec<RoomEntry> {
+    let lin_hai = person(SHANGJIE, "林海", Role::Operator);
+    vec![
+        room_entry(1, ago(360), Some(chen_jing()), RoomLine::Opened),
+        room_entry(2, ago(340), Some(wang_fang()), RoomLine::Entered),
+        room_entry(3, ago(300), Some(liu_yang()), RoomLine::Entered),
+        room_entry(4, ago(240), Some(lin_hai.clone()), RoomLine::Entered),
+        room_entry(
+            5,
+            ago(180),
+            Some(lin_hai),
+            RoomLine::Said {
+                text: "江堤东段出现管涌,已组织巡堤 piping on the east bank".to_owned(),
+            },
+        ),
+        room_entry(
+            6,
+            ago(120),
+            Some(chen_jing()),
+            RoomLine::Invited {
+                node: id(MINHOU_POLICE),
+            },
+        ),
+        room_entry(
+            7,
+            ago(90),
+            Some(person(MINHOU_POLICE, "周强", Role::Operator)),
+            RoomLine::Entered,
+        ),
+    ]
+}
+
+/// Folds entries onto a header, in order.
+pub fn fold_all(mut room: Room, entries: &[RoomEntry]) -> Room {
+    for e in entries {
+        room = fold_room(&room, e);
+    }
+    room
+}
+
+/// The flood room after its first seven events.
+pub fn flood_room() -> Room {
+    let log = flood_log();
+    fold_all(opened_flood_room(&log[0]), &log[1..])
+}
+
+/// The node's answer to `Request::Room` for the flood, as of seven events.
+pub fn flood_room_view() -> RoomView {
+    RoomView {
+        room: flood_room(),
+        log: flood_log(),
+    }
+}
+
+/// A `RoomChanged` push for `entry`, folding it into `room` first.
+pub fn room_changed(room: &mut Room, entry: RoomEntry) -> AppEvent {
+    *room = fold_room(room, &entry);
+    pushed(
+        entry.at,
+        Notice::RoomChanged {
+            room: room.clone(),
+            entry,
+        },
+    )
+}
+
+/// After the seven: 刘洋's message, 陈静's decision, a task for 侯官村
+/// due in an hour, and 李四 of 侯官村 signing for it (#8 … #11).
+pub fn room_story() -> Vec<AppEvent> {
+    let mut room = flood_room();
+    let entries = [
+        room_entry(
+            8,
+            later(20),
+            Some(liu_yang()),
+            RoomLine::Said {
+                text: "县防汛指挥部已启动 IV 级响应,抢险队 30 分钟到场 rescue team in 30 min".to_owned(),
+            },
+        ),
+        room_entry(
+            9,
+            later(40),
+            Some(chen_jing()),
+            RoomLine::Decided {
+                text: "立即转移侯官村沿江 126 户群众 evacuate 126 households now".to_owned(),
+            },
+        ),
+        room_entry(
+            10,
+            later(60),
+            Some(chen_jing()),
+            RoomLine::Tasked {
+                order: ROOM_ORDER,
+                target: id(HOUGUAN),
+                instruction: "组织沿江群众转移,每 30 分钟报告 report every 30 min".to_owned(),
+                finish_by: Some(later(60 + 3600)),
+            },
+        ),
+        room_entry(
+            11,
+            later(90),
+            None,
+            RoomLine::TaskProgress {
+                task: 10,
+                target: id(HOUGUAN),
+                state: TargetState::SignedFor {
+                    by: "李四".to_owned()
+                },
+            },
+        ),
+    ];
+    entries.into_iter().map(|e| room_changed(&mut room, e)).collect()
+}
+
+/// The home refused an ask of this node.
+pub fn room_refused() -> AppEvent {
+    pushed(
+        later(100),
+        Notice::RoomRefused {
+            room: FLOOD,
+            ask: EnvelopeId(0xa0ff),
+            reason: "王芳 is not present in the room of incident 51b70e93aa10".to_owned(),
+        },
+    )
+}
+
 /// Handles an event whose actions the test does not care about.
 pub fn feed(app: &mut App, event: AppEvent) {
     let _ = app.handle(event);
@@ -438,4 +720,39 @@ pub fn screen(backend: &TestBackend) -> String {
 /// [`draw`] then [`screen`].
 pub fn shot(app: &App, width: u16, height: u16) -> String {
     screen(&draw(app, width, height))
+}
+
+/// Moves the board's cursor to `incident` and opens its detail.
+pub fn open_detail(app: &mut App, incident: EnvelopeId) {
+    feed(app, key('g'));
+    let row = app
+        .board_rows()
+        .iter()
+        .position(|&id| id == incident)
+        .expect("the incident is on the board");
+    for _ in 0..row {
+        feed(app, key('j'));
+    }
+    feed(app, code(crossterm::event::KeyCode::Enter));
+    assert_eq!(app.detail_incident(), Some(incident));
+}
+
+/// 王芳's console on the flood room's screen, the node's answer (seven
+/// events) folded in.
+pub fn room_screen(lang: Lang, width: u16, height: u16) -> App {
+    let mut app = city_app_as(lang, width, height, operator(), vec![flood_room()]);
+    open_detail(&mut app, FLOOD);
+    let actions = app.handle(key('m'));
+    let request = liandong_node::control::Request::Room {
+        id: liandong_node::control::IdRef(format!("{:032x}", FLOOD.0)),
+    };
+    assert_eq!(actions, [liandong_tui::Action::Send(request.clone())]);
+    feed(
+        &mut app,
+        AppEvent::Answer {
+            request,
+            response: Ok(liandong_node::control::Response::Room(flood_room_view())),
+        },
+    );
+    app
 }
