@@ -9,6 +9,12 @@
 //!   report them done.
 //! - Now and then a township or county center is stopped for a while and
 //!   restarted, so skip-level failover and catch-up can be watched.
+//! - For severity II and I the owner's leader opens a coordination room
+//!   (I opens itself by policy), the leaders of the centers on the path
+//!   enter and report, the home records a decision, assigns the reporting
+//!   center a task, and closes the room a few minutes later. If the owner
+//!   is the watched node, the person watching opens it; the others still
+//!   enter and speak once it is open.
 //!
 //! Everything goes through the nodes' operator API ([`Node::call`]): the
 //! generator makes no protocol decisions, it only presses the buttons a
@@ -20,7 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use liandong_certs::Role;
-use liandong_dispatch::wire::{Category, Mode, TargetState};
+use liandong_dispatch::room::RoomLine;
+use liandong_dispatch::wire::{Category, Mode, RoomAct, TargetState};
 use liandong_dispatch::{EnvelopeId, IncidentState};
 use liandong_topology::{Kind, Level, NodeId, Severity};
 use rand::rngs::StdRng;
@@ -69,6 +76,8 @@ pub struct TrafficStats {
     pub outages: usize,
     pub failovers: usize,
     pub refused: usize,
+    /// Coordination rooms opened.
+    pub rooms: usize,
     /// Center down right now, if any.
     pub down: Option<NodeId>,
 }
@@ -77,8 +86,15 @@ impl TrafficStats {
     pub fn line(&self) -> String {
         let [routine, iv, iii, ii, i] = self.by_severity;
         let mut s = format!(
-            "reports {} (routine {routine}, IV {iv}, III {iii}, II {ii}, I {i}); accepted {}, resolved {}; order targets signed for {}/{}; outages {}, failovers {}",
-            self.reports, self.accepted, self.resolved, self.signed_for, self.orders, self.outages, self.failovers
+            "reports {} (routine {routine}, IV {iv}, III {iii}, II {ii}, I {i}); accepted {}, resolved {}; order targets signed for {}/{}; rooms {}; outages {}, failovers {}",
+            self.reports,
+            self.accepted,
+            self.resolved,
+            self.signed_for,
+            self.orders,
+            self.rooms,
+            self.outages,
+            self.failovers
         );
         if let Some(d) = &self.down {
             s.push_str(&format!("; down now: {d}"));
@@ -90,8 +106,16 @@ impl TrafficStats {
 /// Something the generator will do later.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Later {
-    Accept(NodeId, EnvelopeId),
+    /// Accept; `true`: serious enough for a coordination room.
+    Accept(NodeId, EnvelopeId, bool),
     Resolve(NodeId, EnvelopeId),
+    /// Room acts by the leader of a node.
+    OpenRoom(NodeId, EnvelopeId),
+    EnterRoom(NodeId, EnvelopeId),
+    SpeakInRoom(NodeId, EnvelopeId),
+    /// At the home: a decision, and a task for the reporting center.
+    Decide(NodeId, EnvelopeId, NodeId),
+    CloseRoom(NodeId, EnvelopeId),
     SignFor(NodeId, EnvelopeId),
     Finish(NodeId, EnvelopeId),
     Restart(NodeId),
@@ -131,6 +155,19 @@ const REPORTS: &[(Category, &[&str])] = &[
         &["两车相撞致交通拥堵", "电动车与行人碰撞", "施工脚手架倒塌"],
     ),
 ];
+
+/// What leaders on the path say in a room.
+const ROOM_LINES: &[&str] = &[
+    "本级应急预案已启动，值班领导在岗",
+    "现场处置力量已到位，正在核实情况",
+    "已组织周边群众转移，暂无人员伤亡",
+    "请求上级协调增派救援力量",
+    "交通已临时管制，请绕行",
+    "情况基本稳定，继续跟踪",
+];
+
+/// The leader on duty at every center, as the demo names them.
+const LEADER: &str = "带班领导";
 
 const NAMES: &[&str] = &[
     "张伟", "李娜", "王芳", "刘洋", "陈静", "杨帆", "赵磊", "黄敏", "周杰", "吴霞",
@@ -267,7 +304,7 @@ pub async fn run_traffic(
                     }
                     s.down = None;
                 }
-                Later::Accept(at, incident) => {
+                Later::Accept(at, incident, serious) => {
                     act(
                         &f,
                         &at,
@@ -277,7 +314,43 @@ pub async fn run_traffic(
                         &mut s.accepted,
                     )
                     .await;
+                    if serious {
+                        later.push(Reverse((
+                            now + jitter(&mut rng, 2, 6),
+                            Later::OpenRoom(at.clone(), incident),
+                        )));
+                    }
                     later.push(Reverse((now + jitter(&mut rng, 30, 90), Later::Resolve(at, incident))));
+                }
+                Later::OpenRoom(at, room) => {
+                    // Severity I opened itself: then this is refused, harmlessly.
+                    if room_act(&f, &at, room, RoomAct::Open).await {
+                        s.rooms += 1;
+                    }
+                }
+                Later::EnterRoom(at, room) => {
+                    room_act(&f, &at, room, RoomAct::Enter).await;
+                }
+                Later::SpeakInRoom(at, room) => {
+                    let text = (*pick(&mut rng, ROOM_LINES)).to_string();
+                    if room_act(&f, &at, room, RoomAct::Say { text }).await && rng.random_bool(0.5) {
+                        later.push(Reverse((now + jitter(&mut rng, 20, 60), Later::SpeakInRoom(at, room))));
+                    }
+                }
+                Later::Decide(at, room, origin) => {
+                    let text = "启动应急响应，属地牵头、各成员单位按职责联动处置".to_string();
+                    room_act(&f, &at, room, RoomAct::Decide { text }).await;
+                    let task = RoomAct::Task {
+                        target: origin,
+                        instruction: "每30分钟报告一次现场情况".into(),
+                        finish_by: None,
+                    };
+                    room_act(&f, &at, room, task).await;
+                    later.push(Reverse((now + jitter(&mut rng, 120, 200), Later::CloseRoom(at, room))));
+                }
+                Later::CloseRoom(at, room) => {
+                    let summary = "险情已排除，转入善后处置".to_string();
+                    room_act(&f, &at, room, RoomAct::Close { summary }).await;
                 }
                 Later::Resolve(at, incident) => {
                     let summary = "已到现场处置完毕，群众满意".to_string();
@@ -326,6 +399,21 @@ pub async fn run_traffic(
     }
 }
 
+/// Acts in a room as the leader on duty at `at`; true if stored there
+/// (the home may still refuse it).
+async fn room_act(f: &LocalFederation, at: &NodeId, room: EnvelopeId, act: RoomAct) -> bool {
+    let Some(node) = f.node(at) else { return false };
+    let request = Request::RoomAct {
+        room: id_ref(room),
+        act,
+        home: None,
+    };
+    matches!(
+        node.call(operator(at, LEADER, Role::Leader), request).await,
+        Response::Asked { .. }
+    )
+}
+
 /// Presses one button at `at` as its duty operator; counts it if taken.
 async fn act(f: &LocalFederation, at: &NodeId, request: Request, count: &mut usize) {
     if let Some(node) = f.node(at)
@@ -350,10 +438,49 @@ fn react(
         Notice::IncidentRecorded { incident, .. }
             if incident.owner == *at && incident.state == IncidentState::Reported && !watched =>
         {
+            let serious = incident.report.severity >= Severity::II;
             later.push(Reverse((
                 now + jitter(rng, 3, 15),
-                Later::Accept(at.clone(), incident.id),
+                Later::Accept(at.clone(), incident.id, serious),
             )));
+        }
+        Notice::RoomChanged { room, entry } if !watched => {
+            let leader_here = entry.by.as_ref().is_some_and(|p| p.node == *at && p.name == LEADER);
+            match &entry.line {
+                RoomLine::Opened if room.home != *at => {
+                    later.push(Reverse((
+                        now + jitter(rng, 3, 10),
+                        Later::EnterRoom(at.clone(), room.id),
+                    )));
+                }
+                RoomLine::Opened => {
+                    // Whoever opened it (a leader here, or the policy), the
+                    // home decides and assigns the reporting center a task.
+                    let origin = room.origin.clone();
+                    later.push(Reverse((
+                        now + jitter(rng, 20, 40),
+                        Later::Decide(at.clone(), room.id, origin),
+                    )));
+                    if entry
+                        .by
+                        .as_ref()
+                        .is_some_and(|p| p.name == liandong_dispatch::room::SYSTEM)
+                    {
+                        s.rooms += 1;
+                        later.push(Reverse((
+                            now + jitter(rng, 2, 5),
+                            Later::EnterRoom(at.clone(), room.id),
+                        )));
+                    }
+                }
+                RoomLine::Entered if leader_here && room.home != *at => {
+                    later.push(Reverse((
+                        now + jitter(rng, 5, 20),
+                        Later::SpeakInRoom(at.clone(), room.id),
+                    )));
+                }
+                _ => {}
+            }
         }
         Notice::OrderReceived { order } if !watched => {
             s.orders += 1;
