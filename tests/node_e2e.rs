@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use federation::{Federation, WAIT, file_report, hex, id, incident_at, subscribe, wait_for, wait_links_up};
+use federation::{
+    Federation, WAIT, file_report, hex, id, incident_at, sign_for_when_received, subscribe, wait_for, wait_links_up,
+};
 use liandong_dispatch::store::Store;
 use liandong_dispatch::wire::{EnvelopeId, Mode, TargetState, Targets};
 use liandong_node::control::proto::{Notice, Request, Response};
@@ -107,21 +109,8 @@ async fn a_report_climbs_to_the_city_and_an_order_to_a_county_is_signed_for_by_e
         Response::Done { id, .. } => id,
         other => panic!("dispatch refused: {other:?}"),
     };
-    for (v, client, sub) in &mut at_villages {
-        wait_for(
-            sub,
-            "the order",
-            |n| matches!(n, Notice::OrderReceived { order: o } if o.order.id == order),
-        )
-        .await;
-        let signed = client
-            .call(Request::Acknowledge {
-                order: hex(order),
-                state: TargetState::SignedFor { by: String::new() },
-            })
-            .await
-            .expect("sign");
-        assert!(matches!(signed, Response::Done { .. }), "{v}: {signed:?}");
+    for (_, client, sub) in &mut at_villages {
+        sign_for_when_received(sub, client, order).await;
     }
     wait_for(
         &mut city_sees,

@@ -8,7 +8,7 @@ mod federation;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use federation::{Federation, file_report, hex, id, subscribe, wait_for, wait_links_up};
+use federation::{Federation, file_report, hex, id, sign_for_when_received, subscribe, wait_for, wait_links_up};
 use liandong_dispatch::room::{Minutes, RoomLine};
 use liandong_dispatch::wire::{EnvelopeId, RoomAct, TargetState};
 use liandong_node::control::proto::{Notice, Request, Response, RoomView};
@@ -175,20 +175,7 @@ async fn leaders_of_city_county_and_township_share_a_room_through_a_county_crash
     .await;
     let task = taken(&mut at_city, tasked).await;
     let order = view(&city_leader, room).await.room.tasks[0].order;
-    wait_for(
-        &mut at_village,
-        "the task's order",
-        |n| matches!(n, Notice::OrderReceived { order: o } if o.order.id == order),
-    )
-    .await;
-    let signed = village
-        .call(Request::Acknowledge {
-            order: hex(order),
-            state: TargetState::SignedFor { by: String::new() },
-        })
-        .await
-        .expect("sign");
-    assert!(matches!(signed, Response::Done { .. }), "{signed:?}");
+    sign_for_when_received(&mut at_village, &village, order).await;
     for sub in [&mut at_city, &mut at_county, &mut at_town] {
         wait_for(sub, "the task signed for, in the room", |n| {
             matches!(n, Notice::RoomChanged { entry, .. }

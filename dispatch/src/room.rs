@@ -152,6 +152,60 @@ impl Room {
         nodes
     }
 
+    /// The header after `entry`, the next event of the room: who is
+    /// present, tasks and their states, invitations, closing. The one
+    /// place a log line changes a header.
+    pub fn apply(&mut self, entry: &RoomEntry) {
+        self.last_seq = entry.seq;
+        match (&entry.line, &entry.by) {
+            (RoomLine::Entered, Some(p)) if self.presence(&p.node, &p.name).is_none() => {
+                self.present.push(Presence {
+                    person: p.clone(),
+                    since: entry.at,
+                });
+            }
+            (RoomLine::Left, Some(p)) => self.present.retain(|x| !x.person.is(&p.node, &p.name)),
+            (
+                RoomLine::Tasked {
+                    order,
+                    target,
+                    instruction,
+                    finish_by,
+                },
+                Some(p),
+            ) => self.tasks.push(RoomTask {
+                seq: entry.seq,
+                order: *order,
+                target: target.clone(),
+                instruction: instruction.clone(),
+                by: p.clone(),
+                finish_by: *finish_by,
+                state: TargetState::Pending,
+                at: entry.at,
+            }),
+            (RoomLine::Invited { node }, _) if !self.invited.contains(node) => self.invited.push(node.clone()),
+            (RoomLine::TaskProgress { task, state, .. }, _) => {
+                // Acks that arrive out of order never move a task back.
+                if let Some(t) = self.tasks.iter_mut().find(|t| t.seq == *task)
+                    && state.rank() > t.state.rank()
+                {
+                    t.state = state.clone();
+                    t.at = entry.at;
+                }
+            }
+            (RoomLine::Closed { summary }, Some(p)) => {
+                self.state = RoomState::Closed;
+                self.closing = Some(Closing {
+                    at: entry.at,
+                    by: p.clone(),
+                    summary: summary.clone(),
+                });
+                self.present.clear();
+            }
+            _ => {}
+        }
+    }
+
     /// Tasks whose target has not finished or refused.
     pub fn open_tasks(&self) -> impl Iterator<Item = &RoomTask> {
         self.tasks.iter().filter(|t| !t.state.is_final())

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use liandong_dispatch::wire::{Category, EnvelopeId, Mode};
+use liandong_dispatch::wire::{Category, EnvelopeId, Mode, TargetState};
 use liandong_node::control::proto::{IdRef, Notice, Request, Response};
 use liandong_node::control::{ControlClient, Subscription};
 use liandong_topology::{NodeId, Severity, Topology};
@@ -67,6 +67,29 @@ pub async fn wait_for(sub: &mut Subscription, what: &str, mut want: impl FnMut(&
             None => panic!("subscription ended waiting for {what}"),
         }
     }
+}
+
+/// Waits (on `sub`, the target's subscription) until `order` reaches the
+/// client's node, then signs for it as the client's operator.
+pub async fn sign_for_when_received(sub: &mut Subscription, client: &ControlClient, order: EnvelopeId) {
+    wait_for(
+        sub,
+        "the order",
+        |n| matches!(n, Notice::OrderReceived { order: o } if o.order.id == order),
+    )
+    .await;
+    let signed = client
+        .call(Request::Acknowledge {
+            order: hex(order),
+            state: TargetState::SignedFor { by: String::new() },
+        })
+        .await
+        .expect("sign");
+    assert!(
+        matches!(signed, Response::Done { .. }),
+        "{}: {signed:?}",
+        client.operator().node
+    );
 }
 
 /// A subscription past its snapshot.

@@ -27,8 +27,8 @@ use liandong_topology::{NodeId, Severity};
 use super::{CommandError, Core, Event, TimerKind};
 use crate::codec::encoded_len;
 use crate::room::{
-    Closing, HISTORY_BATCH, HISTORY_BATCHES_PER_SYNC, HISTORY_BYTES, MAX_INVITED, MAX_PRESENT, MAX_ROOM_EVENTS,
-    MAX_TASKS, Person, Presence, Room, RoomEntry, RoomLine, RoomState, RoomTask, SYSTEM, incident_path,
+    HISTORY_BATCH, HISTORY_BATCHES_PER_SYNC, HISTORY_BYTES, MAX_INVITED, MAX_PRESENT, MAX_ROOM_EVENTS, MAX_TASKS,
+    Person, Presence, Room, RoomEntry, RoomLine, RoomState, SYSTEM, incident_path,
 };
 use crate::sign::verify_envelope;
 use crate::store::{Record, StoredEnvelope};
@@ -433,14 +433,8 @@ impl Core {
             return;
         }
         self.drain_room(room, now);
-        let still_waiting = self.room_waiting.get(&room).is_some_and(|w| !w.is_empty());
-        if still_waiting && self.room_gap_armed.insert(room) {
-            self.timer(
-                now.plus(self.config.room_gap_wait),
-                TimerKind::RoomGap,
-                None,
-                Some(room),
-            );
+        if self.room_waiting.get(&room).is_some_and(|w| !w.is_empty()) {
+            self.watch_gap(room, now);
         }
     }
 
@@ -590,55 +584,6 @@ impl Core {
         if event.seq != room.last_seq + 1 {
             return Err(format!("event #{} is not the next after #{}", event.seq, room.last_seq));
         }
-        room.last_seq = event.seq;
-        match (&line, &by) {
-            (RoomLine::Entered, Some(p)) if room.presence(&p.node, &p.name).is_none() => {
-                room.present.push(Presence {
-                    person: p.clone(),
-                    since: at,
-                });
-            }
-            (RoomLine::Left, Some(p)) => room.present.retain(|x| !x.person.is(&p.node, &p.name)),
-            (
-                RoomLine::Tasked {
-                    order,
-                    target,
-                    instruction,
-                    finish_by,
-                },
-                Some(p),
-            ) => room.tasks.push(RoomTask {
-                seq: event.seq,
-                order: *order,
-                target: target.clone(),
-                instruction: instruction.clone(),
-                by: p.clone(),
-                finish_by: *finish_by,
-                state: TargetState::Pending,
-                at,
-            }),
-            (RoomLine::Invited { node }, _) if !room.invited.contains(node) => {
-                room.invited.push(node.clone());
-            }
-            (RoomLine::TaskProgress { task, state, .. }, _) => {
-                if let Some(t) = room.tasks.iter_mut().find(|t| t.seq == *task)
-                    && state.rank() > t.state.rank()
-                {
-                    t.state = state.clone();
-                    t.at = at;
-                }
-            }
-            (RoomLine::Closed { summary }, Some(p)) => {
-                room.state = RoomState::Closed;
-                room.closing = Some(Closing {
-                    at,
-                    by: p.clone(),
-                    summary: summary.clone(),
-                });
-                room.present.clear();
-            }
-            _ => {}
-        }
         let entry = RoomEntry {
             room: room.id,
             seq: event.seq,
@@ -648,6 +593,7 @@ impl Core {
             by,
             line,
         };
+        room.apply(&entry);
         Ok((room, entry))
     }
 
@@ -759,13 +705,20 @@ impl Core {
             self.originate(Body::Room(RoomBody::Sync { room, from, to }), vec![home], mode, now);
         }
         // Keep watching while the gap lasts.
-        self.room_gap_armed.insert(room);
-        self.timer(
-            now.plus(self.config.room_gap_wait),
-            TimerKind::RoomGap,
-            None,
-            Some(room),
-        );
+        self.watch_gap(room, now);
+    }
+
+    /// Looks at `room`'s gap again after `room_gap_wait` (one timer per
+    /// room at a time).
+    fn watch_gap(&mut self, room: EnvelopeId, now: Timestamp) {
+        if self.room_gap_armed.insert(room) {
+            self.timer(
+                now.plus(self.config.room_gap_wait),
+                TimerKind::RoomGap,
+                None,
+                Some(room),
+            );
+        }
     }
 
     /// At the home: a node of the room asks for events it lacks.
@@ -891,13 +844,7 @@ impl Core {
             .copied()
             .collect();
         for room in known {
-            self.room_gap_armed.insert(room);
-            self.timer(
-                now.plus(self.config.room_gap_wait),
-                TimerKind::RoomGap,
-                None,
-                Some(room),
-            );
+            self.watch_gap(room, now);
         }
     }
 }

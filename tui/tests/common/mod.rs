@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use liandong_dispatch::room::{Person, Presence, Room, RoomEntry, RoomLine, RoomState, RoomTask};
+use liandong_dispatch::room::{Person, Presence, Room, RoomEntry, RoomLine, RoomState};
 use liandong_dispatch::store::{Incident, IncidentState, OrderRecord, RollUp, TargetStatus, TimelineEntry};
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode, Order, Report, Role, TargetState, Targets, Timestamp};
 use liandong_node::control::{LinkView, NodeStatus, Notice, OrderView, Pushed, RoomView};
@@ -421,54 +421,11 @@ pub fn opened_flood_room(opened: &RoomEntry) -> Room {
     }
 }
 
-/// The header after `entry`, as the core folds it (the parts the console
-/// shows).
+/// The header after `entry`, as every node folds it.
 pub fn fold_room(room: &Room, entry: &RoomEntry) -> Room {
     let mut r = room.clone();
     assert_eq!(entry.seq, r.last_seq + 1, "fixture entries go in order");
-    r.last_seq = entry.seq;
-    match (&entry.line, &entry.by) {
-        (RoomLine::Entered, Some(p)) => r.present.push(Presence {
-            person: p.clone(),
-            since: entry.at,
-        }),
-        (RoomLine::Left, Some(p)) => r.present.retain(|x| !x.person.is(&p.node, &p.name)),
-        (
-            RoomLine::Tasked {
-                order,
-                target,
-                instruction,
-                finish_by,
-            },
-            Some(p),
-        ) => r.tasks.push(RoomTask {
-            seq: entry.seq,
-            order: *order,
-            target: target.clone(),
-            instruction: instruction.clone(),
-            by: p.clone(),
-            finish_by: *finish_by,
-            state: TargetState::Pending,
-            at: entry.at,
-        }),
-        (RoomLine::Invited { node }, _) => r.invited.push(node.clone()),
-        (RoomLine::TaskProgress { task, state, .. }, _) => {
-            if let Some(t) = r.tasks.iter_mut().find(|t| t.seq == *task) {
-                t.state = state.clone();
-                t.at = entry.at;
-            }
-        }
-        (RoomLine::Closed { summary }, Some(p)) => {
-            r.state = RoomState::Closed;
-            r.closing = Some(liandong_dispatch::room::Closing {
-                at: entry.at,
-                by: p.clone(),
-                summary: summary.clone(),
-            });
-            r.present.clear();
-        }
-        _ => {}
-    }
+    r.apply(entry);
     r
 }
 
