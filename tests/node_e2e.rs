@@ -14,7 +14,6 @@ use federation::{
 use liandong_dispatch::store::Store;
 use liandong_dispatch::wire::{EnvelopeId, Mode, TargetState, Targets};
 use liandong_node::control::proto::{Notice, Request, Response};
-use liandong_node::store::{Durable, StoreLocation, StoreOptions};
 use liandong_topology::{Level, NodeId, Severity};
 
 const CITY: &str = "350100";
@@ -224,17 +223,7 @@ async fn a_county_killed_mid_flow_is_skipped_then_caught_up_with_nothing_lost_or
     let mut stores: BTreeMap<NodeId, Store> = BTreeMap::new();
     let mut audits: BTreeMap<NodeId, Vec<String>> = BTreeMap::new();
     for n in fed.topology.nodes() {
-        let durable = Durable::open(
-            &StoreLocation::Sqlite(fed.node_store(&n.id)),
-            &n.id,
-            StoreOptions::default(),
-        )
-        .await
-        .expect("open store");
-        durable
-            .verify_audit()
-            .await
-            .unwrap_or_else(|e| panic!("audit of {}: {e}", n.id));
+        let durable = fed.open_store(&n.id).await;
         stores.insert(n.id.clone(), durable.load().await.expect("load"));
         audits.insert(
             n.id.clone(),

@@ -13,7 +13,6 @@ use liandong_dispatch::room::{Minutes, RoomLine};
 use liandong_dispatch::wire::{EnvelopeId, RoomAct, TargetState};
 use liandong_node::control::proto::{Notice, Request, Response, RoomView};
 use liandong_node::control::{ControlClient, Subscription};
-use liandong_node::store::{Durable, StoreLocation, StoreOptions};
 use liandong_topology::{NodeId, Severity};
 
 const CITY: &str = "350100";
@@ -276,17 +275,7 @@ async fn leaders_of_city_county_and_township_share_a_room_through_a_county_crash
 
     // Every room event is in each node's hash-chained audit log, once.
     for node in [CITY, COUNTY, TOWN] {
-        let durable = Durable::open(
-            &StoreLocation::Sqlite(fed.node_store(&id(node))),
-            &id(node),
-            StoreOptions::default(),
-        )
-        .await
-        .expect("open store");
-        durable
-            .verify_audit()
-            .await
-            .unwrap_or_else(|e| panic!("audit of {node}: {e}"));
+        let durable = fed.open_store(&id(node)).await;
         let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
         let prefix = format!("room {room} #");
         for row in durable.audit_tail(u32::MAX).await.expect("audit") {

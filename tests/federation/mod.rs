@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode, TargetState};
 use liandong_node::control::proto::{IdRef, Notice, Request, Response};
 use liandong_node::control::{ControlClient, Subscription};
+use liandong_node::store::{Durable, StoreLocation, StoreOptions};
 use liandong_topology::{NodeId, Severity, Topology};
 use tempfile::TempDir;
 
@@ -357,6 +358,22 @@ impl Federation {
 
     pub fn node_store(&self, node: &NodeId) -> PathBuf {
         self.data_dir(node).join("node.db")
+    }
+
+    /// A stopped node's SQLite store, its audit chain checked.
+    pub async fn open_store(&self, node: &NodeId) -> Durable {
+        let durable = Durable::open(
+            &StoreLocation::Sqlite(self.node_store(node)),
+            node,
+            StoreOptions::default(),
+        )
+        .await
+        .expect("open store");
+        durable
+            .verify_audit()
+            .await
+            .unwrap_or_else(|e| panic!("audit of {node}: {e}"));
+        durable
     }
 
     pub fn path(&self) -> &Path {

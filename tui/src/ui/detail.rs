@@ -151,14 +151,7 @@ fn room_spans(app: &App, i: &Incident) -> Vec<Span<'static>> {
     };
     let mut spans = vec![
         label(w.room),
-        Span::styled(
-            l.room_state(r.state),
-            if r.is_open() {
-                GOOD.add_modifier(Modifier::BOLD)
-            } else {
-                DIM
-            },
-        ),
+        super::room::state_span(l, r),
     ];
     let view = if zh { "查看" } else { "view" };
     let mut keys = format!("m {view}");

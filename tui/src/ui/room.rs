@@ -86,14 +86,7 @@ fn header_line(app: &App, pane: &RoomPane, header: Option<&Room>, area: Rect, bu
         } else {
             format!("  · room at {home} · ")
         }),
-        Span::styled(
-            l.room_state(r.state),
-            if r.is_open() {
-                GOOD.add_modifier(Modifier::BOLD)
-            } else {
-                DIM
-            },
-        ),
+        state_span(l, r),
     ];
     if r.mode == Mode::Exercise {
         spans.push(Span::raw(" · "));
@@ -127,6 +120,16 @@ fn header_line(app: &App, pane: &RoomPane, header: Option<&Room>, area: Rect, bu
 }
 
 /// A person's name, the system's in the console's words.
+/// The room's state, bold green while open: shared with the detail view.
+pub(super) fn state_span(l: Lang, r: &Room) -> Span<'static> {
+    let style = if r.is_open() {
+        GOOD.add_modifier(Modifier::BOLD)
+    } else {
+        DIM
+    };
+    Span::styled(l.room_state(r.state), style)
+}
+
 fn person_name<'a>(app: &App, name: &'a str) -> &'a str {
     if name == SYSTEM { app.lang.words().system } else { name }
 }
