@@ -166,8 +166,31 @@ const ROOM_LINES: &[&str] = &[
     "情况基本稳定，继续跟踪",
 ];
 
-/// The leader on duty at every center, as the demo names them.
-const LEADER: &str = "带班领导";
+/// Leaders on duty, one per center in topology order, so a room's roster
+/// and log tell the centers' people apart (a path of up to six centers
+/// never repeats a name).
+const LEADERS: &[&str] = &[
+    "罗平",
+    "梁静",
+    "高翔",
+    "宋文",
+    "何丽",
+    "唐燕",
+    "胡军",
+    "许志明",
+    "郭敏",
+    "郑建国",
+    "林强",
+    "孙涛",
+    "马红",
+    "朱斌",
+    "冯雪",
+    "邓超",
+    "曹磊",
+    "彭丽",
+    "袁刚",
+    "蒋欣",
+];
 
 const NAMES: &[&str] = &[
     "张伟", "李娜", "王芳", "刘洋", "陈静", "杨帆", "赵磊", "黄敏", "周杰", "吴霞",
@@ -208,9 +231,12 @@ pub async fn run_traffic(
     stats: watch::Sender<TrafficStats>,
 ) {
     let mut rng = StdRng::seed_from_u64(options.seed);
-    let (reporters, outage_candidates) = {
+    let (reporters, outage_candidates, leaders) = {
         let f = fed.lock().await;
         let t = f.topology();
+        let leaders: HashMap<NodeId, &'static str> = (t.nodes().enumerate())
+            .map(|(k, n)| (n.id.clone(), LEADERS[k % LEADERS.len()]))
+            .collect();
         let reporters: Vec<NodeId> = t
             .nodes()
             .filter(|n| n.level == Level::Village || n.kind == Kind::MemberUnit)
@@ -223,8 +249,9 @@ pub async fn run_traffic(
             .map(|n| n.id.clone())
             .filter(|n| Some(n) != options.watched.as_ref())
             .collect();
-        (reporters, outage)
+        (reporters, outage, leaders)
     };
+    let leader = |at: &NodeId| leaders.get(at).copied().unwrap_or(LEADERS[0]);
     let (notices_tx, mut notices) = mpsc::channel::<(NodeId, Pushed)>(4096);
     let mut forwarders = HashMap::new();
     {
@@ -246,7 +273,7 @@ pub async fn run_traffic(
         tokio::select! {
             _ = stop.changed() => break,
             Some((at, pushed)) = notices.recv() => {
-                react(&options, &mut rng, &mut later, &mut s, &at, pushed.notice);
+                react(&options, &mut rng, &mut later, &mut s, (&at, leader(&at)), pushed.notice);
             }
             _ = tokio::time::sleep_until(wake) => {}
         }
@@ -324,33 +351,33 @@ pub async fn run_traffic(
                 }
                 Later::OpenRoom(at, room) => {
                     // Severity I opened itself: then this is refused, harmlessly.
-                    if room_act(&f, &at, room, RoomAct::Open).await {
+                    if room_act(&f, (&at, leader(&at)), room, RoomAct::Open).await {
                         s.rooms += 1;
                     }
                 }
                 Later::EnterRoom(at, room) => {
-                    room_act(&f, &at, room, RoomAct::Enter).await;
+                    room_act(&f, (&at, leader(&at)), room, RoomAct::Enter).await;
                 }
                 Later::SpeakInRoom(at, room) => {
                     let text = (*pick(&mut rng, ROOM_LINES)).to_string();
-                    if room_act(&f, &at, room, RoomAct::Say { text }).await && rng.random_bool(0.5) {
+                    if room_act(&f, (&at, leader(&at)), room, RoomAct::Say { text }).await && rng.random_bool(0.5) {
                         later.push(Reverse((now + jitter(&mut rng, 20, 60), Later::SpeakInRoom(at, room))));
                     }
                 }
                 Later::Decide(at, room, origin) => {
                     let text = "启动应急响应，属地牵头、各成员单位按职责联动处置".to_string();
-                    room_act(&f, &at, room, RoomAct::Decide { text }).await;
+                    room_act(&f, (&at, leader(&at)), room, RoomAct::Decide { text }).await;
                     let task = RoomAct::Task {
                         target: origin,
                         instruction: "每30分钟报告一次现场情况".into(),
                         finish_by: None,
                     };
-                    room_act(&f, &at, room, task).await;
+                    room_act(&f, (&at, leader(&at)), room, task).await;
                     later.push(Reverse((now + jitter(&mut rng, 120, 200), Later::CloseRoom(at, room))));
                 }
                 Later::CloseRoom(at, room) => {
                     let summary = "险情已排除，转入善后处置".to_string();
-                    room_act(&f, &at, room, RoomAct::Close { summary }).await;
+                    room_act(&f, (&at, leader(&at)), room, RoomAct::Close { summary }).await;
                 }
                 Later::Resolve(at, incident) => {
                     let summary = "已到现场处置完毕，群众满意".to_string();
@@ -401,7 +428,7 @@ pub async fn run_traffic(
 
 /// Acts in a room as the leader on duty at `at`; true if stored there
 /// (the home may still refuse it).
-async fn room_act(f: &LocalFederation, at: &NodeId, room: EnvelopeId, act: RoomAct) -> bool {
+async fn room_act(f: &LocalFederation, (at, leader): (&NodeId, &str), room: EnvelopeId, act: RoomAct) -> bool {
     let Some(node) = f.node(at) else { return false };
     let request = Request::RoomAct {
         room: id_ref(room),
@@ -409,7 +436,7 @@ async fn room_act(f: &LocalFederation, at: &NodeId, room: EnvelopeId, act: RoomA
         home: None,
     };
     matches!(
-        node.call(operator(at, LEADER, Role::Leader), request).await,
+        node.call(operator(at, leader, Role::Leader), request).await,
         Response::Asked { .. }
     )
 }
@@ -429,7 +456,7 @@ fn react(
     rng: &mut StdRng,
     later: &mut BinaryHeap<Reverse<(Instant, Later)>>,
     s: &mut TrafficStats,
-    at: &NodeId,
+    (at, leader): (&NodeId, &str),
     notice: Notice,
 ) {
     let watched = options.watched.as_ref() == Some(at);
@@ -445,7 +472,7 @@ fn react(
             )));
         }
         Notice::RoomChanged { room, entry } if !watched => {
-            let leader_here = entry.by.as_ref().is_some_and(|p| p.node == *at && p.name == LEADER);
+            let leader_here = entry.by.as_ref().is_some_and(|p| p.node == *at && p.name == leader);
             match &entry.line {
                 RoomLine::Opened if room.home != *at => {
                     later.push(Reverse((
