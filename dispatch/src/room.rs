@@ -15,13 +15,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::wire::{Category, EnvelopeId, Mode, Role, TargetState, Timestamp};
 
-/// Most events one room takes; past it only leaving and closing are
-/// taken (a room is a meeting, not a chat log kept forever).
+/// Most events one room takes from people; past it only leaving and
+/// closing are taken (a room is a meeting, not a chat log kept forever).
 pub const MAX_ROOM_EVENTS: u64 = 10_000;
 /// Most people present in one room at once.
 pub const MAX_PRESENT: usize = 200;
 /// Most tasks one room assigns.
 pub const MAX_TASKS: usize = 500;
+/// Longest log a room can have: what people said, then everyone present
+/// leaving and the close, and task progress the system records (a task
+/// moves forward at most four times: delivered, signed for, in progress,
+/// done or refused).
+pub const MAX_ROOM_LOG: u64 = MAX_ROOM_EVENTS + MAX_PRESENT as u64 + 1 + 4 * MAX_TASKS as u64;
 /// Most nodes invited into one room.
 pub const MAX_INVITED: usize = 64;
 /// Most events in one history batch (also bounded in bytes, below the

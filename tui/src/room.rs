@@ -15,9 +15,8 @@
 //! contiguous: what the node applied, in its order, with no hole.
 //!
 //! # Bounds
-//! - The log keeps at most [`MAX_ROOM_LOG`] entries: a room takes
-//!   [`MAX_ROOM_EVENTS`] events, and past that only leaving (once per
-//!   person present, at most [`MAX_PRESENT`]) and closing (once); more can
+//! - The log keeps at most [`MAX_ROOM_LOG`] entries, the longest log a
+//!   room can have (see `liandong_dispatch::room::MAX_ROOM_LOG`); more can
 //!   only come from a misbehaving node, and then the oldest are dropped
 //!   and counted in [`RoomPane::dropped`].
 //! - Entries waiting for a gap to fill: at most [`MAX_PENDING`]; past it
@@ -44,7 +43,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use liandong_dispatch::room::{MAX_PRESENT, MAX_ROOM_EVENTS, Room, RoomEntry};
+use liandong_dispatch::room::{Room, RoomEntry};
 use liandong_dispatch::wire::{EnvelopeId, RoomAct};
 use liandong_node::control::RoomView;
 use liandong_topology::{NodeId, Topology};
@@ -52,8 +51,9 @@ use liandong_topology::{NodeId, Topology};
 use crate::editor::Editor;
 use crate::i18n::Lang;
 
-/// Most log entries the loaded room view keeps (see the module doc).
-pub const MAX_ROOM_LOG: usize = MAX_ROOM_EVENTS as usize + MAX_PRESENT + 1;
+/// Most log entries the loaded room view keeps: the longest log a room
+/// can have.
+pub const MAX_ROOM_LOG: usize = liandong_dispatch::room::MAX_ROOM_LOG as usize;
 /// Most entries held back waiting for a gap before them to fill.
 pub const MAX_PENDING: usize = 64;
 /// Most candidates an ambiguous name lists in its error.
