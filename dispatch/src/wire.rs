@@ -417,14 +417,6 @@ pub enum RoomBody {
 }
 
 impl RoomBody {
-    pub fn room(&self) -> EnvelopeId {
-        match self {
-            RoomBody::Ask(a) => a.room,
-            RoomBody::Event(e) => e.room,
-            RoomBody::Sync { room, .. } | RoomBody::History { room, .. } | RoomBody::Refused { room, .. } => *room,
-        }
-    }
-
     /// Asks and events travel at their incident's severity (I and II go
     /// ahead on a thin link); history is bulk.
     fn severity(&self) -> Option<Severity> {

@@ -74,9 +74,8 @@ impl Core {
             role,
         };
         if act == RoomAct::Open {
-            let i = self.owned(room, "open a room on")?;
-            self.check_open(room, &person)?;
-            return Ok(self.ask(room, self.me.clone(), i.report.severity, i.mode, person, act, now));
+            let (severity, mode) = self.check_open(room, &person)?;
+            return Ok(self.ask(room, self.me.clone(), severity, mode, person, act, now));
         }
         let Some(r) = self.store.rooms.get(&room) else {
             // Off the incident's path: only asking to enter, and only with
@@ -94,7 +93,8 @@ impl Core {
     }
 
     /// Opening: a leader, at the incident's owner, once, while it is open.
-    fn check_open(&self, room: EnvelopeId, person: &Person) -> Result<(), CommandError> {
+    /// The incident's severity and mode, which the room takes.
+    fn check_open(&self, room: EnvelopeId, person: &Person) -> Result<(Severity, Mode), CommandError> {
         let i = self.owned(room, "open a room on")?;
         if person.role != Role::Leader {
             return Err(CommandError::NotLeader {
@@ -109,7 +109,7 @@ impl Core {
         if !self.store.envelopes.contains_key(&room) {
             return Err(CommandError::UnknownIncident(room));
         }
-        Ok(())
+        Ok((i.report.severity, i.mode))
     }
 
     /// Whether `person` may do `act` in `r` as it stands: checked by the
@@ -296,7 +296,7 @@ impl Core {
             role: a.role,
         };
         let checked = match (&a.act, self.store.rooms.get(&a.room)) {
-            (RoomAct::Open, None) if person.node == self.me => self.check_open(a.room, &person),
+            (RoomAct::Open, None) if person.node == self.me => self.check_open(a.room, &person).map(|_| ()),
             (RoomAct::Open, None) => Err(CommandError::NotOwner {
                 incident: a.room,
                 owner: self.me.clone(),

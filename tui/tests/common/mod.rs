@@ -303,20 +303,7 @@ pub fn city_status() -> NodeStatus {
 /// The console of the city center's operator, attached and live, at
 /// `NOW`, `width` x `height`.
 pub fn city_app(lang: Lang, width: u16, height: u16) -> App {
-    let mut app = App::new(lang, UTC8, Some(operator()));
-    feed(&mut app, AppEvent::Resize { width, height });
-    feed(&mut app, AppEvent::Topology(Box::new(topology())));
-    feed(&mut app, AppEvent::Tick(NOW));
-    feed(
-        &mut app,
-        AppEvent::Snapshot {
-            status: city_status(),
-            incidents: vec![fire(), flood(), hazard(), drill()],
-            orders: vec![fire_order()],
-            rooms: vec![],
-        },
-    );
-    app
+    city_app_as(lang, width, height, operator(), vec![])
 }
 
 pub fn operator() -> liandong_node::control::Operator {
