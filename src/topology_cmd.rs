@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use liandong_topology::{Addressing, FanOut, Kind, Level, Node, NodeId, Preset, Shape, Topology, generate};
+use liandong_topology::{Addressing, FanOut, Kind, Level, NodeId, NodeInfo, Preset, Shape, Topology, generate};
 use serde::Serialize;
 
 #[derive(Subcommand)]
@@ -190,13 +190,13 @@ fn show(file: &Path, node: Option<&str>, depth: Option<u8>, json: bool) -> anyho
     Ok(())
 }
 
-fn label(n: &Node) -> String {
+fn label(n: &NodeInfo) -> String {
     let kind = if n.kind == Kind::MemberUnit { " member unit" } else { "" };
     format!("{} {} [{}{kind}] {}", n.id, n.name, n.level, n.listen)
 }
 
-fn draw_children(t: &Topology, n: &Node, prefix: &str, depth: u8, out: &mut String) {
-    let children: Vec<&Node> = t.children(&n.id).collect();
+fn draw_children(t: &Topology, n: &NodeInfo, prefix: &str, depth: u8, out: &mut String) {
+    let children: Vec<&NodeInfo> = t.children(&n.id).collect();
     if depth == 0 {
         if !children.is_empty() {
             let below = t.subtree(&n.id, None).count() - 1;

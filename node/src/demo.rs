@@ -297,7 +297,7 @@ pub async fn run_traffic(
                 };
                 if let Response::Done { .. } = node.call(operator(&origin, &reporter, Role::Operator), request).await {
                     s.reports += 1;
-                    s.by_severity[severity_index(severity)] += 1;
+                    s.by_severity[severity.rank()] += 1;
                 }
             }
             let mean = options.report_every.as_millis() as u64;
@@ -541,14 +541,4 @@ fn forward(f: &LocalFederation, id: &NodeId, tx: mpsc::Sender<(NodeId, Pushed)>)
             }
         }
     })
-}
-
-fn severity_index(s: Severity) -> usize {
-    match s {
-        Severity::Routine => 0,
-        Severity::IV => 1,
-        Severity::III => 2,
-        Severity::II => 3,
-        Severity::I => 4,
-    }
 }

@@ -12,7 +12,7 @@ use toml::Spanned;
 use crate::duration;
 use crate::error::{LineIndex, Problem, ProblemKind};
 use crate::policy::{Deadlines, LinkSettings, Policy, Reach};
-use crate::tree::{FileSpans, Node, NodeSpans, assemble};
+use crate::tree::{FileSpans, NodeInfo, NodeSpans, assemble};
 use crate::{Kind, Level, LoadError, NodeId, Severity, Topology};
 
 #[derive(Deserialize)]
@@ -140,7 +140,7 @@ impl Topology {
                 parent: r.parent.as_ref().map(|p| lines.locate(p.span().start)),
                 listen: lines.locate(r.listen.span().start),
             });
-            nodes.push(Node {
+            nodes.push(NodeInfo {
                 id,
                 name: r.name,
                 level: r.level.into_inner(),

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::policy::{LinkSettings, Policy, Reach};
-use crate::tree::Node;
+use crate::tree::NodeInfo;
 use crate::{Kind, Level, LoadError, NodeId, Severity, Topology};
 
 /// The ready-made federations.
@@ -138,7 +138,7 @@ pub fn generate(shape: &Shape, addressing: Addressing) -> Result<Topology, Gener
 
 /// The default policy, with any level the tree lacks replaced by the next
 /// level above that it has (or the top), so every generated tree is valid.
-fn fit_policy(nodes: &[Node]) -> Policy {
+fn fit_policy(nodes: &[NodeInfo]) -> Policy {
     let has = |l: Level| nodes.iter().any(|n| n.kind == Kind::Center && n.level == l);
     let mut policy = Policy::default();
     for s in Severity::ALL {
@@ -153,7 +153,7 @@ fn fit_policy(nodes: &[Node]) -> Policy {
 }
 
 struct Builder {
-    nodes: Vec<Node>,
+    nodes: Vec<NodeInfo>,
     addressing: Addressing,
 }
 
@@ -169,7 +169,7 @@ impl Builder {
         let id = NodeId::parse(&id)?;
         // Ports past 65535 are caught after generation with the full count.
         let port = (usize::from(self.addressing.base_port) + self.nodes.len()).min(65_535) as u16;
-        self.nodes.push(Node {
+        self.nodes.push(NodeInfo {
             id: id.clone(),
             name,
             level,

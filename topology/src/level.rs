@@ -158,6 +158,12 @@ impl Severity {
         Severity::I,
     ];
 
+    /// 0 for Routine up to 4 for I: the place of this severity in
+    /// [`Severity::ALL`], for tables kept per severity.
+    pub fn rank(self) -> usize {
+        self as usize
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Severity::Routine => "Routine",
@@ -196,5 +202,8 @@ mod tests {
     fn severities_order_least_severe_first() {
         assert!(Severity::I > Severity::II);
         assert!(Severity::IV > Severity::Routine);
+        for (i, s) in Severity::ALL.into_iter().enumerate() {
+            assert_eq!(s.rank(), i);
+        }
     }
 }

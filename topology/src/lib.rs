@@ -100,4 +100,4 @@ pub use generate::{Addressing, FanOut, GenerateError, Preset, Shape, generate};
 pub use id::{IdError, NodeId};
 pub use level::{Kind, Level, Severity};
 pub use policy::{Deadlines, LinkSettings, Policy, Reach};
-pub use tree::{LevelCount, Node, NodeIx, Topology};
+pub use tree::{LevelCount, NodeInfo, NodeIx, Topology};

@@ -10,7 +10,7 @@ use crate::{Kind, Level, LoadError, NodeId, Severity};
 
 /// One node of the federation as declared.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
+pub struct NodeInfo {
     pub id: NodeId,
     /// Display name, usually Chinese (福州市鼓楼区).
     pub name: String,
@@ -59,7 +59,7 @@ impl NodeIx {
 pub struct Topology {
     name: String,
     /// Pre-order: `nodes[i]`'s subtree is `i..end[i]`.
-    nodes: Vec<Node>,
+    nodes: Vec<NodeInfo>,
     index: HashMap<NodeId, NodeIx>,
     parent: Vec<Option<NodeIx>>,
     end: Vec<u32>,
@@ -83,7 +83,7 @@ impl Topology {
     /// Used by generators and tests; files go through [`Topology::load`].
     pub fn build(
         name: impl Into<String>,
-        nodes: Vec<Node>,
+        nodes: Vec<NodeInfo>,
         policy: Policy,
         link: LinkSettings,
     ) -> Result<Topology, LoadError> {
@@ -114,15 +114,15 @@ impl Topology {
     }
 
     /// Every node in pre-order: the root, then each subtree in file order.
-    pub fn nodes(&self) -> impl ExactSizeIterator<Item = &Node> {
+    pub fn nodes(&self) -> impl ExactSizeIterator<Item = &NodeInfo> {
         self.nodes.iter()
     }
 
-    pub fn root(&self) -> &Node {
+    pub fn root(&self) -> &NodeInfo {
         &self.nodes[0]
     }
 
-    pub fn get(&self, id: &NodeId) -> Option<&Node> {
+    pub fn get(&self, id: &NodeId) -> Option<&NodeInfo> {
         self.ix(id).map(|ix| self.node(ix))
     }
 
@@ -131,7 +131,7 @@ impl Topology {
     }
 
     /// The node at `ix`. Panics if `ix` came from another topology.
-    pub fn node(&self, ix: NodeIx) -> &Node {
+    pub fn node(&self, ix: NodeIx) -> &NodeInfo {
         &self.nodes[ix.at()]
     }
 
@@ -139,7 +139,7 @@ impl Topology {
         self.get(id).map(|n| n.level)
     }
 
-    pub fn parent(&self, id: &NodeId) -> Option<&Node> {
+    pub fn parent(&self, id: &NodeId) -> Option<&NodeInfo> {
         self.parent_ix(self.ix(id)?).map(|p| self.node(p))
     }
 
@@ -148,7 +148,7 @@ impl Topology {
     }
 
     /// Children in file order: child centers and member units.
-    pub fn children(&self, id: &NodeId) -> impl Iterator<Item = &Node> {
+    pub fn children(&self, id: &NodeId) -> impl Iterator<Item = &NodeInfo> {
         let ixs = self.ix(id).map_or(&[][..], |ix| self.children_ix(ix));
         ixs.iter().map(|&c| self.node(c))
     }
@@ -160,7 +160,7 @@ impl Topology {
 
     /// Ancestors of `id`, nearest first, not including `id`. Empty for the
     /// root or an unknown id.
-    pub fn ancestors(&self, id: &NodeId) -> impl Iterator<Item = &Node> {
+    pub fn ancestors(&self, id: &NodeId) -> impl Iterator<Item = &NodeInfo> {
         let start = self.ix(id).and_then(|ix| self.parent_ix(ix));
         std::iter::successors(start, |&ix| self.parent_ix(ix)).map(|ix| self.node(ix))
     }
@@ -186,7 +186,7 @@ impl Topology {
     /// The subtree at `id` (`id` included), in pre-order, optionally only
     /// the nodes of one level: "every village under county X" is
     /// `subtree(x, Some(Level::Village))`. Empty for an unknown id.
-    pub fn subtree(&self, id: &NodeId, level: Option<Level>) -> impl Iterator<Item = &Node> {
+    pub fn subtree(&self, id: &NodeId, level: Option<Level>) -> impl Iterator<Item = &NodeInfo> {
         let range = self.ix(id).map_or(0..0, |ix| self.subtree_range(ix));
         self.nodes[range.start as usize..range.end as usize]
             .iter()
@@ -195,7 +195,7 @@ impl Topology {
 
     /// Lowest common ancestor of two nodes (a node counts as its own
     /// ancestor here, so `lca(a, a)` is `a`).
-    pub fn lca(&self, a: &NodeId, b: &NodeId) -> Option<&Node> {
+    pub fn lca(&self, a: &NodeId, b: &NodeId) -> Option<&NodeInfo> {
         Some(self.node(self.lca_ix(self.ix(a)?, self.ix(b)?)))
     }
 
@@ -217,7 +217,7 @@ impl Topology {
 
     /// The nodes a message passes from `from` to `to`, both included: up
     /// to their lowest common ancestor, then down.
-    pub fn path(&self, from: &NodeId, to: &NodeId) -> Option<Vec<&Node>> {
+    pub fn path(&self, from: &NodeId, to: &NodeId) -> Option<Vec<&NodeInfo>> {
         let (a, b) = (self.ix(from)?, self.ix(to)?);
         let top = self.lca_ix(a, b);
         let mut up = vec![a];
@@ -237,7 +237,7 @@ impl Topology {
     /// The center that owns a report of `severity` entered at `origin`: the
     /// lowest center at or above the level the policy requires, on the way
     /// up from `origin` (a member unit reports through its center).
-    pub fn owner(&self, origin: &NodeId, severity: Severity) -> Option<&Node> {
+    pub fn owner(&self, origin: &NodeId, severity: Severity) -> Option<&NodeInfo> {
         Some(self.node(self.owner_ix(self.ix(origin)?, severity)))
     }
 
@@ -291,7 +291,7 @@ impl Topology {
 /// earlier stages found, so one run reports everything.
 pub(crate) fn assemble(
     name: String,
-    nodes: Vec<Node>,
+    nodes: Vec<NodeInfo>,
     spans: Option<FileSpans>,
     policy: Policy,
     link: LinkSettings,
@@ -515,7 +515,7 @@ pub(crate) fn assemble(
 /// Lays out a checked tree in pre-order with its indices.
 fn index_tree(
     name: String,
-    nodes: Vec<Node>,
+    nodes: Vec<NodeInfo>,
     parent: &[Option<usize>],
     root: usize,
     policy: Policy,
@@ -541,7 +541,7 @@ fn index_tree(
         new_ix[file] = pre as u32;
     }
 
-    let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+    let mut slots: Vec<Option<NodeInfo>> = nodes.into_iter().map(Some).collect();
     let mut out = Vec::with_capacity(n);
     let mut parent_ix = Vec::with_capacity(n);
     let mut depth = Vec::with_capacity(n);

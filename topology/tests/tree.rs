@@ -14,7 +14,7 @@ fn preset(p: Preset) -> Topology {
     generate(&Shape::Preset(p), Addressing::default()).unwrap()
 }
 
-fn ids<'a>(nodes: impl IntoIterator<Item = &'a liandong_topology::Node>) -> Vec<&'a str> {
+fn ids<'a>(nodes: impl IntoIterator<Item = &'a liandong_topology::NodeInfo>) -> Vec<&'a str> {
     nodes.into_iter().map(|n| n.id.as_str()).collect()
 }
 
