@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use liandong_certs::time::OffsetDateTime;
 use liandong_certs::{CaDir, FederationCa, Role, Validity, issue_operator_into};
-use liandong_node::control::ControlClient;
+use liandong_control::ControlClient;
 use liandong_node::demo::{TrafficOptions, TrafficStats, run_traffic};
 use liandong_node::local::LocalFederation;
 use liandong_node::observe::init_logging_to_file;

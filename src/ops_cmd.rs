@@ -12,18 +12,20 @@
 
 pub(crate) mod view;
 
+use liandong_control::clock::now;
+use liandong_control::{Act, Query};
 use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{Args, Subcommand};
+use liandong_control::{ControlClient, IdRef, Notice, Pushed, Request, Response, Subscription};
 use liandong_dispatch::store::IncidentState;
-use liandong_dispatch::wire::{Category, EnvelopeId, Item, Mode, TargetState, Targets, Timestamp};
-use liandong_node::control::{ControlClient, IdRef, Notice, Pushed, Request, Response, Subscription};
+use liandong_dispatch::wire::{Category, EnvelopeId, Item, Mode, TargetState, Targets};
 use liandong_topology::{Level, NodeId, Severity};
 
 use view::{
@@ -488,14 +490,14 @@ async fn simple(conn: &Connection, request: Request) -> anyhow::Result<()> {
 // ---------------------------------------------------------------- commands
 
 async fn report(args: ReportArgs, clock: Clock) -> anyhow::Result<()> {
-    let request = Request::Report {
+    let request = Request::Act(Act::Report {
         severity: args.severity,
         category: args.category,
         title: args.title,
         detail: args.detail,
         place: args.place,
         mode: mode(args.exercise),
-    };
+    });
     let client = connect(&args.conn).await?;
     // Subscribe before filing, so no stage of the report can be missed.
     let subscription = if args.watch {
@@ -532,14 +534,14 @@ async fn dispatch(args: DispatchArgs, clock: Clock) -> anyhow::Result<()> {
         (None, _) => Targets::List(args.to),
     };
     let finish_by = args.finish_within.map(|d| now().plus(d));
-    let request = Request::Dispatch {
+    let request = Request::Act(Act::Dispatch {
         incident: args.incident,
         targets,
         severity: args.severity,
         instruction: args.instruction,
         finish_by,
         mode: mode(args.exercise),
-    };
+    });
     let client = connect(&args.conn).await?;
     let subscription = if args.watch {
         Some(client.subscribe().await?)
@@ -579,10 +581,10 @@ async fn sign(args: SignArgs) -> anyhow::Result<()> {
         }
     };
     let response = client
-        .call(Request::Acknowledge {
+        .call(Request::Act(Act::Acknowledge {
             order: args.order,
             state,
-        })
+        }))
         .await;
     client.close().await;
     let (id, what) = expect_done(response?)?;
@@ -592,22 +594,22 @@ async fn sign(args: SignArgs) -> anyhow::Result<()> {
 
 async fn incident(cmd: IncidentCommand) -> anyhow::Result<()> {
     let (conn, request) = match cmd {
-        IncidentCommand::Accept(a) => (a.conn, Request::Accept { incident: a.id }),
+        IncidentCommand::Accept(a) => (a.conn, Request::Act(Act::Accept { incident: a.id })),
         IncidentCommand::Escalate(a) => (
             a.conn,
-            Request::Escalate {
+            Request::Act(Act::Escalate {
                 incident: a.id,
                 reason: a.reason,
-            },
+            }),
         ),
         IncidentCommand::Feedback(a) => (
             a.conn,
-            Request::Feedback {
+            Request::Act(Act::Feedback {
                 incident: a.id,
                 text: a.text,
-            },
+            }),
         ),
-        IncidentCommand::Resolve { id, summary, conn } => (conn, Request::Resolve { incident: id, summary }),
+        IncidentCommand::Resolve { id, summary, conn } => (conn, Request::Act(Act::Resolve { incident: id, summary })),
         IncidentCommand::Verify {
             id,
             accept,
@@ -616,26 +618,26 @@ async fn incident(cmd: IncidentCommand) -> anyhow::Result<()> {
             conn,
         } => (
             conn,
-            Request::Verify {
+            Request::Act(Act::Verify {
                 incident: id,
                 accepted: accept,
                 note,
-            },
+            }),
         ),
-        IncidentCommand::Close(a) => (a.conn, Request::Close { incident: a.id }),
+        IncidentCommand::Close(a) => (a.conn, Request::Act(Act::Close { incident: a.id })),
         IncidentCommand::Note(a) => (
             a.conn,
-            Request::Note {
+            Request::Act(Act::Note {
                 incident: a.id,
                 text: a.text,
-            },
+            }),
         ),
         IncidentCommand::Cancel(a) => (
             a.conn,
-            Request::Cancel {
+            Request::Act(Act::Cancel {
                 incident: a.id,
                 reason: a.reason,
-            },
+            }),
         ),
     };
     simple(&conn, request).await
@@ -643,8 +645,8 @@ async fn incident(cmd: IncidentCommand) -> anyhow::Result<()> {
 
 async fn incidents(args: ListArgs, clock: Clock) -> anyhow::Result<()> {
     let request = match &args.id {
-        Some(id) => Request::Incident { id: id.clone() },
-        None => Request::Incidents { closed: args.all },
+        Some(id) => Request::Query(Query::Incident { id: id.clone() }),
+        None => Request::Query(Query::Incidents { closed: args.all }),
     };
     let client = connect(&args.conn).await?;
     let response = client.call(request).await;
@@ -671,8 +673,8 @@ async fn incidents(args: ListArgs, clock: Clock) -> anyhow::Result<()> {
 
 async fn orders(args: ListArgs, clock: Clock) -> anyhow::Result<()> {
     let request = match &args.id {
-        Some(id) => Request::Order { id: id.clone() },
-        None => Request::Orders { finished: args.all },
+        Some(id) => Request::Query(Query::Order { id: id.clone() }),
+        None => Request::Query(Query::Orders { finished: args.all }),
     };
     let client = connect(&args.conn).await?;
     let response = client.call(request).await;
@@ -699,7 +701,7 @@ async fn orders(args: ListArgs, clock: Clock) -> anyhow::Result<()> {
 
 async fn status(args: StatusArgs, clock: Clock) -> anyhow::Result<()> {
     let client = connect(&args.conn).await?;
-    let response = client.call(Request::Status).await;
+    let response = client.call(Request::Query(Query::Status)).await;
     client.close().await;
     match response? {
         Response::Status(status) if args.json => print_json(&status),
@@ -753,13 +755,6 @@ async fn watch(args: WatchArgs, clock: Clock) -> anyhow::Result<()> {
 
 fn mode(exercise: bool) -> Mode {
     if exercise { Mode::Exercise } else { Mode::Actual }
-}
-
-pub(crate) fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Timestamp(ms)
 }
 
 // ---------------------------------------------------------------- following

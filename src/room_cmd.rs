@@ -29,14 +29,16 @@
 //! machine's time zone are those of the other operator commands
 //! ([`crate::ops_cmd`]); the node's refusals print as `error: <reason>`.
 
+use liandong_control::clock::now;
+use liandong_control::{Act, Query};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use liandong_control::{ControlClient, IdRef, Notice, Pushed, Request, Response, RoomView};
 use liandong_dispatch::room::{Room, RoomEntry, state_words};
 use liandong_dispatch::wire::{EnvelopeId, Mode, RoomAct, Timestamp};
-use liandong_node::control::{ControlClient, IdRef, Notice, Pushed, Request, Response, RoomView};
 use liandong_topology::NodeId;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
@@ -44,7 +46,7 @@ use crate::ops_cmd::view::{
     Clock, Fields, Table, age, countdown, full, human, json_line, print_json, to_json, truncate,
 };
 use crate::ops_cmd::{
-    Connection, Followed, Progress, block_on, category_name, connect, duration, follow, id_ref, non_empty, now, query,
+    Connection, Followed, Progress, block_on, category_name, connect, duration, follow, id_ref, non_empty, query,
     unexpected, usage_error,
 };
 
@@ -286,7 +288,7 @@ enum Due {
     At(Option<Date>, Time),
 }
 
-/// One act in a room, checked: what [`Request::RoomAct`] carries.
+/// One act in a room, checked: what [`Request::Act(Act::RoomAct)`] carries.
 struct Ask {
     room: IdRef,
     act: RoomAct,
@@ -415,11 +417,11 @@ async fn act(client: &ControlClient, ask: Ask, wait: &Wait, clock: Clock) -> any
     } else {
         Some(client.subscribe().await?)
     };
-    let request = Request::RoomAct {
+    let request = Request::Act(Act::RoomAct {
         room: ask.room,
         act: ask.act,
         home: ask.home,
-    };
+    });
     let (room, ask, what) = match client.call(request).await? {
         Response::Asked { room, ask, what } => (room, ask, what),
         other => return Err(unexpected(other, "Asked")),
@@ -479,7 +481,7 @@ fn taken(entry: &RoomEntry) -> String {
 
 /// The room's log entry answering `ask`, if the node has it.
 async fn taken_in_log(client: &ControlClient, room: EnvelopeId, ask: EnvelopeId) -> Option<RoomEntry> {
-    match client.call(Request::Room { id: IdRef(full(room)) }).await {
+    match client.call(Request::Query(Query::Room { id: IdRef(full(room)) })).await {
         Ok(Response::Room(view)) => view.log.into_iter().find(|e| e.ask == Some(ask)),
         _ => None,
     }
@@ -488,7 +490,7 @@ async fn taken_in_log(client: &ControlClient, room: EnvelopeId, ask: EnvelopeId)
 // ---------------------------------------------------------------- reading
 
 async fn list(args: ListArgs) -> anyhow::Result<()> {
-    let rooms = match query(&args.conn, Request::Rooms { closed: args.all }).await? {
+    let rooms = match query(&args.conn, Request::Query(Query::Rooms { closed: args.all })).await? {
         Response::Rooms(rooms) => rooms,
         other => return Err(unexpected(other, "Rooms")),
     };
@@ -606,14 +608,14 @@ impl Follower {
 }
 
 async fn fetch(client: &ControlClient, id: &IdRef) -> anyhow::Result<RoomView> {
-    match client.call(Request::Room { id: id.clone() }).await? {
+    match client.call(Request::Query(Query::Room { id: id.clone() })).await? {
         Response::Room(view) => Ok(view),
         other => Err(unexpected(other, "Room")),
     }
 }
 
 async fn minutes(args: MinutesArgs, clock: Clock) -> anyhow::Result<()> {
-    let minutes = match query(&args.conn, Request::Minutes { room: args.id }).await? {
+    let minutes = match query(&args.conn, Request::Query(Query::Minutes { room: args.id })).await? {
         Response::Minutes(minutes) => minutes,
         other => return Err(unexpected(other, "Minutes")),
     };

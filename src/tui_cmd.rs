@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use liandong_node::control::ControlClient;
+use liandong_control::ControlClient;
 use liandong_tui::{Lang, Options};
 
 use crate::ops_cmd::{Connection, Target};

@@ -8,9 +8,11 @@ mod common;
 use common::control::{ME, Node, id, now_ms, ops, push};
 use common::{arg, column_of, liandong, stderr, stdout};
 use liandong_certs::{CaDir, Role};
+use liandong_control::{Act, Query};
+use liandong_control::{LinkView, NodeStatus, Notice, OrderView, Pushed, Request, Response};
 use liandong_dispatch::store::{Incident, IncidentState, OrderRecord, RollUp};
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode, Order, Report, TargetState, Targets, Timestamp};
-use liandong_node::control::{Call, LinkView, NodeStatus, Notice, OrderView, Pushed, Request, Response};
+use liandong_node::control::Call;
 use liandong_topology::{Level, Severity};
 use tokio::sync::broadcast;
 
@@ -110,7 +112,7 @@ fn snapshot() -> Response {
 /// a real federation would push after taking them.
 fn answer(call: &Call, pushed: &broadcast::Sender<Pushed>) -> Response {
     match &call.request {
-        Request::Report { title, .. } => {
+        Request::Act(Act::Report { title, .. }) => {
             let what = format!("{title} reported by {}", call.operator.name);
             let mut accepted = incident(INCIDENT, title, Mode::Actual, IncidentState::Accepted);
             accepted.accepted_by = Some("陈明".into());
@@ -139,7 +141,7 @@ fn answer(call: &Call, pushed: &broadcast::Sender<Pushed>) -> Response {
             });
             Response::Done { id: INCIDENT, what }
         }
-        Request::Dispatch { .. } => {
+        Request::Act(Act::Dispatch { .. }) => {
             let tx = pushed.clone();
             tokio::spawn(async move {
                 tokio::task::yield_now().await;
@@ -175,19 +177,19 @@ fn answer(call: &Call, pushed: &broadcast::Sender<Pushed>) -> Response {
                 what: "order issued".into(),
             }
         }
-        Request::Accept { incident } => Response::Refused {
+        Request::Act(Act::Accept { incident }) => Response::Refused {
             reason: format!("no incident here matches {:?}", incident.0),
         },
-        Request::Incidents { .. } => Response::Incidents(vec![
+        Request::Query(Query::Incidents { .. }) => Response::Incidents(vec![
             incident(INCIDENT, "仓库冒烟", Mode::Actual, IncidentState::Reported),
             incident(EnvelopeId(7 << 80), "消防演练", Mode::Exercise, IncidentState::Accepted),
         ]),
-        Request::Incident { .. } => {
+        Request::Query(Query::Incident { .. }) => {
             Response::Incident(incident(INCIDENT, "仓库冒烟", Mode::Actual, IncidentState::Reported))
         }
-        Request::Orders { .. } => Response::Orders(vec![order_view()]),
-        Request::Status => Response::Status(status()),
-        Request::Subscribe => snapshot(),
+        Request::Query(Query::Orders { .. }) => Response::Orders(vec![order_view()]),
+        Request::Query(Query::Status) => Response::Status(status()),
+        Request::Query(Query::Subscribe) => snapshot(),
         other => Response::Refused {
             reason: format!("not in this fake: {other:?}"),
         },
@@ -217,14 +219,14 @@ fn report_prints_the_id_and_files_what_was_typed() {
     let requests = node.requests();
     assert_eq!(
         requests,
-        vec![Request::Report {
+        vec![Request::Act(Act::Report {
             severity: Severity::III,
             category: Category::Fire,
             title: "仓库冒烟".into(),
             detail: String::new(),
             place: "仓山区".into(),
             mode: Mode::Actual,
-        }]
+        })]
     );
     let calls = node.seen.lock().unwrap();
     assert_eq!(calls[0].operator.name, "张伟");
@@ -260,11 +262,11 @@ fn report_watch_follows_the_report_until_it_is_accepted() {
     assert!(matches!(
         node.requests().as_slice(),
         [
-            Request::Subscribe,
-            Request::Report {
+            Request::Query(Query::Subscribe),
+            Request::Act(Act::Report {
                 mode: Mode::Exercise,
                 ..
-            }
+            })
         ]
     ));
 }
@@ -303,12 +305,12 @@ fn dispatch_watch_prints_each_acknowledgement_with_the_roll_up() {
         "{text}"
     );
     match &node.requests()[1] {
-        Request::Dispatch {
+        Request::Act(Act::Dispatch {
             incident,
             targets,
             finish_by,
             ..
-        } => {
+        }) => {
             assert_eq!(incident.as_ref().unwrap().0, "3f2a9c0e1b7d");
             assert_eq!(targets, &Targets::List(vec![id("350102001"), id("350102002")]));
             let within = finish_by.unwrap().0.saturating_sub(now_ms());
@@ -358,11 +360,11 @@ fn incidents_print_an_aligned_table_and_parseable_json() {
     assert_eq!(
         node.requests(),
         vec![
-            Request::Incidents { closed: false },
-            Request::Incidents { closed: false },
-            Request::Incident {
-                id: liandong_node::control::IdRef("3f2a".into())
-            },
+            Request::Query(Query::Incidents { closed: false }),
+            Request::Query(Query::Incidents { closed: false }),
+            Request::Query(Query::Incident {
+                id: liandong_control::IdRef("3f2a".into())
+            }),
         ]
     );
 }

@@ -5,15 +5,17 @@
 
 mod common;
 
+use liandong_control::{Act, Query};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::control::{ME, Node, id, now_ms, ops, push};
 use common::{column_of, liandong, stderr, stdout};
+use liandong_control::{IdRef, LinkView, NodeStatus, Notice, Pushed, Request, Response, RoomView};
 use liandong_dispatch::room::{
     Attendee, Closing, Decision, Minutes, MinutesTask, Person, Presence, Room, RoomEntry, RoomLine, RoomState, RoomTask,
 };
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode, Role, RoomAct, TargetState, Timestamp};
-use liandong_node::control::{Call, IdRef, LinkView, NodeStatus, Notice, Pushed, Request, Response, RoomView};
+use liandong_node::control::Call;
 use liandong_topology::{Level, Severity};
 use tokio::sync::broadcast;
 use unicode_width::UnicodeWidthChar;
@@ -305,22 +307,24 @@ fn then_push(pushed: &broadcast::Sender<Pushed>, notices: Vec<Notice>) {
 fn fake(watching: bool) -> impl Fn(&Call, &broadcast::Sender<Pushed>) -> Response + Send + 'static {
     let room_calls = AtomicUsize::new(0);
     move |call, pushed| match &call.request {
-        Request::Subscribe => snapshot(),
-        Request::Rooms { closed } => {
+        Request::Query(Query::Subscribe) => snapshot(),
+        Request::Query(Query::Rooms { closed }) => {
             let mut list = vec![room(4), drill()];
             if *closed {
                 list.push(room(8));
             }
             Response::Rooms(list)
         }
-        Request::Room { id: typed } | Request::Minutes { room: typed } | Request::RoomAct { room: typed, .. }
+        Request::Query(Query::Room { id: typed })
+        | Request::Query(Query::Minutes { room: typed })
+        | Request::Act(Act::RoomAct { room: typed, .. })
             if !ROOM_HEX.starts_with(&typed.0) =>
         {
             Response::Refused {
                 reason: format!("no coordination room matches {:?}", typed.0),
             }
         }
-        Request::Room { .. } => {
+        Request::Query(Query::Room { .. }) => {
             let n = room_calls.fetch_add(1, Ordering::SeqCst);
             if watching && n == 0 {
                 let changed = |seq| Notice::RoomChanged {
@@ -340,8 +344,8 @@ fn fake(watching: bool) -> impl Fn(&Call, &broadcast::Sender<Pushed>) -> Respons
             }
             Response::Room(view(if watching { [4, 6, 8][n.min(2)] } else { 4 }))
         }
-        Request::Minutes { .. } => Response::Minutes(minutes()),
-        Request::RoomAct { act, .. } => {
+        Request::Query(Query::Minutes { .. }) => Response::Minutes(minutes()),
+        Request::Act(Act::RoomAct { act, .. }) => {
             let notices = match act {
                 // Nothing comes back: the CLI's wait times out.
                 RoomAct::Leave => Vec::new(),
@@ -385,11 +389,11 @@ fn fake(watching: bool) -> impl Fn(&Call, &broadcast::Sender<Pushed>) -> Respons
 }
 
 fn room_act(act: RoomAct) -> Request {
-    Request::RoomAct {
+    Request::Act(Act::RoomAct {
         room: IdRef("3f2a".into()),
         act,
         home: None,
-    }
+    })
 }
 
 /// The two lines every act prints once its ask is stored.
@@ -439,7 +443,10 @@ fn list_shows_open_rooms_in_an_aligned_table_and_json() {
     assert_eq!(list[2]["state"], "Closed");
     assert_eq!(
         node.requests(),
-        vec![Request::Rooms { closed: false }, Request::Rooms { closed: true }]
+        vec![
+            Request::Query(Query::Rooms { closed: false }),
+            Request::Query(Query::Rooms { closed: true })
+        ]
     );
 }
 
@@ -520,9 +527,9 @@ fn show_prints_the_header_roster_tasks_and_whole_log() {
     assert_eq!(
         node.requests(),
         vec![
-            Request::Room {
+            Request::Query(Query::Room {
                 id: IdRef("3f2a".into())
-            };
+            });
             2
         ]
     );
@@ -558,16 +565,16 @@ fn show_watch_prints_each_new_entry_once_in_order_until_the_room_closes() {
     assert!(err.contains("watching the room of incident 3f2a9c0e1b7d"), "{err}");
     assert!(err.ends_with("the room is closed\n"), "{err}");
     // Subscribed before fetching; fetched again after the lag and the gap.
-    let full = Request::Room {
+    let full = Request::Query(Query::Room {
         id: IdRef(ROOM_HEX.into()),
-    };
+    });
     assert_eq!(
         node.requests(),
         vec![
-            Request::Subscribe,
-            Request::Room {
+            Request::Query(Query::Subscribe),
+            Request::Query(Query::Room {
                 id: IdRef("3f2a".into())
-            },
+            }),
             full.clone(),
             full,
         ]
@@ -631,12 +638,12 @@ fn each_act_sends_what_was_typed_and_waits_until_the_home_takes_it() {
         );
         let requests = node.requests();
         let sent = &requests[requests.len() - 2..];
-        let expected = Request::RoomAct {
+        let expected = Request::Act(Act::RoomAct {
             room: IdRef("3f2a".into()),
             act,
             home: home.map(id),
-        };
-        assert_eq!(sent, [Request::Subscribe, expected], "{args:?}");
+        });
+        assert_eq!(sent, [Request::Query(Query::Subscribe), expected], "{args:?}");
     }
 }
 
@@ -667,7 +674,7 @@ fn decide_is_not_answered_by_another_ask_taken_first() {
     assert_eq!(
         node.requests(),
         vec![
-            Request::Subscribe,
+            Request::Query(Query::Subscribe),
             room_act(RoomAct::Decide {
                 text: "转移周边三栋楼群众".into()
             })
@@ -712,11 +719,11 @@ fn no_answer_in_time_says_the_ask_is_stored_and_on_its_way() {
     assert_eq!(
         node.requests(),
         vec![
-            Request::Subscribe,
+            Request::Query(Query::Subscribe),
             room_act(RoomAct::Leave),
-            Request::Room {
+            Request::Query(Query::Room {
                 id: IdRef(ROOM_HEX.into())
-            }
+            })
         ]
     );
 }
@@ -744,7 +751,7 @@ fn a_task_is_due_after_a_duration_or_at_a_local_time() {
         stdout(&out)
     );
     match &node.requests()[1] {
-        Request::RoomAct {
+        Request::Act(Act::RoomAct {
             room,
             act:
                 RoomAct::Task {
@@ -753,7 +760,7 @@ fn a_task_is_due_after_a_duration_or_at_a_local_time() {
                     finish_by,
                 },
             home: None,
-        } => {
+        }) => {
             assert_eq!(room.0, "3f2a");
             assert_eq!(target, &id("350102001"));
             assert_eq!(instruction, "疏散周边群众");
@@ -777,10 +784,10 @@ fn a_task_is_due_after_a_duration_or_at_a_local_time() {
     let out = node.run_with(&[&task[..], &["2030-01-02 03:04"]].concat(), &[TZ]);
     assert!(out.status.success(), "{}", stderr(&out));
     match node.requests().last() {
-        Some(Request::RoomAct {
+        Some(Request::Act(Act::RoomAct {
             act: RoomAct::Task { finish_by, .. },
             ..
-        }) => assert_eq!(*finish_by, Some(Timestamp(1_893_524_640_000))),
+        })) => assert_eq!(*finish_by, Some(Timestamp(1_893_524_640_000))),
         other => panic!("{other:?}"),
     }
 
@@ -840,9 +847,9 @@ fn minutes_in_markdown_by_default_and_as_json() {
     assert_eq!(
         node.requests(),
         vec![
-            Request::Minutes {
+            Request::Query(Query::Minutes {
                 room: IdRef("3f2a".into())
-            };
+            });
             3
         ]
     );

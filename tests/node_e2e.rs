@@ -4,6 +4,7 @@
 
 mod federation;
 
+use liandong_control::{Act, Query};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -11,10 +12,10 @@ use std::time::{Duration, Instant};
 use federation::{
     Federation, WAIT, file_report, hex, id, incident_at, sign_for_when_received, subscribe, wait_for, wait_links_up,
 };
+use liandong_control::proto::{Notice, Request, Response};
+use liandong_control::{ControlClient, Subscription};
 use liandong_dispatch::store::Store;
 use liandong_dispatch::wire::{EnvelopeId, Mode, TargetState, Targets};
-use liandong_node::control::proto::{Notice, Request, Response};
-use liandong_node::control::{ControlClient, Subscription};
 use liandong_topology::{Level, NodeId, Severity};
 
 const CITY: &str = "350100";
@@ -64,9 +65,9 @@ async fn a_report_climbs_to_the_city_and_an_order_to_a_county_is_signed_for_by_e
     }
     let city = fed.client(&id(CITY), "值班员").await;
     let accepted = city
-        .call(Request::Accept {
+        .call(Request::Act(Act::Accept {
             incident: hex(incident),
-        })
+        }))
         .await
         .expect("accept");
     assert!(matches!(accepted, Response::Done { .. }), "{accepted:?}");
@@ -92,7 +93,7 @@ async fn a_report_climbs_to_the_city_and_an_order_to_a_county_is_signed_for_by_e
     }
     let mut city_sees = subscribe(&city).await;
     let order = match city
-        .call(Request::Dispatch {
+        .call(Request::Act(Act::Dispatch {
             incident: Some(hex(incident)),
             targets: Targets::Subtree {
                 root: id("350102"),
@@ -102,7 +103,7 @@ async fn a_report_climbs_to_the_city_and_an_order_to_a_county_is_signed_for_by_e
             instruction: "立即排查辖区内涝点，转移低洼处群众".into(),
             finish_by: None,
             mode: Mode::Actual,
-        })
+        }))
         .await
         .expect("dispatch")
     {
@@ -118,7 +119,11 @@ async fn a_report_climbs_to_the_city_and_an_order_to_a_county_is_signed_for_by_e
         |n| matches!(n, Notice::OrderProgress { order: o, roll_up, .. } if *o == order && roll_up.signed_for == 4),
     )
     .await;
-    let Response::Order(view) = city.call(Request::Order { id: hex(order) }).await.expect("order") else {
+    let Response::Order(view) = city
+        .call(Request::Query(Query::Order { id: hex(order) }))
+        .await
+        .expect("order")
+    else {
         panic!("order not known at the city");
     };
     assert_eq!((view.roll_up.targets, view.roll_up.signed_for), (4, 4));

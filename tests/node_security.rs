@@ -69,7 +69,7 @@ async fn send_frame(conn: &quinn::Connection, frame: &Frame) {
 fn carry(fed: &Federation, signer_node: &str, origin: &str, to: &str, body: Body) -> Frame {
     let creds = node_creds(fed, signer_node);
     let signer = Ed25519Signer::from_pkcs8(creds.key.secret_der()).expect("signer");
-    let now = liandong_node::runtime::clock();
+    let now = liandong_control::clock::now();
     let mut envelope = Envelope {
         id: EnvelopeId(u128::from(now.0) << 64 | 0x5eed),
         origin: id(origin),

@@ -5,14 +5,15 @@
 
 mod federation;
 
+use liandong_control::{Act, Query};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use federation::{Federation, file_report, hex, id, sign_for_when_received, subscribe, wait_for, wait_links_up};
+use liandong_control::proto::{Notice, Request, Response, RoomView};
+use liandong_control::{ControlClient, Subscription};
 use liandong_dispatch::room::{Minutes, RoomLine};
 use liandong_dispatch::wire::{EnvelopeId, RoomAct, TargetState};
-use liandong_node::control::proto::{Notice, Request, Response, RoomView};
-use liandong_node::control::{ControlClient, Subscription};
 use liandong_topology::{NodeId, Severity};
 
 const CITY: &str = "350100";
@@ -32,11 +33,11 @@ async fn act(client: &ControlClient, room: EnvelopeId, act: RoomAct) -> Envelope
 
 async fn act_answer(client: &ControlClient, room: EnvelopeId, act: RoomAct, home: Option<NodeId>) -> Response {
     client
-        .call(Request::RoomAct {
+        .call(Request::Act(Act::RoomAct {
             room: hex(room),
             act,
             home,
-        })
+        }))
         .await
         .expect("room act call")
 }
@@ -63,7 +64,11 @@ async fn taken(sub: &mut Subscription, ask: EnvelopeId) -> u64 {
 /// (`sub` is a subscription of the same node, taken before).
 async fn applied(client: &ControlClient, sub: &mut Subscription, room: EnvelopeId, seq: u64) {
     loop {
-        let at = match client.call(Request::Room { id: hex(room) }).await.expect("room call") {
+        let at = match client
+            .call(Request::Query(Query::Room { id: hex(room) }))
+            .await
+            .expect("room call")
+        {
             Response::Room(v) => v.room.last_seq,
             _ => 0,
         };
@@ -80,7 +85,11 @@ async fn applied(client: &ControlClient, sub: &mut Subscription, room: EnvelopeI
 }
 
 async fn view(client: &ControlClient, room: EnvelopeId) -> RoomView {
-    match client.call(Request::Room { id: hex(room) }).await.expect("room call") {
+    match client
+        .call(Request::Query(Query::Room { id: hex(room) }))
+        .await
+        .expect("room call")
+    {
         Response::Room(v) => v,
         other => panic!("no room at {}: {other:?}", client.operator().node),
     }
@@ -258,7 +267,7 @@ async fn leaders_of_city_county_and_township_share_a_room_through_a_county_crash
     applied(&town_leader, &mut at_town, room, end).await;
     for client in [&city_leader, &county_leader, &town_leader] {
         let Response::Minutes(m) = client
-            .call(Request::Minutes { room: hex(room) })
+            .call(Request::Query(Query::Minutes { room: hex(room) }))
             .await
             .expect("minutes")
         else {

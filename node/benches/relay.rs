@@ -12,14 +12,15 @@
 //! `cargo bench -p liandong-node --bench relay`; `RELAY_REPORTS=N` changes
 //! the burst size.
 
+use liandong_control::{Act, Query};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use liandong_certs::Role;
+use liandong_control::proto::{Notice, Request, Response};
 use liandong_dispatch::store::{AuditEntry, Record};
 use liandong_dispatch::wire::{Category, Mode};
 use liandong_dispatch::{EnvelopeId, Timestamp};
-use liandong_node::control::proto::{Notice, Request, Response};
 use liandong_node::local::{LocalFederation, operator};
 use liandong_node::store::{Durable, StoreLocation, StoreOptions};
 use liandong_topology::{Addressing, Level, NodeId, Preset, Severity, Shape, generate};
@@ -32,14 +33,14 @@ fn id(s: &str) -> NodeId {
 }
 
 fn report(n: usize) -> Request {
-    Request::Report {
+    Request::Act(Act::Report {
         severity: Severity::III,
         category: Category::Hazard,
         title: format!("压测上报 {n}"),
         detail: "基准测试：村级上报经乡镇、区县到市级".into(),
         place: "测试点".into(),
         mode: Mode::Exercise,
-    }
+    })
 }
 
 fn done(r: Response) -> EnvelopeId {
@@ -52,7 +53,7 @@ fn done(r: Response) -> EnvelopeId {
 /// Waits until every id in `want` was recorded at the subscriber's node;
 /// returns (id, time recorded) in arrival order.
 async fn recorded(
-    sub: &mut broadcast::Receiver<liandong_node::control::proto::Pushed>,
+    sub: &mut broadcast::Receiver<liandong_control::proto::Pushed>,
     want: &HashSet<EnvelopeId>,
 ) -> Vec<(EnvelopeId, Timestamp)> {
     let mut seen = Vec::new();
@@ -169,12 +170,12 @@ fn main() {
         let mut rtts = Vec::new();
         for _ in 0..50 {
             let t = Instant::now();
-            let _ = node.call(op.clone(), Request::Status).await;
+            let _ = node.call(op.clone(), Request::Query(Query::Status)).await;
             rtts.push(t.elapsed().as_secs_f64());
         }
         let mut latencies = Vec::new();
         for i in 0..200 {
-            let filed_at = liandong_node::runtime::clock();
+            let filed_at = liandong_control::clock::now();
             let one = done(node.call(op.clone(), report(100_000 + i)).await);
             let got = recorded(&mut at_city, &HashSet::from([one])).await;
             latencies.push(got[0].1.0.saturating_sub(filed_at.0) as f64 / 1000.0);

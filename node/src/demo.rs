@@ -20,6 +20,7 @@
 //! generator makes no protocol decisions, it only presses the buttons a
 //! person would. Randomness comes from one seed, printed by the caller.
 
+use liandong_control::Act;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
@@ -35,8 +36,8 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio::time::Instant;
 
-use crate::control::proto::{IdRef, Notice, Pushed, Request, Response};
 use crate::local::{LocalFederation, operator};
+use liandong_control::proto::{IdRef, Notice, Pushed, Request, Response};
 
 /// How busy the demo is.
 #[derive(Debug, Clone)]
@@ -287,14 +288,14 @@ pub async fn run_traffic(
             if let Some(node) = f.node(&origin) {
                 let place = f.topology().get(&origin).map(|n| n.name.clone()).unwrap_or_default();
                 let reporter = format!("网格员{}", pick(&mut rng, NAMES));
-                let request = Request::Report {
+                let request = Request::Act(Act::Report {
                     severity,
                     category,
                     title,
                     detail: format!("{place}网格员巡查发现，现场情况已拍照留存。"),
                     place,
                     mode: Mode::Exercise,
-                };
+                });
                 if let Response::Done { .. } = node.call(operator(&origin, &reporter, Role::Operator), request).await {
                     s.reports += 1;
                     s.by_severity[severity.rank()] += 1;
@@ -335,9 +336,9 @@ pub async fn run_traffic(
                     act(
                         &f,
                         &at,
-                        Request::Accept {
+                        Request::Act(Act::Accept {
                             incident: id_ref(incident),
-                        },
+                        }),
                         &mut s.accepted,
                     )
                     .await;
@@ -381,10 +382,10 @@ pub async fn run_traffic(
                 }
                 Later::Resolve(at, incident) => {
                     let summary = "已到现场处置完毕，群众满意".to_string();
-                    let request = Request::Resolve {
+                    let request = Request::Act(Act::Resolve {
                         incident: id_ref(incident),
                         summary,
-                    };
+                    });
                     act(&f, &at, request, &mut s.resolved).await;
                 }
                 Later::SignFor(at, order) => {
@@ -392,10 +393,10 @@ pub async fn run_traffic(
                     act(
                         &f,
                         &at,
-                        Request::Acknowledge {
+                        Request::Act(Act::Acknowledge {
                             order: id_ref(order),
                             state,
-                        },
+                        }),
                         &mut s.signed_for,
                     )
                     .await;
@@ -409,10 +410,10 @@ pub async fn run_traffic(
                     act(
                         &f,
                         &at,
-                        Request::Acknowledge {
+                        Request::Act(Act::Acknowledge {
                             order: id_ref(order),
                             state,
-                        },
+                        }),
                         &mut ignored,
                     )
                     .await;
@@ -430,11 +431,11 @@ pub async fn run_traffic(
 /// (the home may still refuse it).
 async fn room_act(f: &LocalFederation, (at, leader): (&NodeId, &str), room: EnvelopeId, act: RoomAct) -> bool {
     let Some(node) = f.node(at) else { return false };
-    let request = Request::RoomAct {
+    let request = Request::Act(Act::RoomAct {
         room: id_ref(room),
         act,
         home: None,
-    };
+    });
     matches!(
         node.call(operator(at, leader, Role::Leader), request).await,
         Response::Asked { .. }

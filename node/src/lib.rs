@@ -16,8 +16,8 @@
 //!   request; migrations, group commit, the hash-chained audit log.
 //! - [`transport`]: node-to-node links: quinn over mutual TLS, peer
 //!   identity checks, one stream per priority lane, size-limited frames.
-//! - [`control`]: the operator-facing API (requests and pushed events over
-//!   QUIC with operator certificates), server and client.
+//! - [`control`]: the server side of the operators' control API (the
+//!   messages, framing and client are the crate `liandong-control`).
 //! - [`runtime`]: the driver task that runs the core, and `Node::start`.
 //! - [`demo`]: the demo's traffic generator (plays every operator but the
 //!   one a person is watching).

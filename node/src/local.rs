@@ -12,8 +12,8 @@ use liandong_certs::{Role, Validity, init_federation};
 use liandong_dispatch::CoreConfig;
 use liandong_topology::{NodeId, Topology};
 
-use crate::control::proto::Operator;
 use crate::runtime::{Node, NodeConfig, NodeError};
+use liandong_control::proto::Operator;
 
 /// The nodes of one topology, run side by side.
 pub struct LocalFederation {

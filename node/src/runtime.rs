@@ -33,13 +33,15 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use liandong_certs::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use liandong_certs::{
     CaDir, Identity, RevocationList, Revocations, Usage, Verifier, ed25519_public_key, load_ca_certificate,
     load_certificates, load_private_key,
 };
+use liandong_control::clock;
+use liandong_control::{Act, Query};
 use liandong_dispatch::room::{Minutes, Room};
 use liandong_dispatch::sign::{SignatureCheck, SignatureError};
 use liandong_dispatch::store::Incident;
@@ -52,13 +54,13 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, info_span, warn};
 
-use crate::control::proto::{
-    IdRef, LinkView, NodeStatus, Notice, Operator, OrderView, Pushed, Request, Response, RoomView,
-};
 use crate::control::{Call, ControlConfig, ControlServer};
 use crate::observe::serve_metrics;
 use crate::store::{Durable, StoreLocation, StoreOptions};
 use crate::transport::{LinkEvent, Transport, TransportConfig};
+use liandong_control::proto::{
+    IdRef, LinkView, NodeStatus, Notice, Operator, OrderView, Pushed, Request, Response, RoomView,
+};
 
 /// Most inputs handled per turn, i.e. per commit. Bounds the latency one
 /// turn adds and the size of one transaction.
@@ -88,7 +90,7 @@ pub enum NodeError {
     #[error(transparent)]
     Transport(#[from] crate::transport::TransportError),
     #[error(transparent)]
-    Control(#[from] crate::control::ControlError),
+    Control(#[from] liandong_control::ControlError),
     #[error("metrics endpoint on {addr}: {source}")]
     Metrics { addr: SocketAddr, source: std::io::Error },
     #[error("cannot create the data directory {path}: {source}")]
@@ -251,7 +253,7 @@ impl Node {
         let creds = Credentials::load(&config.certs, &topology, &me)?;
         let durable = Durable::open(&config.store, &me, config.store_options.clone()).await?;
         let restored = durable.load().await?;
-        let now = clock();
+        let now = clock::now();
         let held = restored.envelopes.len();
         let core = creds.core(&topology, &me, &config.core, restored, now)?;
         info!(
@@ -423,15 +425,6 @@ fn stopped() -> Response {
     }
 }
 
-/// The current time as the core sees it.
-pub fn clock() -> Timestamp {
-    Timestamp(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
-    )
-}
-
 // ---- credentials ----
 
 /// This node's certificate and key, the CA verifier, and the public keys of
@@ -506,7 +499,7 @@ fn os_seed() -> u64 {
     let mut bytes = [0u8; 8];
     // SystemRandom only fails when the OS has no randomness at all.
     if SystemRandom::new().fill(&mut bytes).is_err() {
-        return clock().0 ^ u64::from(std::process::id());
+        return clock::now().0 ^ u64::from(std::process::id());
     }
     u64::from_le_bytes(bytes)
 }
@@ -721,14 +714,14 @@ impl Driver {
             return self.probe_at;
         }
         self.core.poll_timeout().map(|at| {
-            let wait = at.since(clock());
+            let wait = at.since(clock::now());
             tokio::time::Instant::now() + wait
         })
     }
 
     /// One group commit: handle every input, commit once, then act.
     async fn turn(&mut self, inputs: Vec<Input>) {
-        let now = clock();
+        let now = clock::now();
         let mut records: Vec<Record> = Vec::new();
         let mut after: Vec<After> = Vec::new();
         for input in inputs {
@@ -842,7 +835,7 @@ impl Driver {
         self.storage_problem = Some(reason.clone());
         self.probe_at = Some(tokio::time::Instant::now() + Duration::from_secs(1));
         if first {
-            self.push(clock(), Notice::Storage { problem: Some(reason) });
+            self.push(clock::now(), Notice::Storage { problem: Some(reason) });
         }
         self.rebuild_core().await;
     }
@@ -857,7 +850,7 @@ impl Driver {
                 return false;
             }
         };
-        let now = clock();
+        let now = clock::now();
         match self.creds.core(&self.topology, &self.me, &self.core_config, store, now) {
             Ok(core) => {
                 self.core = core;
@@ -883,11 +876,11 @@ impl Driver {
 
     /// While the store fails: answer questions, refuse commands, and probe.
     async fn degraded_turn(&mut self, input: Input) {
-        let now = clock();
+        let now = clock::now();
         match input {
             Input::Call(call) => {
                 let reason = self.storage_problem.clone().unwrap_or_default();
-                let response = if is_query(&call.request) {
+                let response = if matches!(call.request, Request::Query(_)) {
                     self.on_call(&call.operator, call.request, now)
                 } else {
                     Response::Refused {
@@ -936,14 +929,14 @@ impl Driver {
     fn answer(&mut self, op: &Operator, request: Request, now: Timestamp) -> Result<Response, String> {
         let by = op.name.clone();
         let command = match request {
-            Request::Report {
+            Request::Act(Act::Report {
                 severity,
                 category,
                 title,
                 detail,
                 place,
                 mode,
-            } => {
+            }) => {
                 let title = title.trim().to_string();
                 if title.is_empty() {
                     return Err("a report needs a title".into());
@@ -963,57 +956,57 @@ impl Driver {
                     mode,
                 }
             }
-            Request::Accept { incident } => Command::Accept {
+            Request::Act(Act::Accept { incident }) => Command::Accept {
                 incident: self.incident_id(&incident)?,
                 by,
             },
-            Request::Escalate { incident, reason } => Command::Escalate {
+            Request::Act(Act::Escalate { incident, reason }) => Command::Escalate {
                 incident: self.incident_id(&incident)?,
                 by,
                 reason: text("reason", reason)?,
             },
-            Request::Feedback { incident, text: t } => Command::Feedback {
+            Request::Act(Act::Feedback { incident, text: t }) => Command::Feedback {
                 incident: self.incident_id(&incident)?,
                 by,
                 text: text("feedback", t)?,
             },
-            Request::Resolve { incident, summary } => Command::Resolve {
+            Request::Act(Act::Resolve { incident, summary }) => Command::Resolve {
                 incident: self.incident_id(&incident)?,
                 by,
                 summary: text("summary", summary)?,
             },
-            Request::Verify {
+            Request::Act(Act::Verify {
                 incident,
                 accepted,
                 note,
-            } => Command::Verify {
+            }) => Command::Verify {
                 incident: self.incident_id(&incident)?,
                 by,
                 accepted,
                 note: text_or_empty("note", note)?,
             },
-            Request::Close { incident } => Command::Close {
+            Request::Act(Act::Close { incident }) => Command::Close {
                 incident: self.incident_id(&incident)?,
                 by,
             },
-            Request::Note { incident, text: t } => Command::Note {
+            Request::Act(Act::Note { incident, text: t }) => Command::Note {
                 incident: self.incident_id(&incident)?,
                 by,
                 text: text("note", t)?,
             },
-            Request::Cancel { incident, reason } => Command::Cancel {
+            Request::Act(Act::Cancel { incident, reason }) => Command::Cancel {
                 incident: self.incident_id(&incident)?,
                 by,
                 reason: text("reason", reason)?,
             },
-            Request::Dispatch {
+            Request::Act(Act::Dispatch {
                 incident,
                 targets,
                 severity,
                 instruction,
                 finish_by,
                 mode,
-            } => {
+            }) => {
                 let incident = incident.map(|i| self.incident_id(&i)).transpose()?;
                 Command::Dispatch {
                     order: Order {
@@ -1027,7 +1020,7 @@ impl Driver {
                     mode,
                 }
             }
-            Request::RoomAct { room, act, home } => {
+            Request::Act(Act::RoomAct { room, act, home }) => {
                 let room = match &act {
                     RoomAct::Open => self.incident_id(&room)?,
                     // A room not known here, named in full, goes to the core:
@@ -1075,7 +1068,7 @@ impl Driver {
                     home,
                 }
             }
-            Request::Acknowledge { order, state } => {
+            Request::Act(Act::Acknowledge { order, state }) => {
                 let state = match state {
                     TargetState::SignedFor { .. } => TargetState::SignedFor { by },
                     TargetState::Pending | TargetState::Delivered => {
@@ -1088,7 +1081,7 @@ impl Driver {
                     state,
                 }
             }
-            query => return Ok(self.query(query, now)),
+            Request::Query(query) => return Ok(self.query(query, now)),
         };
         let subject = subject_of(&command);
         let created = self.core.handle_command(command, now).map_err(|e| e.to_string())?;
@@ -1133,10 +1126,10 @@ impl Driver {
         Ok(Response::Done { id, what })
     }
 
-    fn query(&self, request: Request, now: Timestamp) -> Response {
-        match request {
-            Request::Incidents { closed } => Response::Incidents(self.incidents(closed)),
-            Request::Incident { id } => match self.incident_id(&id) {
+    fn query(&self, query: Query, now: Timestamp) -> Response {
+        match query {
+            Query::Incidents { closed } => Response::Incidents(self.incidents(closed)),
+            Query::Incident { id } => match self.incident_id(&id) {
                 Ok(id) => self.core.incident(id).cloned().map_or_else(
                     || Response::Refused {
                         reason: format!("no incident {id} here"),
@@ -1145,30 +1138,27 @@ impl Driver {
                 ),
                 Err(reason) => Response::Refused { reason },
             },
-            Request::Orders { finished } => Response::Orders(self.orders(finished)),
-            Request::Order { id } => match self.order_id(&id) {
+            Query::Orders { finished } => Response::Orders(self.orders(finished)),
+            Query::Order { id } => match self.order_id(&id) {
                 Ok(id) => Response::Order(self.order_view(id)),
                 Err(reason) => Response::Refused { reason },
             },
-            Request::Status => Response::Status(self.status(now)),
-            Request::Rooms { closed } => Response::Rooms(self.rooms(closed)),
-            Request::Room { id } => match self.room_id(&id) {
+            Query::Status => Response::Status(self.status(now)),
+            Query::Rooms { closed } => Response::Rooms(self.rooms(closed)),
+            Query::Room { id } => match self.room_id(&id) {
                 Ok(id) => Response::Room(self.room_view(id)),
                 Err(reason) => Response::Refused { reason },
             },
-            Request::Minutes { room } => match self.room_id(&room) {
+            Query::Minutes { room } => match self.room_id(&room) {
                 Ok(id) => Response::Minutes(self.minutes(id)),
                 Err(reason) => Response::Refused { reason },
             },
-            Request::Topology => Response::Topology(self.topology.to_toml()),
-            Request::Subscribe => Response::Snapshot {
+            Query::Topology => Response::Topology(self.topology.to_toml()),
+            Query::Subscribe => Response::Snapshot {
                 status: self.status(now),
                 incidents: self.incidents(false),
                 orders: self.orders(false),
                 rooms: self.rooms(false),
-            },
-            other => Response::Refused {
-                reason: format!("not a query: {other:?}"),
             },
         }
     }
@@ -1502,22 +1492,6 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
-}
-
-fn is_query(r: &Request) -> bool {
-    matches!(
-        r,
-        Request::Incidents { .. }
-            | Request::Incident { .. }
-            | Request::Orders { .. }
-            | Request::Order { .. }
-            | Request::Status
-            | Request::Rooms { .. }
-            | Request::Room { .. }
-            | Request::Minutes { .. }
-            | Request::Topology
-            | Request::Subscribe
-    )
 }
 
 fn storage_refusal(reason: &str) -> String {

@@ -10,13 +10,14 @@ use std::time::Duration;
 use liandong_certs::pki_types::{CertificateDer, PrivateKeyDer};
 use liandong_certs::time::OffsetDateTime;
 use liandong_certs::{FederationCa, IssuedCert, Revocations, Role, Validity, Verifier, server_name_for};
+use liandong_control::frame;
+use liandong_control::{
+    Act, CONTROL_ALPN, ControlClient, ControlError, IdRef, MAX_RESPONSE, NodeStatus, Notice, Pushed, Query, Request,
+    Response, close,
+};
 use liandong_dispatch::store::{Incident, IncidentState};
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode, Report, Timestamp};
-use liandong_node::control::frame;
-use liandong_node::control::{
-    CONTROL_ALPN, Call, ControlClient, ControlConfig, ControlError, ControlServer, IdRef, MAX_RESPONSE, NodeStatus,
-    Notice, Pushed, Request, Response, close,
-};
+use liandong_node::control::{Call, ControlConfig, ControlServer};
 use liandong_topology::{Level, NodeId, Severity};
 use quinn::crypto::rustls::QuicClientConfig;
 use quinn::{ConnectionError, VarInt};
@@ -137,19 +138,19 @@ type Answer = Arc<dyn Fn(&Call, &broadcast::Sender<Pushed>) -> Option<Response> 
 fn canned() -> Answer {
     Arc::new(|call, _| {
         Some(match &call.request {
-            Request::Report { title, .. } => Response::Done {
+            Request::Act(Act::Report { title, .. }) => Response::Done {
                 id: EnvelopeId(0x3f2a_9c0e_1b7d_4a5e_8f00_1122_3344_5566),
                 what: format!(
                     "{title} reported by {} ({}) at {}",
                     call.operator.name, call.operator.role, call.operator.node
                 ),
             },
-            Request::Accept { incident } => Response::Refused {
+            Request::Act(Act::Accept { incident }) => Response::Refused {
                 reason: format!("no incident here matches {:?}", incident.0),
             },
-            Request::Status => Response::Status(status()),
-            Request::Incidents { .. } => Response::Incidents(vec![incident(1, "仓库冒烟")]),
-            Request::Subscribe => snapshot(),
+            Request::Query(Query::Status) => Response::Status(status()),
+            Request::Query(Query::Incidents { .. }) => Response::Incidents(vec![incident(1, "仓库冒烟")]),
+            Request::Query(Query::Subscribe) => snapshot(),
             other => Response::Refused {
                 reason: format!("not in this fake: {other:?}"),
             },
@@ -246,14 +247,14 @@ async fn a_call_round_trips_with_the_operator_from_the_certificate() {
     assert_eq!(client.operator().name, "张伟");
     assert_eq!(client.operator().role, Role::Leader);
 
-    let report = Request::Report {
+    let report = Request::Act(Act::Report {
         severity: Severity::III,
         category: Category::Fire,
         title: "仓库冒烟".into(),
         detail: String::new(),
         place: "仓山区".into(),
         mode: Mode::Actual,
-    };
+    });
     match within("report", client.call(report)).await.unwrap() {
         Response::Done { id, what } => {
             assert_eq!(id, EnvelopeId(0x3f2a_9c0e_1b7d_4a5e_8f00_1122_3344_5566));
@@ -262,15 +263,17 @@ async fn a_call_round_trips_with_the_operator_from_the_certificate() {
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        within("status", client.call(Request::Status)).await.unwrap(),
+        within("status", client.call(Request::Query(Query::Status)))
+            .await
+            .unwrap(),
         Response::Status(status())
     );
     // A refusal is an answer, not a transport error.
     let refused = within(
         "accept",
-        client.call(Request::Accept {
+        client.call(Request::Act(Act::Accept {
             incident: IdRef("ffff".into()),
-        }),
+        })),
     )
     .await
     .unwrap();
@@ -282,8 +285,8 @@ async fn a_call_round_trips_with_the_operator_from_the_certificate() {
     );
     // Several requests in flight at once on one connection.
     let (a, b) = tokio::join!(
-        client.call(Request::Status),
-        client.call(Request::Incidents { closed: false })
+        client.call(Request::Query(Query::Status)),
+        client.call(Request::Query(Query::Incidents { closed: false }))
     );
     assert!(matches!(a.unwrap(), Response::Status(_)));
     assert!(matches!(b.unwrap(), Response::Incidents(list) if list.len() == 1));
@@ -308,7 +311,9 @@ async fn a_subscriber_gets_the_snapshot_then_every_change_in_order() {
     }
     // Other calls still work beside the subscription.
     assert!(matches!(
-        within("status", client.call(Request::Status)).await.unwrap(),
+        within("status", client.call(Request::Query(Query::Status)))
+            .await
+            .unwrap(),
         Response::Status(_)
     ));
     drop(sub);
@@ -322,7 +327,7 @@ async fn a_subscriber_that_falls_behind_is_told_how_much_it_missed() {
     // and before it answers with the snapshot, so the subscriber is 6 behind
     // before it reads anything.
     let answer: Answer = Arc::new(|call, pushed_tx| {
-        if call.request == Request::Subscribe {
+        if call.request == Request::Query(Query::Subscribe) {
             for n in 1..=10 {
                 pushed_tx.send(pushed(n)).unwrap();
             }
@@ -414,10 +419,10 @@ async fn an_oversized_or_undecodable_request_is_refused_and_the_connection_goes_
     let h = Harness::start(16, canned()).await;
     let client = h.client("张伟").await;
 
-    let huge = Request::Note {
+    let huge = Request::Act(Act::Note {
         incident: IdRef("3f2a".into()),
         text: "x".repeat(300 * 1024),
-    };
+    });
     match within("oversized", client.call(huge)).await.unwrap() {
         Response::Refused { reason } => {
             assert!(reason.contains("over the 262144-byte limit"), "{reason}");
@@ -443,7 +448,9 @@ async fn an_oversized_or_undecodable_request_is_refused_and_the_connection_goes_
     }
 
     assert!(matches!(
-        within("status", client.call(Request::Status)).await.unwrap(),
+        within("status", client.call(Request::Query(Query::Status)))
+            .await
+            .unwrap(),
         Response::Status(_)
     ));
     h.server.shutdown().await;
@@ -454,7 +461,9 @@ async fn a_driver_that_drops_the_reply_or_is_gone_means_shutting_down() {
     let h = Harness::start(16, Arc::new(|_: &Call, _: &broadcast::Sender<Pushed>| None)).await;
     let client = h.client("张伟").await;
     assert_eq!(
-        within("status", client.call(Request::Status)).await.unwrap(),
+        within("status", client.call(Request::Query(Query::Status)))
+            .await
+            .unwrap(),
         Response::Refused {
             reason: "the node is shutting down".into()
         }
@@ -479,6 +488,8 @@ async fn shutting_down_ends_subscriptions_and_tells_clients_why() {
         None => {}
         Some(Ok(other)) => panic!("{other:?}"),
     }
-    let err = within("call", client.call(Request::Status)).await.unwrap_err();
+    let err = within("call", client.call(Request::Query(Query::Status)))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("the node is shutting down"), "{err}");
 }

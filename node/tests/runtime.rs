@@ -1,14 +1,15 @@
 //! The node runtime with real parts: nodes of the demo federation in this
 //! process (real QUIC and TLS on loopback, real SQLite files).
 
+use liandong_control::{Act, Query};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use liandong_certs::Role;
+use liandong_control::proto::{Notice, Pushed, Request, Response};
 use liandong_dispatch::EnvelopeId;
 use liandong_dispatch::wire::{Category, Mode};
-use liandong_node::control::proto::{Notice, Pushed, Request, Response};
 use liandong_node::local::{LocalFederation, operator};
 use liandong_topology::{Addressing, NodeId, Preset, Severity, Shape, generate};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -33,14 +34,14 @@ fn demo(dir: &std::path::Path, ip: Ipv4Addr) -> LocalFederation {
 }
 
 fn report(n: usize) -> Request {
-    Request::Report {
+    Request::Act(Act::Report {
         severity: Severity::III,
         category: Category::Hazard,
         title: format!("隐患排查 第{n}条"),
         detail: "楼道堆放杂物，堵塞消防通道".repeat(8),
         place: "鼓东街道五一社区".into(),
         mode: Mode::Actual,
-    }
+    })
 }
 
 async fn file(fed: &LocalFederation, at: &NodeId, n: usize) -> Response {
@@ -69,9 +70,9 @@ async fn known(fed: &LocalFederation, at: &NodeId, incident: EnvelopeId) -> bool
         .unwrap()
         .call(
             operator(at, "值班员", Role::Operator),
-            Request::Incident {
-                id: liandong_node::control::proto::IdRef(format!("{:032x}", incident.0)),
-            },
+            Request::Query(Query::Incident {
+                id: liandong_control::proto::IdRef(format!("{:032x}", incident.0)),
+            }),
         )
         .await;
     matches!(r, Response::Incident(_))
@@ -131,7 +132,12 @@ async fn a_full_disk_at_the_city_refuses_new_work_and_loses_nothing_already_acke
 
     // The city says so, refuses new work, and still answers questions.
     let city_op = operator(&city, "值班员", Role::Operator);
-    let Response::Status(status) = fed.node(&city).unwrap().call(city_op.clone(), Request::Status).await else {
+    let Response::Status(status) = fed
+        .node(&city)
+        .unwrap()
+        .call(city_op.clone(), Request::Query(Query::Status))
+        .await
+    else {
         panic!("no status");
     };
     assert!(
@@ -203,7 +209,10 @@ async fn metrics_are_served_in_the_prometheus_format() {
     let Response::Topology(text) = fed
         .node(&city)
         .unwrap()
-        .call(operator(&city, "值班员", Role::Operator), Request::Topology)
+        .call(
+            operator(&city, "值班员", Role::Operator),
+            Request::Query(Query::Topology),
+        )
         .await
     else {
         panic!("no topology");

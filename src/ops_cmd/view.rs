@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use liandong_control::{NodeStatus, Notice, OrderView, Pushed};
 use liandong_dispatch::store::{Incident, IncidentState};
 use liandong_dispatch::wire::{EnvelopeId, Item, Mode, Stage, TargetState, Targets, Timestamp};
-use liandong_node::control::{NodeStatus, Notice, OrderView, Pushed};
 use liandong_topology::NodeId;
 use serde::Serialize;
 use time::{OffsetDateTime, UtcOffset};

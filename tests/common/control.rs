@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use liandong_certs::time::OffsetDateTime;
 use liandong_certs::{CaDir, FederationCa, Revocations, Role, Validity, Verifier};
+use liandong_control::{Notice, Pushed, Request, Response};
 use liandong_dispatch::wire::Timestamp;
-use liandong_node::control::{Call, ControlConfig, ControlServer, Notice, Pushed, Request, Response};
+use liandong_node::control::{Call, ControlConfig, ControlServer};
 use liandong_topology::NodeId;
 use tokio::sync::{broadcast, mpsc};
 
@@ -26,10 +27,7 @@ pub fn id(s: &str) -> NodeId {
 }
 
 pub fn now_ms() -> u64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    u64::try_from(since.as_millis()).unwrap()
+    liandong_control::clock::now().0
 }
 
 /// Pushes `notice` to every subscriber; there must be one.

@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+use liandong_control::{Act, Query};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -16,9 +17,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use liandong_control::proto::{IdRef, Notice, Request, Response};
+use liandong_control::{ControlClient, Subscription};
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode, TargetState};
-use liandong_node::control::proto::{IdRef, Notice, Request, Response};
-use liandong_node::control::{ControlClient, Subscription};
 use liandong_node::store::{Durable, StoreLocation, StoreOptions};
 use liandong_topology::{NodeId, Severity, Topology};
 use tempfile::TempDir;
@@ -38,14 +39,14 @@ pub fn hex(id: EnvelopeId) -> IdRef {
 /// Files a flood report of `severity` at the client's node; its id.
 pub async fn file_report(client: &ControlClient, severity: Severity, title: &str) -> EnvelopeId {
     let response = client
-        .call(Request::Report {
+        .call(Request::Act(Act::Report {
             severity,
             category: Category::Flood,
             title: title.into(),
             detail: "五一路下穿通道积水约半米，两辆车熄火".into(),
             place: "五一路下穿通道".into(),
             mode: Mode::Actual,
-        })
+        }))
         .await
         .expect("report call");
     match response {
@@ -80,10 +81,10 @@ pub async fn sign_for_when_received(sub: &mut Subscription, client: &ControlClie
     )
     .await;
     let signed = client
-        .call(Request::Acknowledge {
+        .call(Request::Act(Act::Acknowledge {
             order: hex(order),
             state: TargetState::SignedFor { by: String::new() },
-        })
+        }))
         .await
         .expect("sign");
     assert!(
@@ -104,7 +105,7 @@ pub async fn subscribe(client: &ControlClient) -> Subscription {
 
 pub async fn incident_at(client: &ControlClient, incident: EnvelopeId) -> Option<liandong_dispatch::Incident> {
     match client
-        .call(Request::Incident { id: hex(incident) })
+        .call(Request::Query(Query::Incident { id: hex(incident) }))
         .await
         .expect("call")
     {

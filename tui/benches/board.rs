@@ -13,9 +13,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use common::*;
+use liandong_control::Notice;
 use liandong_dispatch::store::Incident;
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode, Timestamp};
-use liandong_node::control::Notice;
 use liandong_tui::{App, AppEvent, Lang};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -169,7 +169,7 @@ fn main() {
         let notice = median(50, || {
             n += 1;
             changed.report.title = format!("更新 {n}");
-            let actions = live.handle(AppEvent::Pushed(liandong_node::control::Pushed {
+            let actions = live.handle(AppEvent::Pushed(liandong_control::Pushed {
                 at: NOW,
                 notice: Notice::IncidentChanged {
                     incident: changed.clone(),

@@ -12,14 +12,15 @@
 //! Call order for a driver: `handle(event)`, carry out every returned
 //! action in order, draw.
 
+use liandong_control::{Act, Query};
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
+use liandong_control::{IdRef, NodeStatus, Notice, Operator, OrderView, Pushed, Request, Response};
 use liandong_dispatch::room::{Room, RoomLine};
 use liandong_dispatch::store::{Incident, IncidentState};
 use liandong_dispatch::wire::{EnvelopeId, Item, Mode, Stage, Timestamp};
-use liandong_node::control::{IdRef, NodeStatus, Notice, Operator, OrderView, Pushed, Request, Response};
 use liandong_topology::{Severity, Topology};
 use ratatui::layout::Rect;
 
@@ -554,7 +555,7 @@ impl App {
         let w = self.lang.words();
         match response {
             Ok(Response::Done { id, what }) => {
-                if matches!(request, Request::Dispatch { .. }) {
+                if matches!(request, Request::Act(Act::Dispatch { .. })) {
                     if let Some(c) = self.composer.as_mut()
                         && c.stage == composer::Stage::Sending
                     {
@@ -570,7 +571,7 @@ impl App {
                 {
                     c.stage = composer::Stage::Editing;
                 }
-                if let Request::Room { id } = &request
+                if let Request::Query(Query::Room { id }) = &request
                     && let Some(pane) = self.room.as_mut().filter(|p| id_ref(p.id) == *id)
                 {
                     pane.asking = false;
@@ -606,16 +607,16 @@ impl App {
             Ok(other) => self.say(format!("{}: {}", w.error, other.kind()), true),
             Err(reason) => {
                 match request {
-                    Request::Status => self.status_asked = false,
-                    Request::Order { id } => {
+                    Request::Query(Query::Status) => self.status_asked = false,
+                    Request::Query(Query::Order { id }) => {
                         self.fetching.retain(|o| format!("{:032x}", o.0) != id.0);
                     }
-                    Request::Dispatch { .. } => {
+                    Request::Act(Act::Dispatch { .. }) => {
                         if let Some(c) = self.composer.as_mut() {
                             c.stage = composer::Stage::Editing;
                         }
                     }
-                    Request::Room { id } => {
+                    Request::Query(Query::Room { id }) => {
                         if let Some(pane) = self.room.as_mut().filter(|p| id_ref(p.id) == id) {
                             pane.asking = false;
                         }
@@ -722,7 +723,7 @@ impl App {
     fn ask_status(&mut self, out: &mut Vec<Action>) {
         if !self.status_asked {
             self.status_asked = true;
-            out.push(Action::Send(Request::Status));
+            out.push(Action::Send(Request::Query(Query::Status)));
         }
     }
 
@@ -733,13 +734,13 @@ impl App {
             && !pane.asking
         {
             pane.asking = true;
-            out.push(Action::Send(Request::Room { id: id_ref(pane.id) }));
+            out.push(Action::Send(Request::Query(Query::Room { id: id_ref(pane.id) })));
         }
     }
 
     fn fetch_order(&mut self, id: EnvelopeId, out: &mut Vec<Action>) {
         if self.fetching.insert(id) {
-            out.push(Action::Send(Request::Order { id: id_ref(id) }));
+            out.push(Action::Send(Request::Query(Query::Order { id: id_ref(id) })));
         }
     }
 

@@ -7,12 +7,13 @@
 //! an optional level filter ("every village under 鼓楼区"). Marking nodes
 //! and picking a subtree exclude each other; the last choice wins.
 
+use liandong_control::Act;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use liandong_control::{IdRef, Request};
 use liandong_dispatch::wire::{EnvelopeId, Mode, Targets, Timestamp};
-use liandong_node::control::{IdRef, Request};
 use liandong_topology::{Level, NodeId, Severity, Topology};
 
 use crate::editor::Editor;
@@ -179,14 +180,14 @@ impl Composer {
         if self.instruction.is_blank() {
             return Err(Problem::NoInstruction);
         }
-        Ok(Request::Dispatch {
+        Ok(Request::Act(Act::Dispatch {
             incident: self.incident.map(|id| IdRef(format!("{:032x}", id.0))),
             targets,
             severity: self.severity,
             instruction: self.instruction.text().trim().to_owned(),
             finish_by: DEADLINES[self.deadline].map(|d| now.plus(d)),
             mode: self.mode,
-        })
+        }))
     }
 
     /// True while keys type into the instruction.

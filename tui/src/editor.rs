@@ -14,7 +14,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::text::width;
+use liandong_control::text::width;
 
 /// Most characters an editor holds; typing or pasting past it is ignored.
 /// The node has its own, smaller limits and says so when refusing.

@@ -32,7 +32,6 @@
 //! - [`i18n`]: every label in Chinese and English.
 //! - [`editor`]: line editing for prompts and the instruction (CJK-aware).
 //! - [`list`]: cursor and scroll window of a list.
-//! - [`text`]: display-width truncation and padding, durations, clocks.
 //! - `run`: the async driver ([`run()`]) and terminal setup/restore.
 //!
 //! # Screens
@@ -55,7 +54,6 @@ pub mod list;
 pub mod model;
 pub mod room;
 mod run;
-pub mod text;
 pub mod ui;
 
 use std::future::Future;
@@ -63,7 +61,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use liandong_node::control::{ControlClient, ControlError};
+use liandong_control::{ControlClient, ControlError};
 
 pub use app::{Action, App, AppEvent, Screen};
 pub use i18n::Lang;
@@ -126,7 +124,7 @@ impl Default for Options {
 pub enum TuiError {
     /// Talking to the node failed before the console could start.
     #[error(transparent)]
-    Control(#[from] liandong_node::control::ControlError),
+    Control(#[from] liandong_control::ControlError),
     #[error("the node refused: {0}")]
     Refused(String),
     #[error("the node answered {0} where the console expected something else")]

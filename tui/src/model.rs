@@ -1,5 +1,5 @@
 //! What the node has told the console: a fold of one
-//! [`Response::Snapshot`](liandong_node::control::Response::Snapshot) and
+//! [`Response::Snapshot`](liandong_control::Response::Snapshot) and
 //! the [`Pushed`] notices after it, plus the topology it runs.
 //!
 //! The console decides nothing here: it records what the node said. The
@@ -14,10 +14,10 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use liandong_control::{NodeStatus, Notice, OrderView, Pushed};
 use liandong_dispatch::room::Room;
 use liandong_dispatch::store::{Incident, TargetStatus};
 use liandong_dispatch::wire::{EnvelopeId, Item, Timestamp};
-use liandong_node::control::{NodeStatus, Notice, OrderView, Pushed};
 use liandong_topology::{NodeId, Topology};
 
 /// Closed or cancelled incidents kept after they close (the board can

@@ -4,7 +4,7 @@
 //!
 //! # The log
 //! Opening the room screen asks the node for the room
-//! ([`Request::Room`](liandong_node::control::Request::Room)); the answer
+//! ([`Request::Query(Query::Room)`](liandong_control::Request::Query(liandong_control::Query::Room))); the answer
 //! is the header and the whole log as applied at the node. After it, every
 //! pushed `RoomChanged` of this room is folded in by sequence number: the
 //! next one is appended, one already held is ignored, and one that skips
@@ -43,9 +43,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use liandong_control::RoomView;
 use liandong_dispatch::room::{Room, RoomEntry};
 use liandong_dispatch::wire::{EnvelopeId, RoomAct};
-use liandong_node::control::RoomView;
 use liandong_topology::{NodeId, Topology};
 
 use crate::editor::Editor;
@@ -73,7 +73,7 @@ pub struct RoomPane {
     pub dropped: u64,
     /// The first answer has been folded in.
     pub loaded: bool,
-    /// A `Request::Room` is out: don't ask again until it is answered.
+    /// A `Request::Query(Query::Room)` is out: don't ask again until it is answered.
     pub asking: bool,
     /// The node answered that it has no such room (its reason).
     pub missing: Option<String>,

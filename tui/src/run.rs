@@ -17,10 +17,11 @@
 //! The terminal is put back (raw mode off, main screen, mouse and paste
 //! reporting off) when `run` returns, on error, and on panic.
 
+use liandong_control::Query;
 use std::io::{self, Write as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event, EventStream,
@@ -28,8 +29,7 @@ use crossterm::event::{
 use crossterm::execute;
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use futures_util::StreamExt;
-use liandong_dispatch::wire::Timestamp;
-use liandong_node::control::{ControlClient, Request, Response};
+use liandong_control::{ControlClient, Request, Response};
 use liandong_topology::Topology;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -54,7 +54,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// and then draws after every key, mouse event, tick, notice and answer.
 pub async fn run(client: ControlClient, options: Options) -> Result<(), TuiError> {
     let client = Arc::new(client);
-    let topology = match client.call(Request::Topology).await? {
+    let topology = match client.call(Request::Query(Query::Topology)).await? {
         Response::Topology(text) => Topology::parse(&text, None).map_err(|e| TuiError::Topology(e.to_string()))?,
         Response::Refused { reason } => return Err(TuiError::Refused(reason)),
         other => return Err(TuiError::Unexpected(other.kind())),
@@ -68,7 +68,7 @@ pub async fn run(client: ControlClient, options: Options) -> Result<(), TuiError
         height: size.height,
     });
     let _ = app.handle(AppEvent::Topology(Box::new(topology)));
-    let _ = app.handle(AppEvent::Tick(wall_clock()));
+    let _ = app.handle(AppEvent::Tick(liandong_control::clock::now()));
 
     let (tx, mut rx) = mpsc::channel::<AppEvent>(EVENT_QUEUE);
     let resubscribe = Arc::new(Notify::new());
@@ -100,7 +100,7 @@ pub async fn run(client: ControlClient, options: Options) -> Result<(), TuiError
                 // The terminal went away: nobody is looking.
                 None => break Ok(()),
             },
-            _ = ticks.tick() => AppEvent::Tick(wall_clock()),
+            _ = ticks.tick() => AppEvent::Tick(liandong_control::clock::now()),
             Some(event) = rx.recv() => event,
         };
         let mut quit = false;
@@ -217,13 +217,6 @@ async fn follow(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
-}
-
-fn wall_clock() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
 /// True while a console owns the terminal: the panic hook restores it.

@@ -5,8 +5,9 @@ mod common;
 
 use common::*;
 use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use liandong_control::{Act, Query};
+use liandong_control::{IdRef, Notice, Request, Response};
 use liandong_dispatch::wire::{Mode, Stage, TargetState, Targets};
-use liandong_node::control::{IdRef, Notice, Request, Response};
 use liandong_topology::{Level, Severity};
 use liandong_tui::app::AlarmKind;
 use liandong_tui::{Action, App, AppEvent, Lang, Screen};
@@ -61,7 +62,7 @@ fn enter_opens_the_detail_and_a_accepts_that_incident() {
     assert_eq!(app.detail_incident(), Some(FLOOD));
     assert_eq!(
         app.handle(key('a')),
-        [Action::Send(Request::Accept { incident: full(FLOOD) })]
+        [Action::Send(Request::Act(Act::Accept { incident: full(FLOOD) }))]
     );
     feed(&mut app, code(KeyCode::Esc));
     assert_eq!(app.screen(), Screen::Board);
@@ -69,7 +70,7 @@ fn enter_opens_the_detail_and_a_accepts_that_incident() {
     select(&mut app, HAZARD);
     assert_eq!(
         app.handle(key('a')),
-        [Action::Send(Request::Accept { incident: full(HAZARD) })]
+        [Action::Send(Request::Act(Act::Accept { incident: full(HAZARD) }))]
     );
 }
 
@@ -84,10 +85,10 @@ fn actions_with_words_ask_for_them_first() {
     typed(&mut app, "明火已扑灭 fire out");
     assert_eq!(
         app.handle(code(KeyCode::Enter)),
-        [Action::Send(Request::Resolve {
+        [Action::Send(Request::Act(Act::Resolve {
             incident: full(FIRE),
             summary: "明火已扑灭 fire out".into()
-        })]
+        }))]
     );
     // Esc cancels a prompt without sending.
     feed(&mut app, key('e'));
@@ -97,24 +98,24 @@ fn actions_with_words_ask_for_them_first() {
     feed(&mut app, key('b'));
     assert_eq!(
         app.handle(code(KeyCode::Enter)),
-        [Action::Send(Request::Verify {
+        [Action::Send(Request::Act(Act::Verify {
             incident: full(FIRE),
             accepted: false,
             note: String::new()
-        })]
+        }))]
     );
     feed(&mut app, key('n'));
     app.handle(AppEvent::Paste("现场照片已上传".into()));
     assert_eq!(
         app.handle(code(KeyCode::Enter)),
-        [Action::Send(Request::Note {
+        [Action::Send(Request::Act(Act::Note {
             incident: full(FIRE),
             text: "现场照片已上传".into()
-        })]
+        }))]
     );
     assert_eq!(
         app.handle(key('c')),
-        [Action::Send(Request::Close { incident: full(FIRE) })]
+        [Action::Send(Request::Act(Act::Close { incident: full(FIRE) }))]
     );
 }
 
@@ -146,14 +147,14 @@ fn the_composer_sends_the_chosen_targets() {
     let actions = app.handle(key('y'));
     assert_eq!(
         actions,
-        [Action::Send(Request::Dispatch {
+        [Action::Send(Request::Act(Act::Dispatch {
             incident: Some(full(FLOOD)),
             targets: Targets::List(vec![id(GUDONG), id(WUYI)]),
             severity: Severity::II,
             instruction: "加固堤防\n转移群众".into(),
             finish_by: None,
             mode: Mode::Actual,
-        })]
+        }))]
     );
 }
 
@@ -182,7 +183,7 @@ fn the_composer_picks_a_subtree_with_a_level_and_a_deadline() {
     let actions = app.handle(code(KeyCode::Enter));
     assert_eq!(
         actions,
-        [Action::Send(Request::Dispatch {
+        [Action::Send(Request::Act(Act::Dispatch {
             incident: None,
             targets: Targets::Subtree {
                 root: id(GULOU),
@@ -192,7 +193,7 @@ fn the_composer_picks_a_subtree_with_a_level_and_a_deadline() {
             instruction: "排查辖区隐患".into(),
             finish_by: Some(later(30 * 60)),
             mode: Mode::Exercise,
-        })]
+        }))]
     );
     // A refusal puts the form back for editing.
     let Action::Send(request) = actions[0].clone() else {
@@ -325,18 +326,18 @@ fn a_deadline_passing_here_rings_once() {
 #[test]
 fn a_link_change_asks_for_status_once_and_lag_resubscribes() {
     let mut app = city_app(Lang::En, 80, 24);
-    assert_eq!(app.handle(link_down()), [Action::Send(Request::Status)]);
+    assert_eq!(app.handle(link_down()), [Action::Send(Request::Query(Query::Status))]);
     assert!(app.handle(link_down()).is_empty(), "one status request at a time");
     let mut status = city_status();
     status.links[1].up = false;
     feed(
         &mut app,
         AppEvent::Answer {
-            request: Request::Status,
+            request: Request::Query(Query::Status),
             response: Ok(Response::Status(status)),
         },
     );
-    assert_eq!(app.handle(link_down()), [Action::Send(Request::Status)]);
+    assert_eq!(app.handle(link_down()), [Action::Send(Request::Query(Query::Status))]);
     assert_eq!(
         app.handle(pushed(later(200), Notice::Lagged { missed: 12 })),
         [Action::Resubscribe]
@@ -364,7 +365,7 @@ fn progress_on_an_unknown_order_fetches_it_once() {
     };
     assert_eq!(
         app.handle(progress()),
-        [Action::Send(Request::Order { id: full(NEW_ORDER) })]
+        [Action::Send(Request::Query(Query::Order { id: full(NEW_ORDER) }))]
     );
     assert!(app.handle(progress()).is_empty());
 }
@@ -433,21 +434,21 @@ fn signing_for_an_order_sends_an_acknowledgement() {
     assert_eq!(app.screen(), Screen::Orders);
     assert_eq!(
         app.handle(key('s')),
-        [Action::Send(Request::Acknowledge {
+        [Action::Send(Request::Act(Act::Acknowledge {
             order: full(FIRE_ORDER),
             state: TargetState::SignedFor { by: String::new() },
-        })]
+        }))]
     );
     feed(&mut app, key('x'));
     typed(&mut app, "不在辖区");
     assert_eq!(
         app.handle(code(KeyCode::Enter)),
-        [Action::Send(Request::Acknowledge {
+        [Action::Send(Request::Act(Act::Acknowledge {
             order: full(FIRE_ORDER),
             state: TargetState::Refused {
                 reason: "不在辖区".into()
             },
-        })]
+        }))]
     );
     // Enter opens the order's incident.
     feed(&mut app, code(KeyCode::Enter));

@@ -77,10 +77,10 @@ fn every_screen_at_many_sizes() {
         feed(
             app,
             AppEvent::Answer {
-                request: liandong_node::control::Request::Room {
-                    id: liandong_node::control::IdRef(format!("{:032x}", FLOOD.0)),
-                },
-                response: Ok(liandong_node::control::Response::Room(flood_room_view())),
+                request: liandong_control::Request::Query(liandong_control::Query::Room {
+                    id: liandong_control::IdRef(format!("{:032x}", FLOOD.0)),
+                }),
+                response: Ok(liandong_control::Response::Room(flood_room_view())),
             },
         );
         for event in room_story() {

@@ -6,9 +6,10 @@ mod common;
 
 use common::*;
 use crossterm::event::KeyCode;
+use liandong_control::{Act, Query};
+use liandong_control::{IdRef, Notice, Request, Response, RoomView};
 use liandong_dispatch::room::{Room, RoomLine};
 use liandong_dispatch::wire::{EnvelopeId, RoomAct};
-use liandong_node::control::{IdRef, Notice, Request, Response, RoomView};
 use liandong_topology::NodeId;
 use liandong_tui::app::AlarmKind;
 use liandong_tui::room::{MAX_PENDING, MAX_ROOM_LOG};
@@ -24,15 +25,15 @@ fn act(act: RoomAct) -> Action {
 }
 
 fn act_at(act: RoomAct, home: Option<NodeId>) -> Action {
-    Action::Send(Request::RoomAct {
+    Action::Send(Request::Act(Act::RoomAct {
         room: full(FLOOD),
         act,
         home,
-    })
+    }))
 }
 
 fn ask_room() -> Action {
-    Action::Send(Request::Room { id: full(FLOOD) })
+    Action::Send(Request::Query(Query::Room { id: full(FLOOD) }))
 }
 
 /// Types a line into the room's input and presses Enter.
@@ -57,7 +58,7 @@ fn seqs(app: &App) -> Vec<u64> {
 
 fn answer(view: RoomView) -> AppEvent {
     AppEvent::Answer {
-        request: Request::Room { id: full(FLOOD) },
+        request: Request::Query(Query::Room { id: full(FLOOD) }),
         response: Ok(Response::Room(view)),
     }
 }
@@ -217,14 +218,14 @@ fn detail_keys_open_enter_leave_and_show_the_room() {
     assert_eq!(
         app.handle(key('i')),
         [
-            Action::Send(Request::RoomAct {
+            Action::Send(Request::Act(Act::RoomAct {
                 room: full(EnvelopeId(0x77)),
                 act: RoomAct::Enter,
                 home: Some(id(GULOU)),
-            }),
-            Action::Send(Request::Room {
+            })),
+            Action::Send(Request::Query(Query::Room {
                 id: full(EnvelopeId(0x77))
-            }),
+            })),
         ]
     );
 }
@@ -335,7 +336,7 @@ fn refusals_show_as_bad_flashes() {
     open_detail(&mut app, FLOOD);
     assert_eq!(app.handle(key('m')), [ask_room()]);
     let actions = app.handle(AppEvent::Answer {
-        request: Request::Room { id: full(FLOOD) },
+        request: Request::Query(Query::Room { id: full(FLOOD) }),
         response: Ok(Response::Refused {
             reason: "no coordination room for incident 51b70e93aa10".into(),
         }),

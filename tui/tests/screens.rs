@@ -9,9 +9,10 @@ mod common;
 
 use common::*;
 use crossterm::event::KeyCode;
+use liandong_control::{Act, Query};
+use liandong_control::{Notice, OrderView, Request, Response};
 use liandong_dispatch::store::{OrderRecord, RollUp, TargetStatus};
 use liandong_dispatch::wire::{Mode, Order, TargetState, Targets};
-use liandong_node::control::{Notice, OrderView, Request, Response};
 use liandong_topology::Severity;
 use liandong_tui::{Action, App, AppEvent, Lang};
 
@@ -187,7 +188,7 @@ fn composer_confirm_then_watch_acknowledgements() {
         check("composer_confirm", name, &app, 80, 24);
 
         let actions = app.handle(key('y'));
-        let [Action::Send(request @ Request::Dispatch { .. })] = actions.as_slice() else {
+        let [Action::Send(request @ Request::Act(Act::Dispatch { .. }))] = actions.as_slice() else {
             panic!("confirming sends one dispatch, got {actions:?}");
         };
         let actions = app.handle(AppEvent::Answer {
@@ -197,7 +198,7 @@ fn composer_confirm_then_watch_acknowledgements() {
                 what: "order c3d94a18e670 stored at 350100".into(),
             }),
         });
-        let [Action::Send(fetch @ Request::Order { .. })] = actions.as_slice() else {
+        let [Action::Send(fetch @ Request::Query(Query::Order { .. }))] = actions.as_slice() else {
             panic!("the new order is fetched once, got {actions:?}");
         };
         let pending = |at| TargetStatus {

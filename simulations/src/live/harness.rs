@@ -28,6 +28,7 @@
 //!    acked is missing at the peer that acked it, nothing stored twice,
 //!    every filed report at every center on its path, audit chains intact.
 
+use liandong_control::{Act, Query};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -37,10 +38,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use liandong_control::ControlClient;
+use liandong_control::proto::{IdRef, Notice, Request, Response};
 use liandong_dispatch::Store;
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode};
-use liandong_node::control::ControlClient;
-use liandong_node::control::proto::{IdRef, Notice, Request, Response};
 use liandong_node::runtime::default_control_addr;
 use liandong_node::store::{Durable, StoreLocation, StoreOptions};
 use liandong_topology::{Addressing, NodeId, Preset, Severity, Shape, Topology};
@@ -751,14 +752,14 @@ async fn drive(
                         }
                     }
                 }
-                let request = Request::Report {
+                let request = Request::Act(Act::Report {
                     severity,
                     category: Category::Flood,
                     title: format!("演练 第{n}报"),
                     detail: "混沌测试：链路丢包与节点重启下的上报".into(),
                     place: "测试点".into(),
                     mode: Mode::Exercise,
-                };
+                });
                 let answer = tokio::time::timeout(CALL_TIMEOUT, clients[&origin].call(request)).await;
                 match answer {
                     Ok(Ok(Response::Done { id, .. })) => {
@@ -849,7 +850,11 @@ async fn converge(fed: &Federation, filed: &[Filed], deadline: Instant) -> anyho
     loop {
         let mut still = BTreeSet::new();
         for (c, id) in &wanted {
-            let answer = tokio::time::timeout(CALL_TIMEOUT, clients[c].call(Request::Incident { id: hex(*id) })).await;
+            let answer = tokio::time::timeout(
+                CALL_TIMEOUT,
+                clients[c].call(Request::Query(Query::Incident { id: hex(*id) })),
+            )
+            .await;
             if !matches!(answer, Ok(Ok(Response::Incident(_)))) {
                 still.insert((c.clone(), *id));
             }

@@ -7,8 +7,9 @@
 //! the room's input line) only Ctrl-C / Ctrl-Q and F1 are global.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use liandong_control::Act;
+use liandong_control::Request;
 use liandong_dispatch::wire::{EnvelopeId, Mode, RoomAct, TargetState};
-use liandong_node::control::Request;
 use liandong_topology::NodeId;
 use liandong_topology::Severity;
 use ratatui::layout::{Position, Rect};
@@ -18,8 +19,8 @@ use crate::composer::{self, Composer, Outcome};
 use crate::editor::Editor;
 use crate::list::Scroll;
 use crate::room::{self, RoomPane};
-use crate::text::width;
 use crate::ui::layout;
+use liandong_control::text::width;
 
 impl App {
     pub(super) fn on_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
@@ -153,7 +154,7 @@ impl App {
             }
             KeyCode::Char('a') => {
                 if let Some(id) = self.selected_incident() {
-                    out.push(Action::Send(Request::Accept { incident: id_ref(id) }));
+                    out.push(Action::Send(Request::Act(Act::Accept { incident: id_ref(id) })));
                 }
             }
             KeyCode::Char('/') => {
@@ -237,8 +238,8 @@ impl App {
         match key.code {
             KeyCode::Esc | KeyCode::Left | KeyCode::Backspace | KeyCode::Char('h') => self.pop(),
             KeyCode::Tab | KeyCode::BackTab => self.detail_orders_pane = !self.detail_orders_pane,
-            KeyCode::Char('a') => out.push(Action::Send(Request::Accept { incident: id_ref(id) })),
-            KeyCode::Char('c') => out.push(Action::Send(Request::Close { incident: id_ref(id) })),
+            KeyCode::Char('a') => out.push(Action::Send(Request::Act(Act::Accept { incident: id_ref(id) }))),
+            KeyCode::Char('c') => out.push(Action::Send(Request::Act(Act::Close { incident: id_ref(id) }))),
             KeyCode::Char('e') => self.prompt = Some(prompt(PromptKind::Escalate(id))),
             KeyCode::Char('n') => self.prompt = Some(prompt(PromptKind::Note(id))),
             KeyCode::Char('f') => self.prompt = Some(prompt(PromptKind::Feedback(id))),
@@ -646,56 +647,56 @@ impl App {
 
 /// An act in the room of incident `room`.
 fn room_act(room: EnvelopeId, act: RoomAct, home: Option<NodeId>) -> Action {
-    Action::Send(Request::RoomAct {
+    Action::Send(Request::Act(Act::RoomAct {
         room: id_ref(room),
         act,
         home,
-    })
+    }))
 }
 
 fn sign_for(order: EnvelopeId) -> Action {
-    Action::Send(Request::Acknowledge {
+    Action::Send(Request::Act(Act::Acknowledge {
         order: id_ref(order),
         // The node fills in who signed, from the operator's certificate.
         state: TargetState::SignedFor { by: String::new() },
-    })
+    }))
 }
 
 fn prompt_request(kind: PromptKind, text: String) -> Option<Request> {
     Some(match kind {
         PromptKind::Search => return None,
-        PromptKind::Escalate(id) => Request::Escalate {
+        PromptKind::Escalate(id) => Request::Act(Act::Escalate {
             incident: id_ref(id),
             reason: text,
-        },
-        PromptKind::Note(id) => Request::Note {
+        }),
+        PromptKind::Note(id) => Request::Act(Act::Note {
             incident: id_ref(id),
             text,
-        },
-        PromptKind::Feedback(id) => Request::Feedback {
+        }),
+        PromptKind::Feedback(id) => Request::Act(Act::Feedback {
             incident: id_ref(id),
             text,
-        },
-        PromptKind::Resolve(id) => Request::Resolve {
+        }),
+        PromptKind::Resolve(id) => Request::Act(Act::Resolve {
             incident: id_ref(id),
             summary: text,
-        },
-        PromptKind::Verify { incident, accepted } => Request::Verify {
+        }),
+        PromptKind::Verify { incident, accepted } => Request::Act(Act::Verify {
             incident: id_ref(incident),
             accepted,
             note: text,
-        },
-        PromptKind::Cancel(id) => Request::Cancel {
+        }),
+        PromptKind::Cancel(id) => Request::Act(Act::Cancel {
             incident: id_ref(id),
             reason: text,
-        },
-        PromptKind::Done(order) => Request::Acknowledge {
+        }),
+        PromptKind::Done(order) => Request::Act(Act::Acknowledge {
             order: id_ref(order),
             state: TargetState::Done { note: text },
-        },
-        PromptKind::Refuse(order) => Request::Acknowledge {
+        }),
+        PromptKind::Refuse(order) => Request::Act(Act::Acknowledge {
             order: id_ref(order),
             state: TargetState::Refused { reason: text },
-        },
+        }),
     })
 }

@@ -20,7 +20,7 @@ use ratatui::text::{Line, Span};
 use super::{BAD, DIM, SELECTED, TITLE, cells, due_span, layout, put, severity_style};
 use crate::app::{App, StateFilter};
 use crate::model::Model;
-use crate::text::{self, fit, truncate_left};
+use liandong_control::text::{self, fit, truncate_left};
 
 /// Which columns show, and how wide, for a width.
 #[derive(Debug, Clone, Copy)]

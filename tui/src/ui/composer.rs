@@ -11,7 +11,7 @@ use super::detail::target_line;
 use super::{BAD, DIM, GOOD, SELECTED, TITLE, dialog, editor_line, layout, put, severity_style};
 use crate::app::App;
 use crate::composer::{Composer, DEADLINES, Field, Problem, Stage};
-use crate::text::{self, fit, truncate};
+use liandong_control::text::{self, fit, truncate};
 
 pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let w = app.lang.words();

@@ -11,9 +11,9 @@
 //! keys send the request either way and the node decides, answering with a
 //! reason when it refuses.
 
+use liandong_control::OrderView;
 use liandong_dispatch::store::{Incident, IncidentState};
 use liandong_dispatch::wire::TargetState;
-use liandong_node::control::OrderView;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -21,7 +21,7 @@ use ratatui::text::{Line, Span};
 
 use super::{BAD, DIM, GOOD, SELECTED, TITLE, due_span, layout, put, severity_style, stage_label};
 use crate::app::{App, DetailRow};
-use crate::text::{self, fit, truncate, width};
+use liandong_control::text::{self, fit, truncate, width};
 
 pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let w = app.lang.words();

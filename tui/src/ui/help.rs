@@ -13,7 +13,7 @@ use ratatui::text::{Line, Span};
 use super::{DIM, TITLE, dialog, layout, put};
 use crate::app::{App, Screen};
 use crate::i18n::Lang;
-use crate::text::fit;
+use liandong_control::text::fit;
 
 /// Where a key works: everywhere (`None`) or on one screen.
 type Where = Option<Screen>;

@@ -6,8 +6,8 @@
 //! the node's status, which the console asks for once when this screen
 //! opens, when a link changes, and on `r`, never on a timer.
 
+use liandong_control::{Notice, Pushed};
 use liandong_dispatch::wire::Item;
-use liandong_node::control::{Notice, Pushed};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
@@ -15,7 +15,7 @@ use ratatui::text::{Line, Span};
 
 use super::{BAD, DIM, GOOD, SELECTED, TITLE, cells, layout, put};
 use crate::app::App;
-use crate::text::{self, fit, truncate};
+use liandong_control::text::{self, fit, truncate};
 
 pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let w = app.lang.words();

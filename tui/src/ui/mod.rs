@@ -3,7 +3,7 @@
 //! Nothing here reads a clock, sorts, or changes state: times come from
 //! `app.now`, rows from the lists the app keeps sorted, scroll positions
 //! from the app's [`Scroll`](crate::list::Scroll)s. Columns are measured in
-//! display width ([`crate::text`]), so Chinese and mixed text line up. Only
+//! display width ([`liandong_control::text`]), so Chinese and mixed text line up. Only
 //! visible rows are built, so a board of thousands costs what a screenful
 //! does.
 //!
@@ -30,7 +30,7 @@ use ratatui::widgets::{Clear, Widget};
 
 use crate::app::{AlarmKind, App, Connection, PromptKind, Screen};
 use crate::editor::Editor;
-use crate::text::{self, fit, truncate, width};
+use liandong_control::text::{self, fit, truncate, width};
 
 pub use help::{KEYS, Key, When};
 

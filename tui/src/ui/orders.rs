@@ -3,8 +3,8 @@
 //! selected order's targets. Orders addressed to this node and not yet
 //! signed for are marked 待我签收 / "to sign".
 
+use liandong_control::OrderView;
 use liandong_dispatch::wire::Targets;
-use liandong_node::control::OrderView;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -13,7 +13,7 @@ use ratatui::text::{Line, Span};
 use super::detail::target_line;
 use super::{BAD, DIM, GOOD, SELECTED, TITLE, cells, due_span, layout, put, severity_style};
 use crate::app::App;
-use crate::text::fit;
+use liandong_control::text::fit;
 
 pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let w = app.lang.words();

@@ -24,7 +24,7 @@ use super::{BAD, DIM, GOOD, SELECTED, TITLE, due_span, editor_line, layout, put,
 use crate::app::App;
 use crate::i18n::Lang;
 use crate::room::{Command, LineKind, RoomPane, line_kind};
-use crate::text::{self, fit, truncate, width, wrap};
+use liandong_control::text::{self, fit, truncate, width, wrap};
 
 /// A decision in the log.
 const DECISION: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);

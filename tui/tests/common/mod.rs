@@ -19,10 +19,10 @@
 
 use std::time::Duration;
 
+use liandong_control::{LinkView, NodeStatus, Notice, OrderView, Pushed, RoomView};
 use liandong_dispatch::room::{Person, Presence, Room, RoomEntry, RoomLine, RoomState};
 use liandong_dispatch::store::{Incident, IncidentState, OrderRecord, RollUp, TargetStatus, TimelineEntry};
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode, Order, Report, Role, TargetState, Targets, Timestamp};
-use liandong_node::control::{LinkView, NodeStatus, Notice, OrderView, Pushed, RoomView};
 use liandong_topology::{Addressing, Level, NodeId, Preset, Severity, Shape, Topology, generate};
 use liandong_tui::{App, AppEvent, Lang};
 use ratatui::Terminal;
@@ -306,8 +306,8 @@ pub fn city_app(lang: Lang, width: u16, height: u16) -> App {
     city_app_as(lang, width, height, operator(), vec![])
 }
 
-pub fn operator() -> liandong_node::control::Operator {
-    liandong_node::control::Operator {
+pub fn operator() -> liandong_control::Operator {
+    liandong_control::Operator {
         node: id(CITY),
         name: "王芳".to_owned(),
         role: liandong_certs::Role::Operator,
@@ -315,8 +315,8 @@ pub fn operator() -> liandong_node::control::Operator {
 }
 
 /// The city's leader on duty, 陈静.
-pub fn leader() -> liandong_node::control::Operator {
-    liandong_node::control::Operator {
+pub fn leader() -> liandong_control::Operator {
+    liandong_control::Operator {
         node: id(CITY),
         name: "陈静".to_owned(),
         role: liandong_certs::Role::Leader,
@@ -324,13 +324,7 @@ pub fn leader() -> liandong_node::control::Operator {
 }
 
 /// [`city_app`] for another operator, with `rooms` open at the snapshot.
-pub fn city_app_as(
-    lang: Lang,
-    width: u16,
-    height: u16,
-    operator: liandong_node::control::Operator,
-    rooms: Vec<Room>,
-) -> App {
+pub fn city_app_as(lang: Lang, width: u16, height: u16, operator: liandong_control::Operator, rooms: Vec<Room>) -> App {
     let mut app = App::new(lang, UTC8, Some(operator));
     feed(&mut app, AppEvent::Resize { width, height });
     feed(&mut app, AppEvent::Topology(Box::new(topology())));
@@ -463,7 +457,7 @@ pub fn flood_room() -> Room {
     fold_all(opened_flood_room(&log[0]), &log[1..])
 }
 
-/// The node's answer to `Request::Room` for the flood, as of seven events.
+/// The node's answer to `Request::Query(Query::Room)` for the flood, as of seven events.
 pub fn flood_room_view() -> RoomView {
     RoomView {
         room: flood_room(),
@@ -636,7 +630,6 @@ pub fn typed(app: &mut App, text: &str) {
 /// anything was drawn into that covered cell, text overlaps (columns out
 /// of alignment) and this panics.
 pub fn screen(backend: &TestBackend) -> String {
-    use unicode_width::UnicodeWidthStr;
     let buf = backend.buffer();
     let mut out = String::new();
     for y in 0..buf.area.height {
@@ -653,7 +646,7 @@ pub fn screen(backend: &TestBackend) -> String {
                 continue;
             }
             line.push_str(symbol);
-            covered = symbol.width().saturating_sub(1);
+            covered = liandong_control::text::width(symbol).saturating_sub(1);
         }
         out.push_str(line.trim_end());
         out.push('\n');
@@ -687,15 +680,15 @@ pub fn room_screen(lang: Lang, width: u16, height: u16) -> App {
     let mut app = city_app_as(lang, width, height, operator(), vec![flood_room()]);
     open_detail(&mut app, FLOOD);
     let actions = app.handle(key('m'));
-    let request = liandong_node::control::Request::Room {
-        id: liandong_node::control::IdRef(format!("{:032x}", FLOOD.0)),
-    };
+    let request = liandong_control::Request::Query(liandong_control::Query::Room {
+        id: liandong_control::IdRef(format!("{:032x}", FLOOD.0)),
+    });
     assert_eq!(actions, [liandong_tui::Action::Send(request.clone())]);
     feed(
         &mut app,
         AppEvent::Answer {
             request,
-            response: Ok(liandong_node::control::Response::Room(flood_room_view())),
+            response: Ok(liandong_control::Response::Room(flood_room_view())),
         },
     );
     app

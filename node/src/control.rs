@@ -14,22 +14,22 @@
 //! subscriber that reads too slowly is told how many changes it missed
 //! ([`Notice::Lagged`]) instead of growing a queue.
 
+use liandong_control::Query;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use liandong_certs::Identity;
 use liandong_certs::pki_types::{CertificateDer, PrivateKeyDer};
-use liandong_dispatch::wire::Timestamp;
 use liandong_topology::NodeId;
 use quinn::crypto::rustls::QuicServerConfig;
 use quinn::{Connection, Endpoint, Incoming, RecvStream, SendStream, VarInt};
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use super::ControlError;
-use super::frame::{self, FrameError};
-use super::proto::{
+use liandong_control::ControlError;
+use liandong_control::frame::{self, FrameError};
+use liandong_control::proto::{
     CONTROL_ALPN, MAX_REQUEST, MAX_RESPONSE, MAX_WELCOME, Notice, Operator, Pushed, Request, Response, Welcome, close,
 };
 
@@ -326,7 +326,7 @@ async fn serve_stream(mut send: SendStream, mut recv: RecvStream, operator: Oper
         }
     };
     drop(recv);
-    if request == Request::Subscribe {
+    if request == Request::Query(Query::Subscribe) {
         serve_subscription(send, operator, &shared).await;
         return;
     }
@@ -336,19 +336,12 @@ async fn serve_stream(mut send: SendStream, mut recv: RecvStream, operator: Oper
     }
 }
 
-fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Timestamp(ms)
-}
-
 /// Subscribe to the broadcast first, then ask for the snapshot: nothing
 /// pushed after the snapshot was taken can be missed.
 async fn serve_subscription(mut send: SendStream, operator: Operator, shared: &Shared) {
     let mut changes = shared.pushed.subscribe();
     let name = operator.name.clone();
-    let first = ask(&shared.calls, operator, Request::Subscribe).await;
+    let first = ask(&shared.calls, operator, Request::Query(Query::Subscribe)).await;
     let subscribed = matches!(first, Response::Snapshot { .. });
     if frame::write_bytes(&mut send, &encode_response(&first)).await.is_err() || !subscribed {
         let _ = send.finish();
@@ -366,7 +359,7 @@ async fn serve_subscription(mut send: SendStream, operator: Operator, shared: &S
         let pushed = match change {
             Ok(pushed) => pushed,
             Err(broadcast::error::RecvError::Lagged(missed)) => Pushed {
-                at: now(),
+                at: liandong_control::clock::now(),
                 notice: Notice::Lagged { missed },
             },
             Err(broadcast::error::RecvError::Closed) => {

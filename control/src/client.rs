@@ -7,6 +7,7 @@
 //! returns once the node has welcomed the operator: a certificate the node
 //! refuses is an error there, with the node's reason.
 
+use crate::proto::Query;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
@@ -176,7 +177,7 @@ impl ControlClient {
     /// The first item is the [`Response::Snapshot`], then one
     /// [`Response::Pushed`] per change. A refusal is an error.
     pub async fn subscribe(&self) -> Result<Subscription, ControlError> {
-        let (send, mut recv) = self.send_request(&Request::Subscribe).await?;
+        let (send, mut recv) = self.send_request(&Request::Query(Query::Subscribe)).await?;
         drop(send);
         let first = match frame::read::<Response, MAX_RESPONSE>(&mut recv).await {
             Ok(Some(first @ Response::Snapshot { .. })) => first,

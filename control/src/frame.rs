@@ -119,13 +119,13 @@ pub async fn read<T: DeserializeOwned, const LIMIT: usize>(recv: &mut RecvStream
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::proto::{IdRef, MAX_REQUEST, Request};
+    use crate::proto::{Act, IdRef, MAX_REQUEST, Request};
 
     #[test]
     fn round_trips_and_refuses_bad_bytes() {
-        let request = Request::Accept {
+        let request = Request::Act(Act::Accept {
             incident: IdRef("3f2a9c0e1b7d".into()),
-        };
+        });
         let bytes = encode::<_, MAX_REQUEST>(&request).unwrap();
         let len = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
         assert_eq!(len, bytes.len() - 4);
@@ -145,10 +145,10 @@ mod tests {
 
     #[test]
     fn encoding_over_the_limit_is_refused() {
-        let request = Request::Note {
+        let request = Request::Act(Act::Note {
             incident: IdRef("x".into()),
             text: "字".repeat(100),
-        };
+        });
         assert!(matches!(
             encode::<_, 64>(&request),
             Err(FrameError::TooLarge { max: 64, .. })

@@ -3,7 +3,7 @@
 //!
 //! One request per bidirectional QUIC stream. The client writes one
 //! [`Request`] and finishes its side; the node answers with one
-//! [`Response`]. For [`Request::Subscribe`] the node answers with a
+//! [`Response`]. For [`Query::Subscribe`] the node answers with a
 //! [`Response::Snapshot`] and then keeps pushing [`Response::Pushed`] on the
 //! same stream until either side closes it, so a console never polls.
 //!
@@ -44,8 +44,71 @@ pub struct Operator {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdRef(pub String);
 
+/// What a console or the CLI sends: a question, or an operator's action.
+/// The split is the wire's: nothing else lists which request is which.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
+    /// Answered from what the node holds; changes nothing (so a node whose
+    /// store fails still answers it).
+    Query(Query),
+    /// An operator's action: the node's core checks it and stores what it
+    /// changes before answering.
+    Act(Act),
+}
+
+impl From<Query> for Request {
+    fn from(q: Query) -> Request {
+        Request::Query(q)
+    }
+}
+
+impl From<Act> for Request {
+    fn from(a: Act) -> Request {
+        Request::Act(a)
+    }
+}
+
+/// A question about what the node holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Query {
+    /// Incidents known here, open ones only unless `closed`.
+    Incidents {
+        closed: bool,
+    },
+    Incident {
+        id: IdRef,
+    },
+    /// Orders known here, unfinished ones only unless `finished`.
+    Orders {
+        finished: bool,
+    },
+    Order {
+        id: IdRef,
+    },
+    Status,
+    /// Coordination rooms this node is part of, open ones only unless
+    /// `closed`.
+    Rooms {
+        closed: bool,
+    },
+    /// One room with its whole log as applied here.
+    Room {
+        id: IdRef,
+    },
+    /// The room's minutes (a draft while it is open).
+    Minutes {
+        room: IdRef,
+    },
+    /// The federation's topology file as this node runs it (consoles show
+    /// readable paths and pick order targets from it).
+    Topology,
+    /// A snapshot, then every change as it happens.
+    Subscribe,
+}
+
+/// An operator's action at their own node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Act {
     /// File a report (上报) at this node.
     Report {
         severity: Severity,
@@ -101,34 +164,6 @@ pub enum Request {
         order: IdRef,
         state: TargetState,
     },
-    /// Incidents known here, open ones only unless `closed`.
-    Incidents {
-        closed: bool,
-    },
-    Incident {
-        id: IdRef,
-    },
-    /// Orders known here, unfinished ones only unless `finished`.
-    Orders {
-        finished: bool,
-    },
-    Order {
-        id: IdRef,
-    },
-    Status,
-    /// Coordination rooms this node is part of, open ones only unless
-    /// `closed`.
-    Rooms {
-        closed: bool,
-    },
-    /// One room with its whole log as applied here.
-    Room {
-        id: IdRef,
-    },
-    /// The room's minutes (a draft while it is open).
-    Minutes {
-        room: IdRef,
-    },
     /// Act in the coordination room of incident `room` (综合协调室): open
     /// it (a leader at the owning center), enter, say, decide (leaders),
     /// assign a task, invite (at the home), leave, close (a leader at the
@@ -143,11 +178,6 @@ pub enum Request {
         act: RoomAct,
         home: Option<NodeId>,
     },
-    /// The federation's topology file as this node runs it (consoles show
-    /// readable paths and pick order targets from it).
-    Topology,
-    /// A snapshot, then every change as it happens.
-    Subscribe,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,15 +207,15 @@ pub enum Response {
     Minutes(Minutes),
     /// The topology, as TOML text (see `liandong_topology::Topology::parse`).
     Topology(String),
-    /// First answer to [`Request::Subscribe`].
+    /// First answer to [`Query::Subscribe`].
     Snapshot {
         status: NodeStatus,
         incidents: Vec<Incident>,
         orders: Vec<OrderView>,
-        /// Open rooms (headers; ask for [`Request::Room`] for a log).
+        /// Open rooms (headers; ask for [`Query::Room`] for a log).
         rooms: Vec<Room>,
     },
-    /// Every later answer to [`Request::Subscribe`].
+    /// Every later answer to [`Query::Subscribe`].
     Pushed(Pushed),
 }
 

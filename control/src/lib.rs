@@ -1,5 +1,7 @@
-//! The control API: how operators, the console and the CLI talk to their
-//! own center's node.
+//! liandong-control: the control API, how operators, the console and the
+//! CLI talk to their own center's node. The node serves it
+//! (`liandong_node::control`); the console (`liandong-tui`) and the CLI
+//! are its clients and depend on this crate, never on the node runtime.
 //!
 //! Same stack as node links (QUIC, mutual TLS 1.3, ring, the federation's
 //! verifier) on a separate port with its own ALPN
@@ -7,12 +9,6 @@
 //! for a peer node. The node serves only operator certificates of its own
 //! center: the operator's name and role come from the certificate, never
 //! from a request.
-//!
-//! The server holds no state: it authenticates, frames, and hands each
-//! request to the node's driver as a [`Call`] over a bounded channel; the
-//! driver answers on the call's oneshot. Live changes the driver sends on a
-//! broadcast channel are pushed to every subscriber, so a console never
-//! polls.
 //!
 //! # On the wire
 //! 1. Handshake: the client dials with server name
@@ -25,27 +21,38 @@
 //!    Otherwise it opens a unidirectional stream with a [`Welcome`].
 //! 3. One request per bidirectional stream: the client writes one
 //!    length-prefixed [`Request`] and finishes; the node writes one
-//!    [`Response`] and finishes, or for [`Request::Subscribe`] a
+//!    [`Response`] and finishes, or for [`Query::Subscribe`] a
 //!    [`Response::Snapshot`] followed by a [`Response::Pushed`] per change
 //!    until either side stops. See [`frame`] for the framing.
+//!
+//! A [`Request`] is a [`Query`] (answered from what the node holds,
+//! changes nothing, served even while its store fails) or an [`Act`] (an
+//! operator's action, which the node's core checks and stores).
 //!
 //! # Layout
 //! - [`proto`]: the messages.
 //! - [`frame`]: length-prefixed bincode on QUIC streams, bounded before
 //!   allocating.
-//! - [`server`]: [`ControlServer`], [`ControlConfig`], [`Call`].
 //! - [`client`]: [`ControlClient`], [`Subscription`].
+//! - [`text`]: how the console and the CLI print what the API returns:
+//!   display-width truncation and padding for CJK, durations, clock times.
+//! - [`clock`]: the wall clock as a [`liandong_dispatch::Timestamp`], read
+//!   here once for the node, the console and the CLI.
+//!
+//! # What it never does
+//! It holds no node state and makes no protocol decision: it carries
+//! requests and answers. It never trusts a request for who is asking.
 
 pub mod client;
+pub mod clock;
 pub mod frame;
 pub mod proto;
-pub mod server;
+pub mod text;
 
 use std::net::SocketAddr;
 
 pub use client::{ControlClient, Subscription};
 pub use proto::*;
-pub use server::{Call, ControlConfig, ControlServer};
 
 /// What went wrong talking to (or serving) the control API. Messages name
 /// the address, file or reason an operator needs to act on.
