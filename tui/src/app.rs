@@ -29,7 +29,7 @@ use crate::editor::Editor;
 use crate::i18n::Lang;
 use crate::list::Scroll;
 use crate::model::Model;
-use crate::room::{Fold, RoomPane};
+use crate::room_pane::{Fold, RoomPane};
 use crate::ui::layout;
 
 mod input;

@@ -24,10 +24,12 @@
 //!   `app::input` turns keys, mouse and paste into changes and requests.
 //! - [`model`]: what the node said: the fold of snapshot and notices.
 //! - [`composer`]: the dispatch composer's form and target picking.
-//! - [`room`]: the coordination room screen's state: the loaded log
-//!   folded in sequence order (bounded by [`room::MAX_ROOM_LOG`]), the
-//!   input line and its slash commands (`/decide`, `/task`, `/invite`,
-//!   `/close`, `/enter`, `/leave`), node names resolved from the topology.
+//! - [`room_pane`]: the coordination room screen's state: the loaded log
+//!   folded in sequence order (bounded by [`room_pane::MAX_ROOM_LOG`])
+//!   and the input line.
+//! - [`slash`]: the input line's slash commands (`/decide`, `/task`,
+//!   `/invite`, `/close`, `/enter`, `/leave`) parsed into room acts or a
+//!   [`slash::SlashError`], node names resolved from the topology.
 //! - [`ui`]: drawing, one module per screen, and the shared layout.
 //! - [`i18n`]: every label in Chinese and English.
 //! - [`editor`]: line editing for prompts and the instruction (CJK-aware).
@@ -52,8 +54,9 @@ pub mod editor;
 pub mod i18n;
 pub mod list;
 pub mod model;
-pub mod room;
+pub mod room_pane;
 mod run;
+pub mod slash;
 pub mod ui;
 
 use std::future::Future;

@@ -12,7 +12,7 @@ use liandong_dispatch::room::{Room, RoomLine};
 use liandong_dispatch::wire::{EnvelopeId, RoomAct};
 use liandong_topology::NodeId;
 use liandong_tui::app::AlarmKind;
-use liandong_tui::room::{MAX_PENDING, MAX_ROOM_LOG};
+use liandong_tui::room_pane::{MAX_PENDING, MAX_ROOM_LOG};
 use liandong_tui::{Action, App, AppEvent, Lang, Screen};
 
 fn full(id: EnvelopeId) -> IdRef {

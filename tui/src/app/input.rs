@@ -18,7 +18,8 @@ use super::{Action, App, DetailRow, Filter, Prompt, PromptKind, Screen, id_ref};
 use crate::composer::{self, Composer, Outcome};
 use crate::editor::Editor;
 use crate::list::Scroll;
-use crate::room::{self, RoomPane};
+use crate::room_pane::RoomPane;
+use crate::slash;
 use crate::ui::layout;
 use liandong_control::text::width;
 
@@ -358,7 +359,7 @@ impl App {
         let Some(pane) = self.room.as_ref() else { return };
         let id = pane.id;
         let home = self.room_header(id).map(|r| r.home.clone());
-        let parsed = room::parse(&pane.input.text(), self.model.topology.as_ref(), home.as_ref());
+        let parsed = slash::parse(&pane.input.text(), self.model.topology.as_ref(), home.as_ref());
         match parsed {
             Ok(None) => {}
             Ok(Some(act)) => {

@@ -23,7 +23,8 @@ use ratatui::text::{Line, Span};
 use super::{BAD, DIM, GOOD, SELECTED, TITLE, due_span, editor_line, layout, put, severity_style};
 use crate::app::App;
 use crate::i18n::Lang;
-use crate::room::{Command, LineKind, RoomPane, line_kind};
+use crate::room_pane::RoomPane;
+use crate::slash::{LineKind, SlashCommand, line_kind};
 use liandong_control::text::{self, fit, truncate, width, wrap};
 
 /// A decision in the log.
@@ -418,20 +419,20 @@ fn label(app: &App, pane: &RoomPane, header: Option<&Room>) -> (&'static str, St
     if header.is_some_and(|r| !r.is_open()) {
         return (app.lang.room_state(liandong_dispatch::room::RoomState::Closed), DIM);
     }
-    let command = |c: Command| match (c, zh) {
-        (Command::Say, _) => w.say,
-        (Command::Decide, true) => "决定",
-        (Command::Decide, false) => "Decide",
-        (Command::Task, true) => "任务",
-        (Command::Task, false) => "Task",
-        (Command::Invite, true) => "邀请",
-        (Command::Invite, false) => "Invite",
-        (Command::Close, true) => "关闭",
-        (Command::Close, false) => "Close",
-        (Command::Enter, true) => "进入",
-        (Command::Enter, false) => "Enter",
-        (Command::Leave, true) => "离开",
-        (Command::Leave, false) => "Leave",
+    let command = |c: SlashCommand| match (c, zh) {
+        (SlashCommand::Say, _) => w.say,
+        (SlashCommand::Decide, true) => "决定",
+        (SlashCommand::Decide, false) => "Decide",
+        (SlashCommand::Task, true) => "任务",
+        (SlashCommand::Task, false) => "Task",
+        (SlashCommand::Invite, true) => "邀请",
+        (SlashCommand::Invite, false) => "Invite",
+        (SlashCommand::Close, true) => "关闭",
+        (SlashCommand::Close, false) => "Close",
+        (SlashCommand::Enter, true) => "进入",
+        (SlashCommand::Enter, false) => "Enter",
+        (SlashCommand::Leave, true) => "离开",
+        (SlashCommand::Leave, false) => "Leave",
     };
     match line_kind(&pane.input.text()) {
         LineKind::Unknown => (w.unknown_command, BAD),
