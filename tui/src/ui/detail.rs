@@ -149,7 +149,7 @@ fn room_spans(app: &App, i: &Incident) -> Vec<Span<'static>> {
         }
         return Vec::new();
     };
-    let mut spans = vec![label(w.room), super::room::state_span(l, r)];
+    let mut spans = vec![label(w.room), super::room_screen::state_span(l, r)];
     let view = if zh { "查看" } else { "view" };
     let mut keys = format!("m {view}");
     if r.is_open() {

@@ -288,8 +288,8 @@ pub(super) fn notice_text(app: &App, p: &Pushed) -> (String, Style) {
         }
         Notice::RoomChanged { room, entry } => {
             // The room log's own words: 刘洋 · 闽侯县: 【决定】…
-            let who = super::room::who(app, entry);
-            let (what, style) = super::room::what(app, entry);
+            let who = super::room_screen::who(app, entry);
+            let (what, style) = super::room_screen::what(app, entry);
             let text = if zh {
                 format!("协调室 {} #{}: {who}: {what}", room.title, entry.seq)
             } else {

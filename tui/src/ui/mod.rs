@@ -8,17 +8,17 @@
 //! does.
 //!
 //! One module per screen (`board`, `detail`, `orders`, `links`,
-//! `composer`, `room`, `help`); [`layout`] says where things go and is
+//! `composer_screen`, `room_screen`, `help`); [`layout`] says where things go and is
 //! shared with the app's mouse handling.
 
 mod board;
-mod composer;
+mod composer_screen;
 mod detail;
 mod help;
 pub mod layout;
 mod links;
 mod orders;
-mod room;
+mod room_screen;
 
 use liandong_dispatch::wire::Stage;
 use liandong_topology::Severity;
@@ -71,8 +71,8 @@ impl Widget for &App {
             Screen::Detail => detail::render(self, areas.body, buf),
             Screen::Orders => orders::render(self, areas.body, buf),
             Screen::Links => links::render(self, areas.body, buf),
-            Screen::Composer => composer::render(self, areas.body, buf),
-            Screen::Room => room::render(self, areas.body, buf),
+            Screen::Composer => composer_screen::render(self, areas.body, buf),
+            Screen::Room => room_screen::render(self, areas.body, buf),
         }
         status(self, areas.status, buf);
         hints(self, areas.hints, buf);
