@@ -27,10 +27,11 @@ use ratatui::layout::Rect;
 use crate::composer::{self, Composer};
 use crate::editor::Editor;
 use crate::i18n::Lang;
+use crate::layout;
 use crate::list::Scroll;
 use crate::model::Model;
 use crate::room_pane::{Fold, RoomPane};
-use crate::ui::layout;
+use crate::screen::Screen;
 
 mod input;
 
@@ -87,17 +88,6 @@ pub enum Action {
     /// Ring the terminal bell.
     Bell,
     Quit,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Screen {
-    Board,
-    Detail,
-    Orders,
-    Links,
-    Composer,
-    /// A coordination room (综合协调室), opened from the incident detail.
-    Room,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -763,7 +753,7 @@ impl App {
             }
         }
         let area = Rect::new(0, 0, self.size.0, self.size.1);
-        let body = layout::frame(self, area).body;
+        let body = layout::frame(area, !self.alarms.is_empty()).body;
         self.board
             .follow(self.board_rows.len(), usize::from(layout::board(body).rows.height));
         let detail = layout::detail(body);
@@ -842,18 +832,22 @@ impl App {
     /// Rows a page of the board holds.
     fn board_page(&self) -> usize {
         let area = Rect::new(0, 0, self.size.0, self.size.1);
-        usize::from(layout::board(layout::frame(self, area).body).rows.height)
+        usize::from(
+            layout::board(layout::frame(area, !self.alarms.is_empty()).body)
+                .rows
+                .height,
+        )
     }
 
     fn pages_detail(&self) -> (usize, usize) {
         let area = Rect::new(0, 0, self.size.0, self.size.1);
-        let d = layout::detail(layout::frame(self, area).body);
+        let d = layout::detail(layout::frame(area, !self.alarms.is_empty()).body);
         (usize::from(d.timeline.height), usize::from(d.orders.height))
     }
 
     fn pages_orders(&self) -> (usize, usize) {
         let area = Rect::new(0, 0, self.size.0, self.size.1);
-        let o = layout::orders(layout::frame(self, area).body);
+        let o = layout::orders(layout::frame(area, !self.alarms.is_empty()).body);
         (usize::from(o.list.height), usize::from(o.targets.height))
     }
 }

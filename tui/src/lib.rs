@@ -30,7 +30,10 @@
 //! - [`slash`]: the input line's slash commands (`/decide`, `/task`,
 //!   `/invite`, `/close`, `/enter`, `/leave`) parsed into room acts or a
 //!   [`slash::SlashError`], node names resolved from the topology.
-//! - [`ui`]: drawing, one module per screen, and the shared layout.
+//! - [`screen`]: [`Screen`], the screens the app chooses between.
+//! - [`layout`]: where everything goes, pure functions of the terminal
+//!   size shared by drawing and the app's mouse hit-testing and paging.
+//! - [`ui`]: drawing, one module per screen.
 //! - [`i18n`]: every label in Chinese and English.
 //! - [`editor`]: line editing for prompts and the instruction (CJK-aware).
 //! - [`list`]: cursor and scroll window of a list.
@@ -52,10 +55,12 @@ pub mod app;
 pub mod composer;
 pub mod editor;
 pub mod i18n;
+pub mod layout;
 pub mod list;
 pub mod model;
 pub mod room_pane;
 mod run;
+pub mod screen;
 pub mod slash;
 pub mod ui;
 
@@ -66,9 +71,10 @@ use std::time::Duration;
 
 use liandong_control::{ControlClient, ControlError};
 
-pub use app::{Action, App, AppEvent, Screen};
+pub use app::{Action, App, AppEvent};
 pub use i18n::Lang;
 pub use run::run;
+pub use screen::Screen;
 
 /// Dials the node again after its connection closed (it restarted).
 pub type Connector =

@@ -14,13 +14,14 @@ use liandong_topology::NodeId;
 use liandong_topology::Severity;
 use ratatui::layout::{Position, Rect};
 
-use super::{Action, App, DetailRow, Filter, Prompt, PromptKind, Screen, id_ref};
+use super::{Action, App, DetailRow, Filter, Prompt, PromptKind, id_ref};
 use crate::composer::{self, Composer, Outcome};
 use crate::editor::Editor;
+use crate::layout;
 use crate::list::Scroll;
 use crate::room_pane::RoomPane;
+use crate::screen::Screen;
 use crate::slash;
-use crate::ui::layout;
 use liandong_control::text::width;
 
 impl App {
@@ -305,7 +306,7 @@ impl App {
     /// Rows of the room log a page holds.
     fn room_page(&self) -> usize {
         let area = Rect::new(0, 0, self.size.0, self.size.1);
-        let body = layout::frame(self, area).body;
+        let body = layout::frame(area, !self.alarms.is_empty()).body;
         let (roster, tasks) = self.room_rows();
         usize::from(layout::room(body, roster, tasks).log.height).max(1)
     }
@@ -538,7 +539,7 @@ impl App {
     pub(super) fn on_mouse(&mut self, mouse: MouseEvent) {
         let area = Rect::new(0, 0, self.size.0, self.size.1);
         let at = Position::new(mouse.column, mouse.row);
-        let frame = layout::frame(self, area);
+        let frame = layout::frame(area, !self.alarms.is_empty());
         let step = match mouse.kind {
             MouseEventKind::ScrollDown => Some(KeyCode::Down),
             MouseEventKind::ScrollUp => Some(KeyCode::Up),

@@ -17,8 +17,9 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::{BAD, DIM, SELECTED, TITLE, cells, due_span, layout, put, severity_style};
+use super::{BAD, DIM, SELECTED, TITLE, cells, due_span, put, severity_style};
 use crate::app::{App, StateFilter};
+use crate::layout;
 use crate::model::Model;
 use liandong_control::text::{self, fit, truncate_left};
 

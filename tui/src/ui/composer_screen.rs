@@ -8,9 +8,10 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::detail::target_line;
-use super::{BAD, DIM, GOOD, SELECTED, TITLE, dialog, editor_line, layout, put, severity_style};
+use super::{BAD, DIM, GOOD, SELECTED, TITLE, dialog, editor_line, put, severity_style};
 use crate::app::App;
 use crate::composer::{Composer, DEADLINES, Field, Problem, Stage};
+use crate::layout;
 use liandong_control::text::{self, fit, truncate};
 
 pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
@@ -315,11 +316,7 @@ fn confirm(app: &App, c: &Composer, topology: &Topology, body: Rect, buf: &mut B
 /// After sending: the order's roll-up and each target's state, live.
 fn watch(app: &App, id: liandong_dispatch::wire::EnvelopeId, body: Rect, buf: &mut Buffer) {
     let w = app.lang.words();
-    let row = |y: u16| Rect {
-        y: body.y + y,
-        height: 1,
-        ..body
-    };
+    let row = |y: u16| layout::row(body, y);
     let Some(o) = app.model.orders.get(&id) else {
         put(
             Line::from(vec![

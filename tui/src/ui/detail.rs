@@ -19,8 +19,9 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use super::{BAD, DIM, GOOD, SELECTED, TITLE, due_span, layout, put, severity_style, stage_label};
+use super::{BAD, DIM, GOOD, SELECTED, TITLE, due_span, put, severity_style, stage_label};
 use crate::app::{App, DetailRow};
+use crate::layout::{self, row};
 use liandong_control::text::{self, fit, truncate, width};
 
 pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
@@ -34,14 +35,6 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     actions(app, i, areas.actions, buf);
     timeline(app, i, &areas, buf);
     orders(app, &areas, buf);
-}
-
-fn row(area: Rect, y: u16) -> Rect {
-    Rect {
-        y: area.y + y,
-        height: 1,
-        ..area
-    }
 }
 
 fn label(s: &str) -> Span<'static> {

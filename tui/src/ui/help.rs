@@ -10,9 +10,11 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::{DIM, TITLE, dialog, layout, put};
-use crate::app::{App, Screen};
+use super::{DIM, TITLE, dialog, put};
+use crate::app::App;
 use crate::i18n::Lang;
+use crate::layout;
+use crate::screen::Screen;
 use liandong_control::text::fit;
 
 /// Where a key works: everywhere (`None`) or on one screen.

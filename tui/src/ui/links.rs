@@ -13,18 +13,14 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 
-use super::{BAD, DIM, GOOD, SELECTED, TITLE, cells, layout, put};
+use super::{BAD, DIM, GOOD, SELECTED, TITLE, cells, put};
 use crate::app::App;
+use crate::layout::{self, row};
 use liandong_control::text::{self, fit, truncate};
 
 pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let w = app.lang.words();
     let areas = layout::links(body);
-    let row = |area: Rect, y: u16| Rect {
-        y: area.y + y,
-        height: 1,
-        ..area
-    };
     let Some(s) = &app.model.status else {
         put(Line::styled(w.connecting, DIM), areas.info, buf);
         return;

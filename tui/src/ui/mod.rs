@@ -8,14 +8,13 @@
 //! does.
 //!
 //! One module per screen (`board`, `detail`, `orders`, `links`,
-//! `composer_screen`, `room_screen`, `help`); [`layout`] says where things go and is
-//! shared with the app's mouse handling.
+//! `composer_screen`, `room_screen`, `help`); where things go is
+//! [`crate::layout`], shared with the app's mouse handling.
 
 mod board;
 mod composer_screen;
 mod detail;
 mod help;
-pub mod layout;
 mod links;
 mod orders;
 mod room_screen;
@@ -28,8 +27,10 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Widget};
 
-use crate::app::{AlarmKind, App, Connection, PromptKind, Screen};
+use crate::app::{AlarmKind, App, Connection, PromptKind};
 use crate::editor::Editor;
+use crate::layout;
+use crate::screen::Screen;
 use liandong_control::text::{self, fit, truncate, width};
 
 pub use help::{KEYS, Key, When};
@@ -61,7 +62,7 @@ const CURSOR: &str = ">";
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let areas = layout::frame(self, area);
+        let areas = layout::frame(area, !self.alarms.is_empty());
         tabs(self, areas.tabs, buf);
         if !self.alarms.is_empty() {
             alarm(self, areas.alarm, buf);

@@ -20,9 +20,10 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use super::{BAD, DIM, GOOD, SELECTED, TITLE, due_span, editor_line, layout, put, severity_style};
+use super::{BAD, DIM, GOOD, SELECTED, TITLE, due_span, editor_line, put, severity_style};
 use crate::app::App;
 use crate::i18n::Lang;
+use crate::layout::{self, row};
 use crate::room_pane::RoomPane;
 use crate::slash::{LineKind, SlashCommand, line_kind};
 use liandong_control::text::{self, fit, truncate, width, wrap};
@@ -48,14 +49,6 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     }
     log(app, pane, &areas, buf);
     input(app, pane, header, areas.input, buf);
-}
-
-fn row(area: Rect, y: usize) -> Rect {
-    Rect {
-        y: area.y + y as u16,
-        height: 1,
-        ..area
-    }
 }
 
 fn hh_mm(app: &App, t: liandong_dispatch::wire::Timestamp) -> String {
@@ -190,7 +183,7 @@ fn roster(app: &App, r: &Room, areas: &layout::RoomAreas, buf: &mut Buffer) {
         lines.push(Line::styled(format!("  {}: {}", w.invited, names.join(", ")), DIM));
     }
     for (y, line) in lines.into_iter().take(height).enumerate() {
-        put(line, row(area, y), buf);
+        put(line, row(area, y as u16), buf);
     }
 }
 
@@ -248,12 +241,12 @@ fn tasks(app: &App, r: &Room, areas: &layout::RoomAreas, buf: &mut Buffer) {
         }
         spans.push(Span::raw(" "));
         spans.push(Span::raw(truncate(&t.instruction.replace('\n', " "), instruction)));
-        put(Line::from(spans), row(area, y), buf);
+        put(Line::from(spans), row(area, y as u16), buf);
     }
     if shown < open.len() {
         put(
             Line::styled(format!("  … +{}", open.len() - shown), DIM),
-            row(area, shown),
+            row(area, shown as u16),
             buf,
         );
     }
@@ -408,7 +401,7 @@ fn log(app: &App, pane: &RoomPane, areas: &layout::RoomAreas, buf: &mut Buffer) 
         shown.len().saturating_sub(height)
     };
     for (y, line) in shown.into_iter().skip(skip).take(height).enumerate() {
-        put(line, row(area, y), buf);
+        put(line, row(area, y as u16), buf);
     }
 }
 

@@ -1,15 +1,18 @@
 //! Where everything goes, as pure functions of the terminal area (and
-//! of the few things in the app that change it: an alarm banner).
+//! of the few facts that change it: an alarm banner, how many rows the
+//! room's roster and tasks want).
 //!
-//! Drawing and mouse hit-testing both call these, so a click lands on the
-//! row that was drawn there; the app also uses them to know how many rows
-//! each list shows, to keep cursors in view.
+//! Drawing ([`crate::ui`]) and the app's mouse hit-testing both call
+//! these, so a click lands on the row that was drawn there; the app
+//! ([`crate::app`]) also uses them to know how many rows each list
+//! shows, to keep cursors in view. It imports neither: both depend on
+//! it, so state never depends on drawing.
 
 use ratatui::layout::Rect;
 
-use crate::app::{App, Screen};
 use crate::composer::Field;
 use crate::i18n::Lang;
+use crate::screen::Screen;
 
 /// Width from which the board shows owner level and age.
 pub const BOARD_MEDIUM: u16 = 100;
@@ -73,9 +76,10 @@ fn left(r: Rect, w: u16) -> (Rect, Rect) {
     )
 }
 
-pub fn frame(app: &App, area: Rect) -> FrameAreas {
+/// The whole terminal; `alarm`: an alarm is waiting (the banner shows).
+pub fn frame(area: Rect, alarm: bool) -> FrameAreas {
     let (tabs, rest) = top(area, 1);
-    let (alarm, rest) = top(rest, u16::from(!app.alarms.is_empty()));
+    let (alarm, rest) = top(rest, u16::from(alarm));
     let (rest, hints) = bottom(rest, 1);
     let (body, status) = bottom(rest, 1);
     FrameAreas {
@@ -316,6 +320,15 @@ pub fn room(body: Rect, roster: usize, tasks: usize) -> RoomAreas {
         log_title,
         log,
         input,
+    }
+}
+
+/// Row `y` of `area`, one line high (not clipped: drawing clips).
+pub fn row(area: Rect, y: u16) -> Rect {
+    Rect {
+        y: area.y + y,
+        height: 1,
+        ..area
     }
 }
 
