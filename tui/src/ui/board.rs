@@ -17,7 +17,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::{BAD, DIM, SELECTED, TITLE, cells, due_span, put, severity_style};
+use super::paint::{BAD, CURSOR, DIM, GOOD, SELECTED, TITLE, cells, due_span, put, severity_style};
 use crate::app::{App, StateFilter};
 use crate::layout;
 use crate::model::Model;
@@ -214,13 +214,13 @@ fn row_line<'a>(app: &App, c: &Columns, i: &Incident, selected: bool) -> Line<'a
     let roll_style = if overdue > 0 {
         BAD
     } else if targets > 0 && signed == targets {
-        super::GOOD
+        GOOD
     } else {
         Style::new()
     };
 
     let mut spans = vec![
-        Span::styled(if selected { super::CURSOR } else { " " }, TITLE),
+        Span::styled(if selected { CURSOR } else { " " }, TITLE),
         Span::raw(" "),
         Span::styled(
             fit(l.severity(i.report.severity), c.severity),

@@ -8,7 +8,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::detail::target_line;
-use super::{BAD, DIM, GOOD, SELECTED, TITLE, dialog, editor_line, put, severity_style};
+use super::paint::{BAD, DIM, GOOD, SELECTED, TITLE, dialog, due_span, editor_line, put, severity_style};
 use crate::app::App;
 use crate::composer::{Composer, DEADLINES, Field, Problem, Stage};
 use crate::layout;
@@ -358,7 +358,7 @@ fn watch(app: &App, id: liandong_dispatch::wire::EnvelopeId, body: Rect, buf: &m
                 if r.overdue > 0 { BAD } else { Style::new() },
             ),
             Span::styled(format!("   {}: ", w.finish_by), DIM),
-            super::due_span(app, o.order.finish_by, 10),
+            due_span(app, o.order.finish_by, 10),
         ]),
         row(1),
         buf,

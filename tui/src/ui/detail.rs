@@ -19,7 +19,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use super::{BAD, DIM, GOOD, SELECTED, TITLE, due_span, put, severity_style, stage_label};
+use super::paint::{BAD, DIM, GOOD, SELECTED, TITLE, due_span, put, severity_style, stage_label};
 use crate::app::{App, DetailRow};
 use crate::layout::{self, row};
 use liandong_control::text::{self, fit, truncate, width};
@@ -293,7 +293,7 @@ pub(super) fn order_line(app: &App, o: &OrderView, cols: u16) -> Line<'static> {
     let sev = o.order.order.severity;
     let mut spans = vec![
         Span::styled(format!("#{} ", o.order.id), DIM),
-        Span::styled(format!("[{}] ", app.lang.severity(sev)), super::severity_style(sev)),
+        Span::styled(format!("[{}] ", app.lang.severity(sev)), severity_style(sev)),
         Span::styled(
             format!("{}/{} {} ", r.signed_for, r.targets, w.signed),
             if r.overdue > 0 {

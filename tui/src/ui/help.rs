@@ -10,7 +10,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::{DIM, TITLE, dialog, put};
+use super::paint::{DIM, TITLE, dialog, put};
 use crate::app::App;
 use crate::i18n::Lang;
 use crate::layout;

@@ -13,7 +13,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 
-use super::{BAD, DIM, GOOD, SELECTED, TITLE, cells, put};
+use super::paint::{BAD, DIM, GOOD, SELECTED, TITLE, cells, put, severity_style};
 use crate::app::App;
 use crate::layout::{self, row};
 use liandong_control::text::{self, fit, truncate};
@@ -172,7 +172,7 @@ pub(super) fn notice_text(app: &App, p: &Pushed) -> (String, Style) {
             } else {
                 format!("new incident [{sev}] {title} from {origin}")
             };
-            (text, super::severity_style(incident.report.severity))
+            (text, severity_style(incident.report.severity))
         }
         Notice::IncidentChanged { incident, action, by } => {
             let title = &incident.report.title;

@@ -11,7 +11,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::detail::target_line;
-use super::{BAD, DIM, GOOD, SELECTED, TITLE, cells, due_span, put, severity_style};
+use super::paint::{BAD, DIM, GOOD, SELECTED, TITLE, cells, due_span, put, severity_style};
 use crate::app::App;
 use crate::layout;
 use liandong_control::text::fit;

@@ -20,7 +20,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use super::{BAD, DIM, GOOD, SELECTED, TITLE, due_span, editor_line, put, severity_style};
+use super::paint::{BAD, DIM, GOOD, SELECTED, TITLE, due_span, editor_line, put, severity_style};
 use crate::app::App;
 use crate::i18n::Lang;
 use crate::layout::{self, row};
