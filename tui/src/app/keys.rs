@@ -1,4 +1,4 @@
-//! Keys, mouse and paste: how the operator's input changes the app.
+//! Keys and paste: how the operator's typing changes the app.
 //!
 //! Global keys first (quit, help, alarms, screens), then the open prompt
 //! or the current screen's keys. Keys that ask the node for something
@@ -6,25 +6,21 @@
 //! prompt first. While the operator types (the composer's instruction,
 //! the room's input line) only Ctrl-C / Ctrl-Q and F1 are global.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use liandong_control::Act;
-use liandong_control::Request;
-use liandong_dispatch::wire::{EnvelopeId, Mode, RoomAct, TargetState};
-use liandong_topology::NodeId;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use liandong_control::{Act, Request};
+use liandong_dispatch::wire::{Mode, RoomAct};
 use liandong_topology::Severity;
-use ratatui::layout::{Position, Rect};
 
-use super::{Action, App, DetailRow, Filter, Prompt, PromptKind, id_ref};
-use crate::composer::{self, Composer, Outcome};
+use super::requests::{room_act, sign_for};
+use super::{Action, App, Filter, Prompt, PromptKind, id_ref};
+use crate::composer::{Composer, Outcome};
 use crate::editor::Editor;
-use crate::layout;
 use crate::list::Scroll;
-use crate::room_pane::RoomPane;
 use crate::screen::Screen;
 use crate::slash;
-use liandong_control::text::width;
 
 impl App {
+    /// One key press: the global keys, else the prompt's or the screen's.
     pub(super) fn on_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('q')) {
@@ -111,38 +107,6 @@ impl App {
         }
     }
 
-    /// Switches to a top screen (board, orders, links), forgetting the way back.
-    fn go(&mut self, screen: Screen) {
-        self.back.clear();
-        self.screen = screen;
-    }
-
-    /// Opens a screen above the current one; Esc comes back.
-    fn push(&mut self, screen: Screen) {
-        if self.screen != screen {
-            self.back.push(self.screen);
-        }
-        self.screen = screen;
-    }
-
-    fn pop(&mut self) {
-        self.screen = self.back.pop().unwrap_or(Screen::Board);
-        if self.screen != Screen::Composer {
-            self.composer = None;
-        }
-    }
-
-    fn acknowledge_alarm(&mut self) {
-        if let Some(alarm) = self.alarms.pop_front()
-            && let Some(id) = alarm.incident
-        {
-            self.settle();
-            if let Some(row) = self.board_rows.iter().position(|&r| r == id) {
-                self.board.cursor = row;
-            }
-        }
-    }
-
     fn board_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
         let page = self.board_page();
         if self.board.key(key.code, self.board_rows.len(), page) {
@@ -196,25 +160,6 @@ impl App {
             KeyCode::Char('n') => self.open_composer(None),
             _ => {}
         }
-    }
-
-    fn open_detail(&mut self, id: EnvelopeId) {
-        self.detail = Some(id);
-        self.timeline = Scroll::default();
-        self.detail_orders = Scroll::default();
-        self.detail_orders_pane = false;
-        self.push(Screen::Detail);
-    }
-
-    fn open_composer(&mut self, incident: Option<EnvelopeId>) {
-        let (Some(topology), Some(me)) = (self.model.topology.as_ref(), self.model.me()) else {
-            let text = self.lang.words().no_topology.to_owned();
-            self.say(text, true);
-            return;
-        };
-        let about = incident.and_then(|id| self.model.incidents.get(&id).map(|i| (id, i.report.severity, i.mode)));
-        self.composer = Some(Composer::new(topology, me, about));
-        self.push(Screen::Composer);
     }
 
     fn detail_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
@@ -277,50 +222,6 @@ impl App {
         }
     }
 
-    /// Shows the room screen for incident `id` and asks the node for the
-    /// room (header and log). The same room keeps its draft and place.
-    fn open_room(&mut self, id: EnvelopeId, out: &mut Vec<Action>) {
-        if self.room.as_ref().is_none_or(|p| p.id != id) {
-            let mut pane = RoomPane::new(id);
-            pane.header = self.model.rooms.get(&id).cloned();
-            self.room = Some(pane);
-        }
-        if let Some(pane) = self.room.as_mut() {
-            pane.typing = true;
-        }
-        self.push(Screen::Room);
-        self.ask_room(out);
-    }
-
-    /// Where to ask to enter a room this node does not know: the
-    /// incident's owner, which would be its home (`None` when the room is
-    /// known here, or the owner is this node, which then knows best).
-    fn home_to_ask(&self, room: EnvelopeId) -> Option<NodeId> {
-        if self.room_header(room).is_some() {
-            return None;
-        }
-        let owner = &self.model.incidents.get(&room)?.owner;
-        (Some(owner) != self.model.me()).then(|| owner.clone())
-    }
-
-    /// Rows of the room log a page holds.
-    fn room_page(&self) -> usize {
-        let area = Rect::new(0, 0, self.size.0, self.size.1);
-        let body = layout::frame(area, !self.alarms.is_empty()).body;
-        let (roster, tasks) = self.room_rows();
-        usize::from(layout::room(body, roster, tasks).log.height).max(1)
-    }
-
-    /// Rows the roster and the task list of the room screen want (the
-    /// layout sizes them by these).
-    pub(crate) fn room_rows(&self) -> (usize, usize) {
-        let Some(r) = self.room.as_ref().and_then(|p| self.room_header(p.id)) else {
-            return (1, 1);
-        };
-        let roster = r.present.len().max(1) + usize::from(!r.invited.is_empty());
-        (roster, r.open_tasks().count().max(1))
-    }
-
     fn room_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
         let page = self.room_page();
         let Some(pane) = self.room.as_mut() else {
@@ -381,30 +282,6 @@ impl App {
                 self.say(text, true);
             }
         }
-    }
-
-    /// The detail's orders pane, one row per order followed by one per
-    /// target.
-    pub(crate) fn detail_rows(&self) -> Vec<DetailRow> {
-        let Some(incident) = self.detail.and_then(|id| self.model.incidents.get(&id)) else {
-            return Vec::new();
-        };
-        let mut rows = Vec::new();
-        for order in self.model.orders_of(incident) {
-            rows.push(DetailRow::Order(order.order.id));
-            rows.extend((0..order.targets.len()).map(|t| DetailRow::Target(order.order.id, t)));
-        }
-        rows
-    }
-
-    pub(super) fn detail_order_count(&self) -> usize {
-        self.detail_rows().len()
-    }
-
-    fn detail_order_at(&self, row: usize) -> Option<EnvelopeId> {
-        self.detail_rows().get(row).map(|r| match r {
-            DetailRow::Order(id) | DetailRow::Target(id, _) => *id,
-        })
     }
 
     fn orders_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
@@ -481,39 +358,7 @@ impl App {
         }
     }
 
-    fn prompt_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
-        let Some(prompt) = self.prompt.as_mut() else { return };
-        match key.code {
-            KeyCode::Esc => {
-                if prompt.kind == PromptKind::Search {
-                    self.filter.search.clear();
-                    self.dirty = true;
-                }
-                self.prompt = None;
-            }
-            KeyCode::Enter => {
-                let text = prompt.editor.text().trim().to_owned();
-                let kind = prompt.kind;
-                // Everything but a verification note needs words.
-                let may_be_empty = matches!(kind, PromptKind::Search | PromptKind::Verify { .. });
-                if text.is_empty() && !may_be_empty {
-                    return;
-                }
-                self.prompt = None;
-                if let Some(request) = prompt_request(kind, text) {
-                    out.push(Action::Send(request));
-                }
-            }
-            _ => {
-                prompt.editor.handle_key(key);
-                if prompt.kind == PromptKind::Search {
-                    self.filter.search = prompt.editor.text();
-                    self.dirty = true;
-                }
-            }
-        }
-    }
-
+    /// Pasted (or IME-committed) text goes where typing would.
     pub(super) fn on_paste(&mut self, text: &str) {
         if let Some(prompt) = self.prompt.as_mut() {
             prompt.editor.insert_str(text);
@@ -533,172 +378,4 @@ impl App {
             p.input.insert_str(text);
         }
     }
-
-    // -------------------------------------------------------------- mouse
-
-    pub(super) fn on_mouse(&mut self, mouse: MouseEvent) {
-        let area = Rect::new(0, 0, self.size.0, self.size.1);
-        let at = Position::new(mouse.column, mouse.row);
-        let frame = layout::frame(area, !self.alarms.is_empty());
-        let step = match mouse.kind {
-            MouseEventKind::ScrollDown => Some(KeyCode::Down),
-            MouseEventKind::ScrollUp => Some(KeyCode::Up),
-            _ => None,
-        };
-        if self.help || self.prompt.is_some() {
-            return;
-        }
-        if let Some(code) = step {
-            self.on_key(KeyEvent::from(code), &mut Vec::new());
-            return;
-        }
-        if mouse.kind != MouseEventKind::Down(MouseButton::Left) {
-            return;
-        }
-        if frame.tabs.contains(at) && self.screen != Screen::Composer {
-            let mut x = frame.tabs.x;
-            for (screen, label) in layout::tabs(self.lang) {
-                let w = width(&label) as u16;
-                if (x..x + w).contains(&mouse.column) {
-                    self.go(screen);
-                    return;
-                }
-                x += w;
-            }
-            return;
-        }
-        // A click on a row selects it; a click on the selected row opens it.
-        let row_hit = |rows: Rect, scroll: &Scroll| -> Option<usize> {
-            rows.contains(at)
-                .then(|| scroll.offset + usize::from(mouse.row - rows.y))
-        };
-        match self.screen {
-            Screen::Board => {
-                let rows = layout::board(frame.body).rows;
-                if let Some(row) = row_hit(rows, &self.board)
-                    && row < self.board_rows.len()
-                {
-                    if row == self.board.cursor {
-                        self.open_detail(self.board_rows[row]);
-                    } else {
-                        self.board.cursor = row;
-                    }
-                }
-            }
-            Screen::Orders => {
-                let areas = layout::orders(frame.body);
-                if let Some(row) = row_hit(areas.list, &self.orders)
-                    && row < self.order_rows.len()
-                {
-                    self.orders.cursor = row;
-                    self.orders_targets_pane = false;
-                } else if let Some(row) = row_hit(areas.targets, &self.order_targets) {
-                    self.order_targets.cursor = row;
-                    self.orders_targets_pane = true;
-                }
-            }
-            Screen::Links => {
-                if let Some(row) = row_hit(layout::links(frame.body).rows, &self.links) {
-                    self.links.cursor = row;
-                }
-            }
-            Screen::Detail => {
-                let areas = layout::detail(frame.body);
-                if let Some(row) = row_hit(areas.orders, &self.detail_orders) {
-                    self.detail_orders.cursor = row;
-                    self.detail_orders_pane = true;
-                } else if areas.timeline.contains(at) {
-                    self.detail_orders_pane = false;
-                }
-            }
-            Screen::Room => {
-                let (roster, tasks) = self.room_rows();
-                let areas = layout::room(frame.body, roster, tasks);
-                if let Some(p) = self.room.as_mut() {
-                    if areas.input.contains(at) {
-                        p.typing = true;
-                    } else if areas.log.contains(at) {
-                        p.typing = false;
-                    }
-                }
-            }
-            Screen::Composer => {
-                let areas = layout::composer(frame.body);
-                if let Some(c) = self.composer.as_mut()
-                    && c.stage == composer::Stage::Editing
-                {
-                    if let Some(row) = row_hit(areas.tree, &c.tree_scroll)
-                        && row < c.tree.len()
-                    {
-                        c.focus = composer::Field::Targets;
-                        if row == c.tree_scroll.cursor {
-                            c.toggle_mark(row);
-                        } else {
-                            c.tree_scroll.cursor = row;
-                        }
-                    } else if areas.instruction.contains(at) {
-                        c.focus = composer::Field::Instruction;
-                    } else if let Some((field, _)) = areas.fields.iter().find(|(_, r)| r.contains(at)) {
-                        c.focus = *field;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// An act in the room of incident `room`.
-fn room_act(room: EnvelopeId, act: RoomAct, home: Option<NodeId>) -> Action {
-    Action::Send(Request::Act(Act::RoomAct {
-        room: id_ref(room),
-        act,
-        home,
-    }))
-}
-
-fn sign_for(order: EnvelopeId) -> Action {
-    Action::Send(Request::Act(Act::Acknowledge {
-        order: id_ref(order),
-        // The node fills in who signed, from the operator's certificate.
-        state: TargetState::SignedFor { by: String::new() },
-    }))
-}
-
-fn prompt_request(kind: PromptKind, text: String) -> Option<Request> {
-    Some(match kind {
-        PromptKind::Search => return None,
-        PromptKind::Escalate(id) => Request::Act(Act::Escalate {
-            incident: id_ref(id),
-            reason: text,
-        }),
-        PromptKind::Note(id) => Request::Act(Act::Note {
-            incident: id_ref(id),
-            text,
-        }),
-        PromptKind::Feedback(id) => Request::Act(Act::Feedback {
-            incident: id_ref(id),
-            text,
-        }),
-        PromptKind::Resolve(id) => Request::Act(Act::Resolve {
-            incident: id_ref(id),
-            summary: text,
-        }),
-        PromptKind::Verify { incident, accepted } => Request::Act(Act::Verify {
-            incident: id_ref(incident),
-            accepted,
-            note: text,
-        }),
-        PromptKind::Cancel(id) => Request::Act(Act::Cancel {
-            incident: id_ref(id),
-            reason: text,
-        }),
-        PromptKind::Done(order) => Request::Act(Act::Acknowledge {
-            order: id_ref(order),
-            state: TargetState::Done { note: text },
-        }),
-        PromptKind::Refuse(order) => Request::Act(Act::Acknowledge {
-            order: id_ref(order),
-            state: TargetState::Refused { reason: text },
-        }),
-    })
 }
