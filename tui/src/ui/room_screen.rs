@@ -51,10 +51,6 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     input(app, pane, header, areas.input, buf);
 }
 
-fn hh_mm(app: &App, t: liandong_dispatch::wire::Timestamp) -> String {
-    text::clock(t, app.utc_offset)[..5].to_owned()
-}
-
 fn header_line(app: &App, pane: &RoomPane, header: Option<&Room>, area: Rect, buf: &mut Buffer) {
     let w = app.lang.words();
     let l = app.lang;
@@ -113,7 +109,6 @@ fn header_line(app: &App, pane: &RoomPane, header: Option<&Room>, area: Rect, bu
     put(Line::from(spans), area, buf);
 }
 
-/// A person's name, the system's in the console's words.
 /// The room's state, bold green while open: shared with the detail view.
 pub(super) fn state_span(l: Lang, r: &Room) -> Span<'static> {
     let style = if r.is_open() {
@@ -124,6 +119,7 @@ pub(super) fn state_span(l: Lang, r: &Room) -> Span<'static> {
     Span::styled(l.room_state(r.state), style)
 }
 
+/// A person's name, the system's in the console's words.
 fn person_name<'a>(app: &App, name: &'a str) -> &'a str {
     if name == SYSTEM { app.lang.words().system } else { name }
 }
@@ -172,7 +168,9 @@ fn roster(app: &App, r: &Room, areas: &layout::RoomAreas, buf: &mut Buffer) {
             Span::styled(format!("{} ", fit(&p.person.name, name)), style),
             Span::styled(format!("{} ", fit(app.lang.role(p.person.role), role)), role_style),
             Span::raw(format!("{} ", fit(app.model.name(&p.person.node), center))),
-            Span::styled(hh_mm(app, p.since), DIM),
+            // Since when, to the minute: the control crate's clock
+            // without its seconds.
+            Span::styled(text::clock(p.since, app.utc_offset)[..5].to_owned(), DIM),
         ]));
     }
     if shown < r.present.len() {
