@@ -20,8 +20,22 @@
 //! Tests script events and snapshot the frame drawn to a `TestBackend`.
 //!
 //! # Layout
-//! - [`app`]: [`App`], [`AppEvent`], [`Action`]: the state and `handle`;
-//!   `app::input` turns keys, mouse and paste into changes and requests.
+//! From the top of the stack down: a module uses only those listed below
+//! it, so no two depend on each other and the state never depends on
+//! the drawing. Inside `app` and `ui` the submodules form such a stack
+//! too (the parent dispatches to them; they use its types).
+//! - `run`: the async driver ([`run()`]) and terminal setup/restore.
+//! - [`ui`]: drawing, `impl Widget for &App`: the frame (tabs, alarm
+//!   banner, status line, key hints), one module per screen (`board`,
+//!   `detail`, `orders`, `links`, `composer_screen`, `room_screen`), the
+//!   `help` overlay and key table, and `paint`, what they share.
+//! - [`app`]: [`App`], [`AppEvent`], [`Action`]: the state and `handle`,
+//!   one submodule per job (requests and answers, rows and filters,
+//!   alarms, notices, navigation, the prompt, keys, mouse).
+//! - [`layout`]: where everything goes, pure functions of the terminal
+//!   size, used by the drawing and by the app (rows that fit, mouse
+//!   hits); it imports neither.
+//! - [`screen`]: [`Screen`], the screens the app chooses between.
 //! - [`model`]: what the node said: the fold of snapshot and notices.
 //! - [`composer`]: the dispatch composer's form and target picking.
 //! - [`room_pane`]: the coordination room screen's state: the loaded log
@@ -30,14 +44,13 @@
 //! - [`slash`]: the input line's slash commands (`/decide`, `/task`,
 //!   `/invite`, `/close`, `/enter`, `/leave`) parsed into room acts or a
 //!   [`slash::SlashError`], node names resolved from the topology.
-//! - [`screen`]: [`Screen`], the screens the app chooses between.
-//! - [`layout`]: where everything goes, pure functions of the terminal
-//!   size shared by drawing and the app's mouse hit-testing and paging.
-//! - [`ui`]: drawing, one module per screen.
-//! - [`i18n`]: every label in Chinese and English.
 //! - [`editor`]: line editing for prompts and the instruction (CJK-aware).
 //! - [`list`]: cursor and scroll window of a list.
-//! - `run`: the async driver ([`run()`]) and terminal setup/restore.
+//! - [`i18n`]: every label in Chinese and English.
+//!
+//! Display-width text (truncation, padding, wrapping for CJK), durations
+//! and clock times come from `liandong_control::text`; the console has
+//! no copies of its own.
 //!
 //! # Screens
 //! Escalation board (home), incident detail, orders, links, the dispatch
