@@ -23,7 +23,9 @@
 //! From the top of the stack down: a module uses only those listed below
 //! it, so no two depend on each other and the state never depends on
 //! the drawing. Inside `app` and `ui` the submodules form such a stack
-//! too (the parent dispatches to them; they use its types).
+//! too: the parent dispatches to them; `app`'s add methods to its `App`,
+//! `ui`'s never use the frame module above them (what they share is
+//! `paint`).
 //! - `run`: the async driver ([`run()`]) and terminal setup/restore.
 //! - [`ui`]: drawing, `impl Widget for &App`: the frame (tabs, alarm
 //!   banner, status line, key hints), one module per screen (`board`,
