@@ -39,7 +39,7 @@
 //!
 //! # Audit log
 //! Append-only (triggers refuse UPDATE and DELETE) and hash-chained (see
-//! `audit.rs` for the exact hash), so tampering shows in
+//! `chain.rs` for the exact hash), so tampering shows in
 //! [`Durable::verify_audit`]. It gets one entry per `Record::Audit` (at
 //! the entry's own time) and one per `Record::Envelope` ("stored report
 //! 3fa2b1c09d11 from 350121001001 (trace: ...)", at the commit's time), so
