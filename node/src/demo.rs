@@ -16,7 +16,7 @@
 //!   is the watched node, the person watching opens it; the others still
 //!   enter and speak once it is open.
 //!
-//! Everything goes through the nodes' operator API ([`Node::call`]): the
+//! Everything goes through the nodes' operator API ([`Node::call`](crate::runtime::Node::call)): the
 //! generator makes no protocol decisions, it only presses the buttons a
 //! person would. Randomness comes from one seed, printed by the caller.
 

@@ -12,13 +12,26 @@
 //! is durable: that is what makes "nothing acked is lost" true.
 //!
 //! # Layout
+//! Dependencies point one way: `runtime` uses `store`, `transport`,
+//! `control` and `observe`; `local` uses `runtime`; `demo` uses `local`;
+//! nothing uses `demo`. Inside each module, too, no file uses one that
+//! uses it back (each module's doc lists its files in order).
 //! - [`store`]: the durable store (sqlx): SQLite by default, PostgreSQL on
-//!   request; migrations, group commit, the hash-chained audit log.
+//!   request; migrations, group commit, the hash-chained audit log
+//!   (`sql` values, the audit `chain`, `error`, `backend`, `batch`,
+//!   `audit`).
 //! - [`transport`]: node-to-node links: quinn over mutual TLS, peer
-//!   identity checks, one stream per priority lane, size-limited frames.
+//!   identity checks, one stream per priority lane, size-limited frames
+//!   (`close_code`, `event`, `failure`, `link`: a connection's lanes and
+//!   writers, `setup`: TLS and QUIC, `shared`: up and down, `frames`:
+//!   reading, `peers`: accept and dial, `redial`: backoff).
 //! - [`control`]: the server side of the operators' control API (the
 //!   messages, framing and client are the crate `liandong-control`).
-//! - [`runtime`]: the driver task that runs the core, and `Node::start`.
+//! - [`runtime`]: `Node::start` and the driver task that runs the core
+//!   (`config`, `keys`: credentials and the keyring, `limits`,
+//!   `operators`: requests as pure functions of the core, `notices`:
+//!   events to notices, logs and metrics, `storage`: commits and store
+//!   failures, `revocations`, `driver`: the turn loop).
 //! - [`demo`]: the demo's traffic generator (plays every operator but the
 //!   one a person is watching).
 //! - [`local`]: a whole federation of real nodes in one process (the demo,

@@ -8,53 +8,21 @@
 //! as the entries) records the last entry written, so cutting entries off
 //! the end shows too. Triggers refuse UPDATE and DELETE on the table;
 //! the chain is what catches someone who drops them.
+//!
+//! This file reads and verifies the log; the chain's values (the head,
+//! the hash) are `chain.rs`, which the batch also uses to extend it.
 
 use std::fmt;
 
 use liandong_dispatch::{EnvelopeId, Timestamp};
-use ring::digest::{Context, SHA256};
 
-use super::backend::{Arg, Backend};
+use super::backend::Backend;
+use super::chain::{HEAD_KEY, Head, chain_hash, hex};
 use super::error::{AuditProblem, StoreError};
+use super::sql::Arg;
 
-pub(super) const HEAD_KEY: &str = "audit_head";
 /// Rows read per query while verifying, so memory stays bounded.
 const VERIFY_PAGE: i64 = 10_000;
-
-/// The last entry of the chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Head {
-    pub seq: u64,
-    pub hash: [u8; 32],
-}
-
-impl Head {
-    /// Before the first entry.
-    pub const GENESIS: Head = Head { seq: 0, hash: [0; 32] };
-
-    pub fn to_meta(self) -> String {
-        format!("{} {}", self.seq, hex(&self.hash))
-    }
-
-    pub fn from_meta(value: &str) -> Option<Head> {
-        let (seq, hash) = value.split_once(' ')?;
-        Some(Head {
-            seq: seq.parse().ok()?,
-            hash: unhex(hash)?,
-        })
-    }
-}
-
-pub(super) fn chain_hash(prev: &[u8; 32], seq: u64, at: u64, what: &str) -> [u8; 32] {
-    let mut ctx = Context::new(&SHA256);
-    ctx.update(prev);
-    ctx.update(&seq.to_be_bytes());
-    ctx.update(&at.to_be_bytes());
-    ctx.update(what.as_bytes());
-    let mut out = [0; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
-}
 
 /// One entry of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,43 +173,4 @@ pub(super) async fn verify(backend: &Backend, place: &str) -> Result<AuditCheck,
         entries: head.seq,
         last_hash: head.hash,
     })
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.is_ascii() {
-        return None;
-    }
-    let mut out = [0; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn head_survives_meta() {
-        let head = Head {
-            seq: 42,
-            hash: chain_hash(&[0; 32], 1, 2, "x"),
-        };
-        assert_eq!(Head::from_meta(&head.to_meta()), Some(head));
-        assert_eq!(Head::from_meta("42 zz"), None);
-    }
-
-    #[test]
-    fn the_hash_covers_every_field() {
-        let base = chain_hash(&[0; 32], 1, 2, "stored");
-        assert_ne!(base, chain_hash(&[1; 32], 1, 2, "stored"));
-        assert_ne!(base, chain_hash(&[0; 32], 2, 2, "stored"));
-        assert_ne!(base, chain_hash(&[0; 32], 1, 3, "stored"));
-        assert_ne!(base, chain_hash(&[0; 32], 1, 2, "stored!"));
-    }
 }

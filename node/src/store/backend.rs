@@ -21,8 +21,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, FromRow};
 
-use super::StoreOptions;
-use super::batch::Dialect;
+use super::sql::{Arg, Dialect, Stmt};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -40,24 +39,6 @@ const POSTGRES_TIMEOUT: Duration = Duration::from_secs(10);
 const PG_NO_DATABASE: &str = "3D000";
 /// SQLSTATE duplicate_database.
 const PG_DUPLICATE_DATABASE: &str = "42P04";
-
-/// A bound value.
-#[derive(Debug, Clone)]
-pub(super) enum Arg {
-    Int(i64),
-    Text(String),
-    Bool(bool),
-    Bytes(Vec<u8>),
-    /// A NULL in a blob column.
-    NoBytes,
-}
-
-/// One statement of a write transaction.
-#[derive(Debug)]
-pub(super) struct Stmt {
-    pub sql: String,
-    pub args: Vec<Arg>,
-}
 
 pub(super) enum Backend {
     Sqlite(SqlitePool),
@@ -95,7 +76,7 @@ macro_rules! bind_args {
 impl Backend {
     /// The SQLite file at `path` (created if missing): WAL, every commit
     /// synced to disk, a busy timeout, and `max_pages` as a size cap.
-    pub async fn open_sqlite(path: &Path, options: &StoreOptions) -> Result<Backend, sqlx::Error> {
+    pub async fn open_sqlite(path: &Path, max_pages: Option<u32>) -> Result<Backend, sqlx::Error> {
         let mut connect = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -103,7 +84,7 @@ impl Backend {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(false);
-        if let Some(pages) = options.max_pages {
+        if let Some(pages) = max_pages {
             connect = connect.pragma("max_page_count", pages.to_string());
         }
         let pool = SqlitePoolOptions::new()

@@ -19,8 +19,8 @@ use liandong_dispatch::{EnvelopeId, Mode, Timestamp};
 use liandong_topology::NodeId;
 use serde::Serialize;
 
-use super::audit::{Head, chain_hash};
-use super::backend::{Arg, Stmt};
+use super::chain::{HEAD_KEY, Head, chain_hash};
+use super::sql::{Arg, Dialect, META_UPSERT, Stmt};
 
 /// Rows per multi-row statement, largest first: a batch of n rows uses at
 /// most a few statements of each size, and only these shapes are prepared.
@@ -319,14 +319,11 @@ pub(super) fn statements(
         });
         out.push(Stmt {
             sql: META_UPSERT.into(),
-            args: vec![Arg::Text(super::audit::HEAD_KEY.into()), Arg::Text(head.to_meta())],
+            args: vec![Arg::Text(HEAD_KEY.into()), Arg::Text(head.to_meta())],
         });
     }
     Ok(out)
 }
-
-pub(super) const META_UPSERT: &str =
-    "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
 pub(super) type EncodeError = bincode::error::EncodeError;
 
@@ -378,63 +375,6 @@ fn chunked(out: &mut Vec<Stmt>, rows: Vec<Vec<Arg>>, sql: impl Fn(usize) -> Stri
     }
 }
 
-/// Where the SQL of the two databases must differ for speed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Dialect {
-    /// Anonymous `?` parameters, bound in order: SQLite looks a named or
-    /// numbered one (`$7`, `?7`) up by a linear scan at every bind, so
-    /// binding n of them costs n² (256-row chunks were slower than 64).
-    Sqlite,
-    /// `$1, $2, ...`.
-    Postgres,
-}
-
-impl Dialect {
-    /// `n` parameters from number `start`: `$1, $2, $3` or `?, ?, ?`.
-    fn list(self, start: usize, n: usize) -> String {
-        let items: Vec<String> = (start..start + n)
-            .map(|i| match self {
-                Dialect::Postgres => format!("${i}"),
-                Dialect::Sqlite => "?".to_owned(),
-            })
-            .collect();
-        items.join(", ")
-    }
-
-    /// `n` rows of `width` parameters: `($1, $2), ($3, $4), ...`.
-    fn tuples(self, width: usize, n: usize) -> String {
-        let rows: Vec<String> = (0..n)
-            .map(|r| format!("({})", self.list(r * width + 1, width)))
-            .collect();
-        rows.join(", ")
-    }
-
-    /// A condition true for the rows whose `columns` equal one of `n`
-    /// parameter tuples, that uses the key's index on each database:
-    /// SQLite scans the whole table for `(a, b) IN (VALUES ...)` but looks
-    /// up each term of an OR; PostgreSQL plans a long OR badly before it
-    /// has statistics (a filter over the whole index, ~150 ms for 256
-    /// pairs) and joins `IN (VALUES ...)` well.
-    fn any_of(self, columns: &[&str], n: usize) -> String {
-        match self {
-            Dialect::Sqlite => {
-                let rows: Vec<String> = (0..n)
-                    .map(|r| {
-                        let terms: Vec<String> = (columns.iter().enumerate())
-                            .map(|(i, c)| format!("{c} = {}", self.list(r * columns.len() + i + 1, 1)))
-                            .collect();
-                        format!("({})", terms.join(" AND "))
-                    })
-                    .collect();
-                rows.join(" OR ")
-            }
-            Dialect::Postgres => {
-                format!("({}) IN (VALUES {})", columns.join(", "), self.tuples(columns.len(), n))
-            }
-        }
-    }
-}
-
 fn blob(value: &impl Serialize) -> Result<Arg, EncodeError> {
     bincode::serde::encode_to_vec(value, bincode::config::standard()).map(Arg::Bytes)
 }
@@ -474,20 +414,5 @@ mod tests {
             })
             .collect();
         assert_eq!(args, (0..1000).collect::<Vec<_>>(), "every row once, in order");
-    }
-
-    #[test]
-    fn placeholders_number_rows_in_order() {
-        assert_eq!(Dialect::Postgres.tuples(2, 2), "($1, $2), ($3, $4)");
-        assert_eq!(Dialect::Postgres.list(1, 3), "$1, $2, $3");
-        assert_eq!(Dialect::Sqlite.tuples(2, 2), "(?, ?), (?, ?)");
-        assert_eq!(
-            Dialect::Sqlite.any_of(&["peer", "id"], 2),
-            "(peer = ? AND id = ?) OR (peer = ? AND id = ?)"
-        );
-        assert_eq!(
-            Dialect::Postgres.any_of(&["peer", "id"], 2),
-            "(peer, id) IN (VALUES ($1, $2), ($3, $4))"
-        );
     }
 }

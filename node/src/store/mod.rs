@@ -39,7 +39,7 @@
 //!
 //! # Audit log
 //! Append-only (triggers refuse UPDATE and DELETE) and hash-chained (see
-//! `audit.rs` for the exact hash), so tampering shows in
+//! `chain.rs` for the exact hash), so tampering shows in
 //! [`Durable::verify_audit`]. It gets one entry per `Record::Audit` (at
 //! the entry's own time) and one per `Record::Envelope` ("stored report
 //! 3fa2b1c09d11 from 350121001001 (trace: ...)", at the commit's time), so
@@ -47,11 +47,21 @@
 //! the `Record::Audit` entries in `Store::audit` (the last
 //! [`AUDIT_IN_MEMORY`]) and `Store::audit_count`, exactly as the fold
 //! does; [`Durable::audit_tail`] shows every entry.
+//!
+//! # Files
+//! Dependencies point one way, up this list: `sql` (bound values,
+//! statements, the two dialects), `chain` (the audit log's hash chain)
+//! and `error` use nothing else in `store`; `backend` runs `sql`
+//! statements on either database; `batch` turns a batch of records into
+//! statements and extends the chain; `audit` reads and verifies the log
+//! through `backend`; this file ties them into [`Durable`].
 
 mod audit;
 mod backend;
 mod batch;
+mod chain;
 mod error;
+mod sql;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -68,8 +78,9 @@ use tokio::sync::Mutex;
 pub use audit::{AuditCheck, AuditRow};
 pub use error::{AuditProblem, StoreError, redact_url};
 
-use audit::Head;
-use backend::{Arg, Backend};
+use backend::Backend;
+use chain::Head;
+use sql::{Arg, META_UPSERT, Stmt};
 
 /// The SQLite file in the data directory.
 pub const SQLITE_FILE: &str = "node.db";
@@ -150,7 +161,7 @@ impl Durable {
                         detail: e.to_string(),
                     })?;
                 }
-                Backend::open_sqlite(path, &options).await
+                Backend::open_sqlite(path, options.max_pages).await
             }
             StoreLocation::Postgres(url) => Backend::open_postgres(url).await,
         }
@@ -178,7 +189,7 @@ impl Durable {
         let sql = |e| StoreError::from_sqlx(e, place, "recording which node the store belongs to");
         let claim = "INSERT INTO meta (key, value) VALUES ('node', $1) ON CONFLICT (key) DO NOTHING";
         backend
-            .write(&[backend::Stmt {
+            .write(&[Stmt {
                 sql: claim.into(),
                 args: vec![Arg::Text(node.to_string())],
             }])
@@ -197,8 +208,8 @@ impl Durable {
             });
         }
         backend
-            .write(&[backend::Stmt {
-                sql: batch::META_UPSERT.into(),
+            .write(&[Stmt {
+                sql: META_UPSERT.into(),
                 args: vec![Arg::Text("schema".into()), Arg::Text(schema.to_string())],
             }])
             .await

@@ -1,0 +1,289 @@
+//! The driver: one task per node that runs the dispatch core.
+//!
+//! ```text
+//!   transport (QUIC links) ──LinkEvent──┐
+//!   control API (operators) ───Call─────┼──> driver task ──> Core::handle_*
+//!   timer (Core::poll_timeout) ─────────┘        │
+//!                                                 ├─ Persist → batch ─┐ one commit
+//!                                                 └─ Send / Notify /  │ (group commit)
+//!                                                    Connect / reply ─┴─> executed after it
+//! ```
+//!
+//! Each turn the driver takes every input that is ready (up to
+//! [`BATCH_INPUTS`]), hands each to the core, collects the records of
+//! every Persist into one batch and every other effect, in order, into a
+//! list; commits the batch in one transaction; and only then executes the
+//! list. So a hop ack, a send or an operator's "done" never goes out before
+//! what it depends on is on disk, and durable throughput is not one fsync
+//! per message.
+//!
+//! While the store fails (see `storage`), a turn is one input: questions
+//! are answered, acts refused, link input left waiting (peers were not
+//! acked, so they resend), and the timer is the next probe of the store.
+//!
+//! The driver makes no protocol decisions: it waits, hands over, drains
+//! and executes. What an operator's request means is `operators`; what
+//! the logs, metrics and subscribers are told is `notices`.
+
+use liandong_control::clock;
+use liandong_control::proto::{Notice, Operator, Request, Response};
+use liandong_dispatch::{Core, Effect, Record, Timestamp};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::info;
+
+use super::notices::Notices;
+use super::operators::{self, NodeFacts, Subject};
+use super::revocations::RevocationWatch;
+use super::storage::{self, Storage};
+use crate::control::{Call, ControlServer};
+use crate::transport::{LinkEvent, Transport};
+
+/// Most inputs handled per turn, i.e. per commit. Bounds the latency one
+/// turn adds and the size of one transaction.
+pub const BATCH_INPUTS: usize = 1024;
+
+enum Input {
+    Link(LinkEvent),
+    Call(Call),
+    Timeout,
+}
+
+/// What to do once the batch is durable.
+enum After {
+    Effect(Effect),
+    Reply(oneshot::Sender<Response>, Box<Response>),
+}
+
+/// The driver task's state: the core, what it reads from and what it acts
+/// on. Built by `Node::start`, consumed by [`Driver::run`].
+pub(super) struct Driver {
+    pub core: Core,
+    /// Where each turn's batch is committed, and what a failure takes.
+    pub storage: Storage,
+    pub transport: Transport,
+    pub control: ControlServer,
+    pub notices: Notices,
+    pub revocations: RevocationWatch,
+    /// Inputs: frames and link changes, operators' calls, the stop signal.
+    pub link_rx: mpsc::Receiver<LinkEvent>,
+    pub call_rx: mpsc::Receiver<Call>,
+    pub stop: watch::Receiver<bool>,
+    /// When the node started (shown in its status).
+    pub started: Timestamp,
+}
+
+impl Driver {
+    pub async fn run(mut self) {
+        let mut revocation_tick = RevocationWatch::interval();
+        self.revocations.mark_loaded();
+        loop {
+            let deadline = self.next_wake();
+            let first = tokio::select! {
+                biased;
+                _ = self.stop.changed() => break,
+                Some(ev) = self.link_rx.recv(), if self.storage.problem().is_none() => Input::Link(ev),
+                Some(call) = self.call_rx.recv() => Input::Call(call),
+                _ = sleep_until(deadline) => Input::Timeout,
+                _ = revocation_tick.tick() => {
+                    self.revocations.check(&self.transport);
+                    continue;
+                }
+            };
+            if self.storage.problem().is_some() {
+                self.degraded_turn(first).await;
+                continue;
+            }
+            let mut inputs = vec![first];
+            while inputs.len() < BATCH_INPUTS {
+                if let Ok(ev) = self.link_rx.try_recv() {
+                    inputs.push(Input::Link(ev));
+                } else if let Ok(call) = self.call_rx.try_recv() {
+                    inputs.push(Input::Call(call));
+                } else {
+                    break;
+                }
+            }
+            self.turn(inputs).await;
+        }
+        // Shutting down: what was handled is committed (each turn commits
+        // before it ends), so only the connections are left to close.
+        self.transport.shutdown().await;
+        self.control.shutdown().await;
+        info!(node = %self.core.id(), "stopped");
+    }
+
+    /// When to wake for the core's timer, or to probe a failing store.
+    fn next_wake(&self) -> Option<tokio::time::Instant> {
+        if self.storage.problem().is_some() {
+            return self.storage.probe_at();
+        }
+        self.core.poll_timeout().map(|at| {
+            let wait = at.since(clock::now());
+            tokio::time::Instant::now() + wait
+        })
+    }
+
+    /// One group commit: handle every input, commit once, then act.
+    async fn turn(&mut self, inputs: Vec<Input>) {
+        let now = clock::now();
+        let mut records: Vec<Record> = Vec::new();
+        let mut after: Vec<After> = Vec::new();
+        for input in inputs {
+            match input {
+                Input::Link(ev) => self.on_link(ev, now),
+                Input::Call(call) => {
+                    let response = self.on_call(&call.operator, call.request, now);
+                    after.push(After::Reply(call.reply, Box::new(response)));
+                }
+                Input::Timeout => self.core.handle_timeout(now),
+            }
+            self.drain(&mut records, &mut after);
+        }
+        if !records.is_empty() {
+            let started = std::time::Instant::now();
+            if let Err(e) = self.storage.commit(&records, now).await {
+                self.storage_failed(e.to_string(), after).await;
+                return;
+            }
+            self.notices.committed(&records, started.elapsed());
+        }
+        for a in after {
+            self.execute(a, now);
+        }
+        self.notices.observe_links(&self.core);
+    }
+
+    fn drain(&mut self, records: &mut Vec<Record>, after: &mut Vec<After>) {
+        while let Some(effect) = self.core.poll_effect() {
+            match effect {
+                Effect::Persist(batch) => records.extend(batch),
+                other => after.push(After::Effect(other)),
+            }
+        }
+    }
+
+    fn on_link(&mut self, ev: LinkEvent, now: Timestamp) {
+        match ev {
+            LinkEvent::Up { peer } => {
+                info!(%peer, "link up");
+                self.core.handle_link(&peer, true, now);
+            }
+            LinkEvent::Down { peer, reason } => {
+                info!(%peer, %reason, "link down");
+                self.core.handle_link(&peer, false, now);
+            }
+            LinkEvent::Frame { peer, bytes } => {
+                // A bad frame is refused inside the core (Event::Refused).
+                let _ = self.core.handle_frame(&peer, &bytes, now);
+            }
+            LinkEvent::Refused { peer, remote, reason } => {
+                self.notices.link_refused(peer, remote, reason, self.core.id(), now);
+            }
+        }
+    }
+
+    /// An operator's request: a question is answered from the core; an act
+    /// becomes a command the core handles (its effects are drained with
+    /// the turn's, and the answer is sent after the commit).
+    fn on_call(&mut self, op: &Operator, request: Request, now: Timestamp) -> Response {
+        match request {
+            Request::Query(query) => operators::answer(query, &self.core, self.facts(now)),
+            Request::Act(act) => match operators::command(op, act, &self.core) {
+                Ok(command) => {
+                    let subject = Subject::of(&command);
+                    let outcome = self.core.handle_command(command, now);
+                    operators::outcome(subject, outcome, &self.core)
+                }
+                Err(reason) => Response::Refused { reason },
+            },
+        }
+    }
+
+    fn facts(&self, now: Timestamp) -> NodeFacts<'_> {
+        NodeFacts {
+            storage_problem: self.storage.problem(),
+            started: self.started,
+            now,
+        }
+    }
+
+    fn execute(&mut self, after: After, now: Timestamp) {
+        match after {
+            After::Reply(reply, response) => {
+                let _ = reply.send(*response);
+            }
+            After::Effect(Effect::Send { peer, lane, frame }) => {
+                self.notices.sent(lane);
+                if let Err(e) = self.transport.send(&peer, lane, frame) {
+                    // The core keeps the copy and retries; nothing is lost.
+                    self.notices.send_dropped(&peer, &e);
+                }
+            }
+            After::Effect(Effect::Connect(peer)) => {
+                info!(%peer, "connecting (failover)");
+                self.transport.connect(&peer);
+            }
+            After::Effect(Effect::Notify(event)) => self.notices.event(event, &self.core, now),
+            After::Effect(Effect::Persist(_)) => unreachable!("persists are batched before execution"),
+        }
+    }
+
+    /// The turn's commit failed: nothing of it happens. Replies say nothing
+    /// was stored; sends and acks are dropped (peers resend what was not
+    /// acked); notices are dropped with the state they described. Then the
+    /// core is rebuilt from the store.
+    async fn storage_failed(&mut self, reason: String, after: Vec<After>) {
+        let first = self.storage.failed(&reason);
+        let refusal = storage::refusal(&reason);
+        for a in after {
+            if let After::Reply(reply, response) = a {
+                let _ = reply.send(storage::not_stored(*response, &refusal));
+            }
+        }
+        if first {
+            self.notices
+                .push(clock::now(), Notice::Storage { problem: Some(reason) });
+        }
+        if let Some(core) = self.storage.rebuild(&self.transport).await {
+            self.core = core;
+        }
+    }
+
+    /// While the store fails: answer questions, refuse acts, and probe.
+    async fn degraded_turn(&mut self, input: Input) {
+        let now = clock::now();
+        match input {
+            Input::Call(call) => {
+                let response = match call.request {
+                    Request::Query(query) => operators::answer(query, &self.core, self.facts(now)),
+                    Request::Act(_) => Response::Refused {
+                        reason: storage::refusal(self.storage.problem().unwrap_or_default()),
+                    },
+                };
+                let mut discard = (Vec::new(), Vec::new());
+                self.drain(&mut discard.0, &mut discard.1);
+                let _ = call.reply.send(response);
+            }
+            Input::Timeout => {
+                if !self.storage.probe(now).await {
+                    return;
+                }
+                // The core restarts from the store, probe record included.
+                let Some(core) = self.storage.rebuild(&self.transport).await else {
+                    return;
+                };
+                self.core = core;
+                self.storage.recovered();
+                self.notices.push(now, Notice::Storage { problem: None });
+            }
+            Input::Link(_) => {}
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

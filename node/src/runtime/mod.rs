@@ -1,0 +1,253 @@
+//! The node runtime: [`Node::start`] opens the store, restores the core
+//! from it, starts the links, the control API and the metrics endpoint,
+//! and spawns the driver task that runs the core from then on.
+//!
+//! # Layout
+//! One job per file; dependencies point one way, up this list:
+//! - `config`: [`NodeConfig`], [`CertPaths`] (which certificate files are
+//!   this node's), the default control address, [`NodeError`].
+//! - `keys`: this node's credentials (chain, key, CA verifier, signer) and
+//!   the keyring of other nodes' public keys the core checks origin
+//!   signatures with.
+//! - `limits`: the bounds on what operators type.
+//! - `operators`: pure functions of the core: an operator's act to a
+//!   command, a command's outcome to the answer, a question to its answer.
+//! - `notices`: core events to pushed notices, log lines and metrics.
+//! - `storage`: the store as the driver uses it; a failed commit, the
+//!   probe, the rebuilt core.
+//! - `revocations`: the revocation-file watch.
+//! - `driver`: the turn loop: wait, hand inputs to the core, commit once,
+//!   act.
+//! - this file: the [`Node`] handle and its start.
+
+mod config;
+mod driver;
+mod keys;
+mod limits;
+mod notices;
+mod operators;
+mod revocations;
+mod storage;
+
+use std::net::SocketAddr;
+
+use liandong_control::clock;
+use liandong_control::proto::{Operator, Pushed, Request, Response};
+use liandong_topology::NodeId;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, info_span};
+
+pub use config::{CONTROL_PORT_OFFSET, CertPaths, NodeConfig, NodeError, default_control_addr};
+pub use driver::BATCH_INPUTS;
+
+use crate::control::{Call, ControlConfig, ControlServer};
+use crate::observe::serve_metrics;
+use crate::store::Durable;
+use crate::transport::{Transport, TransportConfig};
+use driver::Driver;
+use keys::Credentials;
+use notices::Notices;
+use revocations::RevocationWatch;
+use storage::Storage;
+
+/// Inputs waiting from links and from operators (channel bounds). A full
+/// link channel back-pressures QUIC flow control: peers slow down, and
+/// their unacked copies wait in their own outboxes.
+const LINK_QUEUE: usize = 8192;
+const CALL_QUEUE: usize = 1024;
+/// Notices kept for slow subscribers before they are told they lagged.
+const PUSH_QUEUE: usize = 4096;
+
+/// A running node. Dropping it without [`Node::shutdown`] aborts it.
+pub struct Node {
+    id: NodeId,
+    link_addr: SocketAddr,
+    control_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    calls: mpsc::Sender<Call>,
+    pushed: broadcast::Sender<Pushed>,
+    stop: watch::Sender<bool>,
+    driver: Option<JoinHandle<()>>,
+    metrics_task: Option<JoinHandle<()>>,
+}
+
+impl Node {
+    /// Opens the store (running migrations), restores the core from it,
+    /// binds links, control API and metrics, and starts driving.
+    pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
+        let span = info_span!("node", id = %config.id);
+        let _enter = span.enter();
+        let topology = config.topology.clone();
+        let me = config.id.clone();
+        topology.ix(&me).ok_or_else(|| NodeError::UnknownNode(me.clone()))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| NodeError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+
+        let creds = Credentials::load(&config.certs, &topology, &me)?;
+        let durable = Durable::open(&config.store, &me, config.store_options.clone()).await?;
+        let restored = durable.load().await?;
+        let now = clock::now();
+        let held = restored.envelopes.len();
+        let core = creds.core(&topology, &me, &config.core, restored, now)?;
+        info!(
+            envelopes = held,
+            incidents = core.incidents().count(),
+            "restored from the store"
+        );
+
+        let (link_tx, link_rx) = mpsc::channel(LINK_QUEUE);
+        let transport = Transport::start(
+            TransportConfig {
+                topology: topology.clone(),
+                me: me.clone(),
+                listen: config.listen,
+                verifier: creds.verifier.clone(),
+                chain: creds.chain.clone(),
+                key: creds.key.clone_key(),
+            },
+            link_tx,
+        )?;
+        let link_addr = transport.local_addr();
+        if let Some(parent) = topology.parent(&me) {
+            transport.connect(&parent.id);
+        }
+
+        let (call_tx, call_rx) = mpsc::channel(CALL_QUEUE);
+        let (pushed, _) = broadcast::channel(PUSH_QUEUE);
+        let control = ControlServer::start(
+            ControlConfig {
+                listen: config.control,
+                me: me.clone(),
+                verifier: creds.verifier.clone(),
+                chain: creds.chain.clone(),
+                key: creds.key.clone_key(),
+            },
+            call_tx.clone(),
+            pushed.clone(),
+        )?;
+        let control_addr = control.local_addr();
+        // Tell the CLI where to find the control API of this data directory.
+        let _ = std::fs::write(config.data_dir.join("control.addr"), format!("{control_addr}\n"));
+
+        let (metrics_addr, metrics_task) = match config.metrics {
+            Some(addr) => {
+                let (bound, task) = serve_metrics(addr)
+                    .await
+                    .map_err(|source| NodeError::Metrics { addr, source })?;
+                (Some(bound), Some(task))
+            }
+            None => (None, None),
+        };
+        info!(links = %link_addr, control = %control_addr, metrics = ?metrics_addr, "node running");
+
+        let (stop, stop_rx) = watch::channel(false);
+        let driver = Driver {
+            core,
+            revocations: RevocationWatch::new(config.certs.revoked.clone(), creds.verifier.clone()),
+            storage: Storage::new(durable, creds, topology, me.clone(), config.core.clone()),
+            transport,
+            control,
+            notices: Notices::new(pushed.clone(), &me),
+            link_rx,
+            call_rx,
+            stop: stop_rx,
+            started: now,
+        };
+        let handle = tokio::spawn(driver.run());
+        drop(_enter);
+        Ok(Node {
+            id: me,
+            link_addr,
+            control_addr,
+            metrics_addr,
+            calls: call_tx,
+            pushed,
+            stop,
+            driver: Some(handle),
+            metrics_task,
+        })
+    }
+
+    pub fn id(&self) -> &NodeId {
+        &self.id
+    }
+
+    pub fn link_addr(&self) -> SocketAddr {
+        self.link_addr
+    }
+
+    pub fn control_addr(&self) -> SocketAddr {
+        self.control_addr
+    }
+
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Every change from now on, as the control API pushes it.
+    pub fn subscribe(&self) -> broadcast::Receiver<Pushed> {
+        self.pushed.subscribe()
+    }
+
+    /// Asks the node in-process, as `operator` (the demo's traffic
+    /// generator and tests use this; consoles use the control API).
+    pub async fn call(&self, operator: Operator, request: Request) -> Response {
+        let (reply, answer) = oneshot::channel();
+        if self
+            .calls
+            .send(Call {
+                operator,
+                request,
+                reply,
+            })
+            .await
+            .is_err()
+        {
+            return stopped();
+        }
+        answer.await.unwrap_or_else(|_| stopped())
+    }
+
+    /// Stops taking input, commits what is pending, closes links and the
+    /// control API gracefully, and closes the store.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(driver) = self.driver.take() {
+            let _ = driver.await;
+        }
+        if let Some(task) = self.metrics_task.take() {
+            task.abort();
+        }
+    }
+
+    /// Stops at once, as a crash would: nothing pending is committed and
+    /// nothing is closed gracefully (what was committed stays).
+    pub fn abort(mut self) {
+        if let Some(driver) = self.driver.take() {
+            driver.abort();
+        }
+        if let Some(task) = self.metrics_task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(driver) = self.driver.take() {
+            driver.abort();
+        }
+        if let Some(task) = self.metrics_task.take() {
+            task.abort();
+        }
+    }
+}
+
+fn stopped() -> Response {
+    Response::Refused {
+        reason: "the node is shutting down".into(),
+    }
+}

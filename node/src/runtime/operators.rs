@@ -1,0 +1,448 @@
+//! What operators ask, as pure functions of the core: an act becomes the
+//! [`Command`] it asks of the core ([`command`]), the core's outcome
+//! becomes the answer ([`outcome`]), and a question is answered from what
+//! the core holds ([`answer`]). No tokio, no I/O, no clock: the driver
+//! passes `now` and the few facts only it knows ([`NodeFacts`]), hands the
+//! command to `Core::handle_command` itself and commits before replying.
+//!
+//! The split between acts and queries is the request's own
+//! ([`Request::Act`](liandong_control::Request) and `Request::Query`):
+//! nothing here lists which is which. Names are resolved here (an id from
+//! a unique prefix of its hex digits) and texts bounded (`limits`), so the
+//! core gets full ids and bounded texts; every protocol rule (who may do
+//! what, when) stays in the core, whose refusal reaches the operator as
+//! its own words.
+
+use liandong_control::proto::{IdRef, LinkView, NodeStatus, Operator, OrderView, Response, RoomView};
+use liandong_control::{Act, Query};
+use liandong_dispatch::room::{Minutes, Room};
+use liandong_dispatch::store::Incident;
+use liandong_dispatch::wire::{Report, Role, RoomAct};
+use liandong_dispatch::{Command, CommandError, Core, EnvelopeId, Order, TargetState, Timestamp};
+use liandong_topology::Kind;
+
+use super::limits;
+
+/// What the driver knows about the node that the core does not: shown in
+/// `Status` (and so in a subscription's snapshot).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct NodeFacts<'a> {
+    /// Why the store refuses writes, while it does.
+    pub storage_problem: Option<&'a str>,
+    /// When this process started driving the core.
+    pub started: Timestamp,
+    pub now: Timestamp,
+}
+
+/// The command an operator's act asks of the core, with ids resolved and
+/// texts checked; or why it is refused before the core sees it.
+pub(super) fn command(op: &Operator, act: Act, core: &Core) -> Result<Command, String> {
+    let by = op.name.clone();
+    let command = match act {
+        Act::Report {
+            severity,
+            category,
+            title,
+            detail,
+            place,
+            mode,
+        } => {
+            let title = limits::report(title, &detail, &place)?;
+            Command::Report {
+                report: Report {
+                    severity,
+                    category,
+                    title,
+                    detail,
+                    place,
+                    reporter: by,
+                },
+                mode,
+            }
+        }
+        Act::Accept { incident } => Command::Accept {
+            incident: incident_id(core, &incident)?,
+            by,
+        },
+        Act::Escalate { incident, reason } => Command::Escalate {
+            incident: incident_id(core, &incident)?,
+            by,
+            reason: limits::text("reason", reason)?,
+        },
+        Act::Feedback { incident, text: t } => Command::Feedback {
+            incident: incident_id(core, &incident)?,
+            by,
+            text: limits::text("feedback", t)?,
+        },
+        Act::Resolve { incident, summary } => Command::Resolve {
+            incident: incident_id(core, &incident)?,
+            by,
+            summary: limits::text("summary", summary)?,
+        },
+        Act::Verify {
+            incident,
+            accepted,
+            note,
+        } => Command::Verify {
+            incident: incident_id(core, &incident)?,
+            by,
+            accepted,
+            note: limits::text_or_empty("note", note)?,
+        },
+        Act::Close { incident } => Command::Close {
+            incident: incident_id(core, &incident)?,
+            by,
+        },
+        Act::Note { incident, text: t } => Command::Note {
+            incident: incident_id(core, &incident)?,
+            by,
+            text: limits::text("note", t)?,
+        },
+        Act::Cancel { incident, reason } => Command::Cancel {
+            incident: incident_id(core, &incident)?,
+            by,
+            reason: limits::text("reason", reason)?,
+        },
+        Act::Dispatch {
+            incident,
+            targets,
+            severity,
+            instruction,
+            finish_by,
+            mode,
+        } => {
+            let incident = incident.map(|i| incident_id(core, &i)).transpose()?;
+            Command::Dispatch {
+                order: Order {
+                    incident,
+                    targets,
+                    severity,
+                    instruction: limits::text("instruction", instruction)?,
+                    by,
+                    finish_by,
+                },
+                mode,
+            }
+        }
+        Act::RoomAct { room, act, home } => {
+            let room = match &act {
+                RoomAct::Open => incident_id(core, &room)?,
+                // A room not known here, named in full, goes to the core:
+                // it explains why, or asks the home named.
+                _ => match (room_id(core, &room), full_id(&room)) {
+                    (Ok(id), _) | (Err(_), Some(id)) => id,
+                    (Err(_), None) if home.is_some() => {
+                        return Err(format!(
+                            "{:?}: to ask to enter a room this center does not know, give the incident's full 32-digit id",
+                            room.0
+                        ));
+                    }
+                    (Err(unknown), None) => return Err(unknown),
+                },
+            };
+            let act = match act {
+                RoomAct::Say { text: t } => RoomAct::Say {
+                    text: limits::text("message", t)?,
+                },
+                RoomAct::Decide { text: t } => RoomAct::Decide {
+                    text: limits::text("decision", t)?,
+                },
+                RoomAct::Task {
+                    target,
+                    instruction,
+                    finish_by,
+                } => RoomAct::Task {
+                    target,
+                    instruction: limits::text("task", instruction)?,
+                    finish_by,
+                },
+                RoomAct::Close { summary } => RoomAct::Close {
+                    summary: limits::text_or_empty("summary", summary)?,
+                },
+                other => other,
+            };
+            Command::Room {
+                room,
+                by,
+                role: match op.role {
+                    liandong_certs::Role::Leader => Role::Leader,
+                    liandong_certs::Role::Operator => Role::Operator,
+                },
+                act,
+                home,
+            }
+        }
+        Act::Acknowledge { order, state } => {
+            let state = match state {
+                TargetState::SignedFor { .. } => TargetState::SignedFor { by },
+                TargetState::Pending | TargetState::Delivered => {
+                    return Err("an acknowledgement signs for, reports progress on, finishes or refuses".into());
+                }
+                other => other,
+            };
+            Command::Acknowledge {
+                order: order_id(core, &order)?,
+                state,
+            }
+        }
+    };
+    Ok(command)
+}
+
+/// What a command is about, taken before the core consumes it, to word
+/// the answer.
+pub(super) enum Subject {
+    Report,
+    Order,
+    Incident(EnvelopeId, &'static str),
+    Acknowledged(EnvelopeId, &'static str),
+    Room(EnvelopeId, &'static str),
+}
+
+impl Subject {
+    pub fn of(c: &Command) -> Subject {
+        match c {
+            Command::Report { .. } => Subject::Report,
+            Command::Dispatch { .. } => Subject::Order,
+            Command::Acknowledge { order, state } => Subject::Acknowledged(*order, state.name()),
+            Command::Accept { incident, .. } => Subject::Incident(*incident, "accept"),
+            Command::Escalate { incident, .. } => Subject::Incident(*incident, "escalation"),
+            Command::Feedback { incident, .. } => Subject::Incident(*incident, "feedback"),
+            Command::Resolve { incident, .. } => Subject::Incident(*incident, "resolution"),
+            Command::Verify { incident, .. } => Subject::Incident(*incident, "verification"),
+            Command::Close { incident, .. } => Subject::Incident(*incident, "closing"),
+            Command::Note { incident, .. } => Subject::Incident(*incident, "note"),
+            Command::Cancel { incident, .. } => Subject::Incident(*incident, "cancellation"),
+            Command::Room { room, act, .. } => Subject::Room(*room, act.name()),
+        }
+    }
+}
+
+/// The answer to a command, from the core's outcome and its state after
+/// it. Operators name incidents and orders, not the update envelopes that
+/// changed them: the answer carries the id they can use next.
+pub(super) fn outcome(subject: Subject, outcome: Result<EnvelopeId, CommandError>, core: &Core) -> Response {
+    let created = match outcome {
+        Ok(created) => created,
+        Err(e) => return Response::Refused { reason: e.to_string() },
+    };
+    let me = core.id();
+    let (id, what) = match subject {
+        Subject::Report => {
+            let owner = core
+                .incident(created)
+                .map(|i| i.owner.clone())
+                .unwrap_or_else(|| me.clone());
+            (
+                created,
+                format!("report {created} stored at {me}; its owner is {owner}"),
+            )
+        }
+        Subject::Order => (created, format!("order {created} stored at {me}")),
+        Subject::Incident(incident, action) => {
+            let state = core.incident(incident).map_or("unknown", |i| i.state.name());
+            (
+                incident,
+                format!("incident {incident}: {action} stored at {me}; now {state}"),
+            )
+        }
+        Subject::Acknowledged(order, state) => (order, format!("order {order}: {state} stored at {me}")),
+        Subject::Room(room, act) => {
+            let home = core
+                .room(room)
+                .map_or_else(|| "its home".to_owned(), |r| format!("its home {}", r.home));
+            return Response::Asked {
+                room,
+                ask: created,
+                what: format!("{act} in the room of incident {room}: stored at {me}, sent to {home}"),
+            };
+        }
+    };
+    Response::Done { id, what }
+}
+
+/// The answer to a question, from what the core holds (and, for the
+/// status, the driver's `facts`).
+pub(super) fn answer(query: Query, core: &Core, facts: NodeFacts<'_>) -> Response {
+    match query {
+        Query::Incidents { closed } => Response::Incidents(incidents(core, closed)),
+        Query::Incident { id } => match incident_id(core, &id) {
+            Ok(id) => core.incident(id).cloned().map_or_else(
+                || Response::Refused {
+                    reason: format!("no incident {id} here"),
+                },
+                Response::Incident,
+            ),
+            Err(reason) => Response::Refused { reason },
+        },
+        Query::Orders { finished } => Response::Orders(orders(core, finished)),
+        Query::Order { id } => match order_id(core, &id) {
+            Ok(id) => Response::Order(order_view(core, id)),
+            Err(reason) => Response::Refused { reason },
+        },
+        Query::Status => Response::Status(status(core, facts)),
+        Query::Rooms { closed } => Response::Rooms(rooms(core, closed)),
+        Query::Room { id } => match room_id(core, &id) {
+            Ok(id) => Response::Room(room_view(core, id)),
+            Err(reason) => Response::Refused { reason },
+        },
+        Query::Minutes { room } => match room_id(core, &room) {
+            Ok(id) => Response::Minutes(minutes(core, id)),
+            Err(reason) => Response::Refused { reason },
+        },
+        Query::Topology => Response::Topology(core.topology().to_toml()),
+        Query::Subscribe => Response::Snapshot {
+            status: status(core, facts),
+            incidents: incidents(core, false),
+            orders: orders(core, false),
+            rooms: rooms(core, false),
+        },
+    }
+}
+
+/// Incidents, open ones only unless `closed`: most severe first, then oldest.
+fn incidents(core: &Core, closed: bool) -> Vec<Incident> {
+    let mut list: Vec<Incident> = core
+        .incidents()
+        .filter(|i| closed || i.state.is_open())
+        .cloned()
+        .collect();
+    // Most severe first, then oldest first.
+    list.sort_by(|a, b| {
+        b.report
+            .severity
+            .cmp(&a.report.severity)
+            .then(a.reported.cmp(&b.reported))
+    });
+    list
+}
+
+/// Orders, unfinished ones only unless `finished`: newest first.
+fn orders(core: &Core, finished: bool) -> Vec<OrderView> {
+    let mut list: Vec<OrderView> = core
+        .orders()
+        .map(|o| order_view(core, o.id))
+        .filter(|v| finished || v.roll_up.done + v.roll_up.refused < v.roll_up.targets)
+        .collect();
+    list.sort_by_key(|v| std::cmp::Reverse(v.order.issued));
+    list
+}
+
+/// Rooms, open ones only unless `closed`: most severe first, then newest.
+fn rooms(core: &Core, closed: bool) -> Vec<Room> {
+    let mut list: Vec<Room> = core.rooms().filter(|r| closed || r.is_open()).cloned().collect();
+    list.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.opened.cmp(&a.opened)));
+    list
+}
+
+fn room_view(core: &Core, id: EnvelopeId) -> RoomView {
+    let room = core.room(id).cloned().expect("resolved ids name known rooms");
+    RoomView {
+        room,
+        log: core.room_log(id).cloned().collect(),
+    }
+}
+
+fn minutes(core: &Core, id: EnvelopeId) -> Minutes {
+    let room = core.room(id).expect("resolved ids name known rooms");
+    Minutes::of(room, core.room_log(id), core.topology())
+}
+
+/// An order with its roll-up and every target's state (also what a
+/// pushed `OrderReceived` carries).
+pub(super) fn order_view(core: &Core, id: EnvelopeId) -> OrderView {
+    let order = core.order(id).cloned().expect("resolved ids name known orders");
+    OrderView {
+        order,
+        roll_up: core.roll_up(id),
+        targets: core.order_targets(id).map(|(n, s)| (n.clone(), s.clone())).collect(),
+    }
+}
+
+fn status(core: &Core, facts: NodeFacts<'_>) -> NodeStatus {
+    let (topology, id) = (core.topology(), core.id());
+    let me = topology.get(id).expect("the node is in the topology");
+    let parent = topology.parent(id).map(|p| p.id.clone());
+    let links =
+        core.links()
+            .into_iter()
+            .map(|l| {
+                let node = topology.get(&l.peer);
+                let relation =
+                    match node {
+                        Some(n) if Some(&n.id) == parent.as_ref() => "parent",
+                        Some(n) if topology.parent(&n.id).is_some_and(|p| p.id == *id) => {
+                            if n.kind == Kind::MemberUnit { "unit" } else { "child" }
+                        }
+                        Some(n) if topology.is_ancestor(&n.id, id) => "ancestor",
+                        _ => "descendant",
+                    };
+                LinkView {
+                    name: node.map(|n| n.name.clone()).unwrap_or_default(),
+                    relation: relation.into(),
+                    up: l.up,
+                    last_heard: l.last_heard,
+                    rtt_ms: l.rtt.map(|d| d.as_millis() as u64),
+                    queued: l.queued,
+                    peer: l.peer,
+                }
+            })
+            .collect();
+    NodeStatus {
+        node: id.clone(),
+        name: me.name.clone(),
+        level: me.level,
+        parent,
+        failed_over: core.is_failed_over(),
+        links,
+        incidents_open: core.incidents().filter(|i| i.state.is_open()).count(),
+        orders_open: core
+            .orders()
+            .filter(|o| {
+                let r = core.roll_up(o.id);
+                r.done + r.refused < r.targets
+            })
+            .count(),
+        storage_problem: facts.storage_problem.map(str::to_owned),
+        started: facts.started,
+        now: facts.now,
+    }
+}
+
+fn incident_id(core: &Core, r: &IdRef) -> Result<EnvelopeId, String> {
+    resolve(r, "incident", core.incidents().map(|i| i.id))
+}
+
+fn order_id(core: &Core, r: &IdRef) -> Result<EnvelopeId, String> {
+    resolve(r, "order", core.orders().map(|o| o.id))
+}
+
+fn room_id(core: &Core, r: &IdRef) -> Result<EnvelopeId, String> {
+    resolve(r, "room", core.rooms().map(|o| o.id))
+}
+
+/// An id given in full (32 hex digits), for items not known here.
+fn full_id(r: &IdRef) -> Option<EnvelopeId> {
+    let hex = r.0.trim();
+    (hex.len() == 32)
+        .then(|| u128::from_str_radix(hex, 16).ok())
+        .flatten()
+        .map(EnvelopeId)
+}
+
+/// An id from its full hex form or a unique prefix of it.
+fn resolve(r: &IdRef, what: &str, known: impl Iterator<Item = EnvelopeId>) -> Result<EnvelopeId, String> {
+    let wanted = r.0.trim().to_ascii_lowercase();
+    if wanted.is_empty() || !wanted.chars().all(|c| c.is_ascii_hexdigit()) || wanted.len() > 32 {
+        return Err(format!("{:?} is not an {what} id (up to 32 hex digits)", r.0));
+    }
+    let mut found = known.filter(|id| format!("{:032x}", id.0).starts_with(&wanted));
+    match (found.next(), found.next()) {
+        (Some(id), None) => Ok(id),
+        (None, _) => Err(format!("no {what} {wanted} is known here")),
+        (Some(_), Some(_)) => Err(format!("{wanted} matches more than one {what}: give more digits")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,106 @@
+//! Reading what a peer sends: each stream the peer opens names its lane
+//! in its first byte, then carries frames, each a `u32` big-endian length
+//! and that many bytes. Lengths are checked against [`MAX_FRAME`] before
+//! anything is allocated; a zero or oversized length, or an unknown lane
+//! tag, closes the connection with [`close_code::PROTOCOL`]. Frame
+//! contents are not decoded here: the core decodes them and refuses
+//! garbage itself. Readers await on the bounded event channel, so a slow
+//! driver back-pressures QUIC flow control.
+
+use std::sync::Arc;
+
+use liandong_dispatch::codec::{CodecError, MAX_FRAME};
+use liandong_dispatch::wire::Lane;
+use quinn::{ConnectionError, ReadExactError, RecvStream};
+
+use super::close_code;
+use super::event::LinkEvent;
+use super::link::{LANES, Link};
+use super::shared::Shared;
+
+impl Shared {
+    /// Hands each stream the peer opens to a reader.
+    pub(super) async fn accept_streams(self: Arc<Self>, link: Arc<Link>) {
+        while let Ok(recv) = link.conn.accept_uni().await {
+            let shared = self.clone();
+            let link = link.clone();
+            self.spawn(async move {
+                match read_lane_tag(recv).await {
+                    Ok((recv, lane)) => shared.read_stream(link, recv, lane).await,
+                    Err(StreamStart::Violation(reason)) => {
+                        link.refuse(close_code::PROTOCOL, &reason);
+                    }
+                    Err(StreamStart::Closed(_) | StreamStart::Ended) => {}
+                }
+            });
+        }
+    }
+
+    /// Reads length-prefixed frames from one lane stream and passes them up.
+    pub(super) async fn read_stream(self: Arc<Self>, link: Arc<Link>, mut recv: RecvStream, lane: Lane) {
+        loop {
+            let mut prefix = [0u8; 4];
+            match recv.read_exact(&mut prefix).await {
+                Ok(()) => {}
+                Err(ReadExactError::FinishedEarly(0)) => return,
+                Err(e) => {
+                    tracing::debug!(node = %self.me, peer = %link.peer, lane = lane.name(), "lane stream ended: {e}");
+                    return;
+                }
+            }
+            let len = usize::try_from(u32::from_be_bytes(prefix)).unwrap_or(usize::MAX);
+            if len == 0 {
+                let reason = format!("{} (zero length prefix on the {} lane)", CodecError::Empty, lane.name());
+                link.refuse(close_code::PROTOCOL, &reason);
+                return;
+            }
+            if len > MAX_FRAME {
+                let reason = CodecError::TooLarge { len, max: MAX_FRAME }.to_string();
+                link.refuse(close_code::PROTOCOL, &reason);
+                return;
+            }
+            let mut bytes = vec![0u8; len];
+            if let Err(e) = recv.read_exact(&mut bytes).await {
+                tracing::debug!(node = %self.me, peer = %link.peer, lane = lane.name(), "lane stream ended mid-frame: {e}");
+                return;
+            }
+            self.emit(LinkEvent::Frame {
+                peer: link.peer.clone(),
+                bytes,
+            })
+            .await;
+        }
+    }
+}
+
+/// Why a stream's lane could not be read.
+pub(super) enum StreamStart {
+    /// The connection ended.
+    Closed(ConnectionError),
+    /// The stream ended or was reset before its tag.
+    Ended,
+    /// The tag is not a lane.
+    Violation(String),
+}
+
+async fn read_lane_tag(mut recv: RecvStream) -> Result<(RecvStream, Lane), StreamStart> {
+    let mut tag = [0u8; 1];
+    match recv.read_exact(&mut tag).await {
+        Ok(()) => {}
+        Err(ReadExactError::ReadError(quinn::ReadError::ConnectionLost(e))) => return Err(StreamStart::Closed(e)),
+        Err(_) => return Err(StreamStart::Ended),
+    }
+    match LANES.get(usize::from(tag[0])) {
+        Some(&lane) => Ok((recv, lane)),
+        None => Err(StreamStart::Violation(format!(
+            "stream opened with unknown lane tag {} (expected 0 to {})",
+            tag[0],
+            LANES.len() - 1
+        ))),
+    }
+}
+
+pub(super) async fn first_stream(conn: &quinn::Connection) -> Result<(RecvStream, Lane), StreamStart> {
+    let recv = conn.accept_uni().await.map_err(StreamStart::Closed)?;
+    read_lane_tag(recv).await
+}

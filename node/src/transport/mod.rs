@@ -1,0 +1,335 @@
+//! Node-to-node links: QUIC (quinn) over mutual TLS 1.3, peer identity
+//! checks, one stream per priority lane, size-limited frames.
+//!
+//! Every center runs one [`Transport`]: a single UDP socket on the
+//! topology's listen address that accepts connections from children (and
+//! from descendants during skip-level failover) and dials the parent (or an
+//! ancestor) when the driver asks with [`Transport::connect`]. Once up, a
+//! connection carries traffic both ways.
+//!
+//! # Who is accepted
+//! The TLS layer (the certs crate's verifiers, the ring provider, TLS 1.3,
+//! ALPN `liandong/1`, client certificates required, no session resumption)
+//! refuses foreign-CA, expired and revoked certificates during the
+//! handshake, and a server whose certificate names another node than the
+//! one dialed. Then, before any frame is read, the peer's identity is read
+//! from its certificate and must be a node (operator certificates belong on
+//! the control port), in the topology, and an ancestor or a descendant of
+//! this node (the core's `may_link` rule). Anything else is closed with
+//! [`close_code::REFUSED`] and the reason, reported as
+//! [`LinkEvent::Refused`] and logged. [`Transport::recheck`] re-verifies
+//! live connections after the revocation list was reloaded.
+//!
+//! # Acceptance
+//! With TLS 1.3 the client finishes its handshake before the server has
+//! checked the client's certificate, so a dialer cannot tell from the
+//! handshake alone that it was accepted. The accepting side therefore opens
+//! its Control lane stream as soon as it has accepted the peer; the dialer
+//! reports [`LinkEvent::Up`] only once the first stream from the peer
+//! arrives, and reports the peer's refusal (a TLS alert or an application
+//! close) as [`LinkEvent::Refused`] otherwise. So `Up` on either side always
+//! means "checked and accepted by both".
+//!
+//! # Streams and frames
+//! Each side opens, per connection, one long-lived unidirectional stream per
+//! [`Lane`], lazily (the accepting side's Control stream eagerly, see
+//! above), with QUIC stream priorities Control > Urgent > Normal > Bulk. A
+//! stream starts with one byte naming its lane (0 Control, 1 Urgent,
+//! 2 Normal, 3 Bulk), then carries frames, each a `u32` big-endian length and
+//! that many bytes. Lengths are checked against
+//! [`liandong_dispatch::codec::MAX_FRAME`] before anything is allocated; a
+//! zero or oversized length closes the connection with
+//! [`close_code::PROTOCOL`]. Frame contents are not decoded here: the core
+//! decodes them and refuses garbage itself.
+//!
+//! A writer task per lane drains a bounded queue ([`LANE_QUEUE`] frames);
+//! [`Transport::send`] never blocks: a full queue or a missing connection is
+//! an error, and the core's unacked copies are retried later. Reader tasks
+//! await on the bounded event channel, so a slow driver back-pressures QUIC
+//! flow control rather than buffering without bound.
+//!
+//! # Up and down, per peer
+//! At most one connection per peer is current. A new connection from a peer
+//! that already has one (it restarted) replaces the old one, which is closed
+//! with "replaced by a new connection". Events for one peer always alternate
+//! `Up`, `Down`, `Up`...: a replacement is reported as `Down` (replaced) then
+//! `Up`, and the end of a connection that is no longer current is not
+//! reported at all.
+//!
+//! # Timers
+//! From the topology's link settings: keep-alive every heartbeat, idle
+//! timeout = failover threshold (bounded to 1 s ..= 10 min), redial backoff
+//! from 200 ms doubling up to the heartbeat interval.
+//!
+//! # Layout
+//! Dependencies point one way, up this list:
+//! - `close_code`, `event`: the close codes, and what the transport
+//!   reports ([`LinkEvent`], [`TransportError`], [`SendError`]).
+//! - `failure`: quinn's and rustls's errors in operator words.
+//! - `link`: one accepted connection, its lane queues and stream writers.
+//! - `setup`: the configuration, timers, TLS and QUIC setup, the socket.
+//! - `shared`: the state the tasks share; a peer going up and down.
+//! - `frames`: reading lane tags and size-checked frames.
+//! - `peers`: accepting and dialing, with the peer identity checks.
+//! - `redial`: redial with capped backoff.
+//! - this file: the [`Transport`] handle.
+
+pub mod close_code;
+mod event;
+mod failure;
+mod frames;
+mod link;
+mod peers;
+mod redial;
+mod setup;
+mod shared;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use liandong_dispatch::codec::MAX_FRAME;
+use liandong_dispatch::wire::Lane;
+use liandong_topology::NodeId;
+use quinn::VarInt;
+use rustls_pki_types::UnixTime;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+pub use event::{LinkEvent, SendError, TransportError};
+pub use link::{LANE_QUEUE, LANES};
+pub use setup::{MIN_BACKOFF, TransportConfig};
+
+use link::{Link, lane_index, lock};
+use setup::Timing;
+use shared::Shared;
+
+/// How long [`Transport::shutdown`] waits for peers to hear the close.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// How long [`Transport::shutdown`] waits for quinn to release the socket.
+const SOCKET_RELEASE: Duration = Duration::from_secs(1);
+
+/// Node-to-node links. Cheap to clone: clones share one endpoint. Call
+/// [`Transport::shutdown`] to stop; dropping the last clone without it
+/// closes every connection abruptly (no wait for peers to hear it).
+#[derive(Clone)]
+pub struct Transport {
+    shared: Arc<Shared>,
+    _owner: Arc<Owner>,
+}
+
+/// Held only by [`Transport`] handles (never by its tasks): when the last
+/// handle goes, the endpoint closes and the tasks stop.
+struct Owner {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        shared.stop.send_replace(true);
+        if let Some(endpoint) = lock(&shared.endpoint).take() {
+            endpoint.close(VarInt::from_u32(close_code::SHUTTING_DOWN), b"shutting down");
+        }
+        lock(&shared.tasks).abort_all();
+        lock(&shared.links).clear();
+    }
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("me", &self.shared.me)
+            .field("local_addr", &self.shared.local_addr)
+            .finish()
+    }
+}
+
+impl Transport {
+    /// Binds the UDP socket and starts accepting. Must run inside a tokio
+    /// runtime. Events go to `events` (bounded; reader tasks await on it,
+    /// which back-pressures QUIC flow control).
+    pub fn start(config: TransportConfig, events: mpsc::Sender<LinkEvent>) -> Result<Transport, TransportError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| TransportError::NoRuntime)?;
+        let TransportConfig {
+            topology,
+            me,
+            listen,
+            verifier,
+            chain,
+            key,
+        } = config;
+        if topology.get(&me).is_none() {
+            return Err(TransportError::NotInTopology(me));
+        }
+        setup::check_own_certificate(&me, &chain)?;
+        let timing = Timing::from_link(topology.link());
+        let (server, client) = setup::quic_configs(&timing, &verifier, chain, key)?;
+        let (endpoint, socket, local_addr) = setup::bind(listen, server, &runtime)?;
+
+        let shared = Arc::new(Shared {
+            topology,
+            me,
+            verifier,
+            local_addr,
+            timing,
+            client,
+            events,
+            runtime,
+            endpoint: Mutex::new(Some(endpoint.clone())),
+            socket,
+            links: Mutex::new(HashMap::new()),
+            dialing: Mutex::new(HashSet::new()),
+            order: tokio::sync::Mutex::new(()),
+            next_gen: AtomicU64::new(1),
+            stop: watch::Sender::new(false),
+            changes: watch::Sender::new(0),
+            tasks: Mutex::new(JoinSet::new()),
+        });
+        let accepting = shared.clone();
+        shared.spawn(accepting.accept_loop(endpoint));
+        tracing::info!(node = %shared.me, addr = %local_addr, "node transport listening");
+        let owner = Arc::new(Owner { shared: shared.clone() });
+        Ok(Transport { shared, _owner: owner })
+    }
+
+    /// The bound UDP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// Keeps a connection to `peer` (the parent, or an ancestor during
+    /// failover): dials its topology address with server name
+    /// `server_name_for(peer)` and redials with capped backoff whenever it is
+    /// down, until shutdown. Idempotent. While a connection with `peer`
+    /// exists (in either direction) it does not dial.
+    pub fn connect(&self, peer: &NodeId) {
+        let shared = &self.shared;
+        if shared.stopping() {
+            return;
+        }
+        let Some(node) = shared.topology.get(peer) else {
+            tracing::warn!(peer = %peer, "not dialing node {peer}: it is not in the topology");
+            return;
+        };
+        let addr = node.listen;
+        if let Err(reason) = shared.link_allowed(peer) {
+            let reporter = shared.clone();
+            let peer = peer.clone();
+            shared.spawn(async move {
+                reporter.report_refusal(Some(peer), addr, reason).await;
+            });
+            return;
+        }
+        if !lock(&shared.dialing).insert(peer.clone()) {
+            return;
+        }
+        let dialer = shared.clone();
+        shared.spawn(dialer.dial_loop(peer.clone(), addr));
+    }
+
+    /// Queues `frame` for `peer` on `lane` without blocking. Fails if there is
+    /// no live connection to `peer`, the lane's queue is full, or the frame is
+    /// empty or over [`MAX_FRAME`].
+    pub fn send(&self, peer: &NodeId, lane: Lane, frame: Vec<u8>) -> Result<(), SendError> {
+        if frame.is_empty() {
+            return Err(SendError::Empty);
+        }
+        if frame.len() > MAX_FRAME {
+            return Err(SendError::TooLarge {
+                len: frame.len(),
+                max: MAX_FRAME,
+            });
+        }
+        let links = lock(&self.shared.links);
+        let Some(link) = links.get(peer).filter(|l| l.conn.close_reason().is_none()) else {
+            return Err(SendError::NotConnected(peer.clone()));
+        };
+        match link.lanes[lane_index(lane)].try_send(frame) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(SendError::QueueFull {
+                peer: peer.clone(),
+                lane,
+                max: LANE_QUEUE,
+            }),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::NotConnected(peer.clone())),
+        }
+    }
+
+    /// Whether a connection with `peer` is up.
+    pub fn is_connected(&self, peer: &NodeId) -> bool {
+        self.shared.is_connected(peer)
+    }
+
+    /// Re-verifies every live connection's peer certificate (CA, dates,
+    /// revocation list in force now) and closes those now refused, with the
+    /// reason; each is reported as [`LinkEvent::Refused`] then `Down`.
+    /// Call it after reloading the revocation list. Returns how many were
+    /// closed.
+    pub fn recheck(&self) -> usize {
+        let shared = &self.shared;
+        let links: Vec<Arc<Link>> = lock(&shared.links).values().cloned().collect();
+        let now = UnixTime::now();
+        let mut closed = 0;
+        for link in links {
+            let Err(e) = shared.verifier.verify(&link.chain, now, link.usage) else {
+                continue;
+            };
+            link.refuse(close_code::REFUSED, &e.to_string());
+            closed += 1;
+        }
+        closed
+    }
+
+    /// Closes every connection (code [`close_code::SHUTTING_DOWN`], "shutting
+    /// down"), stops dialing, waits for the endpoint to be idle (at most
+    /// [`SHUTDOWN_GRACE`]) and releases the socket.
+    pub async fn shutdown(&self) {
+        let shared = &self.shared;
+        shared.stop.send_replace(true);
+        let endpoint = lock(&shared.endpoint).clone();
+        if let Some(endpoint) = &endpoint {
+            endpoint.close(VarInt::from_u32(close_code::SHUTTING_DOWN), b"shutting down");
+            if tokio::time::timeout(SHUTDOWN_GRACE, endpoint.wait_idle())
+                .await
+                .is_err()
+            {
+                tracing::warn!(node = %shared.me, "shutdown: peers did not confirm the close in time");
+            }
+        }
+        // Let the link tasks report Down while the driver may still read events.
+        let mut changes = shared.changes.subscribe();
+        let _ = tokio::time::timeout(Duration::from_millis(250), async {
+            while !lock(&shared.links).is_empty() {
+                if changes.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+        let mut tasks = std::mem::take(&mut *lock(&shared.tasks));
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        lock(&shared.links).clear();
+        lock(&shared.dialing).clear();
+        lock(&shared.endpoint).take();
+        drop(endpoint);
+        // quinn's endpoint and connection drivers hold the socket until they
+        // notice they are done; wait (bounded) so the address can be bound
+        // again as soon as this returns.
+        let released = tokio::time::timeout(SOCKET_RELEASE, async {
+            while shared.socket.strong_count() > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        if released.is_err() {
+            tracing::warn!(node = %shared.me, addr = %shared.local_addr, "shutdown: the UDP socket is still in use");
+        }
+        tracing::info!(node = %shared.me, "node transport stopped");
+    }
+}

@@ -1,0 +1,176 @@
+//! The state every task of one transport shares: the topology and this
+//! node, the endpoint and its socket, the current link per peer, the
+//! dial loops, the event channel to the driver, and the tasks. Here too
+//! is how a peer goes up and down: at most one connection per peer is
+//! current, and each peer's events alternate `Up`, `Down`, `Up`...
+//!
+//! The accept and dial paths (`peers`), the readers (`frames`) and the
+//! redial loop (`redial`) are further `impl Shared` blocks in their own
+//! files; they use this one, never the other way round.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use liandong_certs::{Usage, Verifier};
+use liandong_dispatch::wire::Lane;
+use liandong_topology::{NodeId, Topology};
+use quinn::{ConnectionError, VarInt};
+use rustls_pki_types::CertificateDer;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::close_code;
+use super::event::LinkEvent;
+use super::link::{LANE_QUEUE, LANES, Link, lock, write_lane};
+use super::setup::Timing;
+
+pub(super) struct Shared {
+    pub(super) topology: Arc<Topology>,
+    pub(super) me: NodeId,
+    pub(super) verifier: Arc<Verifier>,
+    pub(super) local_addr: SocketAddr,
+    pub(super) timing: Timing,
+    pub(super) client: quinn::ClientConfig,
+    pub(super) events: mpsc::Sender<LinkEvent>,
+    pub(super) runtime: tokio::runtime::Handle,
+    /// Taken at shutdown so the socket can be released.
+    pub(super) endpoint: Mutex<Option<quinn::Endpoint>>,
+    /// The UDP socket, to tell when quinn's tasks have let go of it.
+    pub(super) socket: Weak<dyn quinn::AsyncUdpSocket>,
+    /// The current connection per peer.
+    pub(super) links: Mutex<HashMap<NodeId, Arc<Link>>>,
+    /// Peers with a dial loop.
+    pub(super) dialing: Mutex<HashSet<NodeId>>,
+    /// Held while a peer goes up or down and its event is emitted, so the
+    /// driver sees each peer's Up and Down in the order they happened.
+    pub(super) order: tokio::sync::Mutex<()>,
+    pub(super) next_gen: AtomicU64,
+    pub(super) stop: watch::Sender<bool>,
+    /// Bumped whenever `links` changes.
+    pub(super) changes: watch::Sender<u64>,
+    pub(super) tasks: Mutex<JoinSet<()>>,
+}
+
+impl Shared {
+    pub(super) fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    pub(super) fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        if self.stopping() {
+            return;
+        }
+        let mut tasks = lock(&self.tasks);
+        // Reap finished tasks so the set does not grow with every connection.
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn_on(task, &self.runtime);
+    }
+
+    pub(super) fn is_connected(&self, peer: &NodeId) -> bool {
+        lock(&self.links).contains_key(peer)
+    }
+
+    pub(super) async fn emit(&self, event: LinkEvent) {
+        // A dropped receiver means the driver is gone: nothing to tell.
+        let _ = self.events.send(event).await;
+    }
+
+    fn links_changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub(super) async fn report_refusal(&self, peer: Option<NodeId>, remote: SocketAddr, reason: String) {
+        tracing::warn!(
+            node = %self.me,
+            peer = peer.as_ref().map_or("-", NodeId::as_str),
+            %remote,
+            %reason,
+            "link refused"
+        );
+        self.emit(LinkEvent::Refused { peer, remote, reason }).await;
+    }
+
+    /// Makes `conn` the current connection with `peer`, replacing any other,
+    /// starts its lane writers and reports Up. `None` if shutting down.
+    pub(super) async fn go_up(
+        self: &Arc<Self>,
+        peer: NodeId,
+        conn: quinn::Connection,
+        usage: Usage,
+        chain: Vec<CertificateDer<'static>>,
+        open_control: bool,
+    ) -> Option<Arc<Link>> {
+        let _order = self.order.lock().await;
+        if self.stopping() {
+            conn.close(VarInt::from_u32(close_code::SHUTTING_DOWN), b"shutting down");
+            return None;
+        }
+        let mut receivers = Vec::with_capacity(LANES.len());
+        let lanes = std::array::from_fn(|_| {
+            let (sender, receiver) = mpsc::channel(LANE_QUEUE);
+            receivers.push(receiver);
+            sender
+        });
+        let link = Arc::new(Link {
+            generation: self.next_gen.fetch_add(1, Ordering::Relaxed),
+            peer: peer.clone(),
+            remote: conn.remote_address(),
+            conn,
+            usage,
+            chain,
+            lanes,
+            closing: Mutex::new(None),
+        });
+        for (lane, queue) in LANES.into_iter().zip(receivers) {
+            let eager = open_control && lane == Lane::Control;
+            self.spawn(write_lane(link.clone(), lane, queue, eager));
+        }
+        let replaced = lock(&self.links).insert(peer.clone(), link.clone());
+        if let Some(old) = replaced {
+            let reason = "replaced by a new connection";
+            old.close(close_code::REPLACED, reason);
+            tracing::info!(node = %self.me, peer = %peer, remote = %old.remote, "{reason}");
+            self.emit(LinkEvent::Down {
+                peer: peer.clone(),
+                reason: reason.to_owned(),
+            })
+            .await;
+        }
+        tracing::info!(node = %self.me, peer = %peer, remote = %link.remote, "link up");
+        self.emit(LinkEvent::Up { peer }).await;
+        self.links_changed();
+        Some(link)
+    }
+
+    /// After `link`'s connection ended: reports this node's refusal of the
+    /// peer if that is why, then Down if it was the current connection.
+    pub(super) async fn go_down(&self, link: &Link, err: &ConnectionError) {
+        let _order = self.order.lock().await;
+        if let Some(reason) = link.refusal() {
+            self.report_refusal(Some(link.peer.clone()), link.remote, reason).await;
+        }
+        let current = {
+            let mut links = lock(&self.links);
+            let current = links.get(&link.peer).is_some_and(|l| l.generation == link.generation);
+            if current {
+                links.remove(&link.peer);
+            }
+            current
+        };
+        if current {
+            let reason = link.down_reason(err);
+            tracing::info!(node = %self.me, peer = %link.peer, remote = %link.remote, %reason, "link down");
+            self.emit(LinkEvent::Down {
+                peer: link.peer.clone(),
+                reason,
+            })
+            .await;
+            self.links_changed();
+        }
+    }
+}
