@@ -101,6 +101,13 @@ fn operator(dir: &Path, node: &str, name: &str) -> (String, String) {
 
 #[test]
 fn the_demo_console_shows_a_report_its_acceptance_and_a_village_signing_for_the_order() {
+    if !common::tool::require(
+        "tmux",
+        "demo_tmux::the_demo_console_shows_a_report_its_acceptance_and_a_village_signing_for_the_order",
+        "it drives `liandong demo` in a real terminal",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let demo = format!(
         "{} demo --dir {} --ip {IP} --lang en --report-every 3600 --outage-every 0 --seed 7 2> {}",

@@ -1,9 +1,11 @@
 //! Helpers shared by the end-to-end tests: run the real binary, read its
-//! output; [`control`] is a fake node for the operator commands.
+//! output; [`control`] is a fake node for the operator commands; [`tool`]
+//! skips a test whose tool (tmux) the machine lacks, unless `CI` is set.
 
 #![allow(dead_code)] // each test file uses only some of these
 
 pub mod control;
+pub mod tool;
 
 use std::path::Path;
 use std::process::{Command, Output};
