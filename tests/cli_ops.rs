@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::control::{ME, Node, id, now_ms, ops, push};
+use common::control::{FakeNode, ME, id, now_ms, ops, push};
 use common::{arg, column_of, liandong, stderr, stdout};
 use liandong_certs::{CaDir, Role};
 use liandong_control::{Act, Query};
@@ -198,7 +198,7 @@ fn answer(call: &Call, pushed: &broadcast::Sender<Pushed>) -> Response {
 
 #[test]
 fn report_prints_the_id_and_files_what_was_typed() {
-    let node = Node::start(answer);
+    let node = FakeNode::start(answer);
     let out = node.run(&[
         "report",
         "--severity",
@@ -235,7 +235,7 @@ fn report_prints_the_id_and_files_what_was_typed() {
 
 #[test]
 fn report_watch_follows_the_report_until_it_is_accepted() {
-    let node = Node::start(answer);
+    let node = FakeNode::start(answer);
     let out = node.run(&[
         "report",
         "--severity",
@@ -273,7 +273,7 @@ fn report_watch_follows_the_report_until_it_is_accepted() {
 
 #[test]
 fn dispatch_watch_prints_each_acknowledgement_with_the_roll_up() {
-    let node = Node::start(answer);
+    let node = FakeNode::start(answer);
     let out = node.run(&[
         "dispatch",
         "--to",
@@ -322,7 +322,7 @@ fn dispatch_watch_prints_each_acknowledgement_with_the_roll_up() {
 
 #[test]
 fn incidents_print_an_aligned_table_and_parseable_json() {
-    let node = Node::start(answer);
+    let node = FakeNode::start(answer);
     let out = node.run(&["incidents"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -371,7 +371,7 @@ fn incidents_print_an_aligned_table_and_parseable_json() {
 
 #[test]
 fn status_shows_the_node_and_its_links_with_cjk_names_aligned() {
-    let node = Node::start(answer);
+    let node = FakeNode::start(answer);
     let out = node.run(&["status"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -393,7 +393,7 @@ fn status_shows_the_node_and_its_links_with_cjk_names_aligned() {
 
 #[test]
 fn orders_list_shows_the_roll_up() {
-    let node = Node::start(answer);
+    let node = FakeNode::start(answer);
     let out = node.run(&["orders"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -407,7 +407,7 @@ fn orders_list_shows_the_roll_up() {
 
 #[test]
 fn a_refusal_prints_the_reason_and_exits_1() {
-    let node = Node::start(answer);
+    let node = FakeNode::start(answer);
     let out = node.run(&["incident", "accept", "ffff"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert_eq!(stderr(&out), "error: no incident here matches \"ffff\"\n");
@@ -416,7 +416,7 @@ fn a_refusal_prints_the_reason_and_exits_1() {
 
 #[test]
 fn connection_settings_come_from_flags_or_the_environment() {
-    let node = Node::start(answer);
+    let node = FakeNode::start(answer);
 
     let out = ops(&["status", "--cert", arg(&node.cert)], &[]);
     assert_eq!(out.status.code(), Some(2));
@@ -507,7 +507,7 @@ fn usage_errors_exit_2_and_help_names_the_environment() {
 fn a_node_that_is_not_there_is_reported_by_address() {
     // A federation directory but nothing listening: bind a UDP port and
     // keep it, so nothing else answers on it while the CLI waits.
-    let node = Node::start(answer);
+    let node = FakeNode::start(answer);
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap().to_string();
     let out = ops(&["status", "--node", addr.as_str(), "--cert", arg(&node.cert)], &[]);

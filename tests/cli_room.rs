@@ -8,7 +8,7 @@ mod common;
 use liandong_control::{Act, Query};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::control::{ME, Node, id, now_ms, ops, push};
+use common::control::{FakeNode, ME, id, now_ms, ops, push};
 use common::{column_of, liandong, stderr, stdout};
 use liandong_control::{IdRef, LinkView, NodeStatus, Notice, Pushed, Request, Response, RoomView};
 use liandong_dispatch::room::{
@@ -406,7 +406,7 @@ fn asked(act: &str) -> String {
 
 #[test]
 fn list_shows_open_rooms_in_an_aligned_table_and_json() {
-    let node = Node::start(fake(false));
+    let node = FakeNode::start(fake(false));
     let out = node.run(&["room", "list"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -464,7 +464,7 @@ fn from_column(line: &str, column: usize) -> &str {
 
 #[test]
 fn show_prints_the_header_roster_tasks_and_whole_log() {
-    let node = Node::start(fake(false));
+    let node = FakeNode::start(fake(false));
     let out = node.run_with(&["room", "show", "3F2A"], &[TZ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -537,7 +537,7 @@ fn show_prints_the_header_roster_tasks_and_whole_log() {
 
 #[test]
 fn show_watch_prints_each_new_entry_once_in_order_until_the_room_closes() {
-    let node = Node::start(fake(true));
+    let node = FakeNode::start(fake(true));
     let out = node.run(&["room", "show", "3f2a", "--watch"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -583,7 +583,7 @@ fn show_watch_prints_each_new_entry_once_in_order_until_the_room_closes() {
 
 #[test]
 fn each_act_sends_what_was_typed_and_waits_until_the_home_takes_it() {
-    let node = Node::start(fake(false));
+    let node = FakeNode::start(fake(false));
     let cases: [(&[&str], RoomAct, Option<&str>, &str); 6] = [
         (&["open", "3f2a"], RoomAct::Open, None, "opened the room"),
         (
@@ -649,7 +649,7 @@ fn each_act_sends_what_was_typed_and_waits_until_the_home_takes_it() {
 
 #[test]
 fn leave_without_waiting_only_stores_the_ask() {
-    let node = Node::start(fake(false));
+    let node = FakeNode::start(fake(false));
     let out = node.run(&["room", "leave", "3f2a", "--no-wait"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), asked("leave"));
@@ -658,7 +658,7 @@ fn leave_without_waiting_only_stores_the_ask() {
 
 #[test]
 fn decide_is_not_answered_by_another_ask_taken_first() {
-    let node = Node::start(fake(false));
+    let node = FakeNode::start(fake(false));
     let out = node.run(&["room", "decide", "3f2a", "转移周边三栋楼群众"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -684,7 +684,7 @@ fn decide_is_not_answered_by_another_ask_taken_first() {
 
 #[test]
 fn a_refusal_by_the_home_exits_1_with_its_reason() {
-    let node = Node::start(fake(false));
+    let node = FakeNode::start(fake(false));
     let out = node.run(&["room", "say", "3f2a", "please refuse this"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert_eq!(stderr(&out), format!("error: {NOT_PRESENT}\n"));
@@ -693,7 +693,7 @@ fn a_refusal_by_the_home_exits_1_with_its_reason() {
 
 #[test]
 fn a_refusal_by_the_node_itself_exits_1_with_its_reason() {
-    let node = Node::start(fake(false));
+    let node = FakeNode::start(fake(false));
     let out = node.run(&["room", "open", "ffff"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert_eq!(stderr(&out), "error: no coordination room matches \"ffff\"\n");
@@ -706,7 +706,7 @@ fn a_refusal_by_the_node_itself_exits_1_with_its_reason() {
 
 #[test]
 fn no_answer_in_time_says_the_ask_is_stored_and_on_its_way() {
-    let node = Node::start(fake(false));
+    let node = FakeNode::start(fake(false));
     let out = node.run(&["room", "leave", "3f2a", "--timeout", "1s"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert_eq!(stdout(&out), asked("leave"));
@@ -730,7 +730,7 @@ fn no_answer_in_time_says_the_ask_is_stored_and_on_its_way() {
 
 #[test]
 fn a_task_is_due_after_a_duration_or_at_a_local_time() {
-    let node = Node::start(fake(false));
+    let node = FakeNode::start(fake(false));
     let out = node.run(&[
         "room",
         "task",
@@ -807,7 +807,7 @@ fn a_task_is_due_after_a_duration_or_at_a_local_time() {
 
 #[test]
 fn minutes_in_markdown_by_default_and_as_json() {
-    let node = Node::start(fake(false));
+    let node = FakeNode::start(fake(false));
     let out = node.run_with(&["room", "minutes", "3f2a"], &[TZ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let md = stdout(&out);

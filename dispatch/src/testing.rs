@@ -31,7 +31,7 @@ pub struct Faults {
     pub jitter: Duration,
 }
 
-struct Node {
+struct NetNode {
     core: Option<Core>,
     /// What survives a crash: the fold of every completed Persist.
     disk: Store,
@@ -50,7 +50,7 @@ pub struct Net {
     keys: TestKeys,
     rng: StdRng,
     seed: u64,
-    nodes: BTreeMap<NodeId, Node>,
+    nodes: BTreeMap<NodeId, NetNode>,
     /// Frames in flight: (delivery time, sequence) -> (from, to, bytes).
     flight: BTreeMap<(Timestamp, u64), (NodeId, NodeId, Vec<u8>)>,
     seq: u64,
@@ -89,7 +89,7 @@ impl Net {
             wake_of: BTreeMap::new(),
         };
         for n in topology.nodes() {
-            let node = Node {
+            let node = NetNode {
                 core: None,
                 disk: Store::default(),
                 events: Vec::new(),

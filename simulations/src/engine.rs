@@ -139,7 +139,7 @@ impl RadixHeap {
     }
 }
 
-struct Node {
+struct SimNode {
     core: Option<Core>,
     /// What survives a crash: the fold of every completed Persist.
     disk: Store,
@@ -218,7 +218,7 @@ pub(crate) struct Sim<'a> {
     heap: RadixHeap,
     slab: Vec<Option<Ev>>,
     free: Vec<u32>,
-    nodes: Vec<Node>,
+    nodes: Vec<SimNode>,
     /// Tree edges, indexed by the child (no hashing on the hot path).
     tree: Vec<Option<Conn>>,
     /// Other connections (failover links to further ancestors), by pair.
@@ -247,16 +247,6 @@ pub(crate) struct Sim<'a> {
     progress_every: u64,
 }
 
-fn severity_rank(s: Severity) -> u8 {
-    match s {
-        Severity::Routine => 0,
-        Severity::IV => 1,
-        Severity::III => 2,
-        Severity::II => 3,
-        Severity::I => 4,
-    }
-}
-
 impl<'a> Sim<'a> {
     pub fn new(scenario: &'a Scenario, options: &RunOptions) -> Result<Sim<'a>, SimError> {
         let topo = Arc::new(scenario.topology().map_err(SimError::Topology)?);
@@ -270,7 +260,7 @@ impl<'a> Sim<'a> {
             } else {
                 0
             };
-            nodes.push(Node {
+            nodes.push(SimNode {
                 core: None,
                 disk: Store::default(),
                 skew,
@@ -1447,10 +1437,6 @@ impl<'a> Sim<'a> {
 
     pub fn pending_catch_up(&self) -> usize {
         self.returning.len()
-    }
-
-    pub fn severity_rank(s: Severity) -> u8 {
-        severity_rank(s)
     }
 }
 

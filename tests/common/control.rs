@@ -42,7 +42,7 @@ pub fn push(pushed: &broadcast::Sender<Pushed>, notice: Notice) {
 
 /// A control API server in this process, and an operator's files in a
 /// federation directory.
-pub struct Node {
+pub struct FakeNode {
     // Dropped in this order: the server closes, then its runtime stops.
     _server: ControlServer,
     _runtime: tokio::runtime::Runtime,
@@ -52,10 +52,10 @@ pub struct Node {
     pub seen: Arc<Mutex<Vec<Call>>>,
 }
 
-impl Node {
+impl FakeNode {
     /// Starts the server; `answer` is its driver, called once per request
     /// (a subscription's snapshot included) on the server's runtime.
-    pub fn start(answer: impl Fn(&Call, &broadcast::Sender<Pushed>) -> Response + Send + 'static) -> Node {
+    pub fn start(answer: impl Fn(&Call, &broadcast::Sender<Pushed>) -> Response + Send + 'static) -> FakeNode {
         let dir = tempfile::tempdir().unwrap();
         let valid = Validity::days_from(OffsetDateTime::now_utc(), 30);
         let ca = FederationCa::generate("福州", Validity::days_from(OffsetDateTime::now_utc(), 365)).unwrap();
@@ -92,7 +92,7 @@ impl Node {
                 record.lock().unwrap().push(call);
             }
         });
-        Node {
+        FakeNode {
             _server: server,
             _runtime: runtime,
             addr,
@@ -117,7 +117,7 @@ impl Node {
         self.run_with(args, &[])
     }
 
-    /// [`Node::run`] with more environment variables.
+    /// [`FakeNode::run`] with more environment variables.
     pub fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut all: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
         all.extend(self.conn());
