@@ -219,7 +219,7 @@ fn finish(sim: &mut engine::Sim, scenario: &Scenario, options: &RunOptions) -> R
     }
     let mut latency_by_severity = std::collections::BTreeMap::new();
     for (rank, v) in std::mem::take(&mut sim.out.by_severity) {
-        let s = Severity::ALL[rank as usize];
+        let s = Severity::ALL[rank];
         latency_by_severity.insert(s.name().to_string(), Percentiles::of(v));
     }
     let latency_by_hops = std::mem::take(&mut sim.out.by_hops)

@@ -374,7 +374,7 @@ pub(crate) struct Collected {
     pub total: u64,
     pub faults: Vec<FaultWindow>,
     pub bucket_latencies: Vec<Vec<u64>>,
-    pub by_severity: BTreeMap<u8, Vec<u64>>,
+    pub by_severity: BTreeMap<usize, Vec<u64>>,
     pub by_hops: BTreeMap<u32, Vec<u64>>,
     pub order_latencies: Vec<u64>,
     pub reports_sent: u64,
@@ -440,10 +440,7 @@ impl Collected {
 
     pub fn report_delivered(&mut self, now: u64, latency: u64, severity: Severity, hops: u32) {
         self.bucket_of(now).push(latency);
-        self.by_severity
-            .entry(crate::engine::Sim::severity_rank(severity))
-            .or_default()
-            .push(latency);
+        self.by_severity.entry(severity.rank()).or_default().push(latency);
         self.by_hops.entry(hops).or_default().push(latency);
     }
 
