@@ -23,13 +23,14 @@ use anyhow::{Context, anyhow, bail};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{Args, Subcommand};
+use liandong_control::text::human_coarse;
 use liandong_control::{ControlClient, IdRef, Notice, Pushed, Request, Response, Subscription};
 use liandong_dispatch::store::IncidentState;
 use liandong_dispatch::wire::{Category, EnvelopeId, Item, Mode, TargetState, Targets};
 use liandong_topology::{Level, NodeId, Severity};
 
 use view::{
-    Clock, full, human, incident_detail, incident_table, json_line, order_detail, order_table, print_json, pushed_line,
+    Clock, full, incident_detail, incident_table, json_line, order_detail, order_table, print_json, pushed_line,
     stage_name, status_text, target_state,
 };
 
@@ -516,7 +517,7 @@ async fn report(args: ReportArgs, clock: Clock) -> anyhow::Result<()> {
             Followed::Finished | Followed::Interrupted => Ok(()),
             Followed::TimedOut(after) => bail!(
                 "report {id} not accepted within {} (it is filed; `liandong incidents {id}` shows where it is)",
-                human(after)
+                human_coarse(after)
             ),
         };
     }
@@ -559,7 +560,7 @@ async fn dispatch(args: DispatchArgs, clock: Clock) -> anyhow::Result<()> {
             Followed::Finished | Followed::Interrupted => Ok(()),
             Followed::TimedOut(after) => bail!(
                 "not every target of order {id} answered within {} (`liandong orders {id}` shows each)",
-                human(after)
+                human_coarse(after)
             ),
         };
     }

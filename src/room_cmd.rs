@@ -30,6 +30,7 @@
 //! ([`crate::ops_cmd`]); the node's refusals print as `error: <reason>`.
 
 use liandong_control::clock::now;
+use liandong_control::text::{countdown_words, human_coarse, truncate};
 use liandong_control::{Act, Query};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,9 +43,7 @@ use liandong_dispatch::wire::{EnvelopeId, Mode, RoomAct, Timestamp};
 use liandong_topology::NodeId;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
-use crate::ops_cmd::view::{
-    Clock, Fields, Table, age, countdown, full, human, json_line, print_json, to_json, truncate,
-};
+use crate::ops_cmd::view::{Clock, Fields, Table, age, full, json_line, print_json, to_json};
 use crate::ops_cmd::{
     Connection, Followed, Progress, block_on, category_name, connect, duration, follow, id_ref, non_empty, query,
     unexpected, usage_error,
@@ -442,7 +441,7 @@ async fn act(client: &ControlClient, ask: Ask, wait: &Wait, clock: Clock) -> any
     .await?
     {
         Followed::Finished => return Ok(()),
-        Followed::TimedOut(after) => format!("no answer from the room's home within {}", human(after)),
+        Followed::TimedOut(after) => format!("no answer from the room's home within {}", human_coarse(after)),
         Followed::Interrupted => "stopped waiting before the room's home answered".to_owned(),
     };
     // The answer may have come while this terminal fell behind: the room's
@@ -751,7 +750,7 @@ fn room_detail(view: &RoomView, now: Timestamp, clock: Clock) -> String {
             let due = match task.finish_by {
                 None => "-".to_owned(),
                 Some(by) if task.state.is_final() => clock.date_time(by),
-                Some(by) => format!("{} ({})", clock.date_time(by), countdown(now, by)),
+                Some(by) => format!("{} ({})", clock.date_time(by), countdown_words(now, by)),
             };
             table.row([
                 task.seq.to_string(),

@@ -63,13 +63,19 @@ pub fn truncate_left(s: &str, max: usize) -> String {
     out
 }
 
+/// `s` followed by spaces up to `cols` columns. Never cuts: text already
+/// wider than `cols` comes back unchanged (the CLI's tables size each
+/// column to its widest cell first; for a fixed-width cell use [`fit`]).
+pub fn pad(s: &str, cols: usize) -> String {
+    let mut out = s.to_owned();
+    out.extend(std::iter::repeat_n(' ', cols.saturating_sub(width(s))));
+    out
+}
+
 /// `s` truncated to `cols` columns and padded with spaces to exactly
 /// `cols`: a table cell.
 pub fn fit(s: &str, cols: usize) -> String {
-    let mut out = truncate(s, cols);
-    let w = width(&out);
-    out.extend(std::iter::repeat_n(' ', cols.saturating_sub(w)));
-    out
+    pad(&truncate(s, cols), cols)
 }
 
 /// `s` broken into lines of at most `cols` columns (always at least one
@@ -121,7 +127,8 @@ pub fn wrap(s: &str, cols: usize) -> Vec<String> {
     lines
 }
 
-/// `45s`, `12m`, `3h05m`, `2d04h`.
+/// `45s`, `12m05s`, `3h05m`, `2d04h`: two units from the largest, for
+/// the console, whose clocks tick every second.
 pub fn human(d: Duration) -> String {
     let s = d.as_secs();
     match s {
@@ -129,6 +136,28 @@ pub fn human(d: Duration) -> String {
         60..3600 => format!("{}m{:02}s", s / 60, s % 60),
         3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
         _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// Like [`human`] but whole minutes below an hour: `45s`, `12m`, `3h05m`,
+/// `2d04h`. For the CLI, whose output is a snapshot read once, where the
+/// seconds are noise.
+pub fn human_coarse(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        60..3600 => format!("{}m", s / 60),
+        _ => human(d),
+    }
+}
+
+/// Time left until `deadline` in words, with [`human_coarse`]: `in 12m`,
+/// or `overdue 5m` once missed. A deadline that is exactly now reads
+/// `in 0s`. For the CLI; the console uses [`countdown`].
+pub fn countdown_words(now: Timestamp, deadline: Timestamp) -> String {
+    if deadline >= now {
+        format!("in {}", human_coarse(deadline.since(now)))
+    } else {
+        format!("overdue {}", human_coarse(now.since(deadline)))
     }
 }
 
@@ -188,6 +217,21 @@ mod tests {
         assert_eq!(width(&fit("a五一社区b", 9)), 9);
         assert_eq!(truncate_left("福州市 / 鼓楼区 / 五一社区", 12), "… / 五一社区");
         assert_eq!(truncate("abc", 0), "");
+        assert_eq!(truncate("仓库冒烟严重", 7), "仓库冒…");
+        assert_eq!(truncate("short", 7), "short");
+    }
+
+    #[test]
+    fn pad_fills_by_columns_and_never_cuts() {
+        assert_eq!(pad("ab", 5), "ab   ");
+        assert_eq!(pad("五一", 6), "五一  ");
+        assert_eq!(width(&pad("福州市综治中心", 16)), 16);
+        assert_eq!(pad("五一社区", 6), "五一社区");
+        assert_eq!(pad("五一社区", 8), "五一社区");
+        assert_eq!(pad("", 3), "   ");
+        // fit cuts where pad does not; where nothing is cut they agree.
+        assert_eq!(fit("五一社区", 6), "五一… ");
+        assert_eq!(fit("五一", 6), pad("五一", 6));
     }
 
     #[test]
@@ -212,9 +256,42 @@ mod tests {
         assert_eq!(human(Duration::from_secs(3 * 3600 + 5 * 60)), "3h05m");
         assert_eq!(countdown(Timestamp(10_000), Timestamp(70_000)), ("1m00s".into(), false));
         assert_eq!(countdown(Timestamp(70_000), Timestamp(10_000)), ("-1m00s".into(), true));
+        assert_eq!(human(Duration::from_secs(12 * 60 + 5)), "12m05s");
+        assert_eq!(human(Duration::from_secs(2 * 86_400 + 4 * 3600)), "2d04h");
         // 2026-11-22 06:03:27 UTC is 14:03:27 in UTC+8.
         let t = Timestamp(1_795_327_407_000);
         assert_eq!(clock(t, 8 * 3600), "14:03:27");
         assert_eq!(date_time(t, 8 * 3600), "11-22 14:03");
+    }
+
+    #[test]
+    fn coarse_durations_and_countdowns_in_words() {
+        let secs = |s| human_coarse(Duration::from_secs(s));
+        assert_eq!(secs(0), "0s");
+        assert_eq!(secs(45), "45s");
+        assert_eq!(secs(59), "59s");
+        assert_eq!(secs(60), "1m");
+        assert_eq!(secs(12 * 60 + 5), "12m");
+        assert_eq!(secs(3599), "59m");
+        assert_eq!(secs(3600), "1h00m");
+        assert_eq!(secs(3 * 3600 + 5 * 60 + 59), "3h05m");
+        assert_eq!(secs(2 * 86_400 + 4 * 3600), "2d04h");
+        // Whole minutes only below an hour; elsewhere the same as human.
+        for s in [0, 1, 59, 3600, 3661, 86_399, 86_400, 200_000] {
+            assert_eq!(secs(s), human(Duration::from_secs(s)), "{s}");
+        }
+        assert_eq!(human_coarse(Duration::from_millis(59_999)), "59s");
+
+        assert_eq!(
+            countdown_words(Timestamp(10_000), Timestamp(10_000 + 12 * 60_000 + 5_000)),
+            "in 12m"
+        );
+        assert_eq!(
+            countdown_words(Timestamp(10_000 + 5 * 60_000), Timestamp(10_000)),
+            "overdue 5m"
+        );
+        assert_eq!(countdown_words(Timestamp(10_000), Timestamp(10_000)), "in 0s");
+        assert_eq!(countdown_words(Timestamp(10_000), Timestamp(9_000)), "overdue 1s");
+        assert_eq!(countdown_words(Timestamp(0), Timestamp(3 * 3_600_000)), "in 3h00m");
     }
 }

@@ -3,16 +3,15 @@
 //! takes two columns), one-line renderings of pushed notices, times in the
 //! machine's time zone, and JSON with ids as 32 hex digits.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
+use liandong_control::text::{countdown_words, human_coarse, pad, truncate};
 use liandong_control::{NodeStatus, Notice, OrderView, Pushed};
 use liandong_dispatch::store::{Incident, IncidentState};
 use liandong_dispatch::wire::{EnvelopeId, Item, Mode, Stage, TargetState, Targets, Timestamp};
 use liandong_topology::NodeId;
 use serde::Serialize;
 use time::{OffsetDateTime, UtcOffset};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthStr;
 
 use super::category_name;
 
@@ -70,28 +69,9 @@ impl Clock {
     }
 }
 
-/// `45s`, `12m`, `3h05m`, `2d04h`.
-pub(crate) fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
-    }
-}
-
+/// How long ago `then` was, coarse: `45s`, `12m`, `3h05m`.
 pub(crate) fn age(now: Timestamp, then: Timestamp) -> String {
-    human(now.since(then))
-}
-
-/// `in 12m` or `overdue 5m`.
-pub(crate) fn countdown(now: Timestamp, deadline: Timestamp) -> String {
-    if deadline >= now {
-        format!("in {}", human(deadline.since(now)))
-    } else {
-        format!("overdue {}", human(now.since(deadline)))
-    }
+    human_coarse(now.since(then))
 }
 
 pub(super) fn stage_name(stage: Stage) -> &'static str {
@@ -141,9 +121,9 @@ pub(super) fn state_of(incident: &Incident) -> String {
 
 pub(super) fn incident_deadline(incident: &Incident, now: Timestamp) -> String {
     match (incident.state, incident.finish_by) {
-        (IncidentState::Reported, _) => format!("accept {}", countdown(now, incident.accept_by)),
+        (IncidentState::Reported, _) => format!("accept {}", countdown_words(now, incident.accept_by)),
         (IncidentState::Accepted | IncidentState::Dispatched, Some(finish_by)) => {
-            format!("finish {}", countdown(now, finish_by))
+            format!("finish {}", countdown_words(now, finish_by))
         }
         _ => String::new(),
     }
@@ -233,7 +213,7 @@ pub(super) fn order_table(list: &[OrderView], now: Timestamp) -> String {
             record.issuer.to_string(),
             describe_targets(&record.order.targets),
             view.roll_up.to_string(),
-            countdown(now, record.finish_by),
+            countdown_words(now, record.finish_by),
             truncate(&instruction, 40),
         ]);
     }
@@ -267,7 +247,7 @@ pub(super) fn order_detail(view: &OrderView, now: Timestamp, clock: Clock) -> St
         format!(
             "{} ({})",
             clock.date_time(record.sign_for_by),
-            countdown(now, record.sign_for_by)
+            countdown_words(now, record.sign_for_by)
         ),
     );
     fields.add(
@@ -275,7 +255,7 @@ pub(super) fn order_detail(view: &OrderView, now: Timestamp, clock: Clock) -> St
         format!(
             "{} ({})",
             clock.date_time(record.finish_by),
-            countdown(now, record.finish_by)
+            countdown_words(now, record.finish_by)
         ),
     );
     fields.add("progress", view.roll_up.to_string());
@@ -321,7 +301,7 @@ pub(super) fn status_text(status: &NodeStatus, clock: Clock) -> String {
         format!(
             "since {} ({})",
             clock.date_time(status.started),
-            human(status.now.since(status.started))
+            human_coarse(status.now.since(status.started))
         ),
     );
     let mut out = fields.render();
@@ -340,7 +320,7 @@ pub(super) fn status_text(status: &NodeStatus, clock: Clock) -> String {
             if link.last_heard.0 == 0 {
                 "never".to_owned()
             } else {
-                format!("{} ago", human(status.now.since(link.last_heard)))
+                format!("{} ago", human_coarse(status.now.since(link.last_heard)))
             },
             link.rtt_ms.map(|ms| format!("{ms} ms")).unwrap_or_default(),
             link.queued.to_string(),
@@ -480,32 +460,6 @@ impl Table {
     }
 }
 
-/// `s` followed by spaces up to `width` display columns.
-pub(super) fn pad(s: &str, width: usize) -> String {
-    let mut out = s.to_owned();
-    out.extend(std::iter::repeat_n(' ', width.saturating_sub(s.width())));
-    out
-}
-
-/// At most `max` display columns, ending in `…` if cut.
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    if s.width() <= max {
-        return s.to_owned();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in s.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w + 1 > max {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push('…');
-    out
-}
-
 // ---------------------------------------------------------------- JSON
 
 /// A serde_json formatter that writes every `u128` as 32 hex digits in a
@@ -634,20 +588,5 @@ mod tests {
             })
             .collect();
         assert_eq!(columns, vec![16, 16, 16], "{text}");
-    }
-
-    #[test]
-    fn truncation_counts_columns_not_chars() {
-        assert_eq!(truncate("仓库冒烟严重", 7), "仓库冒…");
-        assert_eq!(truncate("short", 7), "short");
-        assert!(truncate("仓库冒烟严重", 7).width() <= 7);
-    }
-
-    #[test]
-    fn durations_read_like_people_write_them() {
-        assert_eq!(human(Duration::from_secs(45)), "45s");
-        assert_eq!(human(Duration::from_secs(12 * 60 + 5)), "12m");
-        assert_eq!(human(Duration::from_secs(3 * 3600 + 5 * 60)), "3h05m");
-        assert_eq!(human(Duration::from_secs(2 * 86_400 + 4 * 3600)), "2d04h");
     }
 }
