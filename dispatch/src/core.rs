@@ -4,6 +4,7 @@
 //! its own file).
 
 mod room;
+mod timer;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -299,22 +300,33 @@ pub enum CoreError {
     UnknownNode(NodeId),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum TimerKind {
-    Retry,
-    Expire,
-    Heartbeat,
-    ParentCheck,
-    Accept,
-    Finish,
-    OrderSignFor,
-    OrderFinish,
-    Sweep,
-    RoomGap,
+use timer::Timer;
+
+/// What the copy for one next hop covers: the destinations it is on its
+/// way to (empty for an order: its targets decide), and whether it is a
+/// late copy for a center skipped while it was down (it goes on the bulk
+/// lane when that center returns).
+#[derive(Debug, Default)]
+struct Covers {
+    to: Vec<NodeId>,
+    late: bool,
 }
 
-/// A timer: what, about which peer or item.
-type Timer = (TimerKind, Option<NodeId>, Option<EnvelopeId>);
+/// When an unacked copy is sent again, and which attempt that will be
+/// (its retry timer fires only if `due` is still its time).
+#[derive(Debug, Clone, Copy)]
+struct NextTry {
+    attempt: u32,
+    due: Timestamp,
+}
+
+/// A copy still to queue: its next hop and what it covers.
+#[derive(Debug)]
+struct NextHop {
+    peer: NodeId,
+    to: Vec<NodeId>,
+    late: bool,
+}
 
 #[derive(Debug, Clone)]
 struct Link {
@@ -370,8 +382,8 @@ pub struct Core {
     after: Vec<Effect>,
     effects: VecDeque<Effect>,
     links: BTreeMap<NodeId, Link>,
-    /// Attempt count and due time of each unacked copy in flight.
-    retries: HashMap<(NodeId, EnvelopeId), (u32, Timestamp)>,
+    /// The next try of each unacked copy in flight.
+    retries: HashMap<(NodeId, EnvelopeId), NextTry>,
     timers: BTreeSet<(Timestamp, Timer)>,
     queued: HashMap<NodeId, usize>,
     parent_down_since: Option<Timestamp>,
@@ -456,7 +468,7 @@ impl Core {
         for (peer, id) in pending {
             *core.queued.entry(peer.clone()).or_default() += 1;
             if let Some(expires) = core.store.envelopes.get(&id).map(|s| s.envelope.expires) {
-                core.timer(expires, TimerKind::Expire, Some(peer), Some(id));
+                core.timer(expires, Timer::Expire { peer, item: id });
             }
         }
         // The store's envelopes are a HashMap: walk them in a fixed order
@@ -488,14 +500,9 @@ impl Core {
         if core.parent().is_some() {
             // Nothing is connected yet: the parent counts as down from now.
             core.parent_down_since = Some(now);
-            core.timer(
-                now.plus(core.topology.link().failover_after),
-                TimerKind::ParentCheck,
-                None,
-                None,
-            );
+            core.timer(now.plus(core.topology.link().failover_after), Timer::ParentCheck);
         }
-        core.timer(now.plus(core.config.sweep_every), TimerKind::Sweep, None, None);
+        core.timer(now.plus(core.config.sweep_every), Timer::Sweep);
         Ok(core)
     }
 
@@ -659,8 +666,8 @@ impl Core {
         self.effects.extend(after);
     }
 
-    fn timer(&mut self, at: Timestamp, kind: TimerKind, peer: Option<NodeId>, item: Option<EnvelopeId>) {
-        self.timers.insert((at, (kind, peer, item)));
+    fn timer(&mut self, at: Timestamp, timer: Timer) {
+        self.timers.insert((at, timer));
     }
 
     fn send_frame(&mut self, peer: &NodeId, lane: Lane, frame: &Frame) {
@@ -730,15 +737,15 @@ impl Core {
     /// tree neighbour on the way is always a hop, even while it is down:
     /// when it returns it gets what it missed. While it is down past the
     /// failover threshold, a live node further along the path is a hop too.
-    fn route(&self, envelope: &Envelope, to: &[NodeId]) -> BTreeMap<NodeId, (Vec<NodeId>, bool)> {
+    fn route(&self, envelope: &Envelope, to: &[NodeId]) -> BTreeMap<NodeId, Covers> {
         let t = &*self.topology;
-        let mut hops: BTreeMap<NodeId, (Vec<NodeId>, bool)> = BTreeMap::new();
-        let add = |hops: &mut BTreeMap<NodeId, (Vec<NodeId>, bool)>, peer: &NodeId, dest: Option<&NodeId>| {
-            let e = hops.entry(peer.clone()).or_insert_with(|| (Vec::new(), false));
+        let mut hops: BTreeMap<NodeId, Covers> = BTreeMap::new();
+        let add = |hops: &mut BTreeMap<NodeId, Covers>, peer: &NodeId, dest: Option<&NodeId>| {
+            let e = hops.entry(peer.clone()).or_default();
             if let Some(d) = dest
-                && !e.0.contains(d)
+                && !e.to.contains(d)
             {
-                e.0.push(d.clone());
+                e.to.push(d.clone());
             }
         };
         if let Body::Order(order) = &envelope.body {
@@ -761,7 +768,7 @@ impl Core {
                         .map(|(p, _)| p.clone())
                         .collect();
                     if !live.is_empty() {
-                        hops.entry(child_id).or_default().1 = true;
+                        hops.entry(child_id).or_default().late = true;
                         for p in live {
                             add(&mut hops, &p, None);
                         }
@@ -790,7 +797,7 @@ impl Core {
                 if !self.link_up(&child)
                     && let Some(live) = path[1..].iter().map(|&ix| &t.node(ix).id).find(|id| self.link_up(id))
                 {
-                    hops.entry(child.clone()).or_default().1 = true;
+                    hops.entry(child.clone()).or_default().late = true;
                     add(&mut hops, live, Some(dest));
                 }
             } else if let Some(parent) = self.parent() {
@@ -799,7 +806,7 @@ impl Core {
                     && !self.link_up(&parent)
                     && let Some(live) = t.ancestors(&self.me).skip(1).map(|a| &a.id).find(|a| self.link_up(a))
                 {
-                    hops.entry(parent.clone()).or_default().1 = true;
+                    hops.entry(parent.clone()).or_default().late = true;
                     add(&mut hops, live, Some(dest));
                 }
             }
@@ -859,30 +866,30 @@ impl Core {
     /// The copies of `envelope` still to queue for its next hops: hops it
     /// was already queued for (acked or not) are skipped, so the same
     /// envelope is queued for the same peer at most once.
-    fn plan(&self, envelope: &Envelope, to: &[NodeId]) -> Vec<(NodeId, Vec<NodeId>, bool)> {
+    fn plan(&self, envelope: &Envelope, to: &[NodeId]) -> Vec<NextHop> {
         self.route(envelope, to)
             .into_iter()
             .filter(|(peer, _)| !self.store.outbox.contains_key(&(peer.clone(), envelope.id)))
-            .map(|(peer, (dests, late))| (peer, dests, late))
+            .map(|(peer, Covers { to, late })| NextHop { peer, to, late })
             .collect()
     }
 
     /// A peer whose queue is at its bound, if the plan needs one.
-    fn full_queue(&self, plan: &[(NodeId, Vec<NodeId>, bool)]) -> Option<NodeId> {
+    fn full_queue(&self, plan: &[NextHop]) -> Option<NodeId> {
         plan.iter()
-            .map(|(p, _, _)| p)
+            .map(|hop| &hop.peer)
             .find(|p| self.queued.get(*p).copied().unwrap_or(0) >= self.config.outbox_limit)
             .cloned()
     }
 
     /// Queues a stored envelope's planned copies and sends those whose link is up.
-    fn enqueue(&mut self, id: EnvelopeId, plan: Vec<(NodeId, Vec<NodeId>, bool)>, catch_up: bool, now: Timestamp) {
+    fn enqueue(&mut self, id: EnvelopeId, plan: Vec<NextHop>, catch_up: bool, now: Timestamp) {
         let Some(stored) = self.store.envelopes.get(&id) else {
             return;
         };
         let envelope_lane = Self::lane_for(&stored.envelope, catch_up);
         let expires = stored.envelope.expires;
-        for (peer, dests, late) in plan {
+        for NextHop { peer, to: dests, late } in plan {
             let lane = if late { Lane::Bulk } else { envelope_lane };
             let entry = OutboxEntry {
                 to: dests,
@@ -897,7 +904,13 @@ impl Core {
                 entry,
             });
             *self.queued.entry(peer.clone()).or_default() += 1;
-            self.timer(expires, TimerKind::Expire, Some(peer.clone()), Some(id));
+            self.timer(
+                expires,
+                Timer::Expire {
+                    peer: peer.clone(),
+                    item: id,
+                },
+            );
             if self.may_send(&peer) {
                 self.transmit(&peer, id, 0, now);
             }
@@ -931,8 +944,20 @@ impl Core {
         self.send_frame(peer, lane, &frame);
         let backoff = self.backoff(attempt);
         let due = now.plus(backoff);
-        self.retries.insert(key, (attempt.saturating_add(1), due));
-        self.timer(due, TimerKind::Retry, Some(peer.clone()), Some(id));
+        self.retries.insert(
+            key,
+            NextTry {
+                attempt: attempt.saturating_add(1),
+                due,
+            },
+        );
+        self.timer(
+            due,
+            Timer::Retry {
+                peer: peer.clone(),
+                item: id,
+            },
+        );
     }
 
     /// Capped exponential backoff with ±25% jitter from the seeded RNG.
@@ -1010,8 +1035,8 @@ impl Core {
             let hb = self.topology.link().heartbeat;
             // One heartbeat chain per peer: drop the one of an earlier up or of probing.
             self.timers
-                .retain(|(_, (k, p, _))| !(*k == TimerKind::Heartbeat && p.as_ref() == Some(peer)));
-            self.timer(now.plus(hb), TimerKind::Heartbeat, Some(peer.clone()), None);
+                .retain(|(_, t)| !matches!(t, Timer::Heartbeat { peer: p } if p == peer));
+            self.timer(now.plus(hb), Timer::Heartbeat { peer: peer.clone() });
             // Everything owed to this peer, urgent first.
             let mut owed: Vec<(Lane, EnvelopeId)> = self
                 .store
@@ -1038,9 +1063,7 @@ impl Core {
                 self.parent_down_since = Some(unreachable_since);
                 self.timer(
                     unreachable_since.plus(self.topology.link().failover_after),
-                    TimerKind::ParentCheck,
-                    None,
-                    None,
+                    Timer::ParentCheck,
                 );
             }
         }
@@ -1268,10 +1291,10 @@ impl Core {
             .filter(|_| matches!(i.state, IncidentState::Accepted | IncidentState::Dispatched))
             .filter(|_| i.owner == self.me && i.supervisor.is_none());
         if let Some(at) = accept {
-            self.timer(at, TimerKind::Accept, None, Some(id));
+            self.timer(at, Timer::Accept { item: id });
         }
         if let Some(at) = finish {
-            self.timer(at, TimerKind::Finish, None, Some(id));
+            self.timer(at, Timer::Finish { item: id });
         }
     }
 
@@ -1467,10 +1490,10 @@ impl Core {
         let (sign_for_by, finish_by) = (o.sign_for_by, o.finish_by);
         let roll = self.store.roll_up(id);
         if roll.signed_for + roll.refused < roll.targets {
-            self.timer(sign_for_by, TimerKind::OrderSignFor, None, Some(id));
+            self.timer(sign_for_by, Timer::OrderSignFor { item: id });
         }
         if roll.done + roll.refused < roll.targets {
-            self.timer(finish_by, TimerKind::OrderFinish, None, Some(id));
+            self.timer(finish_by, Timer::OrderFinish { item: id });
         }
     }
 
@@ -1845,25 +1868,24 @@ impl Core {
 
     // ---- timers ----
 
-    fn on_timer(&mut self, at: Timestamp, (kind, peer, item): Timer, now: Timestamp) {
-        match (kind, peer, item) {
-            (TimerKind::Retry, Some(peer), Some(id)) => self.on_retry(at, peer, id, now),
-            (TimerKind::Expire, Some(peer), Some(id)) => self.on_expire(peer, id, now),
-            (TimerKind::Heartbeat, Some(peer), _) => self.on_heartbeat(peer, now),
-            (TimerKind::ParentCheck, _, _) => self.on_parent_check(now),
-            (TimerKind::Accept, _, Some(id)) => self.on_accept_deadline(id, now),
-            (TimerKind::Finish, _, Some(id)) => self.on_finish_deadline(id, now),
-            (TimerKind::OrderSignFor, _, Some(id)) => self.on_order_deadline(id, Stage::SignFor, now),
-            (TimerKind::OrderFinish, _, Some(id)) => self.on_order_deadline(id, Stage::Finish, now),
-            (TimerKind::Sweep, _, _) => self.on_sweep(now),
-            (TimerKind::RoomGap, _, Some(room)) => self.on_room_gap(room, now),
-            _ => {}
+    fn on_timer(&mut self, at: Timestamp, timer: Timer, now: Timestamp) {
+        match timer {
+            Timer::Retry { peer, item } => self.on_retry(at, peer, item, now),
+            Timer::Expire { peer, item } => self.on_expire(peer, item, now),
+            Timer::Heartbeat { peer } => self.on_heartbeat(peer, now),
+            Timer::ParentCheck => self.on_parent_check(now),
+            Timer::Accept { item } => self.on_accept_deadline(item, now),
+            Timer::Finish { item } => self.on_finish_deadline(item, now),
+            Timer::OrderSignFor { item } => self.on_order_deadline(item, Stage::SignFor, now),
+            Timer::OrderFinish { item } => self.on_order_deadline(item, Stage::Finish, now),
+            Timer::Sweep => self.on_sweep(now),
+            Timer::RoomGap { room } => self.on_room_gap(room, now),
         }
     }
 
     fn on_retry(&mut self, at: Timestamp, peer: NodeId, id: EnvelopeId, now: Timestamp) {
         let key = (peer.clone(), id);
-        let Some(&(attempt, due)) = self.retries.get(&key) else {
+        let Some(&NextTry { attempt, due }) = self.retries.get(&key) else {
             return;
         };
         if due != at || self.store.outbox.get(&key).is_none_or(|e| e.acked) {
@@ -1923,12 +1945,18 @@ impl Core {
                 .collect();
             for id in owed {
                 let due = now.plus(self.backoff(20));
-                self.retries.insert((peer.clone(), id), (20, due));
-                self.timer(due, TimerKind::Retry, Some(peer.clone()), Some(id));
+                self.retries.insert((peer.clone(), id), NextTry { attempt: 20, due });
+                self.timer(
+                    due,
+                    Timer::Retry {
+                        peer: peer.clone(),
+                        item: id,
+                    },
+                );
             }
         }
         self.send_frame(&peer, Lane::Control, &Frame::Heartbeat { sent: now });
-        self.timer(now.plus(hb), TimerKind::Heartbeat, Some(peer), None);
+        self.timer(now.plus(hb), Timer::Heartbeat { peer });
     }
 
     fn on_parent_check(&mut self, now: Timestamp) {
@@ -1968,7 +1996,7 @@ impl Core {
             }
         }
         self.reroute(now);
-        self.timer(now.plus(threshold), TimerKind::ParentCheck, None, None);
+        self.timer(now.plus(threshold), Timer::ParentCheck);
     }
 
     fn announce_failover(&mut self, via: NodeId) {
@@ -2098,7 +2126,7 @@ impl Core {
                 !w.is_empty()
             });
         }
-        self.timer(now.plus(self.config.sweep_every), TimerKind::Sweep, None, None);
+        self.timer(now.plus(self.config.sweep_every), Timer::Sweep);
     }
 }
 

@@ -24,7 +24,7 @@
 
 use liandong_topology::{NodeId, Severity};
 
-use super::{CommandError, Core, Event, TimerKind};
+use super::{CommandError, Core, Event, Timer};
 use crate::codec::encoded_len;
 use crate::room::{
     HISTORY_BATCH, HISTORY_BATCHES_PER_SYNC, HISTORY_BYTES, MAX_INVITED, MAX_PRESENT, MAX_ROOM_EVENTS, MAX_TASKS,
@@ -712,12 +712,7 @@ impl Core {
     /// room at a time).
     fn watch_gap(&mut self, room: EnvelopeId, now: Timestamp) {
         if self.room_gap_armed.insert(room) {
-            self.timer(
-                now.plus(self.config.room_gap_wait),
-                TimerKind::RoomGap,
-                None,
-                Some(room),
-            );
+            self.timer(now.plus(self.config.room_gap_wait), Timer::RoomGap { room });
         }
     }
 
