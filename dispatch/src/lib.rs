@@ -23,7 +23,7 @@
 //!   log, minutes.
 //! - [`core`]: [`Core`], routing, hop acks, retries, dedup, lifecycles,
 //!   deadlines and supervision, skip-level failover and catch-up,
-//!   coordination rooms (in `core/room.rs`).
+//!   coordination rooms (in `core/room_asks.rs` and `core/room_events.rs`).
 //! - [`testing`]: an in-memory federation of cores with a virtual clock,
 //!   for tests and benchmarks.
 //!

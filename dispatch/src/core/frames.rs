@@ -1,0 +1,118 @@
+//! Frames from a peer: decoding, hop acks, refusals with their reason,
+//! and the checks on a carried envelope (signature, dedup, who may send
+//! what) before it is stored and acked.
+
+use super::*;
+
+impl Core {
+    pub(super) fn refuse(&mut self, peer: &NodeId, reason: String, now: Timestamp) {
+        self.audit(now, format!("refused from {peer}: {reason}"));
+        self.notify(Event::Refused {
+            peer: peer.clone(),
+            reason,
+        });
+    }
+
+    pub(super) fn on_frame(&mut self, peer: &NodeId, frame: Frame, now: Timestamp) {
+        if let Some(link) = self.links.get_mut(peer) {
+            link.last_heard = now;
+        }
+        if !self.link_up(peer) {
+            self.set_link(peer, true, now);
+        }
+        match frame {
+            Frame::Heartbeat { sent } => self.send_frame(peer, Lane::Control, &Frame::HeartbeatEcho { sent }),
+            Frame::HeartbeatEcho { sent } => {
+                if let Some(link) = self.links.get_mut(peer) {
+                    link.rtt = Some(now.since(sent));
+                }
+            }
+            Frame::HopAck { id } => {
+                let key = (peer.clone(), id);
+                if self.store.outbox.get(&key).is_some_and(|e| !e.acked) {
+                    self.persist(Record::Acked { peer: peer.clone(), id });
+                    self.retries.remove(&key);
+                    if let Some(n) = self.queued.get_mut(peer) {
+                        *n = n.saturating_sub(1);
+                    }
+                    if self
+                        .store
+                        .envelopes
+                        .get(&id)
+                        .is_some_and(|s| s.envelope.origin == self.me)
+                    {
+                        self.notify(Event::Forwarded { id, to: peer.clone() });
+                    }
+                }
+            }
+            Frame::Carry(carry) => self.on_carry(peer, carry, now),
+        }
+    }
+
+    pub(super) fn on_carry(&mut self, peer: &NodeId, carry: Carry, now: Timestamp) {
+        let id = carry.envelope.id;
+        if let Err(e) = verify_envelope(&carry.envelope, &*self.check) {
+            self.refuse(peer, format!("envelope {id}: {e}"), now);
+            return;
+        }
+        if let Err(reason) = self.permitted(peer, &carry.envelope) {
+            self.refuse(peer, format!("envelope {id}: {reason}"), now);
+            return;
+        }
+        let known = self.store.envelopes.contains_key(&id);
+        if !known && carry.envelope.expires <= now {
+            // Too late to act on: take it off the sender's hands and tell the origin.
+            self.audit(now, format!("{id} from {peer} arrived expired"));
+            self.dead_letter(&carry.envelope, now);
+            self.send_frame(peer, Lane::Control, &Frame::HopAck { id });
+            return;
+        }
+        let plan = self.plan(&carry.envelope, &carry.to);
+        if let Some(full) = self.full_queue(&plan) {
+            // Nothing stored and no ack: the sender keeps it and retries.
+            self.audit(now, format!("queue to {full} full: {id} from {peer} not accepted"));
+            self.notify(Event::Refused {
+                peer: peer.clone(),
+                reason: format!("envelope {id}: queue to {full} full, retry later"),
+            });
+            return;
+        }
+        if !known {
+            let mut trace = carry.trace;
+            trace.push(Hop {
+                node: self.me.clone(),
+                at: now,
+            });
+            let stored = StoredEnvelope {
+                envelope: carry.envelope,
+                trace,
+                catch_up: carry.catch_up,
+            };
+            self.persist(Record::Envelope(stored));
+        }
+        self.enqueue(id, plan, carry.catch_up, now);
+        self.send_frame(peer, Lane::Control, &Frame::HopAck { id });
+        if !known {
+            self.deliver(id, carry.to.contains(&self.me), now);
+        }
+    }
+
+    /// Rules a frame's content must follow whatever the signature says.
+    pub(super) fn permitted(&self, peer: &NodeId, envelope: &Envelope) -> Result<(), String> {
+        if let Body::Order(_) = &envelope.body {
+            let issuer = self
+                .ix(&envelope.origin)
+                .ok_or_else(|| format!("unknown issuer {}", envelope.origin))?;
+            if !self.is_below(issuer, self.me_ix) {
+                return Err(format!(
+                    "order from {} which is not above this node (sent by {peer})",
+                    envelope.origin
+                ));
+            }
+        }
+        if self.ix(&envelope.origin).is_none() {
+            return Err(format!("unknown origin {}", envelope.origin));
+        }
+        Ok(())
+    }
+}

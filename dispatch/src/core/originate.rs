@@ -1,0 +1,63 @@
+//! What this node sends in its own name: a new signed envelope stored and
+//! forwarded, and the dead letter that tells an origin its envelope
+//! expired undelivered.
+
+use super::*;
+
+impl Core {
+    /// Creates, signs, stores, applies and routes an envelope from this node.
+    pub(super) fn originate(&mut self, body: Body, to: Vec<NodeId>, mode: Mode, now: Timestamp) -> EnvelopeId {
+        let id = EnvelopeId(self.rng.random());
+        let mut envelope = Envelope {
+            id,
+            origin: self.me.clone(),
+            created: now,
+            expires: now.plus(self.config.ttl),
+            mode,
+            body,
+            signature: Vec::new(),
+        };
+        sign_envelope(&mut envelope, &*self.signer);
+        let trace = vec![Hop {
+            node: self.me.clone(),
+            at: now,
+        }];
+        self.persist(Record::Envelope(StoredEnvelope {
+            envelope,
+            trace,
+            catch_up: false,
+        }));
+        self.deliver(id, true, now);
+        self.forward(id, &to, false, now);
+        id
+    }
+
+    pub(super) fn dead_letter(&mut self, envelope: &Envelope, now: Timestamp) {
+        if matches!(envelope.body, Body::DeadLetter(_)) {
+            return;
+        }
+        let notice = DeadLetter {
+            id: envelope.id,
+            kind: envelope.kind(),
+            stuck_at: self.me.clone(),
+            expired: now,
+        };
+        if envelope.origin == self.me {
+            self.audit(
+                now,
+                format!("own {:?} {} expired undelivered", envelope.kind(), envelope.id),
+            );
+            self.notify(Event::DeadLettered {
+                id: envelope.id,
+                stuck_at: self.me.clone(),
+            });
+        } else {
+            self.originate(
+                Body::DeadLetter(notice),
+                vec![envelope.origin.clone()],
+                envelope.mode,
+                now,
+            );
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The core's public types: its settings, the effects a driver executes,
+//! the events it is told, operators' commands and why one is refused.
+
+use super::*;
+
+/// Settings of a core that are not in the topology's policy.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// How long an envelope may travel before it is dead-lettered.
+    pub ttl: Duration,
+    /// First retry delay for an unacked copy; doubles up to `retry_cap`.
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// Most unacked copies queued for one peer. Past it the node refuses
+    /// new work (commands fail, frames go unacked so senders retry later).
+    pub outbox_limit: usize,
+    /// How often expired envelopes are dropped from the dedup window.
+    pub sweep_every: Duration,
+    /// How long a room event may wait for an earlier one before this node
+    /// asks the room's home for the gap.
+    pub room_gap_wait: Duration,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            ttl: Duration::from_secs(3 * 24 * 3600),
+            retry_base: Duration::from_millis(500),
+            retry_cap: Duration::from_secs(60),
+            outbox_limit: 100_000,
+            sweep_every: Duration::from_secs(3600),
+            room_gap_wait: Duration::from_secs(3),
+        }
+    }
+}
+
+/// What the driver must do, in the order polled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Make these records durable. Every effect polled after this one may
+    /// depend on it: complete it first.
+    Persist(Vec<Record>),
+    /// Send an encoded frame to a peer on the given priority lane.
+    Send { peer: NodeId, lane: Lane, frame: Vec<u8> },
+    /// Tell the operators (UI, logs).
+    Notify(Event),
+    /// Open a connection to this node (skip-level failover).
+    Connect(NodeId),
+}
+
+/// What operators and logs are told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// An incident is recorded here for the first time. `alert` is set at
+    /// its owner, and on every center on the way for severities the policy
+    /// alerts along the path.
+    IncidentRecorded {
+        incident: EnvelopeId,
+        owner: NodeId,
+        severity: Severity,
+        alert: bool,
+    },
+    IncidentChanged {
+        incident: EnvelopeId,
+        action: &'static str,
+        by: NodeId,
+        state: IncidentState,
+    },
+    /// An order arrived here for this node to carry out.
+    OrderReceived {
+        order: EnvelopeId,
+        issuer: NodeId,
+    },
+    /// A target's state changed, as seen here (issuer or a center on the way).
+    OrderProgress {
+        order: EnvelopeId,
+        target: NodeId,
+        state: TargetState,
+        roll_up: RollUp,
+    },
+    Supervised {
+        item: Item,
+        stage: Stage,
+        supervisor: NodeId,
+    },
+    DeadLettered {
+        id: EnvelopeId,
+        stuck_at: NodeId,
+    },
+    /// The next hop has stored an envelope that started here: the
+    /// reporter's "at the township".
+    Forwarded {
+        id: EnvelopeId,
+        to: NodeId,
+    },
+    LinkChanged {
+        peer: NodeId,
+        up: bool,
+    },
+    FailedOver {
+        parent: NodeId,
+        via: NodeId,
+    },
+    /// A frame was refused; nothing in it was accepted.
+    Refused {
+        peer: NodeId,
+        reason: String,
+    },
+    /// A coordination room took its event `seq` here, in order (the
+    /// first, seq 1, is the opening).
+    RoomChanged {
+        room: EnvelopeId,
+        seq: u64,
+        line: &'static str,
+    },
+    /// The room's home did not take an ask from this node.
+    RoomRefused {
+        room: EnvelopeId,
+        ask: EnvelopeId,
+        reason: String,
+    },
+}
+
+/// An operator's action at this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Report {
+        report: Report,
+        mode: Mode,
+    },
+    Accept {
+        incident: EnvelopeId,
+        by: String,
+    },
+    Escalate {
+        incident: EnvelopeId,
+        by: String,
+        reason: String,
+    },
+    Feedback {
+        incident: EnvelopeId,
+        by: String,
+        text: String,
+    },
+    Resolve {
+        incident: EnvelopeId,
+        by: String,
+        summary: String,
+    },
+    Verify {
+        incident: EnvelopeId,
+        by: String,
+        accepted: bool,
+        note: String,
+    },
+    Close {
+        incident: EnvelopeId,
+        by: String,
+    },
+    Note {
+        incident: EnvelopeId,
+        by: String,
+        text: String,
+    },
+    Cancel {
+        incident: EnvelopeId,
+        by: String,
+        reason: String,
+    },
+    Dispatch {
+        order: Order,
+        mode: Mode,
+    },
+    /// Sign for, report progress on, finish or refuse an order addressed
+    /// to this node.
+    Acknowledge {
+        order: EnvelopeId,
+        state: TargetState,
+    },
+    /// Someone at this node acts in the coordination room of incident
+    /// `room` (open it, enter, speak, decide, assign a task, invite,
+    /// leave, close). `home` names the room's home for a room this node
+    /// does not know (asking to enter from off the incident's path); the
+    /// home then decides. Succeeds once the ask is stored here and on its
+    /// way; the room's event (or the home's refusal) follows.
+    Room {
+        room: EnvelopeId,
+        by: String,
+        role: Role,
+        act: RoomAct,
+        home: Option<NodeId>,
+    },
+}
+
+/// Why a command was refused. Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("no incident {0} is known here")]
+    UnknownIncident(EnvelopeId),
+    #[error("no order {0} is known here")]
+    UnknownOrder(EnvelopeId),
+    #[error("only the owner ({owner}) can {action} incident {incident}")]
+    NotOwner {
+        incident: EnvelopeId,
+        owner: NodeId,
+        action: &'static str,
+    },
+    #[error("only the reporting side ({origin}) can {action} incident {incident}")]
+    NotReporter {
+        incident: EnvelopeId,
+        origin: NodeId,
+        action: &'static str,
+    },
+    #[error("cannot {action} incident {incident}: it is {state}")]
+    BadTransition {
+        incident: EnvelopeId,
+        action: &'static str,
+        state: &'static str,
+    },
+    #[error("incident {0} is already at the top of the federation")]
+    AtTop(EnvelopeId),
+    #[error("order targets must be nodes below this one; {0} is not")]
+    TargetNotBelow(NodeId),
+    #[error("order has no targets")]
+    NoTargets,
+    #[error("this node is not a target of order {0}")]
+    NotATarget(EnvelopeId),
+    #[error("cannot go from {from} to {to} for order {order}")]
+    BadAck {
+        order: EnvelopeId,
+        from: &'static str,
+        to: &'static str,
+    },
+    #[error("the queue to {0} is full: try again when the link has caught up")]
+    Overloaded(NodeId),
+    #[error("only a leader may {action} a coordination room; {name} signs in as an operator")]
+    NotLeader { action: &'static str, name: String },
+    #[error(
+        "no coordination room for incident {0} is known here: this center is not on the incident's path and was not invited (give the room's home to ask it)"
+    )]
+    UnknownRoom(EnvelopeId),
+    #[error("the coordination room of incident {0} is closed")]
+    RoomClosed(EnvelopeId),
+    #[error("incident {0} already has a coordination room")]
+    RoomExists(EnvelopeId),
+    #[error("{name} is not in the coordination room of incident {room}: enter it first")]
+    NotPresent { room: EnvelopeId, name: String },
+    #[error("{name} is already in the coordination room of incident {room}")]
+    AlreadyPresent { room: EnvelopeId, name: String },
+    #[error("only the room's home ({home}) can {action} in the coordination room of incident {room}")]
+    NotAtHome {
+        room: EnvelopeId,
+        home: NodeId,
+        action: &'static str,
+    },
+    #[error(
+        "{node} is not on the path of incident {room} and was not invited: the room's home ({home}) refuses its people"
+    )]
+    NotAdmitted {
+        room: EnvelopeId,
+        node: NodeId,
+        home: NodeId,
+    },
+    #[error("a room task must go to a center or unit below the room's home {home}; {target} is not")]
+    TaskNotBelow { target: NodeId, home: NodeId },
+    #[error("the coordination room of incident {room} is full: {what}")]
+    RoomFull { room: EnvelopeId, what: String },
+    #[error("{0} is already invited or on the incident's path")]
+    AlreadyInvited(NodeId),
+    #[error("no node {0} is in the topology")]
+    UnknownNode(NodeId),
+}
+
+/// Why the core could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoreError {
+    #[error("node {0} is not in the topology")]
+    UnknownNode(NodeId),
+}
