@@ -1,0 +1,117 @@
+//! Load: background reports from the villages, orders from the issuers.
+
+use super::*;
+
+impl<'a> Sim<'a> {
+    pub(super) fn file_report(&mut self, ix: Ix, severity: Severity) {
+        if !self.up(ix) {
+            self.out.not_filed_node_down += 1;
+            return;
+        }
+        let owner = self.topo.owner_ix(NodeIx(ix), severity).0;
+        let n = self.reports.len();
+        let report = Report {
+            severity,
+            category: Category::Other,
+            title: format!("sim report {n}"),
+            detail: String::new(),
+            place: String::new(),
+            reporter: "sim".into(),
+        };
+        let now = self.local(ix);
+        let result = self.nodes[ix as usize].core.as_mut().map(|c| {
+            c.handle_command(
+                Command::Report {
+                    report,
+                    mode: Mode::Exercise,
+                },
+                now,
+            )
+        });
+        match result {
+            Some(Ok(id)) => {
+                self.report_ix.insert(id, n as u32);
+                self.reports.push(ReportTrack {
+                    origin: ix,
+                    owner,
+                    severity,
+                    sent: self.now,
+                    delivered: None,
+                    hops: 0,
+                    forwarded: false,
+                    excused: false,
+                });
+                self.out.report_sent(severity);
+            }
+            Some(Err(CommandError::Overloaded(_))) => self.out.refused += 1,
+            _ => self.out.refused += 1,
+        }
+        self.drain(ix);
+    }
+
+    pub(super) fn pick_severity(&mut self) -> Severity {
+        let weights = self.scenario.load.severity_mix.weights();
+        let total: f64 = weights.iter().map(|(_, w)| w).sum();
+        let mut x = self.rng.random::<f64>() * total;
+        for (s, w) in weights {
+            if x < w {
+                return s;
+            }
+            x -= w;
+        }
+        Severity::Routine
+    }
+
+    pub(super) fn dispatch_order(&mut self) {
+        let issuer = self.order_issuers[self.rng.random_range(0..self.order_issuers.len())];
+        if !self.up(issuer) {
+            self.out.not_filed_node_down += 1;
+            return;
+        }
+        let range = self.topo.subtree_range(NodeIx(issuer));
+        let targets = range
+            .clone()
+            .filter(|&i| i != issuer && self.topo.node(NodeIx(i)).level == self.order_to)
+            .count() as u32;
+        if targets == 0 {
+            return;
+        }
+        let order = Order {
+            incident: None,
+            targets: Targets::Subtree {
+                root: self.topo.node(NodeIx(issuer)).id.clone(),
+                level: Some(self.order_to),
+            },
+            severity: Severity::IV,
+            instruction: "sim order".into(),
+            by: "sim".into(),
+            finish_by: None,
+        };
+        let now = self.local(issuer);
+        let result = self.nodes[issuer as usize].core.as_mut().map(|c| {
+            c.handle_command(
+                Command::Dispatch {
+                    order,
+                    mode: Mode::Exercise,
+                },
+                now,
+            )
+        });
+        match result {
+            Some(Ok(id)) => {
+                self.order_ix.insert(id, self.orders.len() as u32);
+                self.orders.push(OrderTrack {
+                    issuer,
+                    sent: self.now,
+                    targets,
+                    reached: 0,
+                    excused: false,
+                });
+                self.out.orders_sent += 1;
+                self.out.order_targets += u64::from(targets);
+            }
+            _ => self.out.refused += 1,
+        }
+        self.drain(issuer);
+    }
+}
