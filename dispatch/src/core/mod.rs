@@ -150,9 +150,17 @@ pub struct Core {
     room_waiting: HashMap<EnvelopeId, BTreeMap<u64, EnvelopeId>>,
     /// Rooms with a gap timer armed.
     room_gap_armed: HashSet<EnvelopeId>,
-    /// The last catch-up asked per room: (first missing seq, when), so a
-    /// gap that persists is asked for again only after a while.
-    room_synced: HashMap<EnvelopeId, (u64, Timestamp)>,
+    /// The last catch-up asked per room, so a gap that persists is asked
+    /// for again only after a while.
+    room_synced: HashMap<EnvelopeId, SyncAsked>,
+}
+
+/// A catch-up this node asked of a room's home: from which sequence
+/// number, and when.
+#[derive(Debug, Clone, Copy)]
+struct SyncAsked {
+    from: u64,
+    at: Timestamp,
 }
 
 impl Core {

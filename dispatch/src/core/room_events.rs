@@ -6,7 +6,7 @@
 
 use liandong_topology::NodeId;
 
-use super::{Core, Event, Timer};
+use super::{Core, Event, SyncAsked, Timer};
 use crate::codec::encoded_len;
 use crate::room::{
     HISTORY_BATCH, HISTORY_BATCHES_PER_SYNC, HISTORY_BYTES, Person, Presence, Room, RoomEntry, RoomLine, RoomState,
@@ -295,9 +295,9 @@ impl Core {
         let recently = self
             .room_synced
             .get(&room)
-            .is_some_and(|&(f, at)| f == from && now.since(at) < RESYNC_AFTER);
+            .is_some_and(|asked| asked.from == from && now.since(asked.at) < RESYNC_AFTER);
         if !recently {
-            self.room_synced.insert(room, (from, now));
+            self.room_synced.insert(room, SyncAsked { from, at: now });
             let mode = self
                 .store
                 .envelopes
