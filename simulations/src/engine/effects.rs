@@ -108,15 +108,15 @@ impl<'a> Sim<'a> {
 
     pub(super) fn queue_delta(&mut self, ix: Ix, peer: Ix, up: bool) {
         let now = self.now;
-        let q = self.queues.entry((ix, peer)).or_insert((0, 0, 0));
+        let q = self.queues.entry((ix, peer)).or_default();
         if up {
-            q.0 += 1;
-            if q.0 > q.1 {
-                q.1 = q.0;
-                q.2 = now;
+            q.now += 1;
+            if q.now > q.peak {
+                q.peak = q.now;
+                q.peak_at = now;
             }
         } else {
-            q.0 = q.0.saturating_sub(1);
+            q.now = q.now.saturating_sub(1);
         }
     }
 

@@ -215,6 +215,15 @@ pub(crate) struct OrderTrack {
     pub excused: bool,
 }
 
+/// Unacked copies one node holds for one peer: now, at the peak, and when
+/// the peak was set (simulated ms).
+#[derive(Debug, Default, Clone, Copy)]
+struct QueueDepth {
+    now: u32,
+    peak: u32,
+    peak_at: u64,
+}
+
 pub(crate) struct Sim<'a> {
     pub scenario: &'a Scenario,
     pub topo: Arc<Topology>,
@@ -252,8 +261,8 @@ pub(crate) struct Sim<'a> {
     supervised: HashSet<(EnvelopeId, Ix, u8)>,
     /// (node, returned at) waiting to catch up.
     returning: Vec<(Ix, u64)>,
-    /// Unacked copies per (node, peer): now, peak, when the peak was set.
-    queues: HashMap<(Ix, Ix), (u32, u32, u64)>,
+    /// Unacked copies per (node, peer).
+    queues: HashMap<(Ix, Ix), QueueDepth>,
     pub out: Collected,
     pub events: u64,
     progress_every: u64,

@@ -179,12 +179,12 @@ impl<'a> Sim<'a> {
         let mut v: Vec<report::QueuePeak> = self
             .queues
             .iter()
-            .filter(|(_, q)| q.1 > 0)
+            .filter(|(_, q)| q.peak > 0)
             .map(|(&(a, b), q)| report::QueuePeak {
                 from: self.node_name(a),
                 to: self.node_name(b),
-                peak: q.1,
-                at: Duration::from_millis(q.2),
+                peak: q.peak,
+                at: Duration::from_millis(q.peak_at),
             })
             .collect();
         v.sort_by(|x, y| {
