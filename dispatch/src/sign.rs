@@ -1,8 +1,13 @@
 //! Origin signatures behind two small traits, so the node plugs in real
 //! Ed25519 keys and the simulator a cheap deterministic stand-in.
+//!
+//! A [`SignatureCheck`] is a set of public keys in memory, owned by the
+//! core. It never reads a file or a clock: when an envelope arrives from
+//! an origin it does not [`know`](SignatureCheck::knows), the core asks
+//! its driver for the key ([`crate::Effect::NeedKey`]) and hands what the
+//! driver loaded to [`learn`](SignatureCheck::learn).
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
 
 use liandong_topology::NodeId;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
@@ -15,9 +20,14 @@ pub trait Signer: Send {
     fn sign(&self, message: &[u8]) -> Vec<u8>;
 }
 
-/// Checks what other nodes originated.
+/// Checks what other nodes originated, with the keys it holds.
 pub trait SignatureCheck: Send + Sync {
     fn verify(&self, origin: &NodeId, message: &[u8], signature: &[u8]) -> Result<(), SignatureError>;
+    /// Whether a key for `origin` is held (so a failed check is final,
+    /// not for want of a key).
+    fn knows(&self, origin: &NodeId) -> bool;
+    /// Holds `key` as `origin`'s public key from now on.
+    fn learn(&mut self, origin: NodeId, key: Vec<u8>) -> Result<(), SignatureError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,7 +83,19 @@ impl Ed25519Keyring {
     pub fn insert(&mut self, node: NodeId, public_key: Vec<u8>) {
         self.keys.insert(node, public_key);
     }
+
+    /// How many nodes' keys it holds.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
 }
+
+/// Length of an Ed25519 public key.
+const ED25519_PUBLIC_KEY: usize = 32;
 
 impl SignatureCheck for Ed25519Keyring {
     fn verify(&self, origin: &NodeId, message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
@@ -84,6 +106,21 @@ impl SignatureCheck for Ed25519Keyring {
         UnparsedPublicKey::new(&ED25519, key)
             .verify(message, signature)
             .map_err(|_| SignatureError::Mismatch(origin.clone()))
+    }
+
+    fn knows(&self, origin: &NodeId) -> bool {
+        self.keys.contains_key(origin)
+    }
+
+    fn learn(&mut self, origin: NodeId, key: Vec<u8>) -> Result<(), SignatureError> {
+        if key.len() != ED25519_PUBLIC_KEY {
+            return Err(SignatureError::BadKey(format!(
+                "the key of {origin} is {} bytes long; an Ed25519 public key is {ED25519_PUBLIC_KEY}",
+                key.len()
+            )));
+        }
+        self.keys.insert(origin, key);
+        Ok(())
     }
 }
 
@@ -108,8 +145,25 @@ impl TestKeys {
         }
     }
 
-    pub fn check(&self) -> Arc<dyn SignatureCheck> {
-        Arc::new(self.clone())
+    /// A check that knows every node's key.
+    pub fn check(&self) -> Box<dyn SignatureCheck> {
+        Box::new(self.clone())
+    }
+
+    /// A check that knows only the keys of `known` and learns others (as
+    /// [`TestKeys::public_key`] gives them): a node whose certificates
+    /// of other nodes are not loaded yet.
+    pub fn knowing(&self, known: impl IntoIterator<Item = NodeId>) -> Box<dyn SignatureCheck> {
+        Box::new(TestKeyring {
+            keys: self.clone(),
+            known: known.into_iter().collect(),
+        })
+    }
+
+    /// What stands for `node`'s public key: what a driver hands to
+    /// [`SignatureCheck::learn`] of a [`TestKeys::knowing`] check.
+    pub fn public_key(&self, node: &NodeId) -> Vec<u8> {
+        self.secret(node).to_le_bytes().to_vec()
     }
 
     fn secret(&self, node: &NodeId) -> u64 {
@@ -150,6 +204,41 @@ impl SignatureCheck for TestKeys {
             Err(SignatureError::Mismatch(origin.clone()))
         }
     }
+
+    fn knows(&self, _origin: &NodeId) -> bool {
+        true
+    }
+
+    fn learn(&mut self, _origin: NodeId, _key: Vec<u8>) -> Result<(), SignatureError> {
+        Ok(())
+    }
+}
+
+/// [`TestKeys`] restricted to the nodes it was given or has learned.
+struct TestKeyring {
+    keys: TestKeys,
+    known: BTreeSet<NodeId>,
+}
+
+impl SignatureCheck for TestKeyring {
+    fn verify(&self, origin: &NodeId, message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
+        if !self.known.contains(origin) {
+            return Err(SignatureError::UnknownOrigin(origin.clone()));
+        }
+        self.keys.verify(origin, message, signature)
+    }
+
+    fn knows(&self, origin: &NodeId) -> bool {
+        self.known.contains(origin)
+    }
+
+    fn learn(&mut self, origin: NodeId, key: Vec<u8>) -> Result<(), SignatureError> {
+        if key != self.keys.public_key(&origin) {
+            return Err(SignatureError::BadKey(format!("not the key of {origin}")));
+        }
+        self.known.insert(origin);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -175,6 +264,40 @@ mod tests {
             ring.verify(&other, b"report", &sig),
             Err(SignatureError::UnknownOrigin(other))
         );
+    }
+
+    #[test]
+    fn a_keyring_learns_only_ed25519_public_keys() {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        let signer = Ed25519Signer::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let node = NodeId::parse("350121001").unwrap();
+        let mut ring = Ed25519Keyring::default();
+        assert!(!ring.knows(&node));
+        let short = ring.learn(node.clone(), vec![7; 31]).unwrap_err();
+        assert!(short.to_string().contains("31 bytes long"), "{short}");
+        assert!(!ring.knows(&node), "a bad key is not held");
+        ring.learn(node.clone(), signer.public_key()).unwrap();
+        assert!(ring.knows(&node));
+        assert_eq!(ring.verify(&node, b"m", &signer.sign(b"m")), Ok(()));
+    }
+
+    #[test]
+    fn restricted_test_keys_learn_only_the_right_key() {
+        let keys = TestKeys::new(9);
+        let (a, b) = (NodeId::parse("350102").unwrap(), NodeId::parse("350103").unwrap());
+        let mut check = keys.knowing([a.clone()]);
+        let sig = keys.signer(&b).sign(b"m");
+        assert_eq!(
+            check.verify(&b, b"m", &sig),
+            Err(SignatureError::UnknownOrigin(b.clone()))
+        );
+        assert!(
+            check.learn(b.clone(), keys.public_key(&a)).is_err(),
+            "a's key is not b's"
+        );
+        assert!(!check.knows(&b));
+        check.learn(b.clone(), keys.public_key(&b)).unwrap();
+        assert_eq!(check.verify(&b, b"m", &sig), Ok(()));
     }
 
     #[test]

@@ -38,6 +38,10 @@ struct NetNode {
     events: Vec<Event>,
     /// Crash right after the next Persist completes, before its sends.
     crash_after_persist: bool,
+    /// The only origins whose keys the node holds at start (None: all).
+    known_keys: Option<BTreeSet<NodeId>>,
+    /// Keys the core asked for ([`Effect::NeedKey`]) and was not handed.
+    key_asks: Vec<NodeId>,
 }
 
 /// A whole federation in memory.
@@ -94,6 +98,8 @@ impl Net {
                 disk: Store::default(),
                 events: Vec::new(),
                 crash_after_persist: false,
+                known_keys: None,
+                key_asks: Vec::new(),
             };
             net.nodes.insert(n.id.clone(), node);
             net.start(&n.id);
@@ -112,12 +118,17 @@ impl Net {
         let seed = self.seed ^ self.seq.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         self.seq += 1;
         let Some(node) = self.nodes.get_mut(id) else { return };
+        let check = match &node.known_keys {
+            Some(known) => self.keys.knowing(known.iter().cloned()),
+            None => self.keys.check(),
+        };
+        node.key_asks.clear();
         let core = Core::restore(
             self.topology.clone(),
             id.clone(),
             self.config.clone(),
             Box::new(self.keys.signer(id)),
-            self.keys.check(),
+            check,
             seed,
             node.disk.clone(),
             self.now,
@@ -160,6 +171,36 @@ impl Net {
         };
         self.drain(at);
         result
+    }
+
+    /// Restarts `id` (from its disk) holding only the keys of `known`, as
+    /// a node whose other certificates are not loaded yet: envelopes from
+    /// other origins make its core ask ([`Net::key_asks`]).
+    pub fn hold_only_keys(&mut self, id: &NodeId, known: impl IntoIterator<Item = NodeId>) {
+        if let Some(node) = self.nodes.get_mut(id) {
+            node.known_keys = Some(known.into_iter().collect());
+        }
+        self.crash(id);
+        self.restart(id);
+    }
+
+    /// Keys `id`'s core asked for and was not handed yet, oldest first.
+    pub fn key_asks(&self, id: &NodeId) -> &[NodeId] {
+        &self.nodes[id].key_asks
+    }
+
+    /// Hands `id`'s core the key of `origin` it asked for (or, with
+    /// `Err`, why it could not be loaded), as a driver does.
+    pub fn hand_key(&mut self, id: &NodeId, origin: &NodeId, loaded: Result<(), String>) {
+        let key = loaded.map(|()| self.keys.public_key(origin));
+        let now = self.now;
+        if let Some(node) = self.nodes.get_mut(id) {
+            node.key_asks.retain(|o| o != origin);
+            if let Some(core) = node.core.as_mut() {
+                core.handle_key(origin, key, now);
+            }
+        }
+        self.drain(id);
     }
 
     /// Injects raw bytes as if `from` had sent them to `to`.
@@ -302,6 +343,7 @@ impl Net {
                 Effect::Send { peer, frame, .. } => self.transmit(id, &peer, frame),
                 Effect::Notify(event) => node.events.push(event),
                 Effect::Connect(peer) => self.connect(id, &peer),
+                Effect::NeedKey(origin) => node.key_asks.push(origin),
             }
         }
         self.rearm(id);

@@ -243,3 +243,64 @@ async fn metrics_are_served_in_the_prometheus_format() {
     }
     fed.shutdown().await;
 }
+
+/// The key path end to end: a township started before its village's
+/// certificate was in the federation directory holds no key for it. The
+/// village's first envelope is neither stored nor acked; the core asks for
+/// the key, the node reads the (now present) certificate off the core's
+/// path, and the village's retry is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_missing_at_start_is_loaded_when_its_first_envelope_comes() {
+    use liandong_node::store::{Durable, StoreLocation, StoreOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut fed = demo(dir.path(), Ipv4Addr::new(127, 0, 16, 1));
+    let (town, village) = (id("350102001"), id("350102001001"));
+    let cert = fed.certs().join("nodes").join(village.as_str()).join("node.pem");
+    let aside = dir.path().join("village-node.pem");
+    std::fs::rename(&cert, &aside).unwrap();
+    fed.start(&town).await.unwrap();
+    std::fs::rename(&aside, &cert).unwrap();
+    fed.start(&village).await.unwrap();
+
+    let incident = match file(&fed, &village, 1).await {
+        Response::Done { id, .. } => id,
+        other => panic!("the village refused: {other:?}"),
+    };
+    // Wait for the township to record it: check, then wait for its next
+    // notice (at most a short while, in case the notice came before the
+    // subscription), until the deadline.
+    let mut at_town = fed.node(&town).unwrap().subscribe();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !known(&fed, &town, incident).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the report never reached the township"
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(200), at_town.recv()).await;
+    }
+    fed.stop(&town).await;
+
+    let store = Durable::open(
+        &StoreLocation::choose(None, &fed.data_dir(&town)).unwrap(),
+        &town,
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap()
+    .load()
+    .await
+    .unwrap();
+    let audit: Vec<&str> = store.audit.iter().map(|a| a.what.as_str()).collect();
+    let waited = audit
+        .iter()
+        .position(|a| a.contains(&format!("waits for the key of {village}")))
+        .unwrap_or_else(|| panic!("the first copy did not wait for the key: {audit:?}"));
+    let learned = audit
+        .iter()
+        .position(|a| a.contains(&format!("learned the key of {village}")))
+        .unwrap_or_else(|| panic!("the key was not learned: {audit:?}"));
+    assert!(waited < learned, "{audit:?}");
+    assert!(store.envelopes.contains_key(&incident), "the retry is stored");
+    fed.shutdown().await;
+}

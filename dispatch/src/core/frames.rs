@@ -51,6 +51,11 @@ impl Core {
 
     pub(super) fn on_carry(&mut self, peer: &NodeId, carry: Carry, now: Timestamp) {
         let id = carry.envelope.id;
+        if let keys::KeyWait::Asked(origin) = self.await_keys(&carry.envelope, now) {
+            // Neither stored nor acked: the sender retries once the key is here.
+            self.audit(now, format!("{id} from {peer} waits for the key of {origin}"));
+            return;
+        }
         if let Err(e) = verify_envelope(&carry.envelope, &*self.check) {
             self.refuse(peer, format!("envelope {id}: {e}"), now);
             return;

@@ -8,6 +8,7 @@
 //! - `routing`: next hops, queuing, sending, backoff;
 //! - `links`: links up and down, re-routing, failover;
 //! - `frames`: frames from peers and the checks on a carried envelope;
+//! - `keys`: origin keys the check lacks, asked of the driver;
 //! - `incidents`, `orders`: the two lifecycles;
 //! - `originate`: what this node sends in its own name;
 //! - `commands`: operators' commands;
@@ -37,6 +38,7 @@ use crate::wire::{
 mod commands;
 mod frames;
 mod incidents;
+mod keys;
 mod links;
 mod orders;
 mod originate;
@@ -120,7 +122,9 @@ pub struct Core {
     me_ix: NodeIx,
     config: CoreConfig,
     signer: Box<dyn Signer>,
-    check: Arc<dyn SignatureCheck>,
+    check: Box<dyn SignatureCheck>,
+    /// Origin keys asked of the driver, and loads that failed.
+    key_asks: keys::KeyAsks,
     rng: StdRng,
     store: Store,
     /// Records of the input being handled, emitted as one Persist.
@@ -171,7 +175,7 @@ impl Core {
         me: NodeId,
         config: CoreConfig,
         signer: Box<dyn Signer>,
-        check: Arc<dyn SignatureCheck>,
+        check: Box<dyn SignatureCheck>,
         seed: u64,
         now: Timestamp,
     ) -> Result<Core, CoreError> {
@@ -187,7 +191,7 @@ impl Core {
         me: NodeId,
         config: CoreConfig,
         signer: Box<dyn Signer>,
-        check: Arc<dyn SignatureCheck>,
+        check: Box<dyn SignatureCheck>,
         seed: u64,
         store: Store,
         now: Timestamp,
@@ -200,6 +204,7 @@ impl Core {
             config,
             signer,
             check,
+            key_asks: keys::KeyAsks::default(),
             rng: StdRng::seed_from_u64(seed),
             store,
             batch: Vec::new(),

@@ -46,6 +46,12 @@ pub enum Effect {
     Notify(Event),
     /// Open a connection to this node (skip-level failover).
     Connect(NodeId),
+    /// An envelope came from (or carries one signed by) this node of the
+    /// federation, whose key the core's check does not hold: load it off
+    /// the core's path (from its CA-checked certificate) and hand it back
+    /// with [`Core::handle_key`](super::Core::handle_key). The envelope was
+    /// neither stored nor acked; its sender's retry will be.
+    NeedKey(NodeId),
 }
 
 /// What operators and logs are told.

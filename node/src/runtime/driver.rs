@@ -21,6 +21,11 @@
 //! are answered, acts refused, link input left waiting (peers were not
 //! acked, so they resend), and the timer is the next probe of the store.
 //!
+//! When the core asks for a key it lacks (`Effect::NeedKey`), the
+//! [`KeyLoader`] reads that node's certificate on a blocking thread and
+//! the result comes back as one more input; the core never waits on a
+//! file.
+//!
 //! The driver makes no protocol decisions: it waits, hands over, drains
 //! and executes. What an operator's request means is `operators`; what
 //! the logs, metrics and subscribers are told is `notices`.
@@ -29,8 +34,9 @@ use liandong_control::clock;
 use liandong_control::proto::{Notice, Operator, Request, Response};
 use liandong_dispatch::{Core, Effect, Record, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::info;
+use tracing::{info, warn};
 
+use super::keys::{KeyLoader, LoadedKey};
 use super::notices::Notices;
 use super::operators::{self, NodeFacts, Subject};
 use super::revocations::RevocationWatch;
@@ -45,6 +51,7 @@ pub const BATCH_INPUTS: usize = 1024;
 enum Input {
     Link(LinkEvent),
     Call(Call),
+    Key(LoadedKey),
     Timeout,
 }
 
@@ -64,9 +71,12 @@ pub(super) struct Driver {
     pub control: ControlServer,
     pub notices: Notices,
     pub revocations: RevocationWatch,
+    /// Reads the certificates of nodes whose keys the core asks for.
+    pub keys: KeyLoader,
     /// Inputs: frames and link changes, operators' calls, the stop signal.
     pub link_rx: mpsc::Receiver<LinkEvent>,
     pub call_rx: mpsc::Receiver<Call>,
+    pub key_rx: mpsc::Receiver<LoadedKey>,
     pub stop: watch::Receiver<bool>,
     /// When the node started (shown in its status).
     pub started: Timestamp,
@@ -83,6 +93,7 @@ impl Driver {
                 _ = self.stop.changed() => break,
                 Some(ev) = self.link_rx.recv(), if self.storage.problem().is_none() => Input::Link(ev),
                 Some(call) = self.call_rx.recv() => Input::Call(call),
+                Some(key) = self.key_rx.recv() => Input::Key(key),
                 _ = sleep_until(deadline) => Input::Timeout,
                 _ = revocation_tick.tick() => {
                     self.revocations.check(&self.transport);
@@ -99,6 +110,8 @@ impl Driver {
                     inputs.push(Input::Link(ev));
                 } else if let Ok(call) = self.call_rx.try_recv() {
                     inputs.push(Input::Call(call));
+                } else if let Ok(key) = self.key_rx.try_recv() {
+                    inputs.push(Input::Key(key));
                 } else {
                     break;
                 }
@@ -135,6 +148,7 @@ impl Driver {
                     let response = self.on_call(&call.operator, call.request, now);
                     after.push(After::Reply(call.reply, Box::new(response)));
                 }
+                Input::Key(key) => self.on_key(key, now),
                 Input::Timeout => self.core.handle_timeout(now),
             }
             self.drain(&mut records, &mut after);
@@ -182,6 +196,21 @@ impl Driver {
         }
     }
 
+    /// A key the loader read for the core, or why it could not.
+    fn on_key(&mut self, loaded: LoadedKey, now: Timestamp) {
+        self.keys.received(&loaded.node);
+        match &loaded.key {
+            Ok(key) => {
+                info!(node = %loaded.node, "loaded the key of a node outside this one's branch");
+                self.storage.keep_key(loaded.node.clone(), key.clone());
+            }
+            Err(reason) => {
+                warn!(node = %loaded.node, %reason, "no valid certificate: its envelopes are refused for now");
+            }
+        }
+        self.core.handle_key(&loaded.node, loaded.key, now);
+    }
+
     /// An operator's request: a question is answered from the core; an act
     /// becomes a command the core handles (its effects are drained with
     /// the turn's, and the answer is sent after the commit).
@@ -224,6 +253,7 @@ impl Driver {
                 self.transport.connect(&peer);
             }
             After::Effect(Effect::Notify(event)) => self.notices.event(event, &self.core, now),
+            After::Effect(Effect::NeedKey(node)) => self.keys.load(node),
             After::Effect(Effect::Persist(_)) => unreachable!("persists are batched before execution"),
         }
     }
@@ -276,6 +306,8 @@ impl Driver {
                 self.storage.recovered();
                 self.notices.push(now, Notice::Storage { problem: None });
             }
+            // Dropped with the link input: the core asks again later.
+            Input::Key(key) => self.keys.received(&key.node),
             Input::Link(_) => {}
         }
     }

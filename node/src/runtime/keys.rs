@@ -1,18 +1,22 @@
 //! Who this node is and whom it believes: its own certificate chain and
 //! key (for TLS and, as an Ed25519 signer, for the envelopes it
 //! originates), the CA verifier with the reloadable revocation list, and
-//! the keyring of other nodes' public keys that checks the origin
-//! signature of every envelope the core receives.
+//! the public keys of other nodes that the core checks origin signatures
+//! with.
 //!
-//! The core reads the keyring through [`SignatureCheck`]. Keys come from
-//! CA-checked certificates only: the node's own branch (ancestors and
-//! subtree) at start, any other node of the topology on first need. The
-//! one place a certificate file is read for that is [`read_node_key`].
+//! The core owns its keys in memory and never reads a file for them. At
+//! start the node reads the CA-checked certificates of its own branch
+//! (ancestors and subtree) into the [`Ed25519Keyring`] each core begins
+//! with. Any other origin (a coordination room carries what an invited
+//! unit of another county said; a node added to the federation later)
+//! the core asks for with `Effect::NeedKey`; the [`KeyLoader`] reads that
+//! node's certificate on a blocking thread, off the core's path, and the
+//! driver hands the key back. The one place a certificate file is read
+//! for a key is [`read_node_key`].
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::Arc;
 
 use liandong_certs::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use liandong_certs::{
@@ -20,10 +24,10 @@ use liandong_certs::{
     load_private_key,
 };
 use liandong_control::clock;
-use liandong_dispatch::sign::{SignatureCheck, SignatureError};
-use liandong_dispatch::{Core, CoreConfig, Ed25519Signer, Timestamp};
+use liandong_dispatch::{Core, CoreConfig, Ed25519Keyring, Ed25519Signer, Timestamp};
 use liandong_topology::{NodeId, Topology};
-use tracing::{info, warn};
+use tokio::sync::mpsc;
+use tracing::warn;
 
 use super::config::{CertPaths, NodeError};
 
@@ -38,8 +42,11 @@ pub(super) struct Credentials {
     pub chain: Vec<CertificateDer<'static>>,
     /// This node's private key: TLS, and the signer of what it originates.
     pub key: PrivateKeyDer<'static>,
-    /// Other nodes' public keys, as the core checks origin signatures.
-    check: Arc<Keyring>,
+    /// Where other nodes' certificates are (`<dir>/<id>/node.pem`).
+    pub peers: PathBuf,
+    /// The keys a new core checks origins with: this node's branch, read
+    /// at start, and every key loaded since.
+    keyring: Ed25519Keyring,
 }
 
 impl Credentials {
@@ -64,13 +71,20 @@ impl Credentials {
                 own.identity
             )));
         }
-        let check = Arc::new(Keyring::load(&paths.peers, topology, me, &verifier, &chain));
+        let keyring = branch_keys(&paths.peers, topology, me, &verifier, &chain);
         Ok(Credentials {
             verifier,
             chain,
             key,
-            check,
+            peers: paths.peers.clone(),
+            keyring,
         })
+    }
+
+    /// Keeps a loaded key for the cores built from now on (after a failed
+    /// commit the core is rebuilt; it should not ask again).
+    pub fn keep_key(&mut self, node: NodeId, key: Vec<u8>) {
+        self.keyring.insert(node, key);
     }
 
     fn signer(&self) -> Result<Ed25519Signer, NodeError> {
@@ -92,7 +106,7 @@ impl Credentials {
             me.clone(),
             config.clone(),
             Box::new(self.signer()?),
-            self.check.clone(),
+            Box::new(self.keyring.clone()),
             os_seed(),
             store,
             now,
@@ -112,128 +126,101 @@ fn os_seed() -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// Public keys of the nodes whose envelopes this node checks, from their
-/// CA-verified certificates in the federation directory: its ancestors
-/// and subtree at start, and any other node of the topology the first
-/// time one of its envelopes arrives (a coordination room carries what
-/// an invited unit of another county said; a node added to the
-/// federation later). A certificate that cannot be read is tried again
-/// after [`KEY_RETRY`], not on every envelope.
-struct Keyring {
-    keys: RwLock<HashMap<NodeId, Vec<u8>>>,
+/// The keys of this node's branch (its ancestors and subtree) from their
+/// CA-verified certificates in `dir`, and its own. A related node whose
+/// certificate is missing or invalid is left out (warned once): the core
+/// asks for it when one of its envelopes arrives.
+fn branch_keys(
+    dir: &Path,
+    topology: &Topology,
+    me: &NodeId,
+    verifier: &Verifier,
+    own: &[CertificateDer],
+) -> Ed25519Keyring {
+    let mut keys = Ed25519Keyring::default();
+    if let Some(leaf) = own.first()
+        && let Ok(k) = ed25519_public_key(leaf)
+    {
+        keys.insert(me.clone(), k);
+    }
+    let mut missing = Vec::new();
+    let related = topology
+        .ancestors(me)
+        .map(|n| n.id.clone())
+        .chain(topology.subtree(me, None).map(|n| n.id.clone()))
+        .filter(|id| id != me);
+    for id in related {
+        match read_node_key(dir, verifier, &id) {
+            Ok(k) => keys.insert(id, k),
+            Err(_) => missing.push(id),
+        }
+    }
+    if !missing.is_empty() {
+        warn!(
+            count = missing.len(),
+            first = %missing[0],
+            dir = %dir.display(),
+            "no valid certificate for some related nodes: they are read again when their envelopes arrive"
+        );
+    }
+    keys
+}
+
+/// A key the [`KeyLoader`] read (or why it could not).
+pub(super) struct LoadedKey {
+    pub node: NodeId,
+    pub key: Result<Vec<u8>, String>,
+}
+
+/// Reads the certificates of nodes the core asked keys for, each on a
+/// blocking thread, and sends each result to the driver. One read per node
+/// at a time.
+pub(super) struct KeyLoader {
     dir: PathBuf,
     verifier: Arc<Verifier>,
-    topology: Arc<Topology>,
-    /// Ids whose certificate was missing or invalid, and when.
-    missing: std::sync::Mutex<HashMap<NodeId, std::time::Instant>>,
+    reading: HashSet<NodeId>,
+    done: mpsc::Sender<LoadedKey>,
 }
 
-/// How long a node whose certificate could not be read waits before it
-/// is read again.
-const KEY_RETRY: Duration = Duration::from_secs(30);
+/// Key reads in flight or unreceived at most: each is one node's
+/// certificate, asked at most once per half minute.
+pub(super) const KEY_QUEUE: usize = 256;
 
-impl Keyring {
-    fn load(
-        dir: &Path,
-        topology: &Arc<Topology>,
-        me: &NodeId,
-        verifier: &Arc<Verifier>,
-        own: &[CertificateDer],
-    ) -> Keyring {
-        let ring = Keyring {
-            keys: RwLock::new(HashMap::new()),
-            dir: dir.to_path_buf(),
-            verifier: verifier.clone(),
-            topology: topology.clone(),
-            missing: std::sync::Mutex::new(HashMap::new()),
-        };
-        let mut keys = HashMap::new();
-        if let Some(leaf) = own.first()
-            && let Ok(k) = ed25519_public_key(leaf)
-        {
-            keys.insert(me.clone(), k);
+impl KeyLoader {
+    pub fn new(dir: PathBuf, verifier: Arc<Verifier>, done: mpsc::Sender<LoadedKey>) -> KeyLoader {
+        KeyLoader {
+            dir,
+            verifier,
+            reading: HashSet::new(),
+            done,
         }
-        let mut missing = Vec::new();
-        let related = topology
-            .ancestors(me)
-            .map(|n| n.id.clone())
-            .chain(topology.subtree(me, None).map(|n| n.id.clone()))
-            .filter(|id| id != me);
-        for id in related {
-            match ring.read(&id) {
-                Some(k) => {
-                    keys.insert(id, k);
-                }
-                None => missing.push(id),
-            }
-        }
-        if !missing.is_empty() {
-            warn!(
-                count = missing.len(),
-                first = %missing[0],
-                dir = %dir.display(),
-                "no valid certificate for some related nodes: envelopes they originate will be refused"
-            );
-        }
-        *ring.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
-        ring
     }
 
-    /// The public key in `id`'s certificate, if it is there and the CA
-    /// issued it to that node.
-    fn read(&self, id: &NodeId) -> Option<Vec<u8>> {
-        read_node_key(&self.dir, &self.verifier, id).ok()
+    /// Starts reading `node`'s certificate unless a read is under way.
+    pub fn load(&mut self, node: NodeId) {
+        if !self.reading.insert(node.clone()) {
+            return;
+        }
+        let (dir, verifier, done) = (self.dir.clone(), self.verifier.clone(), self.done.clone());
+        tokio::task::spawn_blocking(move || {
+            let key = read_node_key(&dir, &verifier, &node);
+            // The driver is gone only when the node stops.
+            let _ = done.blocking_send(LoadedKey { node, key });
+        });
     }
 
-    /// The key of `origin`, reading its certificate on first need.
-    fn key(&self, origin: &NodeId) -> Option<Vec<u8>> {
-        if let Some(k) = self.keys.read().unwrap_or_else(|e| e.into_inner()).get(origin) {
-            return Some(k.clone());
-        }
-        // Only nodes of the federation have certificates worth reading.
-        self.topology.get(origin)?;
-        {
-            let missing = self.missing.lock().unwrap_or_else(|e| e.into_inner());
-            if missing.get(origin).is_some_and(|at| at.elapsed() < KEY_RETRY) {
-                return None;
-            }
-        }
-        match self.read(origin) {
-            Some(k) => {
-                info!(node = %origin, "read the certificate of a node outside this one's branch");
-                self.keys
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(origin.clone(), k.clone());
-                Some(k)
-            }
-            None => {
-                warn!(node = %origin, dir = %self.dir.display(), "no valid certificate: its envelopes are refused");
-                let mut missing = self.missing.lock().unwrap_or_else(|e| e.into_inner());
-                missing.insert(origin.clone(), std::time::Instant::now());
-                None
-            }
-        }
-    }
-}
-
-impl SignatureCheck for Keyring {
-    fn verify(&self, origin: &NodeId, message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
-        use ring::signature::{ED25519, UnparsedPublicKey};
-        let key = self
-            .key(origin)
-            .ok_or_else(|| SignatureError::UnknownOrigin(origin.clone()))?;
-        UnparsedPublicKey::new(&ED25519, key)
-            .verify(message, signature)
-            .map_err(|_| SignatureError::Mismatch(origin.clone()))
+    /// The driver received `node`'s result.
+    pub fn received(&mut self, node: &NodeId) {
+        self.reading.remove(node);
     }
 }
 
 /// Reads node `id`'s certificate in `dir` (`<dir>/<id>/node.pem`), checks
 /// it against the CA (chain, validity dates, revocation list in force) and
 /// that the CA issued it to that very node, and returns the Ed25519 public
-/// key in it, or why not. The keyring's only file access: it reads no
-/// other state and keeps none.
+/// key in it, or why not. Runs at start and on the [`KeyLoader`]'s
+/// threads, never on the core's path; it reads no other state and keeps
+/// none.
 pub(super) fn read_node_key(dir: &Path, verifier: &Verifier, id: &NodeId) -> Result<Vec<u8>, String> {
     let path = dir.join(id.as_str()).join("node.pem");
     let chain = load_certificates(&path).map_err(|e| e.to_string())?;

@@ -6,9 +6,9 @@
 //! One job per file; dependencies point one way, up this list:
 //! - `config`: [`NodeConfig`], [`CertPaths`] (which certificate files are
 //!   this node's), the default control address, [`NodeError`].
-//! - `keys`: this node's credentials (chain, key, CA verifier, signer) and
-//!   the keyring of other nodes' public keys the core checks origin
-//!   signatures with.
+//! - `keys`: this node's credentials (chain, key, CA verifier, signer),
+//!   the keys of its branch each core starts with, and the loader that
+//!   reads another node's certificate when the core asks for its key.
 //! - `limits`: the bounds on what operators type.
 //! - `operators`: pure functions of the core: an operator's act to a
 //!   command, a command's outcome to the answer, a question to its answer.
@@ -46,7 +46,7 @@ use crate::observe::serve_metrics;
 use crate::store::Durable;
 use crate::transport::{Transport, TransportConfig};
 use driver::Driver;
-use keys::Credentials;
+use keys::{Credentials, KeyLoader};
 use notices::Notices;
 use revocations::RevocationWatch;
 use storage::Storage;
@@ -143,16 +143,19 @@ impl Node {
         };
         info!(links = %link_addr, control = %control_addr, metrics = ?metrics_addr, "node running");
 
+        let (key_tx, key_rx) = mpsc::channel(keys::KEY_QUEUE);
         let (stop, stop_rx) = watch::channel(false);
         let driver = Driver {
             core,
             revocations: RevocationWatch::new(config.certs.revoked.clone(), creds.verifier.clone()),
+            keys: KeyLoader::new(creds.peers.clone(), creds.verifier.clone(), key_tx),
             storage: Storage::new(durable, creds, topology, me.clone(), config.core.clone()),
             transport,
             control,
             notices: Notices::new(pushed.clone(), &me),
             link_rx,
             call_rx,
+            key_rx,
             stop: stop_rx,
             started: now,
         };

@@ -117,6 +117,11 @@ impl Storage {
         info!("store recovered: taking new work again");
     }
 
+    /// Keeps a key the core learned for every core rebuilt from now on.
+    pub fn keep_key(&mut self, node: NodeId, key: Vec<u8>) {
+        self.creds.keep_key(node, key);
+    }
+
     /// A core rebuilt from what the store holds, dropping what the failed
     /// commit would have added; told which links are up (the links are
     /// still there). `None` if the store cannot be read yet or the core

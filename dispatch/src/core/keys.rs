@@ -1,0 +1,106 @@
+//! Origin keys the core does not hold yet: it asks its driver for them.
+//!
+//! The core checks every signed envelope with the keys in its
+//! [`SignatureCheck`], which never reads a file or a clock. When an
+//! envelope (or an envelope signed inside it: the report an escalation
+//! carries, the ask and report of a room event) comes from a node of the
+//! federation whose key the check does not hold, the core neither stores
+//! nor acks it, and asks for the key with [`Effect::NeedKey`]. The driver
+//! loads it off the core's path (the node reads and CA-checks that node's
+//! certificate) and hands it back with [`Core::handle_key`]; the sender,
+//! never acked, retries, and the retry is stored.
+//!
+//! A key that could not be loaded is asked for again only after
+//! [`KEY_RETRY`]; meanwhile envelopes it signed are refused as from an
+//! unknown origin, so a missing certificate costs one load per half
+//! minute, not one per envelope.
+
+use super::*;
+use crate::wire::RoomWhat;
+
+/// How long after a failed load a key is asked for again (and how long
+/// an unanswered ask stands before it is repeated).
+pub const KEY_RETRY: Duration = Duration::from_secs(30);
+
+/// Keys asked of the driver and loads that failed, by origin.
+#[derive(Debug, Default)]
+pub(super) struct KeyAsks {
+    /// Asked and not answered yet: since when.
+    asked: BTreeMap<NodeId, Timestamp>,
+    /// The last load failed: when.
+    failed: BTreeMap<NodeId, Timestamp>,
+}
+
+/// Whether an envelope's signatures can be checked now.
+pub(super) enum KeyWait {
+    /// Every key is held, or a missing one is refused for now (the check
+    /// then fails with the usual reason).
+    Ready,
+    /// The key of this origin was asked for: the envelope waits for the
+    /// sender's retry.
+    Asked(NodeId),
+}
+
+impl Core {
+    /// The driver's answer to [`Effect::NeedKey`]: `origin`'s public key,
+    /// or why it could not be loaded.
+    pub fn handle_key(&mut self, origin: &NodeId, key: Result<Vec<u8>, String>, now: Timestamp) {
+        self.key_asks.asked.remove(origin);
+        let learned = key.and_then(|k| self.check.learn(origin.clone(), k).map_err(|e| e.to_string()));
+        match learned {
+            Ok(()) => {
+                self.key_asks.failed.remove(origin);
+                self.audit(now, format!("learned the key of {origin}"));
+            }
+            Err(reason) => {
+                self.key_asks.failed.insert(origin.clone(), now);
+                self.audit(now, format!("no key for {origin}: {reason}"));
+            }
+        }
+        self.flush();
+    }
+
+    /// Asks for every key `envelope` needs that the check lacks. Only
+    /// nodes of the topology have keys worth asking for.
+    pub(super) fn await_keys(&mut self, envelope: &Envelope, now: Timestamp) -> KeyWait {
+        let mut wait = KeyWait::Ready;
+        for origin in signers(envelope) {
+            if self.check.knows(origin) || self.ix(origin).is_none() {
+                continue;
+            }
+            let recent = |at: Option<&Timestamp>| at.is_some_and(|at| now.since(*at) < KEY_RETRY);
+            if recent(self.key_asks.failed.get(origin)) {
+                continue;
+            }
+            if !recent(self.key_asks.asked.get(origin)) {
+                self.key_asks.asked.insert(origin.clone(), now);
+                self.after.push(Effect::NeedKey(origin.clone()));
+            }
+            wait = KeyWait::Asked(origin.clone());
+        }
+        wait
+    }
+}
+
+/// The origins whose signatures checking `envelope` takes: its own, and
+/// those of the envelopes signed inside it.
+fn signers(envelope: &Envelope) -> Vec<&NodeId> {
+    let mut signers = vec![&envelope.origin];
+    match &envelope.body {
+        Body::Update(Update {
+            action: Action::Escalate { report, .. },
+            ..
+        }) => signers.push(&report.origin),
+        Body::Room(RoomBody::Event(event)) => {
+            if let RoomWhat::Asked { ask, report, .. } = &event.what {
+                signers.push(&ask.origin);
+                if let Some(report) = report {
+                    signers.push(&report.origin);
+                }
+            }
+        }
+        // A history's events are the home's, who signed the history.
+        _ => {}
+    }
+    signers
+}
