@@ -7,7 +7,7 @@
 //! aligned table (CJK names line up: widths are display widths) or as JSON
 //! with `--json`, and maps a refusal to `error: <reason>` and exit 1.
 //! Times print in this machine's time zone. What is printed, and how, is
-//! in [`view`]. The coordination room commands ([`crate::room_cmd`]) share
+//! in [`view`]. The coordination room commands ([`crate::room`]) share
 //! the connection options, the following of pushed notices and [`view`].
 
 mod args;

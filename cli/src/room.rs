@@ -27,7 +27,7 @@
 //!
 //! Connection options, tables, JSON (ids as 32 hex digits) and times in the
 //! machine's time zone are those of the other operator commands
-//! ([`crate::ops_cmd`]); the node's refusals print as `error: <reason>`.
+//! ([`crate::ops`]); the node's refusals print as `error: <reason>`.
 
 use liandong_control::clock::now;
 use liandong_control::text::{countdown_words, human_coarse, truncate};
@@ -43,8 +43,8 @@ use liandong_dispatch::wire::{EnvelopeId, Mode, RoomAct, Timestamp};
 use liandong_topology::NodeId;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
-use crate::ops_cmd::view::{Clock, Fields, Table, age, full, json_line, print_json, to_json};
-use crate::ops_cmd::{
+use crate::ops::view::{Clock, Fields, Table, age, full, json_line, print_json, to_json};
+use crate::ops::{
     Connection, Followed, Progress, block_on, category_name, connect, duration, follow, id_ref, non_empty, query,
     unexpected, usage_error,
 };
