@@ -67,9 +67,15 @@ fn main() -> ExitCode {
         Command::Tui(args) => tui::run(args),
         Command::Sim(cmd) => sim_cmd::run(cmd),
     };
-    match outcome {
+    match outcome.map_err(anyhow::Error::downcast::<clap::Error>) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
+        // A usage error found after parsing (no --node, a deadline in the
+        // past): printed and exit 2, as clap does for its own.
+        Err(Ok(usage)) => {
+            let _ = usage.print();
+            ExitCode::from(2)
+        }
+        Err(Err(err)) => {
             // The first line says what failed; a topology with several
             // problems lists each on its own line below it.
             let text = format!("{err:#}");

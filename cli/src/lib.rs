@@ -37,8 +37,9 @@
 //! operator, so, unlike the libraries, it uses `anyhow`: each error is
 //! given the context an operator needs (which file, which flag) and main
 //! prints it as `error: <first line>` and exits 1. A usage error found
-//! after parsing (no `--node`, a deadline in the past) exits 2 as clap's
-//! own do.
+//! after parsing (no `--node`, a deadline in the past) is a
+//! [`clap::Error`] in the chain, which main prints as clap prints its own
+//! and exits 2 with. Nothing here exits the process.
 //!
 //! **What it never does.** It makes no protocol decision and holds no
 //! protocol state: a report, an order or a room act is one request to
