@@ -21,7 +21,7 @@
 //! - [`ops`]: the operator commands over one's own node's control API
 //!   (`report`, `dispatch`, `sign`, `incident <verb>`, `incidents`,
 //!   `orders`, `status`, `watch`): flags in `ops/args.rs`, what is printed
-//!   in [`ops::view`], and the connection options and following of pushed
+//!   in `ops/view.rs`, and the connection options and following of pushed
 //!   notices the other control clients share.
 //! - [`room`]: `liandong room ...`, the coordination room of an incident;
 //!   flags in `room/args.rs`.
