@@ -1,20 +1,15 @@
 //! `liandong`: the one binary every center runs. This file only parses the
-//! command line and maps the outcome to an exit code; each command lives in
-//! its own module over the library crates.
+//! command line, hands each command to the library that runs it
+//! (`liandong-cli` for the operator-facing ones), and maps the outcome to
+//! an exit code.
 
-mod certs_cmd;
-mod demo_cmd;
-mod node_cmd;
-mod ops_cmd;
-mod room_cmd;
 mod sim_cmd;
 mod sim_live_cmd;
-mod topology_cmd;
-mod tui_cmd;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use liandong_cli::{certs, demo, node, ops, room, topology, tui};
 
 #[derive(Parser)]
 #[command(
@@ -34,26 +29,26 @@ struct Cli {
 enum Command {
     /// Generate, check and show federation topology files.
     #[command(subcommand)]
-    Topology(topology_cmd::TopologyCommand),
+    Topology(topology::TopologyCommand),
     /// Create the federation CA and node and operator certificates; inspect and revoke them.
     #[command(subcommand)]
-    Certs(certs_cmd::CertsCommand),
+    Certs(certs::CertsCommand),
     /// The demo federation in one process with traffic and the operator console.
-    Demo(demo_cmd::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Run this center's node.
     #[command(subcommand)]
-    Node(node_cmd::NodeCommand),
+    Node(node::NodeCommand),
     /// Check and read a node's hash-chained audit log.
     #[command(subcommand)]
-    Audit(node_cmd::AuditCommand),
+    Audit(node::AuditCommand),
     /// Operator commands over your own node's control API.
     #[command(flatten)]
-    Ops(ops_cmd::OpsCommand),
+    Ops(ops::OpsCommand),
     /// The coordination room (综合协调室) of an incident: list, show, open, enter, say, decide, task, close, minutes.
     #[command(subcommand)]
-    Room(room_cmd::RoomCommand),
+    Room(room::RoomCommand),
     /// The operator console (ratatui) attached to your own node.
-    Tui(tui_cmd::TuiArgs),
+    Tui(tui::TuiArgs),
     /// Failure simulations: deterministic runs and sweeps of a scenario; the live chaos harness.
     #[command(subcommand)]
     Sim(sim_cmd::SimCommand),
@@ -62,19 +57,25 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Topology(cmd) => topology_cmd::run(cmd),
-        Command::Certs(cmd) => certs_cmd::run(cmd),
-        Command::Demo(args) => demo_cmd::run(args),
-        Command::Node(cmd) => node_cmd::run(cmd),
-        Command::Audit(cmd) => node_cmd::audit(cmd),
-        Command::Ops(cmd) => ops_cmd::run(cmd),
-        Command::Room(cmd) => room_cmd::run(cmd),
-        Command::Tui(args) => tui_cmd::run(args),
+        Command::Topology(cmd) => topology::run(cmd),
+        Command::Certs(cmd) => certs::run(cmd),
+        Command::Demo(args) => demo::run(args),
+        Command::Node(cmd) => node::run(cmd),
+        Command::Audit(cmd) => node::audit(cmd),
+        Command::Ops(cmd) => ops::run(cmd),
+        Command::Room(cmd) => room::run(cmd),
+        Command::Tui(args) => tui::run(args),
         Command::Sim(cmd) => sim_cmd::run(cmd),
     };
-    match outcome {
+    match outcome.map_err(anyhow::Error::downcast::<clap::Error>) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
+        // A usage error found after parsing (no --node, a deadline in the
+        // past): printed and exit 2, as clap does for its own.
+        Err(Ok(usage)) => {
+            let _ = usage.print();
+            ExitCode::from(2)
+        }
+        Err(Err(err)) => {
             // The first line says what failed; a topology with several
             // problems lists each on its own line below it.
             let text = format!("{err:#}");

@@ -1,10 +1,12 @@
 //! Helpers shared by the end-to-end tests: run the real binary, read its
-//! output; [`control`] is a fake node for the operator commands; [`tool`]
-//! skips a test whose tool (tmux) the machine lacks, unless `CI` is set.
+//! output; [`control`] is a fake node for the operator commands; [`room`]
+//! the coordination room the room commands' tests share; [`tool`] skips a
+//! test whose tool (tmux) the machine lacks, unless `CI` is set.
 
 #![allow(dead_code)] // each test file uses only some of these
 
 pub mod control;
+pub mod room;
 pub mod tool;
 
 use std::path::Path;

@@ -27,7 +27,7 @@
 //!
 //! Connection options, tables, JSON (ids as 32 hex digits) and times in the
 //! machine's time zone are those of the other operator commands
-//! ([`crate::ops_cmd`]); the node's refusals print as `error: <reason>`.
+//! ([`crate::ops`]); the node's refusals print as `error: <reason>`.
 
 use liandong_control::clock::now;
 use liandong_control::text::{countdown_words, human_coarse, truncate};
@@ -43,8 +43,8 @@ use liandong_dispatch::wire::{EnvelopeId, Mode, RoomAct, Timestamp};
 use liandong_topology::NodeId;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
-use crate::ops_cmd::view::{Clock, Fields, Table, age, full, json_line, print_json, to_json};
-use crate::ops_cmd::{
+use crate::ops::view::{Clock, Fields, Table, age, full, json_line, print_json, to_json};
+use crate::ops::{
     Connection, Followed, Progress, block_on, category_name, connect, duration, follow, id_ref, non_empty, query,
     unexpected, usage_error,
 };
@@ -98,7 +98,7 @@ async fn execute(cmd: RoomCommand, clock: Clock) -> anyhow::Result<()> {
             a.conn,
         ),
         RoomCommand::Task(a) => {
-            let finish_by = a.due.map(|due| deadline(&due, now(), clock));
+            let finish_by = a.due.map(|due| due_from_now(&due, now(), clock)).transpose()?;
             let act = RoomAct::Task {
                 target: a.to,
                 instruction: a.instruction,
@@ -153,22 +153,29 @@ fn parse_time(s: &str) -> Option<Time> {
     Time::from_hms(hour, minute, second).ok()
 }
 
-/// When `due` falls, seen from `now`; a date and time already past is a
-/// usage error.
+/// The deadline of a task due `due`, typed at `now`: a date and time
+/// already past is a usage error.
+fn due_from_now(due: &Due, now: Timestamp, clock: Clock) -> anyhow::Result<Timestamp> {
+    let at = deadline(due, now, clock);
+    if matches!(due, Due::At(Some(_), _)) && at <= now {
+        return Err(usage_error(format!(
+            "--due {} is in the past (it is now {})",
+            clock.date_time(at),
+            clock.date_time(now)
+        )));
+    }
+    Ok(at)
+}
+
+/// When `due` falls, seen from `now`. A time without a date is the next
+/// time the clock shows it; a date and time is taken as given, even past.
 fn deadline(due: &Due, now: Timestamp, clock: Clock) -> Timestamp {
     match due {
         Due::Within(d) => now.plus(*d),
         Due::At(date, time) => {
             let here = clock.local(now);
             let mut at = PrimitiveDateTime::new(date.unwrap_or(here.date()), *time).assume_offset(clock.offset());
-            if at <= here {
-                if date.is_some() {
-                    usage_error(format!(
-                        "--due {} is in the past (it is now {})",
-                        clock.date_time(timestamp(at)),
-                        clock.date_time(now)
-                    ));
-                }
+            if at <= here && date.is_none() {
                 at += time::Duration::DAY;
             }
             timestamp(at)
@@ -592,5 +599,18 @@ mod tests {
             deadline(&Due::Within(Duration::from_secs(60)), now, clock),
             Timestamp(now.0 + 60_000)
         );
+    }
+
+    #[test]
+    fn a_date_and_time_already_past_is_a_usage_error() {
+        let clock = Clock::local_zone();
+        let now = Timestamp(1_790_000_000_000);
+        let date = Date::from_calendar_date(2020, Month::January, 1).unwrap();
+        let err = due_from_now(&Due::At(Some(date), Time::MIDNIGHT), now, clock).unwrap_err();
+        let usage = err.downcast_ref::<clap::Error>().expect("a usage error");
+        assert!(usage.to_string().contains("is in the past (it is now "), "{usage}");
+        // A time of day already past is tomorrow's.
+        let before = (clock.local(now) - time::Duration::MINUTE).time();
+        assert!(due_from_now(&Due::At(None, before), now, clock).is_ok());
     }
 }

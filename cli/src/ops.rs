@@ -7,7 +7,7 @@
 //! aligned table (CJK names line up: widths are display widths) or as JSON
 //! with `--json`, and maps a refusal to `error: <reason>` and exit 1.
 //! Times print in this machine's time zone. What is printed, and how, is
-//! in [`view`]. The coordination room commands ([`crate::room_cmd`]) share
+//! in [`view`]. The coordination room commands ([`crate::room`]) share
 //! the connection options, the following of pushed notices and [`view`].
 
 mod args;
@@ -132,9 +132,11 @@ pub(crate) fn duration(s: &str) -> Result<Duration, String> {
     liandong_topology::duration::parse(s)
 }
 
-/// Stops with a usage error (exit 2), as clap does for a missing argument.
-pub(crate) fn usage_error(message: String) -> ! {
-    clap::Error::raw(ErrorKind::MissingRequiredArgument, format!("{message}\n")).exit()
+/// A usage error found after parsing: a [`clap::Error`], which the binary
+/// prints as clap prints its own and exits 2 with, as for a missing
+/// argument.
+pub(crate) fn usage_error(message: String) -> anyhow::Error {
+    clap::Error::raw(ErrorKind::MissingRequiredArgument, format!("{message}\n")).into()
 }
 
 impl Connection {
@@ -142,14 +144,14 @@ impl Connection {
     /// the same rules).
     pub(crate) fn resolve(&self) -> anyhow::Result<Target> {
         let Some(node) = self.node.as_deref() else {
-            usage_error(
+            return Err(usage_error(
                 "no node to talk to: pass --node HOST:PORT (your node's control address) or set LIANDONG_NODE".into(),
-            )
+            ));
         };
         let Some(cert) = self.cert.clone() else {
-            usage_error(
+            return Err(usage_error(
                 "no operator certificate: pass --cert FILE (operators/<node>/<name>.pem) or set LIANDONG_CERT".into(),
-            )
+            ));
         };
         let addr = node
             .to_socket_addrs()
@@ -666,5 +668,25 @@ mod tests {
         let cert = dir.path().join("operators/350102/张伟.pem");
         assert_eq!(default_ca(&cert), Some(dir.path().join("ca.pem")));
         assert_eq!(default_ca(Path::new("/张伟.pem")), None);
+    }
+
+    #[test]
+    fn no_node_or_no_certificate_is_a_usage_error() {
+        let conn = Connection {
+            node: None,
+            cert: Some(PathBuf::from("operators/350102/张伟.pem")),
+            key: None,
+            ca: None,
+        };
+        let err = conn.resolve().err().expect("no node");
+        let usage = err.downcast_ref::<clap::Error>().expect("a usage error");
+        assert!(usage.to_string().contains("no node to talk to"), "{usage}");
+        let conn = Connection {
+            node: Some("127.0.0.1:7443".into()),
+            cert: None,
+            ..conn
+        };
+        let err = conn.resolve().err().expect("no certificate");
+        assert!(err.downcast_ref::<clap::Error>().is_some(), "{err}");
     }
 }

@@ -133,7 +133,7 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<()> {
 
 fn init(topology_path: &Path, out: &Path, valid_days: u32) -> anyhow::Result<()> {
     let started = Instant::now();
-    let topology = crate::topology_cmd::load(topology_path)?;
+    let topology = crate::topology::load(topology_path)?;
     let nodes: Vec<(NodeId, String)> = topology.nodes().map(|n| (n.id.clone(), n.name.clone())).collect();
 
     let target = if std::io::stderr().is_terminal() {
@@ -211,7 +211,7 @@ fn issue_operator(
     valid_days: u32,
 ) -> anyhow::Result<()> {
     if let Some(path) = topology_path {
-        let topology = crate::topology_cmd::load(path)?;
+        let topology = crate::topology::load(path)?;
         if topology.get(node).is_none() {
             bail!(
                 "node {node} is not in {} (federation {:?})",

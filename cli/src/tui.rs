@@ -15,7 +15,7 @@ use clap::Args;
 use liandong_control::ControlClient;
 use liandong_tui::{Lang, Options};
 
-use crate::ops_cmd::{Connection, Target};
+use crate::ops::{Connection, Target};
 
 #[derive(Args)]
 #[command(

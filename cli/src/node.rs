@@ -12,7 +12,7 @@ use liandong_node::runtime::{Node, NodeConfig};
 use liandong_node::store::{Durable, StoreLocation, StoreOptions};
 use liandong_topology::NodeId;
 
-use crate::topology_cmd;
+use crate::topology;
 
 #[derive(Subcommand)]
 pub enum NodeCommand {
@@ -100,7 +100,7 @@ fn run_node(args: RunArgs) -> anyhow::Result<()> {
         LogStyle::Human => LogFormat::Human,
         LogStyle::Json => LogFormat::Json,
     });
-    let topology = Arc::new(topology_cmd::load(&args.topology)?);
+    let topology = Arc::new(topology::load(&args.topology)?);
     let id = NodeId::parse(&args.id).with_context(|| format!("--id {:?}", args.id))?;
     if topology.get(&id).is_none() {
         bail!("node {id} is not in the topology {}", args.topology.display());

@@ -1,0 +1,57 @@
+//! `liandong-cli`: the operator-facing commands of the `liandong` binary.
+//!
+//! The binary (`src/main.rs`) parses the command line into its top-level
+//! clap enum, hands each command's input to one `run` here, and turns the
+//! outcome into an exit code. Everything between is this crate: the clap
+//! argument structs (a command's input, with its flags and help text),
+//! their checking into what the libraries take, the calls on those
+//! libraries, and what is printed. Living in a library, that logic and its
+//! unit tests are reachable by `cargo test -p liandong-cli`; the binary
+//! keeps none a test would want.
+//!
+//! One module per command group, named after the command:
+//!
+//! - [`topology`]: `liandong topology check|generate|show` over
+//!   `liandong-topology`; [`topology::load`] is how every command reads a
+//!   topology file.
+//! - [`certs`]: `liandong certs init|issue-operator|inspect|revoke` over
+//!   `liandong-certs`.
+//! - [`node`]: `liandong node run` (a center's node, `liandong-node`) and
+//!   `liandong audit verify|show` (its hash-chained audit log).
+//! - [`ops`]: the operator commands over one's own node's control API
+//!   (`report`, `dispatch`, `sign`, `incident <verb>`, `incidents`,
+//!   `orders`, `status`, `watch`): flags in `ops/args.rs`, what is printed
+//!   in `ops/view.rs`, and the connection options and following of pushed
+//!   notices the other control clients share.
+//! - [`room`]: `liandong room ...`, the coordination room of an incident;
+//!   flags in `room/args.rs`.
+//! - [`tui`]: `liandong tui`, the operator console (`liandong-tui`)
+//!   attached to one's own node.
+//! - [`demo`]: `liandong demo`, the demo federation in one process with
+//!   traffic and the console.
+//!
+//! The simulator's commands (`liandong sim ...`) are not here: they belong
+//! with the simulator.
+//!
+//! **The binary's edge.** This crate is where library errors meet the
+//! operator, so, unlike the libraries, it uses `anyhow`: each error is
+//! given the context an operator needs (which file, which flag) and main
+//! prints it as `error: <first line>` and exits 1. A usage error found
+//! after parsing (no `--node`, a deadline in the past) is a
+//! [`clap::Error`] in the chain, which main prints as clap prints its own
+//! and exits 2 with. Nothing here exits the process.
+//!
+//! **What it never does.** It makes no protocol decision and holds no
+//! protocol state: a report, an order or a room act is one request to
+//! one's own node, whose answer or refusal is printed as given. Apart from
+//! starting nodes (`node run`, `demo`, through `liandong-node`), it
+//! reaches a node only through `liandong-control`'s client. Nothing but
+//! the binary depends on it.
+
+pub mod certs;
+pub mod demo;
+pub mod node;
+pub mod ops;
+pub mod room;
+pub mod topology;
+pub mod tui;
