@@ -9,7 +9,6 @@
 //! - `keys`: this node's credentials (chain, key, CA verifier, signer) and
 //!   the keyring of other nodes' public keys the core checks origin
 //!   signatures with.
-//! - `limits`: the bounds on what operators type.
 //! - `operators`: pure functions of the core: an operator's act to a
 //!   command, a command's outcome to the answer, a question to its answer.
 //! - `notices`: core events to pushed notices, log lines and metrics.
@@ -23,7 +22,6 @@
 mod config;
 mod driver;
 mod keys;
-mod limits;
 mod notices;
 mod operators;
 mod revocations;
