@@ -23,7 +23,9 @@
 //!   log, minutes.
 //! - [`core`]: [`Core`], routing, hop acks, retries, dedup, lifecycles,
 //!   deadlines and supervision, skip-level failover and catch-up,
-//!   coordination rooms (in `core/room_asks.rs` and `core/room_events.rs`).
+//!   coordination rooms (in `core/room_asks.rs` and `core/room_events.rs`);
+//!   [`core::rules`], operators' input rules (text bounds, trimming, the
+//!   kinds of acknowledgement), checked before every command.
 //! - [`testing`]: an in-memory federation of cores with a virtual clock,
 //!   for tests and benchmarks.
 //!

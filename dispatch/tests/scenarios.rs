@@ -242,7 +242,7 @@ fn lifecycle_runs_to_closed_and_refuses_impossible_steps() {
             Command::Cancel {
                 incident,
                 by: by(),
-                reason: String::new(),
+                reason: "重复上报".into(),
             },
         )
         .unwrap_err();
@@ -519,7 +519,7 @@ fn an_order_sent_upward_and_garbage_bytes_are_refused() {
                 incident: None,
                 targets: Targets::Node(id(TOWN)),
                 severity: Severity::IV,
-                instruction: String::new(),
+                instruction: "排查".into(),
                 by: String::new(),
                 finish_by: None,
             },

@@ -28,8 +28,8 @@
 //! - [`control`]: the server side of the operators' control API (the
 //!   messages, framing and client are the crate `liandong-control`).
 //! - [`runtime`]: `Node::start` and the driver task that runs the core
-//!   (`config`, `keys`: credentials and the keyring, `limits`,
-//!   `operators`: requests as pure functions of the core, `notices`:
+//!   (`config`, `keys`: credentials and the keyring, `operators`:
+//!   requests as pure functions of the core, `notices`:
 //!   events to notices, logs and metrics, `storage`: commits and store
 //!   failures, `revocations`, `driver`: the turn loop).
 //! - [`demo`]: the demo's traffic generator (plays every operator but the

@@ -1,11 +1,15 @@
-//! Operators' commands at this node: each checked against what the node
-//! holds (known, owned, in the right state) and turned into the envelope
-//! it originates; refusals are [`CommandError`]s.
+//! Operators' commands at this node: each checked against the input rules
+//! (`rules`), then against what the node holds (known, owned, in the right
+//! state) and turned into the envelope it originates; refusals are
+//! [`CommandError`]s.
 
 use super::*;
 
 impl Core {
     pub(super) fn on_command(&mut self, command: Command, now: Timestamp) -> Result<EnvelopeId, CommandError> {
+        // What the operator typed is checked and trimmed first, whatever
+        // the node holds (see `rules`).
+        let command = command.checked()?;
         // New operator work waits while any queue is at its bound; what the
         // node already accepted is never dropped for it.
         if let Some((peer, _)) = self.queued.iter().find(|(_, n)| **n >= self.config.outbox_limit) {

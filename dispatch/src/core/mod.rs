@@ -11,6 +11,8 @@
 //! - `keys`: origin keys the check lacks, asked of the driver;
 //! - `incidents`, `orders`: the two lifecycles;
 //! - `originate`: what this node sends in its own name;
+//! - `rules`: operators' input rules (text bounds, trimming, the kinds
+//!   of acknowledgement), checked before anything else;
 //! - `commands`: operators' commands;
 //! - `timers`: the closed `Timer` enum and what each timer does;
 //! - `room_asks`, `room_events`: coordination rooms (asks and the home's
@@ -45,6 +47,7 @@ mod originate;
 mod room_asks;
 mod room_events;
 mod routing;
+pub mod rules;
 mod timers;
 mod types;
 

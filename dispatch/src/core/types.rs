@@ -275,6 +275,23 @@ pub enum CommandError {
     AlreadyInvited(NodeId),
     #[error("no node {0} is in the topology")]
     UnknownNode(NodeId),
+    /// A report's title is empty once trimmed (see `rules`).
+    #[error("a report needs a title")]
+    NoTitle,
+    /// A required text is empty once trimmed.
+    #[error("the {field} must not be empty")]
+    EmptyText { field: &'static str },
+    /// A text is longer than its bound, in characters.
+    #[error("the {field} is {chars} characters long; at most {max} are allowed")]
+    TooLong {
+        field: &'static str,
+        chars: usize,
+        max: usize,
+    },
+    /// An acknowledgement of a state that is the core's, not an
+    /// operator's (pending, delivered).
+    #[error("an acknowledgement signs for, reports progress on, finishes or refuses")]
+    NotAnAck { state: &'static str },
 }
 
 /// Why the core could not be built.

@@ -9,7 +9,6 @@
 //! - `keys`: this node's credentials (chain, key, CA verifier, signer),
 //!   the keys of its branch each core starts with, and the loader that
 //!   reads another node's certificate when the core asks for its key.
-//! - `limits`: the bounds on what operators type.
 //! - `operators`: pure functions of the core: an operator's act to a
 //!   command, a command's outcome to the answer, a question to its answer.
 //! - `notices`: core events to pushed notices, log lines and metrics.
@@ -23,7 +22,6 @@
 mod config;
 mod driver;
 mod keys;
-mod limits;
 mod notices;
 mod operators;
 mod revocations;

@@ -8,20 +8,22 @@
 //! The split between acts and queries is the request's own
 //! ([`Request::Act`](liandong_control::Request) and `Request::Query`):
 //! nothing here lists which is which. Names are resolved here (an id from
-//! a unique prefix of its hex digits) and texts bounded (`limits`), so the
-//! core gets full ids and bounded texts; every protocol rule (who may do
-//! what, when) stays in the core, whose refusal reaches the operator as
-//! its own words.
+//! a unique prefix of its hex digits), so the core gets full ids; every
+//! rule (what an operator may type, who may do what, when) is the core's,
+//! whose refusal reaches the operator as its own words. The core checks
+//! the texts first ([`Command::checked`]), so an unresolvable name is still
+//! reported before a text out of bounds, as it always was. One rule is
+//! asked here early: the kind of an acknowledgement, before the order's id
+//! is resolved (see `liandong_dispatch::core::rules`).
 
 use liandong_control::proto::{IdRef, LinkView, NodeStatus, Operator, OrderView, Response, RoomView};
 use liandong_control::{Act, Query};
+use liandong_dispatch::core::rules;
 use liandong_dispatch::room::{Minutes, Room};
 use liandong_dispatch::store::Incident;
 use liandong_dispatch::wire::{Report, Role, RoomAct};
 use liandong_dispatch::{Command, CommandError, Core, EnvelopeId, Order, TargetState, Timestamp};
 use liandong_topology::Kind;
-
-use super::limits;
 
 /// What the driver knows about the node that the core does not: shown in
 /// `Status` (and so in a subscription's snapshot).
@@ -34,8 +36,10 @@ pub(super) struct NodeFacts<'a> {
     pub now: Timestamp,
 }
 
-/// The command an operator's act asks of the core, with ids resolved and
-/// texts checked; or why it is refused before the core sees it.
+/// The command an operator's act asks of the core, with ids resolved; or
+/// why it is refused before the core sees it (a name that resolves to no
+/// id, or an acknowledgement of the wrong kind). The texts go as typed:
+/// the core checks and trims them.
 pub(super) fn command(op: &Operator, act: Act, core: &Core) -> Result<Command, String> {
     let by = op.name.clone();
     let command = match act {
@@ -46,20 +50,17 @@ pub(super) fn command(op: &Operator, act: Act, core: &Core) -> Result<Command, S
             detail,
             place,
             mode,
-        } => {
-            let title = limits::report(title, &detail, &place)?;
-            Command::Report {
-                report: Report {
-                    severity,
-                    category,
-                    title,
-                    detail,
-                    place,
-                    reporter: by,
-                },
-                mode,
-            }
-        }
+        } => Command::Report {
+            report: Report {
+                severity,
+                category,
+                title,
+                detail,
+                place,
+                reporter: by,
+            },
+            mode,
+        },
         Act::Accept { incident } => Command::Accept {
             incident: incident_id(core, &incident)?,
             by,
@@ -67,17 +68,17 @@ pub(super) fn command(op: &Operator, act: Act, core: &Core) -> Result<Command, S
         Act::Escalate { incident, reason } => Command::Escalate {
             incident: incident_id(core, &incident)?,
             by,
-            reason: limits::text("reason", reason)?,
+            reason,
         },
-        Act::Feedback { incident, text: t } => Command::Feedback {
+        Act::Feedback { incident, text } => Command::Feedback {
             incident: incident_id(core, &incident)?,
             by,
-            text: limits::text("feedback", t)?,
+            text,
         },
         Act::Resolve { incident, summary } => Command::Resolve {
             incident: incident_id(core, &incident)?,
             by,
-            summary: limits::text("summary", summary)?,
+            summary,
         },
         Act::Verify {
             incident,
@@ -87,21 +88,21 @@ pub(super) fn command(op: &Operator, act: Act, core: &Core) -> Result<Command, S
             incident: incident_id(core, &incident)?,
             by,
             accepted,
-            note: limits::text_or_empty("note", note)?,
+            note,
         },
         Act::Close { incident } => Command::Close {
             incident: incident_id(core, &incident)?,
             by,
         },
-        Act::Note { incident, text: t } => Command::Note {
+        Act::Note { incident, text } => Command::Note {
             incident: incident_id(core, &incident)?,
             by,
-            text: limits::text("note", t)?,
+            text,
         },
         Act::Cancel { incident, reason } => Command::Cancel {
             incident: incident_id(core, &incident)?,
             by,
-            reason: limits::text("reason", reason)?,
+            reason,
         },
         Act::Dispatch {
             incident,
@@ -117,7 +118,7 @@ pub(super) fn command(op: &Operator, act: Act, core: &Core) -> Result<Command, S
                     incident,
                     targets,
                     severity,
-                    instruction: limits::text("instruction", instruction)?,
+                    instruction,
                     by,
                     finish_by,
                 },
@@ -140,27 +141,6 @@ pub(super) fn command(op: &Operator, act: Act, core: &Core) -> Result<Command, S
                     (Err(unknown), None) => return Err(unknown),
                 },
             };
-            let act = match act {
-                RoomAct::Say { text: t } => RoomAct::Say {
-                    text: limits::text("message", t)?,
-                },
-                RoomAct::Decide { text: t } => RoomAct::Decide {
-                    text: limits::text("decision", t)?,
-                },
-                RoomAct::Task {
-                    target,
-                    instruction,
-                    finish_by,
-                } => RoomAct::Task {
-                    target,
-                    instruction: limits::text("task", instruction)?,
-                    finish_by,
-                },
-                RoomAct::Close { summary } => RoomAct::Close {
-                    summary: limits::text_or_empty("summary", summary)?,
-                },
-                other => other,
-            };
             Command::Room {
                 room,
                 by,
@@ -173,11 +153,11 @@ pub(super) fn command(op: &Operator, act: Act, core: &Core) -> Result<Command, S
             }
         }
         Act::Acknowledge { order, state } => {
+            // The core's rule, asked before the order's id is resolved:
+            // operators hear of a wrong kind before an unknown order.
+            rules::acknowledgement(&state).map_err(|e| e.to_string())?;
             let state = match state {
                 TargetState::SignedFor { .. } => TargetState::SignedFor { by },
-                TargetState::Pending | TargetState::Delivered => {
-                    return Err("an acknowledgement signs for, reports progress on, finishes or refuses".into());
-                }
                 other => other,
             };
             Command::Acknowledge {

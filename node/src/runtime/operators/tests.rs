@@ -64,6 +64,13 @@ fn file(core: &mut Core, title: &str) -> (Response, EnvelopeId) {
     (outcome(subject, created, core), id)
 }
 
+/// The command as the core takes it: [`command`], then the core's input
+/// rules, which `Core::handle_command` applies before anything else; or
+/// what the operator is told.
+fn checked(op: &Operator, act: Act, core: &Core) -> Result<Command, String> {
+    command(op, act, core)?.checked().map_err(|e| e.to_string())
+}
+
 fn facts() -> NodeFacts<'static> {
     NodeFacts {
         storage_problem: None,
@@ -146,7 +153,7 @@ fn acts_name_incidents_by_a_unique_prefix() {
 #[test]
 fn a_reports_title_is_trimmed_and_refused_when_empty_or_too_long() {
     let mut core = city();
-    match command(&operator(), report("  邻里纠纷 \n"), &core) {
+    match checked(&operator(), report("  邻里纠纷 \n"), &core) {
         Ok(Command::Report { report, mode }) => {
             assert_eq!(report.title, "邻里纠纷");
             assert_eq!(report.reporter, "值班员李娜");
@@ -156,12 +163,12 @@ fn a_reports_title_is_trimmed_and_refused_when_empty_or_too_long() {
         other => panic!("expected a report, got {other:?}"),
     }
     assert_eq!(
-        command(&operator(), report(" \t "), &core).unwrap_err(),
+        checked(&operator(), report(" \t "), &core).unwrap_err(),
         "a report needs a title"
     );
     let long = "水".repeat(201);
     assert_eq!(
-        command(&operator(), report(&long), &core).unwrap_err(),
+        checked(&operator(), report(&long), &core).unwrap_err(),
         "the title is 201 characters long; at most 200 are allowed"
     );
     let (done, incident) = file(&mut core, &"水".repeat(200));
@@ -183,17 +190,55 @@ fn required_texts_are_trimmed_and_checked() {
         reason: reason.into(),
     };
     assert_eq!(
-        command(&operator(), escalate("   "), &core).unwrap_err(),
+        checked(&operator(), escalate("   "), &core).unwrap_err(),
         "the reason must not be empty"
     );
     assert_eq!(
-        command(&operator(), escalate(&"x".repeat(8001)), &core).unwrap_err(),
+        checked(&operator(), escalate(&"x".repeat(8001)), &core).unwrap_err(),
         "the reason is 8001 characters long; at most 8000 are allowed"
     );
-    match command(&operator(), escalate(" 需要市级协调 "), &core) {
+    match checked(&operator(), escalate(" 需要市级协调 "), &core) {
         Ok(Command::Escalate { reason, .. }) => assert_eq!(reason, "需要市级协调"),
         other => panic!("expected an escalation, got {other:?}"),
     }
+}
+
+#[test]
+fn a_text_out_of_bounds_is_the_cores_refusal_in_the_same_words() {
+    let mut core = city();
+    let ask = |act: Act, core: &mut Core| match command(&operator(), act, core) {
+        Ok(command) => {
+            let subject = Subject::of(&command);
+            let created = core.handle_command(command, NOW);
+            refused(outcome(subject, created, core))
+        }
+        Err(reason) => reason,
+    };
+    assert_eq!(ask(report(" \t "), &mut core), "a report needs a title");
+    let (_, incident) = file(&mut core, "邻里纠纷");
+    let escalate = |incident: String| Act::Escalate {
+        incident: IdRef(incident),
+        reason: "   ".into(),
+    };
+    assert_eq!(
+        ask(escalate(hex(incident)), &mut core),
+        "the reason must not be empty",
+        "before the core's other refusal (the city is at the top)"
+    );
+    assert_eq!(
+        ask(escalate("0000".into()), &mut core),
+        "no incident 0000 is known here",
+        "an unknown name is still told first"
+    );
+    let say = Act::RoomAct {
+        room: IdRef(hex(incident)),
+        act: RoomAct::Say { text: "x".repeat(8001) },
+        home: None,
+    };
+    assert_eq!(
+        ask(say, &mut core),
+        "the message is 8001 characters long; at most 8000 are allowed"
+    );
 }
 
 #[test]
@@ -207,7 +252,7 @@ fn a_room_act_for_an_unknown_room_named_in_full_goes_to_the_core() {
         },
         home,
     };
-    match command(&operator(), say(hex(full), Some(id(COUNTY))), &core) {
+    match checked(&operator(), say(hex(full), Some(id(COUNTY))), &core) {
         Ok(Command::Room {
             room,
             by,
@@ -225,17 +270,17 @@ fn a_room_act_for_an_unknown_room_named_in_full_goes_to_the_core() {
     }
     assert!(
         matches!(
-            command(&operator(), say(hex(full), None), &core),
+            checked(&operator(), say(hex(full), None), &core),
             Ok(Command::Room { room, home: None, .. }) if room == full
         ),
         "without a home too: the core explains why"
     );
     assert_eq!(
-        command(&operator(), say("3fa2b1c0".into(), Some(id(COUNTY))), &core).unwrap_err(),
+        checked(&operator(), say("3fa2b1c0".into(), Some(id(COUNTY))), &core).unwrap_err(),
         "\"3fa2b1c0\": to ask to enter a room this center does not know, give the incident's full 32-digit id"
     );
     assert_eq!(
-        command(&operator(), say("3fa2b1c0".into(), None), &core).unwrap_err(),
+        checked(&operator(), say("3fa2b1c0".into(), None), &core).unwrap_err(),
         "no room 3fa2b1c0 is known here"
     );
 }
