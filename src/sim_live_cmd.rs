@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use liandong_sim::live::{ChaosConfig, LiveConfig, TopologySource};
+use liandong_chaos::{ChaosConfig, LiveConfig, TopologySource};
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -191,7 +191,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let summary = runtime.block_on(liandong_sim::live::run(config))?;
+    let summary = runtime.block_on(liandong_chaos::run(config))?;
     println!("{summary}");
     if !summary.passed() {
         bail!(

@@ -4,8 +4,8 @@
 //! afternoon, or the city center goes down during a flood?". This crate
 //! answers with a deterministic simulation of the whole federation (every
 //! node the production [`liandong_dispatch::Core`], the network, disks and
-//! clocks simulated, all randomness from one seed) and with a live chaos
-//! harness over real node processes on loopback.
+//! clocks simulated, all randomness from one seed). The live chaos harness
+//! over real node processes is another crate, `liandong-chaos`.
 //!
 //! # Layout
 //! - [`scenario`]: the TOML scenario format (topology, link models per
@@ -19,7 +19,7 @@
 //!   empty one when the disk is lost), clock skew, deaf nodes.
 //! - [`report`]: the [`Report`] (deterministic) with its [`Timeline`], and
 //!   [`RunStats`] (wall time, events per second, peak memory).
-//! - [`svg`]: the timeline picture. [`live`]: the live chaos harness.
+//! - [`svg`]: the timeline picture.
 //! - [`run`] runs one seed; [`sweep`] many seeds on all cores.
 //! - `scenarios/*.toml`: the shipped scenarios (every one must pass, CI
 //!   sweeps them).
@@ -54,7 +54,6 @@
 //! The CI sweep (`tests/sweep.rs`) runs 200 seeds of every shipped
 //! scenario's sweep variant; `liandong sim sweep` runs more.
 
-pub mod live;
 pub mod report;
 pub mod scenario;
 pub mod svg;
