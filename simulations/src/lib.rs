@@ -24,6 +24,8 @@
 //!   [`RunStats`] (wall time, events per second, peak memory).
 //! - [`svg`]: the timeline picture.
 //! - [`run`] runs one seed; [`sweep`] many seeds on all cores.
+//! - [`replay`]: seed ranges (`A..B`, `A..=B`) and the command that
+//!   replays a seed.
 //! - `scenarios/*.toml`: the shipped scenarios (every one must pass, CI
 //!   sweeps them).
 //! - `benches/jiangsu.rs`: the 22,812-node day with wall time, events per
@@ -57,6 +59,7 @@
 //! The CI sweep (`tests/sweep.rs`) runs 200 seeds of every shipped
 //! scenario's sweep variant; `liandong sim sweep` runs more.
 
+pub mod replay;
 pub mod report;
 pub mod scenario;
 pub mod svg;
@@ -69,6 +72,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+pub use replay::{SeedRange, replay_command};
 pub use report::{Bucket, Delivery, FaultWindow, Invariant, Percentiles, QueuePeak, Report, RunStats, Sla, Timeline};
 pub use scenario::{Scenario, ScenarioError};
 
@@ -89,6 +93,20 @@ pub enum PlantedBug {
     /// The simulated disk silently loses the first envelope a node receives
     /// from a peer; the node still acks it (it believes it wrote it).
     DropAckedEnvelope,
+}
+
+impl std::str::FromStr for PlantedBug {
+    type Err = String;
+
+    /// The name `--planted-bug` takes: `drop-acked-envelope`.
+    fn from_str(s: &str) -> Result<PlantedBug, String> {
+        match s {
+            "drop-acked-envelope" => Ok(PlantedBug::DropAckedEnvelope),
+            _ => Err(format!(
+                "unknown planted bug {s:?}: the one there is is drop-acked-envelope"
+            )),
+        }
+    }
 }
 
 /// How far a run has got, for a progress bar.
