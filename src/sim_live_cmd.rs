@@ -6,10 +6,9 @@
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
-use liandong_sim::live::{ChaosConfig, LiveConfig, TopologySource};
+use liandong_chaos::{LiveConfig, LiveSettings};
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -77,110 +76,31 @@ pub struct LiveArgs {
     pub quiet: bool,
 }
 
-/// A live scenario file: the same settings as the flags, all optional.
-#[derive(serde::Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
-struct LiveFile {
-    /// What the scenario is for, for people.
-    #[allow(dead_code)]
-    description: Option<String>,
-    duration: Option<f64>,
-    loss: Option<f64>,
-    kill_every: Option<f64>,
-    max_down: Option<f64>,
-    topology: Option<PathBuf>,
-    preset: Option<String>,
-    report_every: Option<f64>,
-    delay_ms: Option<u64>,
-    jitter_ms: Option<u64>,
-    duplicate: Option<f64>,
-    bandwidth: Option<u64>,
-    partition_every: Option<f64>,
-    partition_for: Option<f64>,
-    converge_within: Option<f64>,
-}
-
-fn load_file(path: &std::path::Path) -> anyhow::Result<LiveFile> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read the live scenario {}", path.display()))?;
-    let mut file: LiveFile =
-        toml::from_str(&text).with_context(|| format!("the live scenario {} is invalid", path.display()))?;
-    // A topology file named in a scenario is relative to the scenario.
-    if let (Some(t), Some(dir)) = (file.topology.as_mut(), path.parent())
-        && t.is_relative()
-    {
-        *t = dir.join(&*t);
-    }
-    Ok(file)
-}
-
-fn secs(name: &str, s: f64) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(s).with_context(|| format!("--{name} {s}: not a number of seconds"))
-}
-
-fn probability(name: &str, p: f64) -> anyhow::Result<f64> {
-    if !(0.0..=1.0).contains(&p) {
-        bail!("--{name} {p}: must be between 0 and 1");
-    }
-    Ok(p)
-}
-
 /// The harness configuration these arguments ask for: a flag wins over the
 /// scenario file, the file over the built-in default.
 pub fn config(args: &LiveArgs, binary: PathBuf) -> anyhow::Result<LiveConfig> {
-    let file = match &args.scenario {
-        Some(path) => load_file(path)?,
-        None => LiveFile::default(),
-    };
-    let mut c = LiveConfig::new(binary);
-    c.topology = match (&args.topology, &args.preset, &file.topology, &file.preset) {
-        (Some(t), _, _, _) => TopologySource::File(t.clone()),
-        (None, Some(p), _, _) => TopologySource::Preset(p.clone()),
-        (None, None, Some(t), _) => TopologySource::File(t.clone()),
-        (None, None, None, p) => TopologySource::Preset(p.clone().unwrap_or_else(|| "demo".into())),
-    };
-    c.ip = args.ip;
-    if !args.ip.is_loopback() {
-        bail!("--ip {}: the live harness runs on loopback (127.0.0.0/8) only", args.ip);
+    LiveSettings {
+        scenario: args.scenario.clone(),
+        duration: args.duration,
+        loss: args.loss,
+        kill_every: args.kill_every,
+        max_down: args.max_down,
+        seed: args.seed,
+        topology: args.topology.clone(),
+        preset: args.preset.clone(),
+        ip: args.ip,
+        report_every: args.report_every,
+        delay_ms: args.delay_ms,
+        jitter_ms: args.jitter_ms,
+        duplicate: args.duplicate,
+        bandwidth: args.bandwidth,
+        partition_every: args.partition_every,
+        partition_for: args.partition_for,
+        converge_within: args.converge_within,
+        dir: args.dir.clone(),
+        quiet: args.quiet,
     }
-    c.duration = secs("duration", args.duration.or(file.duration).unwrap_or(60.0))?;
-    c.chaos = ChaosConfig {
-        loss: probability("loss", args.loss.or(file.loss).unwrap_or(0.2))?,
-        delay: Duration::from_millis(args.delay_ms.or(file.delay_ms).unwrap_or(2)),
-        jitter: Duration::from_millis(args.jitter_ms.or(file.jitter_ms).unwrap_or(8)),
-        duplicate: probability("duplicate", args.duplicate.or(file.duplicate).unwrap_or(0.01))?,
-        bandwidth: args.bandwidth.or(file.bandwidth),
-        ..ChaosConfig::default()
-    };
-    c.kill_every =
-        Some(secs("kill-every", args.kill_every.or(file.kill_every).unwrap_or(10.0))?).filter(|d| !d.is_zero());
-    c.max_down = secs("max-down", args.max_down.or(file.max_down).unwrap_or(7.0))?;
-    c.partition_every = args
-        .partition_every
-        .or(file.partition_every)
-        .map(|p| secs("partition-every", p))
-        .transpose()?
-        .filter(|d| !d.is_zero());
-    c.partition_for = secs(
-        "partition-for",
-        args.partition_for.or(file.partition_for).unwrap_or(3.0),
-    )?;
-    c.report_every = secs("report-every", args.report_every.or(file.report_every).unwrap_or(0.5))?;
-    if c.report_every.is_zero() {
-        bail!("--report-every must be above 0");
-    }
-    c.seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-    });
-    c.converge_within = secs(
-        "converge-within",
-        args.converge_within.or(file.converge_within).unwrap_or(120.0),
-    )?;
-    c.dir = args.dir.clone();
-    c.verbose = !args.quiet;
-    Ok(c)
+    .config(binary)
 }
 
 pub fn run(args: LiveArgs) -> anyhow::Result<()> {
@@ -191,7 +111,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let summary = runtime.block_on(liandong_sim::live::run(config))?;
+    let summary = runtime.block_on(liandong_chaos::run(config))?;
     println!("{summary}");
     if !summary.passed() {
         bail!(

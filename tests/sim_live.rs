@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use liandong_sim::live::{LiveConfig, TopologySource};
+use liandong_chaos::{LiveConfig, TopologySource};
 
 #[derive(Parser)]
 struct Cli {
@@ -79,9 +79,7 @@ fn fifteen_seconds_of_loss_and_kills_lose_nothing_and_double_nothing() {
         .enable_all()
         .build()
         .unwrap();
-    let summary = runtime
-        .block_on(liandong_sim::live::run(config))
-        .expect("the harness runs");
+    let summary = runtime.block_on(liandong_chaos::run(config)).expect("the harness runs");
     eprintln!("{summary}\n(test wall time {:.1} s)", started.elapsed().as_secs_f64());
     assert!(summary.passed(), "{summary}");
     assert!(summary.filed >= 30, "only {} reports filed", summary.filed);
@@ -110,9 +108,7 @@ fn sixty_seconds_of_twenty_percent_loss_and_a_kill_every_ten_seconds() {
         .enable_all()
         .build()
         .unwrap();
-    let summary = runtime
-        .block_on(liandong_sim::live::run(config))
-        .expect("the harness runs");
+    let summary = runtime.block_on(liandong_chaos::run(config)).expect("the harness runs");
     eprintln!("{summary}");
     assert!(summary.passed(), "{summary}");
     assert_eq!(summary.at_owner, summary.filed);

@@ -4,8 +4,8 @@
 //! afternoon, or the city center goes down during a flood?". This crate
 //! answers with a deterministic simulation of the whole federation (every
 //! node the production [`liandong_dispatch::Core`], the network, disks and
-//! clocks simulated, all randomness from one seed) and with a live chaos
-//! harness over real node processes on loopback.
+//! clocks simulated, all randomness from one seed). The live chaos harness
+//! over real node processes is another crate, `liandong-chaos`.
 //!
 //! # Layout
 //! - [`scenario`]: the TOML scenario format (topology, link models per
@@ -16,11 +16,16 @@
 //!   deliveries with latency, jitter (reordering), loss, duplication and a
 //!   bandwidth cap per link; partitions, cut and flapping links, crashes
 //!   with restart from the persisted [`liandong_dispatch::Store`] (or an
-//!   empty one when the disk is lost), clock skew, deaf nodes.
+//!   empty one when the disk is lost), clock skew, deaf nodes. It records
+//!   what happened and judges nothing.
+//! - `oracle` (private): the invariants below, judged at the end of a run
+//!   from what the engine recorded. [`run`] wires engine, oracle, report.
 //! - [`report`]: the [`Report`] (deterministic) with its [`Timeline`], and
 //!   [`RunStats`] (wall time, events per second, peak memory).
-//! - [`svg`]: the timeline picture. [`live`]: the live chaos harness.
+//! - [`svg`]: the timeline picture.
 //! - [`run`] runs one seed; [`sweep`] many seeds on all cores.
+//! - [`replay`]: seed ranges (`A..B`, `A..=B`) and the command that
+//!   replays a seed.
 //! - `scenarios/*.toml`: the shipped scenarios (every one must pass, CI
 //!   sweeps them).
 //! - `benches/jiangsu.rs`: the 22,812-node day with wall time, events per
@@ -36,7 +41,7 @@
 //!   same scenario, seed and commit give a byte-identical report (text and
 //!   JSON). Wall-clock figures live only in [`RunStats`].
 //!
-//! # Invariants checked at the end of every run
+//! # Invariants checked at the end of every run (the oracle)
 //! - no report lost: every report is at its policy owner, every order at
 //!   every target (after all non-permanent faults healed and the network
 //!   settled); in liveness mode also despite the permanent faults;
@@ -54,18 +59,20 @@
 //! The CI sweep (`tests/sweep.rs`) runs 200 seeds of every shipped
 //! scenario's sweep variant; `liandong sim sweep` runs more.
 
-pub mod live;
+pub mod replay;
 pub mod report;
 pub mod scenario;
 pub mod svg;
 
 mod engine;
+mod oracle;
 
 use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+pub use replay::{SeedRange, replay_command};
 pub use report::{Bucket, Delivery, FaultWindow, Invariant, Percentiles, QueuePeak, Report, RunStats, Sla, Timeline};
 pub use scenario::{Scenario, ScenarioError};
 
@@ -86,6 +93,20 @@ pub enum PlantedBug {
     /// The simulated disk silently loses the first envelope a node receives
     /// from a peer; the node still acks it (it believes it wrote it).
     DropAckedEnvelope,
+}
+
+impl std::str::FromStr for PlantedBug {
+    type Err = String;
+
+    /// The name `--planted-bug` takes: `drop-acked-envelope`.
+    fn from_str(s: &str) -> Result<PlantedBug, String> {
+        match s {
+            "drop-acked-envelope" => Ok(PlantedBug::DropAckedEnvelope),
+            _ => Err(format!(
+                "unknown planted bug {s:?}: the one there is is drop-acked-envelope"
+            )),
+        }
+    }
 }
 
 /// How far a run has got, for a progress bar.
@@ -112,7 +133,8 @@ pub fn run(
     let wall = Instant::now();
     let mut sim = engine::Sim::new(scenario, options)?;
     sim.run(progress);
-    let report = finish(&mut sim, scenario, options);
+    let verdict = oracle::judge(&sim, scenario);
+    let report = finish(&mut sim, scenario, options, verdict);
     let elapsed = wall.elapsed();
     let secs = elapsed.as_secs_f64().max(1e-9);
     let simulated = Duration::from_millis(sim.end);
@@ -127,96 +149,14 @@ pub fn run(
     Ok((report, stats))
 }
 
-fn finish(sim: &mut engine::Sim, scenario: &Scenario, options: &RunOptions) -> Report {
-    let mut lost_reports = Vec::new();
-    let mut reports = Delivery {
-        sent: sim.out.reports_sent,
-        ..Delivery::default()
-    };
-    let within = scenario.invariants.reach_owner_within.map(|s| s.0.as_millis() as u64);
-    // Heal times: a report's clock for `reach_owner_within` restarts at the
-    // last heal before it arrived.
-    let mut heals: Vec<u64> = sim.out.faults.iter().map(|w| w.end.as_millis() as u64).collect();
-    heals.push(sim.end_load);
-    heals.sort_unstable();
-    let mut late = Vec::new();
-    for r in &sim.reports {
-        match r.delivered {
-            Some(at) => {
-                reports.delivered += 1;
-                if let Some(x) = within {
-                    let heal = heals.iter().rev().find(|&&h| h <= at).copied().unwrap_or(0);
-                    let from = r.sent.max(heal);
-                    if at - from > x {
-                        late.push(format!(
-                            "report from {} ({}) sent at {} reached {} at {}: {} after the path was there",
-                            sim.node_name(r.origin),
-                            r.severity,
-                            report::human(Duration::from_millis(r.sent)),
-                            sim.node_name(r.owner),
-                            report::human(Duration::from_millis(at)),
-                            report::human(Duration::from_millis(at - from)),
-                        ));
-                    }
-                }
-            }
-            None if r.excused => reports.lost_with_disk += 1,
-            None => {
-                reports.lost += 1;
-                lost_reports.push(format!(
-                    "report from {} ({}) sent at {} never reached its owner {}",
-                    sim.node_name(r.origin),
-                    r.severity,
-                    report::human(Duration::from_millis(r.sent)),
-                    sim.node_name(r.owner),
-                ));
-            }
-        }
-    }
-    let mut order_targets = Delivery {
-        sent: sim.out.order_targets,
-        ..Delivery::default()
-    };
-    let mut lost_orders = Vec::new();
-    for o in &sim.orders {
-        order_targets.delivered += u64::from(o.reached);
-        let missing = u64::from(o.targets.saturating_sub(o.reached));
-        if missing == 0 {
-            continue;
-        }
-        if o.excused {
-            order_targets.lost_with_disk += missing;
-        } else {
-            order_targets.lost += missing;
-            lost_orders.push(format!(
-                "order from {} sent at {} reached {} of {} targets",
-                sim.node_name(o.issuer),
-                report::human(Duration::from_millis(o.sent)),
-                o.reached,
-                o.targets
-            ));
-        }
-    }
-    let mut invariants = vec![
-        report::invariant("every report reaches its owner (lost = 0)", lost_reports),
-        report::invariant("every order reaches every target (lost = 0)", lost_orders),
-        Invariant {
-            name: "nothing delivered to an application twice (duplicates = 0)".into(),
-            passed: sim.out.duplicates == 0,
-            violations: sim.out.duplicate_examples.clone(),
-            count: sim.out.duplicates,
-        },
-        report::invariant("no acked copy missing from the peer's disk", sim.acked_copies_missing()),
-    ];
-    if let Some(x) = within {
-        invariants.push(report::invariant(
-            &format!(
-                "every report reaches its owner within {} of the path healing",
-                report::human(Duration::from_millis(x))
-            ),
-            late,
-        ));
-    }
+/// The report of a finished run: the oracle's verdict with the engine's
+/// figures (latencies, SLA, queues, timeline).
+fn finish(sim: &mut engine::Sim, scenario: &Scenario, options: &RunOptions, verdict: oracle::Verdict) -> Report {
+    let oracle::Verdict {
+        reports,
+        order_targets,
+        invariants,
+    } = verdict;
     let mut latency_by_severity = std::collections::BTreeMap::new();
     for (rank, v) in std::mem::take(&mut sim.out.by_severity) {
         let s = Severity::ALL[rank];

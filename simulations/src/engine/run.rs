@@ -1,5 +1,5 @@
 //! The run: the event loop, catch-up sampling of returning nodes, and the
-//! end-of-run queries the checks read.
+//! end-of-run queries the report and the oracle read.
 
 use super::*;
 
@@ -149,30 +149,11 @@ impl<'a> Sim<'a> {
         self.topo.node(NodeIx(ix)).id.to_string()
     }
 
-    /// Safety: an outbox entry a node persisted as acked by `peer` means
-    /// `peer` has the envelope on its disk (peers whose disk was wiped
-    /// by a fault are exempt: that loss is the fault's).
-    pub fn acked_copies_missing(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for (i, node) in self.nodes.iter().enumerate() {
-            for ((peer, id), entry) in &node.disk.outbox {
-                if !entry.acked || entry.gave_up {
-                    continue;
-                }
-                let Some(p) = self.topo.ix(peer) else { continue };
-                let pn = &self.nodes[p.0 as usize];
-                if pn.ever_wiped {
-                    continue;
-                }
-                if !pn.disk.envelopes.contains_key(id) {
-                    out.push(format!(
-                        "{} holds envelope {id} as acked by {peer}, which does not have it on disk",
-                        self.node_name(i as u32)
-                    ));
-                }
-            }
-        }
-        out
+    /// A node's disk (the fold of its completed Persists), and whether a
+    /// fault ever wiped it.
+    pub fn disk(&self, ix: Ix) -> (&Store, bool) {
+        let node = &self.nodes[ix as usize];
+        (&node.disk, node.ever_wiped)
     }
 
     pub fn queue_peaks(&self, top: usize) -> Vec<report::QueuePeak> {

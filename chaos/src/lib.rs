@@ -1,0 +1,51 @@
+//! liandong-chaos: the live chaos harness. Where the simulator
+//! (`liandong-sim`) runs the dispatch core on a simulated network and
+//! clock, this crate runs the real thing: a federation of `liandong node
+//! run` processes on loopback, a seeded UDP chaos proxy in front of every
+//! ancestor a node may dial (loss, delay, jitter, duplication, a bandwidth
+//! cap, partitions), kill -9 and restart, load through the control API;
+//! then heal, wait for convergence, and check every node's store.
+//! `liandong sim live` is its command line.
+//!
+//! # Layout
+//! - [`proxy`]: the UDP chaos proxy for one link ([`Proxy`], [`ChaosConfig`]).
+//! - `config`: what a run is asked to do ([`LiveConfig`], [`TopologySource`]).
+//! - `federation` (private): the node processes, their logs, kill -9 and
+//!   SIGTERM, control clients.
+//! - `load` (private): reports, kills and restarts while the run goes on;
+//!   the partition schedule.
+//! - `checks` (private): convergence after healing, the checks of every
+//!   store, the scan of the node logs.
+//! - `settings`: a run as a person asks for it ([`LiveSettings`]: flags over
+//!   a live scenario file over the defaults), validated into a [`LiveConfig`].
+//! - `summary`: what a run did and found ([`LiveSummary`]) as printed.
+//! - `run`: [`run`], the whole run from certificates to the end check.
+//!
+//! # What it never does
+//! - Never decides anything about the protocol or looks inside a running
+//!   node: nodes are the real binary, reached only through their control
+//!   API and, once stopped, their stores and logs.
+//! - Never leaves a node running after it: nodes die with the harness
+//!   (`PR_SET_PDEATHSIG`), every proxy stops when dropped, and it binds
+//!   loopback addresses only.
+//! - Is not deterministic (real processes, sockets and time); the seed
+//!   fixes its choices (faults, load, kills), not their timing. Every
+//!   queue in the proxy has a bound.
+//! - Errors: the harness's own failures are `anyhow` errors (it drives the
+//!   real binary and tells a person what went wrong); failed checks are
+//!   data in [`LiveSummary::failures`], not errors.
+
+mod checks;
+mod config;
+mod federation;
+mod load;
+pub mod proxy;
+mod run;
+mod settings;
+mod summary;
+
+pub use config::{LiveConfig, TopologySource};
+pub use proxy::{ChaosConfig, Proxy, ProxyStats, StatsSnapshot};
+pub use run::run;
+pub use settings::LiveSettings;
+pub use summary::LiveSummary;
