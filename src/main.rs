@@ -1,15 +1,12 @@
 //! `liandong`: the one binary every center runs. This file only parses the
 //! command line, hands each command to the library that runs it
-//! (`liandong-cli` for the operator-facing ones), and maps the outcome to
+//! (`liandong-cli`), and maps the outcome to
 //! an exit code.
-
-mod sim_cmd;
-mod sim_live_cmd;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use liandong_cli::{certs, demo, node, ops, room, topology, tui};
+use liandong_cli::{certs, demo, node, ops, room, sim, topology, tui};
 
 #[derive(Parser)]
 #[command(
@@ -51,7 +48,7 @@ enum Command {
     Tui(tui::TuiArgs),
     /// Failure simulations: deterministic runs and sweeps of a scenario; the live chaos harness.
     #[command(subcommand)]
-    Sim(sim_cmd::SimCommand),
+    Sim(sim::SimCommand),
 }
 
 fn main() -> ExitCode {
@@ -65,7 +62,7 @@ fn main() -> ExitCode {
         Command::Ops(cmd) => ops::run(cmd),
         Command::Room(cmd) => room::run(cmd),
         Command::Tui(args) => tui::run(args),
-        Command::Sim(cmd) => sim_cmd::run(cmd),
+        Command::Sim(cmd) => sim::run(cmd),
     };
     match outcome.map_err(anyhow::Error::downcast::<clap::Error>) {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,15 +4,12 @@
 //! control API for 15 s; then heal, converge and check every store.
 //! The full run (60 s, a kill every 10 s) is `liandong sim live`.
 
-#[allow(dead_code)]
-#[path = "../src/sim_live_cmd.rs"]
-mod sim_live_cmd;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use liandong_chaos::{LiveConfig, TopologySource};
+use liandong_cli::sim::live as sim_live_cmd;
 
 #[derive(Parser)]
 struct Cli {

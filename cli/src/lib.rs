@@ -30,8 +30,9 @@
 //! - [`demo`]: `liandong demo`, the demo federation in one process with
 //!   traffic and the console.
 //!
-//! The simulator's commands (`liandong sim ...`) are not here: they belong
-//! with the simulator.
+//! - [`sim`]: `liandong sim run|sweep|replay|live`: clap arguments and
+//!   printing over the deterministic simulator (`liandong-sim`) and, in
+//!   [`sim::live`], the live chaos harness (`liandong-chaos`).
 //!
 //! **The binary's edge.** This crate is where library errors meet the
 //! operator, so, unlike the libraries, it uses `anyhow`: each error is
@@ -44,7 +45,7 @@
 //! **What it never does.** It makes no protocol decision and holds no
 //! protocol state: a report, an order or a room act is one request to
 //! one's own node, whose answer or refusal is printed as given. Apart from
-//! starting nodes (`node run`, `demo`, through `liandong-node`), it
+//! starting nodes (`node run`, `demo`, `sim live`), it
 //! reaches a node only through `liandong-control`'s client. Nothing but
 //! the binary depends on it.
 
@@ -53,5 +54,6 @@ pub mod demo;
 pub mod node;
 pub mod ops;
 pub mod room;
+pub mod sim;
 pub mod topology;
 pub mod tui;

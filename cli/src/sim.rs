@@ -2,12 +2,14 @@
 //! seed on the deterministic simulator (`liandong_sim`) and prints its
 //! report; `sweep` plays many seeds on every core and lists the ones that
 //! break an invariant; `live` is the chaos harness over real node processes
-//! (`sim_live_cmd`).
+//! ([`live`]).
 //!
 //! Output discipline, so a run can be replayed and diffed: stdout carries
 //! only the report, which is a pure function of (scenario, seed, commit);
 //! everything that depends on the machine (the seed banner, the progress
 //! bar, wall time, events per second, peak memory) goes to stderr.
+
+pub mod live;
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
@@ -40,7 +42,7 @@ pub enum SimCommand {
     )]
     Sweep(SweepArgs),
     /// Run real node processes on 127.0.0.1 behind a UDP chaos proxy, with kill -9 and restarts.
-    Live(Box<crate::sim_live_cmd::LiveArgs>),
+    Live(Box<live::LiveArgs>),
 }
 
 #[derive(Args)]
@@ -83,7 +85,7 @@ pub fn run(cmd: SimCommand) -> anyhow::Result<()> {
     match cmd {
         SimCommand::Run(args) => run_one(args),
         SimCommand::Sweep(args) => sweep(args),
-        SimCommand::Live(args) => crate::sim_live_cmd::run(*args),
+        SimCommand::Live(args) => live::run(*args),
     }
 }
 
