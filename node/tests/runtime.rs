@@ -96,25 +96,38 @@ async fn a_full_disk_at_the_city_refuses_new_work_and_loses_nothing_already_acke
     // village (stored there) whatever happens above it.
     let mut filed: Vec<EnvelopeId> = Vec::new();
     let mut full = None;
+    // Reports the city said it recorded, so the filing waits only while
+    // the relay is behind (never for a notice that already came).
+    let mut recorded = 0usize;
+    let heard = |notice: Notice, full: &mut Option<String>, recorded: &mut usize| match notice {
+        Notice::Storage { problem: Some(reason) } => *full = Some(reason),
+        Notice::IncidentRecorded { .. } => *recorded += 1,
+        _ => {}
+    };
     for n in 0..2000 {
         match file(&fed, &village, n).await {
             Response::Done { id, .. } => filed.push(id),
             other => panic!("the village refused: {other:?}"),
         }
         while let Ok(p) = at_city.try_recv() {
-            if let Notice::Storage { problem: Some(reason) } = p.notice {
-                full = Some(reason);
-            }
+            heard(p.notice, &mut full, &mut recorded);
         }
         if full.is_some() {
             break;
         }
         if n % 50 == 49 {
-            // Let the relay catch up before filing more.
-            wait_for(&mut at_city, "reports at the city", |n| {
-                matches!(n, Notice::IncidentRecorded { .. } | Notice::Storage { .. })
-            })
-            .await;
+            // Let the relay catch up before filing more: while the city is
+            // 50 or more behind, wait for its next word.
+            while full.is_none() && recorded + 50 <= filed.len() {
+                let notice = wait_for(&mut at_city, "reports at the city", |n| {
+                    matches!(n, Notice::IncidentRecorded { .. } | Notice::Storage { .. })
+                })
+                .await;
+                heard(notice, &mut full, &mut recorded);
+            }
+            if full.is_some() {
+                break;
+            }
         }
     }
     let full = match full {
