@@ -83,15 +83,6 @@ impl Ed25519Keyring {
     pub fn insert(&mut self, node: NodeId, public_key: Vec<u8>) {
         self.keys.insert(node, public_key);
     }
-
-    /// How many nodes' keys it holds.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
 }
 
 /// Length of an Ed25519 public key.

@@ -20,7 +20,7 @@ use crate::wire::RoomWhat;
 
 /// How long after a failed load a key is asked for again (and how long
 /// an unanswered ask stands before it is repeated).
-pub const KEY_RETRY: Duration = Duration::from_secs(30);
+const KEY_RETRY: Duration = Duration::from_secs(30);
 
 /// Keys asked of the driver and loads that failed, by origin.
 #[derive(Debug, Default)]
@@ -64,7 +64,7 @@ impl Core {
     /// nodes of the topology have keys worth asking for.
     pub(super) fn await_keys(&mut self, envelope: &Envelope, now: Timestamp) -> KeyWait {
         let mut wait = KeyWait::Ready;
-        for origin in signers(envelope) {
+        for origin in signers(envelope).into_iter().flatten() {
             if self.check.knows(origin) || self.ix(origin).is_none() {
                 continue;
             }
@@ -83,24 +83,20 @@ impl Core {
 }
 
 /// The origins whose signatures checking `envelope` takes: its own, and
-/// those of the envelopes signed inside it.
-fn signers(envelope: &Envelope) -> Vec<&NodeId> {
-    let mut signers = vec![&envelope.origin];
-    match &envelope.body {
+/// those of the envelopes signed inside it. A fixed array, not a list:
+/// this runs for every envelope that arrives.
+fn signers(envelope: &Envelope) -> [Option<&NodeId>; 3] {
+    let inside = match &envelope.body {
         Body::Update(Update {
             action: Action::Escalate { report, .. },
             ..
-        }) => signers.push(&report.origin),
-        Body::Room(RoomBody::Event(event)) => {
-            if let RoomWhat::Asked { ask, report, .. } = &event.what {
-                signers.push(&ask.origin);
-                if let Some(report) = report {
-                    signers.push(&report.origin);
-                }
-            }
-        }
+        }) => [Some(&report.origin), None],
+        Body::Room(RoomBody::Event(event)) => match &event.what {
+            RoomWhat::Asked { ask, report, .. } => [Some(&ask.origin), report.as_ref().map(|r| &r.origin)],
+            _ => [None, None],
+        },
         // A history's events are the home's, who signed the history.
-        _ => {}
-    }
-    signers
+        _ => [None, None],
+    };
+    [Some(&envelope.origin), inside[0], inside[1]]
 }

@@ -198,7 +198,6 @@ impl Driver {
 
     /// A key the loader read for the core, or why it could not.
     fn on_key(&mut self, loaded: LoadedKey, now: Timestamp) {
-        self.keys.received(&loaded.node);
         match &loaded.key {
             Ok(key) => {
                 info!(node = %loaded.node, "loaded the key of a node outside this one's branch");
@@ -306,9 +305,8 @@ impl Driver {
                 self.storage.recovered();
                 self.notices.push(now, Notice::Storage { problem: None });
             }
-            // Dropped with the link input: the core asks again later.
-            Input::Key(key) => self.keys.received(&key.node),
-            Input::Link(_) => {}
+            // Dropped with the link input: the rebuilt core asks again.
+            Input::Key(_) | Input::Link(_) => {}
         }
     }
 }

@@ -14,7 +14,6 @@
 //! driver hands the key back. The one place a certificate file is read
 //! for a key is [`read_node_key`].
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -173,12 +172,12 @@ pub(super) struct LoadedKey {
 }
 
 /// Reads the certificates of nodes the core asked keys for, each on a
-/// blocking thread, and sends each result to the driver. One read per node
-/// at a time.
+/// blocking thread, and sends each result to the driver. It keeps no
+/// state of its own: the core asks for a node's key at most once per
+/// half minute.
 pub(super) struct KeyLoader {
     dir: PathBuf,
     verifier: Arc<Verifier>,
-    reading: HashSet<NodeId>,
     done: mpsc::Sender<LoadedKey>,
 }
 
@@ -188,30 +187,17 @@ pub(super) const KEY_QUEUE: usize = 256;
 
 impl KeyLoader {
     pub fn new(dir: PathBuf, verifier: Arc<Verifier>, done: mpsc::Sender<LoadedKey>) -> KeyLoader {
-        KeyLoader {
-            dir,
-            verifier,
-            reading: HashSet::new(),
-            done,
-        }
+        KeyLoader { dir, verifier, done }
     }
 
-    /// Starts reading `node`'s certificate unless a read is under way.
-    pub fn load(&mut self, node: NodeId) {
-        if !self.reading.insert(node.clone()) {
-            return;
-        }
+    /// Starts reading `node`'s certificate.
+    pub fn load(&self, node: NodeId) {
         let (dir, verifier, done) = (self.dir.clone(), self.verifier.clone(), self.done.clone());
         tokio::task::spawn_blocking(move || {
             let key = read_node_key(&dir, &verifier, &node);
             // The driver is gone only when the node stops.
             let _ = done.blocking_send(LoadedKey { node, key });
         });
-    }
-
-    /// The driver received `node`'s result.
-    pub fn received(&mut self, node: &NodeId) {
-        self.reading.remove(node);
     }
 }
 

@@ -42,7 +42,6 @@ impl<'a> Sim<'a> {
 
     pub(super) fn drain_hinted(&mut self, ix: Ix, hint: Ix) {
         let mut connects: Vec<Ix> = Vec::new();
-        let mut keys: Vec<liandong_topology::NodeId> = Vec::new();
         while let Some(effect) = self.nodes[ix as usize].core.as_mut().and_then(Core::poll_effect) {
             match effect {
                 Effect::Persist(records) => self.persist(ix, records),
@@ -59,21 +58,18 @@ impl<'a> Sim<'a> {
                 }
                 // Simulated nodes check with every key (`TestKeys::check`),
                 // so this is not asked today; a driver that has them all
-                // hands the key back at once.
-                Effect::NeedKey(origin) => keys.push(origin),
+                // hands the key back at once (its effects come next in
+                // this loop).
+                Effect::NeedKey(origin) => {
+                    let now = self.local(ix);
+                    if let Some(core) = self.nodes[ix as usize].core.as_mut() {
+                        core.handle_key(&origin, Ok(self.keys.public_key(&origin)), now);
+                    }
+                }
             }
         }
         for p in connects {
             self.connect(ix, p);
-        }
-        if !keys.is_empty() {
-            let now = self.local(ix);
-            if let Some(core) = self.nodes[ix as usize].core.as_mut() {
-                for origin in keys {
-                    core.handle_key(&origin, Ok(self.keys.public_key(&origin)), now);
-                }
-            }
-            return self.drain_hinted(ix, hint);
         }
         self.rearm(ix);
     }
