@@ -16,8 +16,6 @@
 //!   the partition schedule.
 //! - `checks` (private): convergence after healing, the checks of every
 //!   store, the scan of the node logs.
-//! - `settings`: a run as a person asks for it ([`LiveSettings`]: flags over
-//!   a live scenario file over the defaults), validated into a [`LiveConfig`].
 //! - `summary`: what a run did and found ([`LiveSummary`]) as printed.
 //! - `run`: [`run`], the whole run from certificates to the end check.
 //!
@@ -41,11 +39,9 @@ mod federation;
 mod load;
 pub mod proxy;
 mod run;
-mod settings;
 mod summary;
 
 pub use config::{LiveConfig, TopologySource};
 pub use proxy::{ChaosConfig, Proxy, ProxyStats, StatsSnapshot};
 pub use run::run;
-pub use settings::LiveSettings;
 pub use summary::LiveSummary;

@@ -3,12 +3,17 @@
 //! jitter, duplication, bandwidth cap, partitions), kill -9 and restart,
 //! load through the control API; then heal, converge and check every
 //! node's store. Exits non-zero if a check fails.
+//!
+//! The settings come from the flags, over a live scenario file
+//! (`simulations/scenarios/live/*.toml`, the same settings under the same
+//! names), over the harness's defaults.
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use liandong_chaos::{LiveConfig, LiveSettings};
+use liandong_chaos::{ChaosConfig, LiveConfig, TopologySource};
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -76,31 +81,123 @@ pub struct LiveArgs {
     pub quiet: bool,
 }
 
-/// The harness configuration these arguments ask for: a flag wins over the
-/// scenario file, the file over the built-in default.
-pub fn config(args: &LiveArgs, binary: PathBuf) -> anyhow::Result<LiveConfig> {
-    LiveSettings {
-        scenario: args.scenario.clone(),
-        duration: args.duration,
-        loss: args.loss,
-        kill_every: args.kill_every,
-        max_down: args.max_down,
-        seed: args.seed,
-        topology: args.topology.clone(),
-        preset: args.preset.clone(),
-        ip: args.ip,
-        report_every: args.report_every,
-        delay_ms: args.delay_ms,
-        jitter_ms: args.jitter_ms,
-        duplicate: args.duplicate,
-        bandwidth: args.bandwidth,
-        partition_every: args.partition_every,
-        partition_for: args.partition_for,
-        converge_within: args.converge_within,
-        dir: args.dir.clone(),
-        quiet: args.quiet,
+/// A live scenario file: the same settings as the flags, all optional.
+#[derive(serde::Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct LiveFile {
+    /// What the scenario is for, for people.
+    #[allow(dead_code)]
+    description: Option<String>,
+    duration: Option<f64>,
+    loss: Option<f64>,
+    kill_every: Option<f64>,
+    max_down: Option<f64>,
+    topology: Option<PathBuf>,
+    preset: Option<String>,
+    report_every: Option<f64>,
+    delay_ms: Option<u64>,
+    jitter_ms: Option<u64>,
+    duplicate: Option<f64>,
+    bandwidth: Option<u64>,
+    partition_every: Option<f64>,
+    partition_for: Option<f64>,
+    converge_within: Option<f64>,
+}
+
+fn load_file(path: &Path) -> anyhow::Result<LiveFile> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the live scenario {}", path.display()))?;
+    let mut file: LiveFile =
+        toml::from_str(&text).with_context(|| format!("the live scenario {} is invalid", path.display()))?;
+    // A topology file named in a scenario is relative to the scenario.
+    if let (Some(t), Some(dir)) = (file.topology.as_mut(), path.parent())
+        && t.is_relative()
+    {
+        *t = dir.join(&*t);
     }
-    .config(binary)
+    Ok(file)
+}
+
+/// `given` seconds as a duration, or `default` when not given.
+fn secs(name: &str, given: Option<f64>, default: Duration) -> anyhow::Result<Duration> {
+    match given {
+        Some(s) => Duration::try_from_secs_f64(s).with_context(|| format!("--{name} {s}: not a number of seconds")),
+        None => Ok(default),
+    }
+}
+
+/// `given` as a probability, or `default` when not given.
+fn probability(name: &str, given: Option<f64>, default: f64) -> anyhow::Result<f64> {
+    let p = given.unwrap_or(default);
+    if !(0.0..=1.0).contains(&p) {
+        bail!("--{name} {p}: must be between 0 and 1");
+    }
+    Ok(p)
+}
+
+/// The harness configuration these arguments ask for: a flag wins over the
+/// scenario file, the file over the harness's default ([`LiveConfig::new`]).
+/// A seed not given comes from the wall clock.
+pub fn config(args: &LiveArgs, binary: PathBuf) -> anyhow::Result<LiveConfig> {
+    let file = match &args.scenario {
+        Some(path) => load_file(path)?,
+        None => LiveFile::default(),
+    };
+    let mut c = LiveConfig::new(binary);
+    c.topology = match (&args.topology, &args.preset, &file.topology, &file.preset) {
+        (Some(t), _, _, _) => TopologySource::File(t.clone()),
+        (None, Some(p), _, _) => TopologySource::Preset(p.clone()),
+        (None, None, Some(t), _) => TopologySource::File(t.clone()),
+        (None, None, None, Some(p)) => TopologySource::Preset(p.clone()),
+        (None, None, None, None) => c.topology,
+    };
+    if !args.ip.is_loopback() {
+        bail!("--ip {}: the live harness runs on loopback (127.0.0.0/8) only", args.ip);
+    }
+    c.ip = args.ip;
+    c.duration = secs("duration", args.duration.or(file.duration), c.duration)?;
+    c.chaos = ChaosConfig {
+        loss: probability("loss", args.loss.or(file.loss), c.chaos.loss)?,
+        delay: args
+            .delay_ms
+            .or(file.delay_ms)
+            .map_or(c.chaos.delay, Duration::from_millis),
+        jitter: args
+            .jitter_ms
+            .or(file.jitter_ms)
+            .map_or(c.chaos.jitter, Duration::from_millis),
+        duplicate: probability("duplicate", args.duplicate.or(file.duplicate), c.chaos.duplicate)?,
+        bandwidth: args.bandwidth.or(file.bandwidth),
+        ..c.chaos
+    };
+    let kill_every = c.kill_every.unwrap_or(Duration::ZERO);
+    c.kill_every = Some(secs("kill-every", args.kill_every.or(file.kill_every), kill_every)?).filter(|d| !d.is_zero());
+    c.max_down = secs("max-down", args.max_down.or(file.max_down), c.max_down)?;
+    let partition_every = c.partition_every.unwrap_or(Duration::ZERO);
+    c.partition_every = Some(secs(
+        "partition-every",
+        args.partition_every.or(file.partition_every),
+        partition_every,
+    )?)
+    .filter(|d| !d.is_zero());
+    c.partition_for = secs(
+        "partition-for",
+        args.partition_for.or(file.partition_for),
+        c.partition_for,
+    )?;
+    c.report_every = secs("report-every", args.report_every.or(file.report_every), c.report_every)?;
+    if c.report_every.is_zero() {
+        bail!("--report-every must be above 0");
+    }
+    c.seed = args.seed.unwrap_or_else(|| liandong_control::clock::now().0);
+    c.converge_within = secs(
+        "converge-within",
+        args.converge_within.or(file.converge_within),
+        c.converge_within,
+    )?;
+    c.dir = args.dir.clone();
+    c.verbose = !args.quiet;
+    Ok(c)
 }
 
 pub fn run(args: LiveArgs) -> anyhow::Result<()> {
