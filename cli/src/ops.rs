@@ -409,11 +409,9 @@ async fn incidents(args: ListArgs, clock: Clock) -> anyhow::Result<()> {
         Some(id) => Request::Query(Query::Incident { id: id.clone() }),
         None => Request::Query(Query::Incidents { closed: args.all }),
     };
-    let client = connect(&args.conn).await?;
-    let response = client.call(request).await;
-    client.close().await;
+    let response = query(&args.conn, request).await?;
     let now = now();
-    match response? {
+    match response {
         Response::Incidents(list) if args.json => print_json(&list),
         Response::Incidents(list) => {
             if list.is_empty() {
@@ -437,11 +435,9 @@ async fn orders(args: ListArgs, clock: Clock) -> anyhow::Result<()> {
         Some(id) => Request::Query(Query::Order { id: id.clone() }),
         None => Request::Query(Query::Orders { finished: args.all }),
     };
-    let client = connect(&args.conn).await?;
-    let response = client.call(request).await;
-    client.close().await;
+    let response = query(&args.conn, request).await?;
     let now = now();
-    match response? {
+    match response {
         Response::Orders(list) if args.json => print_json(&list),
         Response::Orders(list) => {
             if list.is_empty() {
@@ -461,10 +457,7 @@ async fn orders(args: ListArgs, clock: Clock) -> anyhow::Result<()> {
 }
 
 async fn status(args: StatusArgs, clock: Clock) -> anyhow::Result<()> {
-    let client = connect(&args.conn).await?;
-    let response = client.call(Request::Query(Query::Status)).await;
-    client.close().await;
-    match response? {
+    match query(&args.conn, Request::Query(Query::Status)).await? {
         Response::Status(status) if args.json => print_json(&status),
         Response::Status(status) => {
             print!("{}", status_text(&status, clock));
