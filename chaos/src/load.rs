@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::config::LiveConfig;
 use crate::federation::{CALL_TIMEOUT, Federation, say};
+use crate::proxy::sleep_until_opt;
 use crate::summary::LiveSummary;
 
 /// A report the harness filed and the node confirmed.
@@ -184,13 +185,6 @@ pub(crate) async fn drive(
         format!("load over: {} reports filed, {} kills", filed.len(), summary.kills),
     );
     Ok(filed)
-}
-
-async fn sleep_until_opt(due: Option<Instant>) {
-    match due {
-        Some(due) => tokio::time::sleep_until(due).await,
-        None => std::future::pending().await,
-    }
 }
 
 #[cfg(test)]

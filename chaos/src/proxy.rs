@@ -506,7 +506,8 @@ impl Scheduler {
     }
 }
 
-async fn sleep_until_opt(due: Option<Instant>) {
+/// Sleeps until `due`, or forever when there is nothing to wait for.
+pub(crate) async fn sleep_until_opt(due: Option<Instant>) {
     match due {
         Some(due) => tokio::time::sleep_until(due).await,
         None => std::future::pending().await,
