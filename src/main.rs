@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use liandong_cli::{certs, demo, node, ops, room, sim, topology, tui};
+use liandong_cli::{bench, certs, demo, node, ops, room, sim, topology, tui};
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +49,9 @@ enum Command {
     /// Failure simulations: deterministic runs and sweeps of a scenario; the live chaos harness.
     #[command(subcommand)]
     Sim(sim::SimCommand),
+    /// Benches with real nodes that print figures: thin-link.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Room(cmd) => room::run(cmd),
         Command::Tui(args) => tui::run(args),
         Command::Sim(cmd) => sim::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
     };
     match outcome.map_err(anyhow::Error::downcast::<clap::Error>) {
         Ok(()) => ExitCode::SUCCESS,

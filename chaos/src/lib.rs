@@ -17,7 +17,11 @@
 //! - `checks` (private): convergence after healing, the checks of every
 //!   store, the scan of the node logs.
 //! - `summary`: what a run did and found ([`LiveSummary`]) as printed.
+//! - `launch` (private): the run's directory, certificates, proxies,
+//!   proxied topologies and every node running, for both runs below.
 //! - `run`: [`run`], the whole run from certificates to the end check.
+//! - [`thin`]: the thin-link bench ([`thin::bench`]): urgent traffic on
+//!   one thin lossy link while a backlog drains, `liandong bench thin-link`.
 //!
 //! # What it never does
 //! - Never decides anything about the protocol or looks inside a running
@@ -36,10 +40,12 @@
 mod checks;
 mod config;
 mod federation;
+mod launch;
 mod load;
 pub mod proxy;
 mod run;
 mod summary;
+pub mod thin;
 
 pub use config::{LiveConfig, TopologySource};
 pub use proxy::{ChaosConfig, Proxy, ProxyStats, StatsSnapshot};

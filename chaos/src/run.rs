@@ -3,14 +3,8 @@
 //! dial, load through the control API, kill -9 and restart, then heal,
 //! converge and check every store.
 //!
-//! # Proxied topologies
-//! Children dial the `listen` address their topology file gives for their
-//! parent (and, on failover, for a further ancestor). Each node therefore
-//! gets its own copy of the topology in which the address of every one of
-//! its ancestors is replaced by a proxy's address in front of that ancestor
-//! (one proxy per (node, ancestor) pair); its own address stays real, and
-//! it is started with `--listen` on it. Certificates name node ids, not
-//! addresses, so the rewrite is invisible to TLS.
+//! The federation is brought up by `launch` (certificates, proxied
+//! topologies, every node running).
 //!
 //! # The run
 //! 1. `liandong certs init`, one operator per center (`certs issue-operator`),
@@ -28,21 +22,18 @@
 //!    acked is missing at the peer that acked it, nothing stored twice,
 //!    every filed report at every center on its path, audit chains intact.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
-use liandong_topology::{NodeId, Topology};
+use liandong_topology::{NodeId, NodeInfo};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::time::Instant;
 
 use crate::checks::{check_stores, converge, scan_logs};
 use crate::config::{LiveConfig, load_topology};
-use crate::federation::{Federation, OPERATOR, run_binary, say};
+use crate::federation::say;
+use crate::launch::{launch, work_dir};
 use crate::load::{drive, partition_schedule};
-use crate::proxy::Proxy;
 use crate::summary::LiveSummary;
 
 /// Runs the federation under chaos, then checks it. An `Err` means the
@@ -53,48 +44,8 @@ pub async fn run(config: LiveConfig) -> anyhow::Result<LiveSummary> {
     let t0 = wall;
     let v = config.verbose;
     let mut rng = StdRng::seed_from_u64(config.seed);
-    let (tempdir, dir) = match &config.dir {
-        Some(d) => {
-            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-            (None, d.clone())
-        }
-        None => {
-            let t = tempfile::Builder::new().prefix("liandong-live-").tempdir()?;
-            let p = t.path().to_path_buf();
-            (Some(t), p)
-        }
-    };
-    for sub in ["topology", "logs", "data"] {
-        std::fs::create_dir_all(dir.join(sub))?;
-    }
-
-    // The federation, its certificates, and one proxied topology per node.
+    let (tempdir, dir) = work_dir(config.dir.as_deref(), "liandong-live-")?;
     let topology = Arc::new(load_topology(&config)?);
-    for n in topology.nodes() {
-        if !n.listen.ip().is_loopback() {
-            bail!(
-                "node {} listens on {}: the live harness runs on loopback only",
-                n.id,
-                n.listen
-            );
-        }
-    }
-    let canonical = topology.to_toml();
-    let topology_file = dir.join("topology.toml");
-    std::fs::write(&topology_file, &canonical)?;
-    let certs = dir.join("certs");
-    run_binary(
-        &config.binary,
-        &[
-            "certs".as_ref(),
-            "init".as_ref(),
-            "--topology".as_ref(),
-            topology_file.as_os_str(),
-            "--out".as_ref(),
-            certs.as_os_str(),
-        ],
-    )
-    .await?;
     let non_root: Vec<NodeId> = topology
         .nodes()
         .filter(|n| n.parent.is_some())
@@ -107,73 +58,17 @@ pub async fn run(config: LiveConfig) -> anyhow::Result<LiveSummary> {
         config.partition_every,
         config.partition_for,
     );
-    let mut proxies: Vec<((NodeId, NodeId), Proxy)> = Vec::new();
-    for n in topology.nodes() {
-        let mut text = canonical.clone();
-        for a in topology.ancestors(&n.id) {
-            let mut chaos = config.chaos.clone();
-            chaos.partitions = schedule
-                .iter()
-                .filter(|(c, _, _)| *c == n.id && n.parent.as_ref() == Some(&a.id))
-                .map(|(_, s, l)| (*s, *l))
-                .collect();
-            let seed = config.seed ^ (proxies.len() as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let proxy = Proxy::start(SocketAddr::new(a.listen.ip(), 0), a.listen, chaos, seed)
-                .await
-                .with_context(|| format!("proxy {} -> {}", n.id, a.id))?;
-            let real = format!("listen = \"{}\"", a.listen);
-            if text.matches(&real).count() != 1 {
-                bail!("cannot find {real} once in the topology text");
-            }
-            text = text.replace(&real, &format!("listen = \"{}\"", proxy.addr()));
-            proxies.push(((n.id.clone(), a.id.clone()), proxy));
-        }
-        Topology::parse(&text, None).map_err(|e| anyhow::anyhow!("proxied topology for {}: {e}", n.id))?;
-        std::fs::write(dir.join("topology").join(format!("{}.toml", n.id)), text)?;
-    }
-    say(
-        v,
-        t0,
-        format!(
-            "{} nodes, {} proxies in {}",
-            topology.len(),
-            proxies.len(),
-            dir.display()
-        ),
-    );
-
-    let mut fed = Federation {
-        binary: config.binary.clone(),
-        dir: dir.clone(),
-        topology: topology.clone(),
-        certs: certs.clone(),
-        nodes: BTreeMap::new(),
+    let chaos_for = |n: &NodeInfo, a: &NodeInfo| {
+        let mut chaos = config.chaos.clone();
+        chaos.partitions = schedule
+            .iter()
+            .filter(|(c, _, _)| *c == n.id && n.parent.as_ref() == Some(&a.id))
+            .map(|(_, s, l)| (*s, *l))
+            .collect();
+        chaos
     };
-    for n in topology.nodes() {
-        run_binary(
-            &config.binary,
-            &[
-                "certs".as_ref(),
-                "issue-operator".as_ref(),
-                "--ca".as_ref(),
-                certs.as_os_str(),
-                "--node".as_ref(),
-                n.id.as_str().as_ref(),
-                "--name".as_ref(),
-                OPERATOR.as_ref(),
-                "--role".as_ref(),
-                "operator".as_ref(),
-            ],
-        )
-        .await?;
-    }
+    let (mut fed, mut proxies) = launch(&config.binary, topology.clone(), &dir, config.seed, chaos_for, v, t0).await?;
     let ids: Vec<NodeId> = topology.nodes().map(|n| n.id.clone()).collect();
-    for id in &ids {
-        fed.spawn(id)?;
-    }
-    for id in &ids {
-        fed.wait_running(id).await?;
-    }
     say(v, t0, "every node running; load and faults begin");
 
     let mut summary = LiveSummary {

@@ -34,6 +34,9 @@
 //!   printing over the deterministic simulator (`liandong-sim`) and, in
 //!   [`sim::live`], the live chaos harness (`liandong-chaos`).
 //!
+//! - [`bench`]: `liandong bench thin-link`, the thin-link bench of
+//!   `liandong-chaos` (real nodes, one thin lossy link), with its scenario file.
+//!
 //! **The binary's edge.** This crate is where library errors meet the
 //! operator, so, unlike the libraries, it uses `anyhow`: each error is
 //! given the context an operator needs (which file, which flag) and main
@@ -49,6 +52,7 @@
 //! reaches a node only through `liandong-control`'s client. Nothing but
 //! the binary depends on it.
 
+pub mod bench;
 pub mod certs;
 pub mod demo;
 pub mod node;
