@@ -321,6 +321,16 @@ async fn measure(
             );
         }
     }
+    // Cut off means the village knows it: hold the cut until it sees its
+    // township link down (three missed heartbeats), so the backlog is owed
+    // across the link rather than sitting in one live connection's buffers.
+    let cut_seen = Instant::now() + Duration::from_secs(90);
+    while arrivals.down_at(&village_id, &township_id).is_none() && Instant::now() < cut_seen {
+        let _ = tokio::time::timeout(Duration::from_secs(1), arrivals.changed.notified()).await;
+    }
+    if arrivals.down_at(&village_id, &township_id).is_none() {
+        bail!("the village did not see its township link go down within 90 s of the cut");
+    }
     for ((from, _), p) in proxies {
         if *from == village_id {
             p.partition(false);

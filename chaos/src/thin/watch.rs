@@ -1,6 +1,6 @@
 //! When things arrive: one subscription per watched center, each pushed
 //! "recorded" (an incident stored there) and "order received" notice
-//! timed on the harness's clock as it comes in. A lagged subscription
+//! timed on the harness's clock as it comes in, and links seen going down. A lagged subscription
 //! (the node dropped notices for a slow reader) is marked, and the run
 //! falls back to asking the node for what it still waits on.
 
@@ -20,6 +20,8 @@ use crate::federation::Federation;
 #[derive(Default)]
 pub(crate) struct Arrivals {
     seen: Mutex<HashMap<(NodeId, EnvelopeId), Instant>>,
+    /// Links seen going down: (center, peer) and when.
+    downs: Mutex<HashMap<(NodeId, NodeId), Instant>>,
     /// Some subscription lost notices: absent is not proof of not there.
     lagged: Mutex<bool>,
     pub(crate) changed: Notify,
@@ -34,6 +36,12 @@ impl Arrivals {
     pub(crate) fn record(&self, center: &NodeId, id: EnvelopeId, when: Instant) {
         self.lock().entry((center.clone(), id)).or_insert(when);
         self.changed.notify_waiters();
+    }
+
+    /// When `center` last saw its link to `peer` go down.
+    pub(crate) fn down_at(&self, center: &NodeId, peer: &NodeId) -> Option<Instant> {
+        let downs = self.downs.lock().unwrap_or_else(PoisonError::into_inner);
+        downs.get(&(center.clone(), peer.clone())).copied()
     }
 
     pub(crate) fn lagged(&self) -> bool {
@@ -66,6 +74,13 @@ pub(crate) async fn watch(
                 let id = match p.notice {
                     Notice::IncidentRecorded { incident, .. } => incident.id,
                     Notice::OrderReceived { order } => order.order.id,
+                    Notice::LinkChanged { peer, up: false } => {
+                        let mut downs = arrivals.downs.lock().unwrap_or_else(PoisonError::into_inner);
+                        downs.insert((center.clone(), peer), Instant::now());
+                        drop(downs);
+                        arrivals.changed.notify_waiters();
+                        continue;
+                    }
                     Notice::Lagged { .. } => {
                         *arrivals.lagged.lock().unwrap_or_else(PoisonError::into_inner) = true;
                         arrivals.changed.notify_waiters();
