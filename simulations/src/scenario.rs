@@ -569,6 +569,7 @@ impl Scenario {
                 let link = LinkSettings {
                     heartbeat: l.heartbeat.0,
                     failover_after: l.failover_after.0,
+                    ..*topo.link()
                 };
                 Topology::build(
                     topo.name(),

@@ -124,6 +124,8 @@ pub enum ProblemKind {
         "link.failover_after ({failover}) must be at least twice link.heartbeat ({heartbeat}), or one late heartbeat would trigger failover"
     )]
     FailoverTooShort { heartbeat: String, failover: String },
+    #[error("bad {what}: {why}")]
+    BadLinkClass { what: String, why: String },
 }
 
 fn join_ids(ids: &[NodeId]) -> String {

@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use crate::duration;
 use crate::error::{LineIndex, Problem, ProblemKind};
-use crate::policy::{Deadlines, LinkSettings, Policy, Reach};
+use crate::policy::{Deadlines, LinkClass, LinkSettings, Policy, Reach};
 use crate::tree::{FileSpans, NodeInfo, NodeSpans, assemble};
 use crate::{Kind, Level, LoadError, NodeId, Severity, Topology};
 
@@ -57,6 +57,20 @@ struct RawDeadlines {
 struct RawLink {
     heartbeat: Option<Spanned<String>>,
     failover_after: Option<Spanned<String>>,
+    province: Option<RawLinkClass>,
+    city: Option<RawLinkClass>,
+    county: Option<RawLinkClass>,
+    township: Option<RawLinkClass>,
+    village: Option<RawLinkClass>,
+    grid: Option<RawLinkClass>,
+}
+
+/// `[link.village]`: what that level's links to their parents are.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLinkClass {
+    rate_kbps: Option<Spanned<u32>>,
+    urgent_copies: Option<Spanned<u8>>,
 }
 
 #[derive(Deserialize)]
@@ -204,6 +218,19 @@ impl Topology {
             duration::format(link.heartbeat),
             duration::format(link.failover_after)
         );
+        for level in Level::ALL {
+            let class = link.class(level);
+            if class == LinkClass::default() {
+                continue;
+            }
+            let _ = writeln!(out, "\n[link.{}]", level.name());
+            if let Some(rate) = class.rate {
+                let _ = writeln!(out, "rate_kbps = {}", rate / 125);
+            }
+            if class.urgent_copies > 0 {
+                let _ = writeln!(out, "urgent_copies = {}", class.urgent_copies);
+            }
+        }
         for n in self.nodes() {
             let _ = write!(
                 out,
@@ -306,12 +333,61 @@ fn read_policy(raw: &RawPolicy, report: &mut impl FnMut(std::ops::Range<usize>, 
     policy
 }
 
+fn read_link_class(
+    level: Level,
+    raw: &RawLinkClass,
+    report: &mut impl FnMut(std::ops::Range<usize>, ProblemKind),
+) -> LinkClass {
+    let mut class = LinkClass::default();
+    if let Some(kbps) = &raw.rate_kbps {
+        if *kbps.get_ref() < LinkClass::MIN_KBPS {
+            report(
+                kbps.span(),
+                ProblemKind::BadLinkClass {
+                    what: format!("link.{}.rate_kbps", level.name()),
+                    why: format!("{} is below {} kbit/s", kbps.get_ref(), LinkClass::MIN_KBPS),
+                },
+            );
+        } else {
+            class.rate = Some(kbps.get_ref().saturating_mul(125));
+        }
+    }
+    if let Some(copies) = &raw.urgent_copies {
+        if *copies.get_ref() > LinkClass::MAX_COPIES {
+            report(
+                copies.span(),
+                ProblemKind::BadLinkClass {
+                    what: format!("link.{}.urgent_copies", level.name()),
+                    why: format!("{} is more than {}", copies.get_ref(), LinkClass::MAX_COPIES),
+                },
+            );
+        } else {
+            class.urgent_copies = *copies.get_ref();
+        }
+    }
+    class
+}
+
 fn read_link(raw: &RawLink, report: &mut impl FnMut(std::ops::Range<usize>, ProblemKind)) -> LinkSettings {
     let base = LinkSettings::default();
-    let link = LinkSettings {
+    let mut link = LinkSettings {
         heartbeat: read_duration(&raw.heartbeat, "link.heartbeat", base.heartbeat, report),
         failover_after: read_duration(&raw.failover_after, "link.failover_after", base.failover_after, report),
+        ..base
     };
+    let classes = [
+        (Level::Province, &raw.province),
+        (Level::City, &raw.city),
+        (Level::County, &raw.county),
+        (Level::Township, &raw.township),
+        (Level::Village, &raw.village),
+        (Level::Grid, &raw.grid),
+    ];
+    for (level, class) in classes {
+        if let Some(class) = class {
+            link.set_class(level, read_link_class(level, class, report));
+        }
+    }
     if link.failover_after < link.heartbeat * 2 {
         let at = raw
             .failover_after

@@ -109,6 +109,7 @@ pub fn generate(shape: &Shape, addressing: Addressing) -> Result<Topology, Gener
                 LinkSettings {
                     heartbeat: Duration::from_secs(1),
                     failover_after: Duration::from_secs(5),
+                    ..LinkSettings::default()
                 },
             )
         }

@@ -38,6 +38,12 @@
 //! heartbeat = "5s"          # heartbeat interval on an idle link
 //! failover_after = "30s"    # parent unreachable this long -> skip-level
 //!
+//! [link.village]             # the links of villages to their parents
+//! rate_kbps = 64             # declared capacity each way: paced to it,
+//!                            # random loss not read as congestion
+//! urgent_copies = 3          # extra copies of urgent and control frames,
+//!                            # as QUIC datagrams in their own packets
+//!
 //! [[node]]
 //! id = "350100"             # administrative-division code
 //! name = "福州市"
@@ -71,7 +77,8 @@
 //! cycles, exactly one root, a center's level strictly below its parent's,
 //! member units at their center's level with a center as parent and no
 //! children, valid and distinct listen addresses with a fixed port,
-//! durations that parse, `failover_after` at least twice `heartbeat`, and
+//! durations that parse, `failover_after` at least twice `heartbeat`, a
+//! link class's `rate_kbps` at least 8 and `urgent_copies` at most 4, and
 //! a policy that climbs at least as high for a more severe report and only
 //! names levels the tree has. Unknown keys are refused (a typo is an error,
 //! not a silent default).
@@ -99,5 +106,5 @@ pub use error::{LoadError, Location, Problem, ProblemKind};
 pub use generate::{Addressing, FanOut, GenerateError, Preset, Shape, generate};
 pub use id::{IdError, NodeId};
 pub use level::{Kind, Level, Severity};
-pub use policy::{Deadlines, LinkSettings, Policy, Reach};
+pub use policy::{Deadlines, LinkClass, LinkSettings, Policy, Reach};
 pub use tree::{LevelCount, NodeInfo, NodeIx, Topology};

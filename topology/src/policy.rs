@@ -178,7 +178,8 @@ impl Policy {
     }
 }
 
-/// Link health settings every node uses.
+/// Link health settings every node uses, and what each level's links to
+/// their parents are declared to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkSettings {
     /// Interval between heartbeats on an idle link.
@@ -186,6 +187,21 @@ pub struct LinkSettings {
     /// How long a parent may stay unreachable before a node fails over to
     /// the nearest reachable ancestor (越级).
     pub failover_after: Duration,
+    /// The links of each level's nodes to their ancestors (index:
+    /// [`Level::depth`]); `[link.village]` in the topology file.
+    pub classes: [LinkClass; 6],
+}
+
+impl LinkSettings {
+    /// How the link between a node at `level` and its parent (or, on
+    /// failover, a further ancestor) is declared: the lower end names it.
+    pub fn class(&self, level: Level) -> LinkClass {
+        self.classes[usize::from(level.depth())]
+    }
+
+    pub fn set_class(&mut self, level: Level, class: LinkClass) {
+        self.classes[usize::from(level.depth())] = class;
+    }
 }
 
 impl Default for LinkSettings {
@@ -193,6 +209,27 @@ impl Default for LinkSettings {
         LinkSettings {
             heartbeat: Duration::from_secs(5),
             failover_after: Duration::from_secs(30),
+            classes: [LinkClass::default(); 6],
         }
     }
+}
+
+/// What a level's links are declared to be: a thin link names its rate,
+/// and the transport then paces to it instead of reading random loss as
+/// congestion, and sends extra copies of urgent frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinkClass {
+    /// Declared capacity each way, bytes per second (`rate_kbps` in the
+    /// file, kilobits); `None`: unknown, loss-based congestion control.
+    pub rate: Option<u32>,
+    /// Extra copies of every urgent and control frame that fits in a
+    /// QUIC datagram, each in its own packet; 0: none.
+    pub urgent_copies: u8,
+}
+
+impl LinkClass {
+    /// Most extra copies a class may ask for.
+    pub const MAX_COPIES: u8 = 4;
+    /// Lowest declared rate, kbit/s: below it a handshake alone takes many seconds.
+    pub const MIN_KBPS: u32 = 8;
 }

@@ -186,3 +186,9 @@ fn columns_count_characters_not_bytes() {
         "{err}"
     );
 }
+
+#[test]
+fn bad_link_class() {
+    let kinds = check("bad-link-class.toml", "bad link.village.rate_kbps: 4 is below 8 kbit/s");
+    assert!(matches!(kinds[..], [ProblemKind::BadLinkClass { .. }]), "{kinds:?}");
+}

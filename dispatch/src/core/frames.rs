@@ -35,6 +35,7 @@ impl Core {
                     if let Some(n) = self.queued.get_mut(peer) {
                         *n = n.saturating_sub(1);
                     }
+                    self.settled(peer, id, now);
                     if self
                         .store
                         .envelopes

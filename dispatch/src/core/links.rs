@@ -81,10 +81,11 @@ impl Core {
                 .map(|((_, id), e)| (e.lane, *id))
                 .collect();
             owed.sort();
-            for (_, id) in owed {
-                self.transmit(peer, id, 0, now);
+            for (lane, id) in owed {
+                self.send_or_wait(peer, id, lane, now);
             }
         } else {
+            self.drop_window(peer);
             for key in self
                 .retries
                 .keys()

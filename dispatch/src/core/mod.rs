@@ -6,6 +6,7 @@
 //!   inputs and `poll_*` outputs, effect plumbing, topology helpers;
 //! - `types`: the public types (config, effects, events, commands, errors);
 //! - `routing`: next hops, queuing, sending, backoff;
+//! - `window`: sending windows on links that declare their rate;
 //! - `links`: links up and down, re-routing, failover;
 //! - `frames`: frames from peers and the checks on a carried envelope;
 //! - `keys`: origin keys the check lacks, asked of the driver;
@@ -50,6 +51,7 @@ mod routing;
 pub mod rules;
 mod timers;
 mod types;
+mod window;
 
 use timers::Timer;
 pub use types::{Command, CommandError, CoreConfig, CoreError, Effect, Event};
@@ -138,6 +140,8 @@ pub struct Core {
     links: BTreeMap<NodeId, Link>,
     /// The next try of each unacked copy in flight.
     retries: HashMap<(NodeId, EnvelopeId), NextTry>,
+    /// Up, declared links' copies in flight and waiting (`window`).
+    windows: HashMap<NodeId, window::Window>,
     timers: BTreeSet<(Timestamp, Timer)>,
     queued: HashMap<NodeId, usize>,
     parent_down_since: Option<Timestamp>,
@@ -215,6 +219,7 @@ impl Core {
             effects: VecDeque::new(),
             links: BTreeMap::new(),
             retries: HashMap::new(),
+            windows: HashMap::new(),
             timers: BTreeSet::new(),
             queued: HashMap::new(),
             parent_down_since: None,

@@ -187,7 +187,7 @@ impl Core {
                 },
             );
             if self.may_send(&peer) {
-                self.transmit(&peer, id, 0, now);
+                self.send_or_wait(&peer, id, lane, now);
             }
         }
     }
@@ -217,7 +217,10 @@ impl Core {
         });
         let lane = entry.lane;
         self.send_frame(peer, lane, &frame);
-        let backoff = self.backoff(attempt);
+        let mut backoff = self.backoff(attempt);
+        if self.windows.get(peer).is_some_and(|w| w.holds(&id)) {
+            backoff = backoff.max(window::WINDOW_RETRY);
+        }
         let due = now.plus(backoff);
         self.retries.insert(
             key,

@@ -76,6 +76,7 @@ impl Core {
             return;
         };
         self.retries.remove(&key);
+        self.settled(&peer, id, now);
         self.persist(Record::GaveUp { peer: peer.clone(), id });
         if let Some(n) = self.queued.get_mut(&peer) {
             *n = n.saturating_sub(1);

@@ -1,0 +1,116 @@
+//! Sending windows on declared links. On a link whose class declares its
+//! rate (`[link.village] rate_kbps = 64`), at most [`WINDOW`] of that rate
+//! of normal and bulk copies is in flight (sent, not yet hop-acked); the
+//! rest waits here, in memory, urgent lanes first, and goes as acks make
+//! room. Without it a reconnecting village would hand its whole backlog
+//! to the transport at once, and every copy's retry would hand it over
+//! again: a thin link spends itself on duplicates while the backlog
+//! waits behind them. Urgent copies never wait for a window.
+//!
+//! A window exists only while the link is up. Down or silent, it is
+//! dropped and the copies stay in the outbox as they always do (a silent
+//! link still gets its retries, so a node that can send but not hear
+//! still gets its reports out); the next up refills it from the outbox.
+//! A copy in a window is retried no sooner than [`WINDOW_RETRY`]: on a
+//! live link the transport delivers it, and a resend would only queue a
+//! duplicate behind it.
+
+use super::*;
+use crate::codec::encoded_len;
+
+/// The share of a declared rate a window holds: two seconds of it.
+const WINDOW: Duration = Duration::from_secs(2);
+/// The earliest retry of a copy sent through a window.
+pub(super) const WINDOW_RETRY: Duration = Duration::from_secs(4);
+
+/// One up, declared link's copies in flight and those waiting for room.
+#[derive(Debug, Default)]
+pub(super) struct Window {
+    bytes: usize,
+    sent: HashMap<EnvelopeId, usize>,
+    waiting: BTreeSet<(Lane, EnvelopeId)>,
+}
+
+impl Window {
+    pub(super) fn holds(&self, id: &EnvelopeId) -> bool {
+        self.sent.contains_key(id)
+    }
+}
+
+impl Core {
+    /// Bytes the link with `peer` may have in flight; `None` without a
+    /// declared rate (no window: every copy goes at once).
+    fn window_limit(&self, peer: &NodeId) -> Option<usize> {
+        let lower = if self.topology.is_ancestor(&self.me, peer) {
+            peer
+        } else {
+            &self.me
+        };
+        let level = self.topology.get(lower)?.level;
+        let rate = self.topology.link().class(level).rate?;
+        Some((u128::from(rate) * WINDOW.as_millis() / 1000) as usize)
+    }
+
+    /// Sends a queued copy now, or, on an up declared link whose window is
+    /// full, keeps it waiting for room.
+    pub(super) fn send_or_wait(&mut self, peer: &NodeId, id: EnvelopeId, lane: Lane, now: Timestamp) {
+        let windowed = self.link_up(peer) && !matches!(lane, Lane::Control | Lane::Urgent);
+        let Some(limit) = self.window_limit(peer).filter(|_| windowed) else {
+            self.transmit(peer, id, 0, now);
+            return;
+        };
+        let size = self.store.envelopes.get(&id).map_or(0, |s| encoded_len(&s.envelope));
+        let w = self.windows.entry(peer.clone()).or_default();
+        if w.sent.contains_key(&id) {
+            return;
+        }
+        // An empty window always takes one copy, however large.
+        if w.bytes == 0 || w.bytes + size <= limit {
+            w.bytes += size;
+            w.sent.insert(id, size);
+            self.transmit(peer, id, 0, now);
+        } else {
+            w.waiting.insert((lane, id));
+        }
+    }
+
+    /// A copy to `peer` is settled (acked or given up): its room goes to
+    /// the copies waiting, urgent lanes first.
+    pub(super) fn settled(&mut self, peer: &NodeId, id: EnvelopeId, now: Timestamp) {
+        let Some(w) = self.windows.get_mut(peer) else { return };
+        if let Some(size) = w.sent.remove(&id) {
+            w.bytes -= size;
+        }
+        w.waiting.retain(|(_, waiting)| *waiting != id);
+        self.fill_window(peer, now);
+    }
+
+    fn fill_window(&mut self, peer: &NodeId, now: Timestamp) {
+        let Some(limit) = self.window_limit(peer) else { return };
+        loop {
+            let Some(w) = self.windows.get_mut(peer) else { return };
+            let Some(&(lane, id)) = w.waiting.first() else { return };
+            let owed = self
+                .store
+                .outbox
+                .get(&(peer.clone(), id))
+                .is_some_and(|e| !e.acked && !e.gave_up);
+            let size = self.store.envelopes.get(&id).map_or(0, |s| encoded_len(&s.envelope));
+            let w = self.windows.get_mut(peer).expect("looked up above");
+            if owed && w.bytes > 0 && w.bytes + size > limit {
+                return;
+            }
+            w.waiting.remove(&(lane, id));
+            if owed {
+                w.bytes += size;
+                w.sent.insert(id, size);
+                self.transmit(peer, id, 0, now);
+            }
+        }
+    }
+
+    /// The link with `peer` went down or silent: nothing is in flight on it.
+    pub(super) fn drop_window(&mut self, peer: &NodeId) {
+        self.windows.remove(peer);
+    }
+}
