@@ -5,7 +5,8 @@
 //! tag, closes the connection with [`close_code::PROTOCOL`]. Frame
 //! contents are not decoded here: the core decodes them and refuses
 //! garbage itself. Readers await on the bounded event channel, so a slow
-//! driver back-pressures QUIC flow control.
+//! driver back-pressures QUIC flow control. Datagrams carry extra copies
+//! of urgent frames: a length, the frame, padding.
 
 use std::sync::Arc;
 
@@ -67,6 +68,31 @@ impl Shared {
             self.emit(LinkEvent::Frame {
                 peer: link.peer.clone(),
                 bytes,
+            })
+            .await;
+        }
+    }
+}
+
+impl Shared {
+    /// Reads the urgent lane's datagram copies: a `u32` big-endian length,
+    /// that many bytes of frame, then padding. A length that is zero or
+    /// runs past the datagram closes the connection, like a bad stream.
+    pub(super) async fn read_datagrams(self: Arc<Self>, link: Arc<Link>) {
+        while let Ok(datagram) = link.conn.read_datagram().await {
+            let Some((prefix, rest)) = datagram.split_first_chunk::<4>() else {
+                link.refuse(close_code::PROTOCOL, "a datagram shorter than its length prefix");
+                return;
+            };
+            let len = usize::try_from(u32::from_be_bytes(*prefix)).unwrap_or(usize::MAX);
+            if len == 0 || len > rest.len() || len > MAX_FRAME {
+                let reason = format!("a datagram announcing a {len}-byte frame in {} bytes", rest.len());
+                link.refuse(close_code::PROTOCOL, &reason);
+                return;
+            }
+            self.emit(LinkEvent::Frame {
+                peer: link.peer.clone(),
+                bytes: rest[..len].to_vec(),
             })
             .await;
         }

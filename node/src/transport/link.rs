@@ -4,7 +4,10 @@
 //! signal), with stream priorities Control > Urgent > Normal > Bulk. A
 //! stream starts with one byte naming its lane, then carries frames, each
 //! a `u32` big-endian length and that many bytes. A writer task per lane
-//! drains a bounded queue ([`LANE_QUEUE`] frames) into its stream.
+//! drains a bounded queue ([`LANE_QUEUE`] frames) into its stream. On a
+//! link whose class asks for them, each urgent frame also goes as extra
+//! copies in QUIC datagrams, one packet each: the first copy to arrive is
+//! stored, the core drops the rest as duplicates.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -35,6 +38,8 @@ pub(super) struct Link {
     pub(super) usage: Usage,
     pub(super) chain: Vec<CertificateDer<'static>>,
     pub(super) lanes: [mpsc::Sender<Vec<u8>>; 4],
+    /// Extra copies of each urgent frame sent as datagrams (the link class's).
+    pub(super) urgent_copies: u8,
     /// Why this node closed it, if it did.
     pub(super) closing: Mutex<Option<Closing>>,
 }
@@ -47,6 +52,32 @@ pub(super) struct Closing {
 }
 
 impl Link {
+    /// Sends `frame` again as `urgent_copies` QUIC datagrams, each padded
+    /// past half the largest datagram so that no two share a packet (a
+    /// lost packet takes one copy at most). Best effort: a frame too large
+    /// for a datagram, or a peer without datagrams, gets its stream copy
+    /// only, and the stream is what guarantees delivery.
+    pub(super) fn send_copies(&self, frame: &[u8]) {
+        let Some(max) = self.conn.max_datagram_size() else {
+            return;
+        };
+        let Ok(len) = u32::try_from(frame.len()) else { return };
+        let body = 4 + frame.len();
+        if self.urgent_copies == 0 || body > max {
+            return;
+        }
+        let mut datagram = Vec::with_capacity(body.max(max / 2 + 1));
+        datagram.extend_from_slice(&len.to_be_bytes());
+        datagram.extend_from_slice(frame);
+        datagram.resize(body.max(max / 2 + 1).min(max), 0);
+        let datagram = bytes::Bytes::from(datagram);
+        for _ in 0..self.urgent_copies {
+            if self.conn.send_datagram(datagram.clone()).is_err() {
+                return;
+            }
+        }
+    }
+
     /// Closes the connection, remembering the first reason given.
     pub(super) fn close(&self, code: u32, reason: &str) {
         self.close_as(code, reason, false);

@@ -80,6 +80,7 @@ mod failure;
 mod frames;
 mod link;
 mod peers;
+mod rate;
 mod redial;
 mod setup;
 mod shared;
@@ -169,6 +170,7 @@ impl Transport {
         setup::check_own_certificate(&me, &chain)?;
         let timing = Timing::from_link(topology.link());
         let (server, client) = setup::quic_configs(&timing, &verifier, chain, key)?;
+        let server_config = server.clone();
         let (endpoint, socket, local_addr) = setup::bind(listen, server, &runtime)?;
 
         let shared = Arc::new(Shared {
@@ -178,6 +180,7 @@ impl Transport {
             local_addr,
             timing,
             client,
+            server: server_config,
             events,
             runtime,
             endpoint: Mutex::new(Some(endpoint.clone())),
@@ -249,6 +252,9 @@ impl Transport {
         let Some(link) = links.get(peer).filter(|l| l.conn.close_reason().is_none()) else {
             return Err(SendError::NotConnected(peer.clone()));
         };
+        if lane == Lane::Urgent {
+            link.send_copies(&frame);
+        }
         match link.lanes[lane_index(lane)].try_send(frame) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => Err(SendError::QueueFull {

@@ -92,7 +92,15 @@ impl Shared {
     /// Handshake, identity checks, Up, then the connection's life.
     async fn accept_one(self: Arc<Self>, incoming: quinn::Incoming) {
         let remote = incoming.remote_address();
-        let conn = match incoming.await {
+        let (config, rate) = self.accept_config();
+        let connecting = match incoming.accept_with(config) {
+            Ok(connecting) => connecting,
+            Err(e) => {
+                tracing::debug!(node = %self.me, %remote, "incoming connection not accepted: {e}");
+                return;
+            }
+        };
+        let conn = match connecting.await {
             Ok(conn) => conn,
             Err(e) => {
                 match classify(&e) {
@@ -115,6 +123,7 @@ impl Shared {
                 return;
             }
         };
+        rate.set(self.class_with(&peer).rate);
         let Some(link) = self.go_up(peer, conn, Usage::Client, chain, true).await else {
             return;
         };
@@ -128,7 +137,7 @@ impl Shared {
     pub(super) async fn dial_once(self: &Arc<Self>, peer: &NodeId, addr: SocketAddr) -> Option<Arc<Link>> {
         let endpoint = lock(&self.endpoint).clone()?;
         let server_name = server_name_for(peer).to_str().into_owned();
-        let connecting = match endpoint.connect_with(self.client.clone(), addr, &server_name) {
+        let connecting = match endpoint.connect_with(self.dial_config(peer), addr, &server_name) {
             Ok(connecting) => connecting,
             Err(e) => {
                 tracing::warn!(node = %self.me, peer = %peer, remote = %addr, "cannot dial: {e}");

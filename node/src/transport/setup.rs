@@ -18,9 +18,13 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::event::TransportError;
 use super::link::LANES;
+use super::rate::{DeclaredRateFactory, RateCell};
 
 /// First redial delay; it doubles up to the heartbeat interval.
 pub const MIN_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Bytes of datagrams (urgent copies) buffered each way per connection.
+const DATAGRAM_BUFFER: usize = 64 * 1024;
 
 /// Bounds on the QUIC idle timeout taken from the topology's failover threshold.
 const IDLE_BOUNDS: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(600));
@@ -72,7 +76,10 @@ impl Timing {
         }
     }
 
-    fn quic_transport(&self) -> quinn::TransportConfig {
+    /// One connection's QUIC transport: the timers, four lane streams,
+    /// datagrams (the urgent lane's extra copies), and congestion control
+    /// over `rate` (the link's declared rate once the peer is known).
+    pub(super) fn quic_transport(&self, rate: &RateCell) -> quinn::TransportConfig {
         let mut t = quinn::TransportConfig::default();
         let idle = quinn::IdleTimeout::try_from(self.idle).unwrap_or_else(|_| VarInt::from_u32(30_000).into());
         t.max_idle_timeout(Some(idle));
@@ -80,7 +87,9 @@ impl Timing {
         // A peer needs its four lane streams, nothing more.
         t.max_concurrent_uni_streams(VarInt::from_u32(LANES.len() as u32));
         t.max_concurrent_bidi_streams(VarInt::from_u32(0));
-        t.datagram_receive_buffer_size(None);
+        t.datagram_receive_buffer_size(Some(DATAGRAM_BUFFER));
+        t.datagram_send_buffer_size(DATAGRAM_BUFFER);
+        t.congestion_controller_factory(Arc::new(DeclaredRateFactory { cell: rate.clone() }));
         t
     }
 }
@@ -109,7 +118,9 @@ pub(super) fn quic_configs(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 ) -> Result<(quinn::ServerConfig, quinn::ClientConfig), TransportError> {
-    let quic_transport = Arc::new(timing.quic_transport());
+    // Each connection gets its own transport (its own rate cell) when it
+    // is dialed or accepted; these are the configurations it is cloned from.
+    let quic_transport = Arc::new(timing.quic_transport(&RateCell::default()));
     let tls_server = server_config(verifier.clone(), chain.clone(), key.clone_key())?;
     let tls_server = QuicServerConfig::try_from(tls_server).map_err(|e| TransportError::Quic(e.to_string()))?;
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(tls_server));

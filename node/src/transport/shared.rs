@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use liandong_certs::{Usage, Verifier};
 use liandong_dispatch::wire::Lane;
-use liandong_topology::{NodeId, Topology};
+use liandong_topology::{LinkClass, NodeId, Topology};
 use quinn::{ConnectionError, VarInt};
 use rustls_pki_types::CertificateDer;
 use tokio::sync::{mpsc, watch};
@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 use super::close_code;
 use super::event::LinkEvent;
 use super::link::{LANE_QUEUE, LANES, Link, lock, write_lane};
+use super::rate::RateCell;
 use super::setup::Timing;
 
 pub(super) struct Shared {
@@ -33,6 +34,8 @@ pub(super) struct Shared {
     pub(super) local_addr: SocketAddr,
     pub(super) timing: Timing,
     pub(super) client: quinn::ClientConfig,
+    /// What each accepted connection's configuration is cloned from.
+    pub(super) server: quinn::ServerConfig,
     pub(super) events: mpsc::Sender<LinkEvent>,
     pub(super) runtime: tokio::runtime::Handle,
     /// Taken at shutdown so the socket can be released.
@@ -69,6 +72,36 @@ impl Shared {
         // Reap finished tasks so the set does not grow with every connection.
         while tasks.try_join_next().is_some() {}
         tasks.spawn_on(task, &self.runtime);
+    }
+
+    /// How the link with `peer` is declared: its lower end's level names it.
+    pub(super) fn class_with(&self, peer: &NodeId) -> LinkClass {
+        let lower = if self.topology.is_ancestor(&self.me, peer) {
+            peer
+        } else {
+            &self.me
+        };
+        let level = self.topology.get(lower).map(|n| n.level);
+        level.map_or_else(LinkClass::default, |l| self.topology.link().class(l))
+    }
+
+    /// A dial's configuration: congestion control at the declared rate of
+    /// the link with `peer`.
+    pub(super) fn dial_config(&self, peer: &NodeId) -> quinn::ClientConfig {
+        let rate = RateCell::default();
+        rate.set(self.class_with(peer).rate);
+        let mut client = self.client.clone();
+        client.transport_config(Arc::new(self.timing.quic_transport(&rate)));
+        client
+    }
+
+    /// An accepted connection's configuration and its rate cell, set once
+    /// the peer's certificate says who it is.
+    pub(super) fn accept_config(&self) -> (Arc<quinn::ServerConfig>, RateCell) {
+        let rate = RateCell::default();
+        let mut server = self.server.clone();
+        server.transport_config(Arc::new(self.timing.quic_transport(&rate)));
+        (Arc::new(server), rate)
     }
 
     pub(super) fn is_connected(&self, peer: &NodeId) -> bool {
@@ -124,12 +157,14 @@ impl Shared {
             usage,
             chain,
             lanes,
+            urgent_copies: self.class_with(&peer).urgent_copies,
             closing: Mutex::new(None),
         });
         for (lane, queue) in LANES.into_iter().zip(receivers) {
             let eager = open_control && lane == Lane::Control;
             self.spawn(write_lane(link.clone(), lane, queue, eager));
         }
+        self.spawn(self.clone().read_datagrams(link.clone()));
         let replaced = lock(&self.links).insert(peer.clone(), link.clone());
         if let Some(old) = replaced {
             let reason = "replaced by a new connection";
