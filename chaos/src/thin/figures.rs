@@ -54,6 +54,9 @@ pub struct LevelFigures {
     pub loaded: [Samples; 3],
     /// Urgent items filed after the backlog had drained (not in `loaded`).
     pub after_drain: usize,
+    /// Of the urgent items filed while the backlog drained, how many
+    /// arrived before its last envelope did (the ordering CI asserts).
+    pub overtook: usize,
     pub up: Drain,
     pub down: Drain,
     /// The village's links to its township that went down and came back.
@@ -122,6 +125,12 @@ impl fmt::Display for ThinReport {
                     )?;
                 }
             }
+            let during: usize = l.loaded.iter().map(|s| s.0.len()).sum();
+            writeln!(
+                f,
+                "  urgent items that overtook the backlog: {} of {during}",
+                l.overtook
+            )?;
             if l.after_drain > 0 {
                 writeln!(
                     f,

@@ -27,8 +27,10 @@ const TOWNSHIP: &str = "350102001";
 const VILLAGE: &str = "350102001001";
 
 /// The four-center chain on `ip`, with the link timers a rural
-/// deployment declares.
-fn chain(ip: std::net::Ipv4Addr) -> anyhow::Result<Topology> {
+/// deployment declares, and its village links declared as what they are:
+/// `rate` bytes per second, with extra copies of urgent frames.
+fn chain(ip: std::net::Ipv4Addr, rate: u64) -> anyhow::Result<Topology> {
+    let kbps = (rate * 8 / 1000).max(u64::from(liandong_topology::LinkClass::MIN_KBPS));
     let text = format!(
         r#"[federation]
 name = "thin-link bench"
@@ -36,6 +38,10 @@ name = "thin-link bench"
 [link]
 heartbeat = "5s"
 failover_after = "60s"
+
+[link.village]
+rate_kbps = {kbps}
+urgent_copies = 3
 
 [[node]]
 id = "{CITY}"
@@ -190,7 +196,7 @@ pub(super) async fn level(config: &ThinConfig, loss: f64) -> anyhow::Result<Leve
         .as_ref()
         .map(|d| d.join(format!("loss-{:02.0}", loss * 100.0)));
     let (tempdir, dir) = work_dir(keep.as_deref(), "liandong-thin-")?;
-    let topology = Arc::new(chain(config.ip)?);
+    let topology = Arc::new(chain(config.ip, config.rate)?);
     let (village_id, township_id) = (id(VILLAGE), id(TOWNSHIP));
     let thin = ChaosConfig {
         loss,
@@ -392,6 +398,10 @@ async fn measure(
             figures.after_drain += 1;
         } else {
             figures.loaded[u.kind].0.push(sample(u));
+            let arrived = arrivals.at(&u.at, u.id);
+            if arrived.is_some_and(|a| drained.is_none_or(|d| a < d)) {
+                figures.overtook += 1;
+            }
         }
     }
     Ok((figures, (up, down)))
