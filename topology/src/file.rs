@@ -71,6 +71,7 @@ struct RawLink {
 struct RawLinkClass {
     rate_kbps: Option<Spanned<u32>>,
     urgent_copies: Option<Spanned<u8>>,
+    window: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -230,6 +231,9 @@ impl Topology {
             if class.urgent_copies > 0 {
                 let _ = writeln!(out, "urgent_copies = {}", class.urgent_copies);
             }
+            if class.window != LinkClass::default().window {
+                let _ = writeln!(out, "window = \"{}\"", duration::format(class.window));
+            }
         }
         for n in self.nodes() {
             let _ = write!(
@@ -339,6 +343,8 @@ fn read_link_class(
     report: &mut impl FnMut(std::ops::Range<usize>, ProblemKind),
 ) -> LinkClass {
     let mut class = LinkClass::default();
+    let what = format!("link.{}.window", level.name());
+    class.window = read_duration(&raw.window, &what, class.window, report);
     if let Some(kbps) = &raw.rate_kbps {
         if *kbps.get_ref() < LinkClass::MIN_KBPS {
             report(

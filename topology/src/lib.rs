@@ -41,8 +41,9 @@
 //! [link.village]             # the links of villages to their parents
 //! rate_kbps = 64             # declared capacity each way: paced to it,
 //!                            # random loss not read as congestion
-//! urgent_copies = 3          # extra copies of urgent and control frames,
-//!                            # as QUIC datagrams in their own packets
+//! urgent_copies = 3          # extra copies of urgent frames, as QUIC
+//!                            # datagrams in their own packets
+//! window = "2s"              # routine and bulk in flight: 2 s of the rate
 //!
 //! [[node]]
 //! id = "350100"             # administrative-division code

@@ -217,7 +217,7 @@ impl Default for LinkSettings {
 /// What a level's links are declared to be: a thin link names its rate,
 /// and the transport then paces to it instead of reading random loss as
 /// congestion, and sends extra copies of urgent frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkClass {
     /// Declared capacity each way, bytes per second (`rate_kbps` in the
     /// file, kilobits); `None`: unknown, loss-based congestion control.
@@ -225,6 +225,20 @@ pub struct LinkClass {
     /// Extra copies of every urgent and control frame that fits in a
     /// QUIC datagram, each in its own packet; 0: none.
     pub urgent_copies: u8,
+    /// With a declared rate: how much of it, as time, routine and bulk
+    /// copies may have in flight (sent, not yet hop-acked) per link; a
+    /// copy in flight is retried no sooner than twice this.
+    pub window: Duration,
+}
+
+impl Default for LinkClass {
+    fn default() -> Self {
+        LinkClass {
+            rate: None,
+            urgent_copies: 0,
+            window: Duration::from_secs(2),
+        }
+    }
 }
 
 impl LinkClass {

@@ -300,13 +300,14 @@ fn built_topologies_obey_the_policy_rules_too() {
 #[test]
 fn a_declared_thin_link_class_loads_and_is_written_back() {
     let text = format!(
-        "{}\n[link.village]\nrate_kbps = 64\nurgent_copies = 3\n",
+        "{}\n[link.village]\nrate_kbps = 64\nurgent_copies = 3\nwindow = \"3s\"\n",
         preset(Preset::Demo).to_toml()
     );
     let t = Topology::parse(&text, None).unwrap_or_else(|e| panic!("{e}"));
     let village = t.link().class(liandong_topology::Level::Village);
     assert_eq!(village.rate, Some(8000), "64 kbit/s is 8000 bytes/s");
     assert_eq!(village.urgent_copies, 3);
+    assert_eq!(village.window, std::time::Duration::from_secs(3));
     assert_eq!(t.link().class(liandong_topology::Level::Township), Default::default());
     let back = Topology::parse(&t.to_toml(), None).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(back.link(), t.link());

@@ -219,7 +219,7 @@ impl Core {
         self.send_frame(peer, lane, &frame);
         let mut backoff = self.backoff(attempt);
         if self.windows.get(peer).is_some_and(|w| w.holds(&id)) {
-            backoff = backoff.max(window::WINDOW_RETRY);
+            backoff = backoff.max(self.window_retry(peer));
         }
         let due = now.plus(backoff);
         self.retries.insert(

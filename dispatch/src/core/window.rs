@@ -1,5 +1,5 @@
 //! Sending windows on declared links. On a link whose class declares its
-//! rate (`[link.village] rate_kbps = 64`), at most [`WINDOW`] of that rate
+//! rate (`[link.village] rate_kbps = 64`), at most the class's `window` of that rate
 //! of normal and bulk copies is in flight (sent, not yet hop-acked); the
 //! rest waits here, in memory, urgent lanes first, and goes as acks make
 //! room. Without it a reconnecting village would hand its whole backlog
@@ -11,17 +11,14 @@
 //! dropped and the copies stay in the outbox as they always do (a silent
 //! link still gets its retries, so a node that can send but not hear
 //! still gets its reports out); the next up refills it from the outbox.
-//! A copy in a window is retried no sooner than [`WINDOW_RETRY`]: on a
+//! A copy in a window is retried no sooner than twice the window: on a
 //! live link the transport delivers it, and a resend would only queue a
 //! duplicate behind it.
 
+use liandong_topology::LinkClass;
+
 use super::*;
 use crate::codec::encoded_len;
-
-/// The share of a declared rate a window holds: two seconds of it.
-const WINDOW: Duration = Duration::from_secs(2);
-/// The earliest retry of a copy sent through a window.
-pub(super) const WINDOW_RETRY: Duration = Duration::from_secs(4);
 
 /// One up, declared link's copies in flight and those waiting for room.
 #[derive(Debug, Default)]
@@ -41,14 +38,25 @@ impl Core {
     /// Bytes the link with `peer` may have in flight; `None` without a
     /// declared rate (no window: every copy goes at once).
     fn window_limit(&self, peer: &NodeId) -> Option<usize> {
+        let class = self.class_with(peer)?;
+        let rate = class.rate?;
+        Some((u128::from(rate) * class.window.as_millis() / 1000) as usize)
+    }
+
+    /// The earliest retry of a copy in the window of the link with `peer`.
+    pub(super) fn window_retry(&self, peer: &NodeId) -> Duration {
+        self.class_with(peer).map_or(Duration::ZERO, |c| c.window * 2)
+    }
+
+    /// The class of the link with `peer`: its lower end's level names it.
+    fn class_with(&self, peer: &NodeId) -> Option<LinkClass> {
         let lower = if self.topology.is_ancestor(&self.me, peer) {
             peer
         } else {
             &self.me
         };
         let level = self.topology.get(lower)?.level;
-        let rate = self.topology.link().class(level).rate?;
-        Some((u128::from(rate) * WINDOW.as_millis() / 1000) as usize)
+        Some(self.topology.link().class(level))
     }
 
     /// Sends a queued copy now, or, on an up declared link whose window is
