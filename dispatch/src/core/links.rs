@@ -72,7 +72,11 @@ impl Core {
             self.timers
                 .retain(|(_, t)| !matches!(t, Timer::Heartbeat { peer: p } if p == peer));
             self.timer(now.plus(hb), Timer::Heartbeat { peer: peer.clone() });
-            // Everything owed to this peer, urgent first.
+            // Everything owed to this peer, urgent first; retries armed
+            // while it was down or silent are dropped, as these sends
+            // arm their own (else they would all fire at once, past any
+            // window).
+            self.retries.retain(|(p, _), _| p != peer);
             let mut owed: Vec<(Lane, EnvelopeId)> = self
                 .store
                 .outbox

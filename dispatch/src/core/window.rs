@@ -11,9 +11,14 @@
 //! dropped and the copies stay in the outbox as they always do (a silent
 //! link still gets its retries, so a node that can send but not hear
 //! still gets its reports out); the next up refills it from the outbox.
-//! A copy in a window is retried no sooner than twice the window: on a
-//! live link the transport delivers it, and a resend would only queue a
-//! duplicate behind it.
+//! A copy in a window is retried no sooner than the failover threshold
+//! (or twice the window, if longer): on a live link the transport
+//! delivers it, and an early resend only queues a duplicate behind it,
+//! which delays the acks, which brings more resends: measured on a
+//! 64 kbit/s link with 20% loss, 4 s retries cut the drain to a tenth.
+//! When the link comes back up after being down or silent, retries
+//! armed before are dropped: everything owed is sent again then anyway,
+//! through the window.
 
 use liandong_topology::LinkClass;
 
@@ -43,9 +48,12 @@ impl Core {
         Some((u128::from(rate) * class.window.as_millis() / 1000) as usize)
     }
 
-    /// The earliest retry of a copy in the window of the link with `peer`.
+    /// The earliest retry of a copy in the window of the link with `peer`:
+    /// the failover threshold, or twice the window if that is longer.
     pub(super) fn window_retry(&self, peer: &NodeId) -> Duration {
-        self.class_with(peer).map_or(Duration::ZERO, |c| c.window * 2)
+        let floor = self.topology.link().failover_after;
+        self.class_with(peer)
+            .map_or(Duration::ZERO, |c| (c.window * 2).max(floor))
     }
 
     /// The class of the link with `peer`: its lower end's level names it.
