@@ -95,7 +95,11 @@ impl Federation {
             .arg(self.data_dir(id))
             .arg("--listen")
             .arg(listen.to_string())
-            .env("RUST_LOG", "info")
+            // LIANDONG_NODE_LOG sets the nodes' log filter (RUST_LOG syntax).
+            .env(
+                "RUST_LOG",
+                std::env::var("LIANDONG_NODE_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

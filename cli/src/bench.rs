@@ -50,6 +50,13 @@ pub struct ThinArgs {
     /// The loopback address the nodes listen on (ports 7100 to 7103).
     #[arg(long, default_value_t = Ipv4Addr::new(127, 0, 44, 1))]
     pub ip: Ipv4Addr,
+    /// Leave the village links undeclared in the topology (no rate, no urgent copies), to measure
+    /// what declaring them does.
+    #[arg(long, conflicts_with = "copies")]
+    pub undeclared: bool,
+    /// Extra copies of each urgent frame the declared village links ask for [default: 3].
+    #[arg(long)]
+    pub copies: Option<u8>,
     /// Keep logs and stores under this directory, one per loss level.
     #[arg(long)]
     pub dir: Option<PathBuf>,
@@ -110,6 +117,11 @@ pub fn thin_config(args: &ThinArgs, binary: PathBuf) -> anyhow::Result<ThinConfi
             .filter(|d| !d.is_zero())
             .with_context(|| format!("--urgent-every {s}: not a positive number of seconds"))?;
     }
+    c.declare = if args.undeclared {
+        None
+    } else {
+        Some(args.copies.unwrap_or(3))
+    };
     c.seed = 1;
     c.dir = args.dir.clone();
     c.verbose = !args.quiet_log;

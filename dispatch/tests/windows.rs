@@ -24,7 +24,7 @@ fn demo(kbps: Option<u32>) -> Net {
         .unwrap()
         .to_toml();
     if let Some(k) = kbps {
-        text.push_str(&format!("\n[link.village]\nrate_kbps = {k}\n"));
+        text.push_str(&format!("\n[link.village]\nrate_kbps = {k}\nwindow = \"2s\"\n"));
     }
     let topology = Topology::parse(&text, None).unwrap();
     let mut net = Net::new(Arc::new(topology), 5);

@@ -43,7 +43,7 @@
 //!                            # random loss not read as congestion
 //! urgent_copies = 3          # extra copies of urgent frames, as QUIC
 //!                            # datagrams in their own packets
-//! window = "2s"              # routine and bulk in flight: 2 s of the rate
+//! window = "20s"             # routine and bulk in flight: 20 s of the rate
 //!
 //! [[node]]
 //! id = "350100"             # administrative-division code

@@ -61,6 +61,10 @@ pub struct ThinConfig {
     pub quiet: usize,
     /// Longest wait for the backlog to drain and the last urgent item.
     pub drain_within: Duration,
+    /// How the village links are declared in the topology: `Some(copies)`
+    /// declares their rate and that many urgent copies (what a
+    /// deployment on such links declares); `None` leaves them undeclared.
+    pub declare: Option<u8>,
     pub seed: u64,
     /// Keep each level's logs and stores under this directory.
     pub dir: Option<PathBuf>,
@@ -85,9 +89,23 @@ impl ThinConfig {
             urgent_every: Duration::from_secs(10),
             quiet: 10,
             drain_within: Duration::from_secs(1200),
+            declare: Some(3),
             seed: 1,
             dir: None,
             verbose: false,
+        }
+    }
+}
+
+impl ThinConfig {
+    /// The `[link.village]` section the bench's topology gets.
+    pub(crate) fn declared(&self) -> String {
+        match self.declare {
+            None => String::new(),
+            Some(copies) => {
+                let kbps = (self.rate * 8 / 1000).max(u64::from(liandong_topology::LinkClass::MIN_KBPS));
+                format!("[link.village]\nrate_kbps = {kbps}\nurgent_copies = {copies}\n")
+            }
         }
     }
 }

@@ -27,10 +27,8 @@ const TOWNSHIP: &str = "350102001";
 const VILLAGE: &str = "350102001001";
 
 /// The four-center chain on `ip`, with the link timers a rural
-/// deployment declares, and its village links declared as what they are:
-/// `rate` bytes per second, with extra copies of urgent frames.
-fn chain(ip: std::net::Ipv4Addr, rate: u64) -> anyhow::Result<Topology> {
-    let kbps = (rate * 8 / 1000).max(u64::from(liandong_topology::LinkClass::MIN_KBPS));
+/// deployment declares, and its village links declared as `class` says.
+fn chain(ip: std::net::Ipv4Addr, class: &str) -> anyhow::Result<Topology> {
     let text = format!(
         r#"[federation]
 name = "thin-link bench"
@@ -39,9 +37,7 @@ name = "thin-link bench"
 heartbeat = "5s"
 failover_after = "60s"
 
-[link.village]
-rate_kbps = {kbps}
-urgent_copies = 3
+{class}
 
 [[node]]
 id = "{CITY}"
@@ -196,7 +192,7 @@ pub(super) async fn level(config: &ThinConfig, loss: f64) -> anyhow::Result<Leve
         .as_ref()
         .map(|d| d.join(format!("loss-{:02.0}", loss * 100.0)));
     let (tempdir, dir) = work_dir(keep.as_deref(), "liandong-thin-")?;
-    let topology = Arc::new(chain(config.ip, config.rate)?);
+    let topology = Arc::new(chain(config.ip, &config.declared())?);
     let (village_id, township_id) = (id(VILLAGE), id(TOWNSHIP));
     let thin = ChaosConfig {
         loss,

@@ -49,30 +49,39 @@ impl ControllerFactory for DeclaredRateFactory {
             cell: self.cell.clone(),
             fallback: Arc::new(CubicConfig::default()).build(now, current_mtu),
             min_rtt: None,
+            smoothed_rtt: None,
             mtu: current_mtu,
         })
     }
 }
 
-/// Headroom over the bandwidth-delay product, in eighths: packets lost
-/// but not yet declared lost still count as in flight.
-const HEADROOM_EIGHTHS: u64 = 12;
 /// The round trip assumed before the first sample (quinn's initial RTT).
 const INITIAL_RTT: Duration = Duration::from_millis(333);
+/// Most queueing the window allows for above the path's minimum round
+/// trip: a router queue of this much stays short enough for urgent frames.
+const MAX_QUEUE: Duration = Duration::from_millis(400);
 
 /// The window for a declared rate; Cubic's while the rate is unknown.
 struct DeclaredRate {
     cell: RateCell,
     fallback: Box<dyn Controller>,
     min_rtt: Option<Duration>,
+    smoothed_rtt: Option<Duration>,
     mtu: u16,
 }
 
 impl DeclaredRate {
+    /// The rate times the smoothed round trip (which, on a link loaded
+    /// both ways, includes the acks' wait behind the other direction's
+    /// data), kept between 1.25 times the bandwidth-delay product and the
+    /// product plus [`MAX_QUEUE`] of the rate; at least four packets.
     fn declared_window(&self, rate: u64) -> u64 {
-        let rtt = self.min_rtt.unwrap_or(INITIAL_RTT).max(Duration::from_millis(10));
-        let bdp = (u128::from(rate) * rtt.as_micros() / 1_000_000) as u64;
-        (bdp * HEADROOM_EIGHTHS / 8).max(4 * u64::from(self.mtu))
+        let bytes = |d: Duration| (u128::from(rate) * d.as_micros() / 1_000_000) as u64;
+        let min = self.min_rtt.unwrap_or(INITIAL_RTT).max(Duration::from_millis(10));
+        let smoothed = self.smoothed_rtt.unwrap_or(min);
+        let low = bytes(min) * 5 / 4;
+        let high = bytes(min + MAX_QUEUE).max(low);
+        bytes(smoothed).clamp(low, high).max(4 * u64::from(self.mtu))
     }
 }
 
@@ -83,6 +92,7 @@ impl Controller for DeclaredRate {
 
     fn on_ack(&mut self, now: Instant, sent: Instant, bytes: u64, app_limited: bool, rtt: &RttEstimator) {
         self.min_rtt = Some(rtt.min());
+        self.smoothed_rtt = Some(rtt.get());
         self.fallback.on_ack(now, sent, bytes, app_limited, rtt);
     }
 
@@ -113,6 +123,7 @@ impl Controller for DeclaredRate {
             cell: self.cell.clone(),
             fallback: self.fallback.clone_box(),
             min_rtt: self.min_rtt,
+            smoothed_rtt: self.smoothed_rtt,
             mtu: self.mtu,
         })
     }
@@ -143,7 +154,7 @@ mod tests {
     fn a_declared_rate_keeps_its_window_through_loss() {
         let mut c = controller(Some(8000));
         let before = c.window();
-        // 333 ms assumed: 8000 B/s * 0.333 s * 12/8 is 3,996 bytes, below
+        // 333 ms assumed: 8000 B/s * 0.333 s * 5/4 is 3,330 bytes, below
         // the floor of four packets.
         assert_eq!(before, 4800);
         let now = Instant::now();

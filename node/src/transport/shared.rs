@@ -165,6 +165,7 @@ impl Shared {
             self.spawn(write_lane(link.clone(), lane, queue, eager));
         }
         self.spawn(self.clone().read_datagrams(link.clone()));
+        self.spawn(log_stats(link.clone()));
         let replaced = lock(&self.links).insert(peer.clone(), link.clone());
         if let Some(old) = replaced {
             let reason = "replaced by a new connection";
@@ -207,5 +208,29 @@ impl Shared {
             .await;
             self.links_changed();
         }
+    }
+}
+
+/// Every 5 s while a link lives, its QUIC path figures at debug level
+/// (`RUST_LOG=liandong_node::transport=debug`): what a thin link is doing.
+async fn log_stats(link: Arc<Link>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = link.conn.closed() => return,
+        }
+        let s = link.conn.stats();
+        tracing::debug!(
+            peer = %link.peer,
+            rtt_ms = s.path.rtt.as_millis() as u64,
+            cwnd = s.path.cwnd,
+            sent = s.path.sent_packets,
+            lost = s.path.lost_packets,
+            congestion_events = s.path.congestion_events,
+            udp_tx = s.udp_tx.bytes,
+            udp_rx = s.udp_rx.bytes,
+            "link stats"
+        );
     }
 }
