@@ -54,7 +54,7 @@ pub struct ThinArgs {
     /// what declaring them does.
     #[arg(long, conflicts_with = "copies")]
     pub undeclared: bool,
-    /// Extra copies of each urgent frame the declared village links ask for [default: 3].
+    /// Extra copies of each urgent frame the declared village links ask for [default: 1].
     #[arg(long)]
     pub copies: Option<u8>,
     /// Keep logs and stores under this directory, one per loss level.
@@ -120,7 +120,7 @@ pub fn thin_config(args: &ThinArgs, binary: PathBuf) -> anyhow::Result<ThinConfi
     c.declare = if args.undeclared {
         None
     } else {
-        Some(args.copies.unwrap_or(3))
+        Some(args.copies.unwrap_or(1))
     };
     c.seed = 1;
     c.dir = args.dir.clone();

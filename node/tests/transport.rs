@@ -536,3 +536,34 @@ async fn a_full_lane_refuses_more_without_blocking_the_others() {
         .unwrap();
     township.transport.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declared_link_sends_urgent_frames_again_as_datagram_copies() {
+    let mut fed = Fed::new(40);
+    let text = format!(
+        "{}\n[link.village]\nrate_kbps = 64\nurgent_copies = 1\n",
+        fed.topology.to_toml()
+    );
+    fed.topology = std::sync::Arc::new(liandong_topology::Topology::parse(&text, None).unwrap());
+    let (mut township, village) = linked(&fed).await;
+    let frame = lane_frame(VILLAGE, Lane::Urgent);
+    village
+        .transport
+        .send(&id(TOWNSHIP), Lane::Urgent, frame.clone())
+        .unwrap();
+    // The stream copy and one datagram copy, each intact.
+    for n in 0..2 {
+        let (peer, bytes) = tokio::time::timeout(Duration::from_secs(10), township.events.frame())
+            .await
+            .unwrap_or_else(|_| panic!("only {n} copies arrived"));
+        assert_eq!(peer, id(VILLAGE));
+        assert_eq!(bytes, frame);
+    }
+    // A normal frame is not copied.
+    village
+        .transport
+        .send(&id(TOWNSHIP), Lane::Normal, lane_frame(VILLAGE, Lane::Normal))
+        .unwrap();
+    assert_eq!(township.events.frame().await.1, lane_frame(VILLAGE, Lane::Normal));
+    township.events.assert_quiet(Duration::from_millis(300)).await;
+}

@@ -41,7 +41,7 @@
 //! [link.village]             # the links of villages to their parents
 //! rate_kbps = 64             # declared capacity each way: paced to it,
 //!                            # random loss not read as congestion
-//! urgent_copies = 3          # extra copies of urgent frames, as QUIC
+//! urgent_copies = 1          # extra copies of urgent frames, as QUIC
 //!                            # datagrams in their own packets
 //! window = "20s"             # routine and bulk in flight: 20 s of the rate
 //!

@@ -89,7 +89,7 @@ impl ThinConfig {
             urgent_every: Duration::from_secs(10),
             quiet: 10,
             drain_within: Duration::from_secs(1200),
-            declare: Some(3),
+            declare: Some(1),
             seed: 1,
             dir: None,
             verbose: false,

@@ -59,7 +59,7 @@ impl ControllerFactory for DeclaredRateFactory {
 const INITIAL_RTT: Duration = Duration::from_millis(333);
 /// Most queueing the window allows for above the path's minimum round
 /// trip: a router queue of this much stays short enough for urgent frames.
-const MAX_QUEUE: Duration = Duration::from_millis(400);
+const MAX_QUEUE: Duration = Duration::from_millis(250);
 
 /// The window for a declared rate; Cubic's while the rate is unknown.
 struct DeclaredRate {
@@ -79,7 +79,7 @@ impl DeclaredRate {
         let bytes = |d: Duration| (u128::from(rate) * d.as_micros() / 1_000_000) as u64;
         let min = self.min_rtt.unwrap_or(INITIAL_RTT).max(Duration::from_millis(10));
         let smoothed = self.smoothed_rtt.unwrap_or(min);
-        let low = bytes(min) * 5 / 4;
+        let low = bytes(min);
         let high = bytes(min + MAX_QUEUE).max(low);
         bytes(smoothed).clamp(low, high).max(4 * u64::from(self.mtu))
     }
@@ -154,7 +154,7 @@ mod tests {
     fn a_declared_rate_keeps_its_window_through_loss() {
         let mut c = controller(Some(8000));
         let before = c.window();
-        // 333 ms assumed: 8000 B/s * 0.333 s * 5/4 is 3,330 bytes, below
+        // 333 ms assumed: 8000 B/s * 0.333 s is 2,664 bytes, below
         // the floor of four packets.
         assert_eq!(before, 4800);
         let now = Instant::now();
