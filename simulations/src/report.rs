@@ -322,11 +322,11 @@ impl fmt::Display for Report {
                 writeln!(f, "    {:<28} {}", stage.at, stage.times)?;
             }
             match s.drained {
-                Some(d) => writeln!(f, "    {:<28} {}", "drained (last heal -> last)", human(d))?,
+                Some(d) => writeln!(f, "    {:<28} {}", "drained (heal -> last)", human(d))?,
                 None => writeln!(
                     f,
                     "    {:<28} never: {} of {} did not arrive",
-                    "drained (last heal -> last)",
+                    "drained (heal -> last)",
                     s.filed - s.arrived.times.count as u64,
                     s.filed
                 )?,

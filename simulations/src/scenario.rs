@@ -425,8 +425,8 @@ pub struct SweepSpec {
     pub duration: Option<Span>,
     pub settle: Option<Span>,
     pub topology: Option<TopologySpec>,
-    /// Scales background and order rates (and burst sizes stay as the
-    /// smaller topology makes them).
+    /// Scales background and order rates and series counts (burst sizes
+    /// stay as the smaller topology makes them).
     pub load_scale: Option<f64>,
 }
 
@@ -505,7 +505,7 @@ impl Scenario {
         let mut s = self.clone();
         let sw = &self.sweep;
         if let Some(d) = sw.duration {
-            // The timeline keeps its shape: every fault and burst time is
+            // The timeline keeps its shape: every fault, burst and series time is
             // scaled by new/old duration (flap periods and burst windows stay).
             let k = d.0.as_secs_f64() / self.duration.0.as_secs_f64();
             let scale = |x: Span| Span(Duration::from_millis((x.0.as_millis() as f64 * k) as u64));
@@ -517,6 +517,9 @@ impl Scenario {
             for b in s.load.burst.iter_mut().chain(s.load.earthquake.iter_mut()) {
                 b.at = scale(b.at);
             }
+            for x in &mut s.load.series {
+                x.at = scale(x.at);
+            }
         }
         if let Some(settle) = sw.settle {
             s.settle = settle;
@@ -527,6 +530,9 @@ impl Scenario {
         if let Some(k) = sw.load_scale {
             s.load.background_per_hour *= k;
             s.load.orders_per_hour *= k;
+            for x in &mut s.load.series {
+                x.count = ((f64::from(x.count) * k).round() as u32).max(1);
+            }
         }
         s.sweep = SweepSpec::default();
         s
@@ -560,7 +566,9 @@ impl Scenario {
             }
             let class_keys = m.rate_kbps.is_some() || m.urgent_copies > 0;
             if class_keys && !m.declare {
-                return Err(format!("[links.{key}]: rate_kbps and urgent_copies need declare = true"));
+                return Err(format!(
+                    "[links.{key}]: rate_kbps and urgent_copies need declare = true"
+                ));
             }
             if m.declare && key == "default" {
                 return Err("[links.default]: declare a class per level ([links.village])".into());
@@ -573,7 +581,10 @@ impl Scenario {
                 ));
             }
             if m.urgent_copies > LinkClass::MAX_COPIES {
-                return Err(format!("[links.{key}]: urgent_copies is at most {}", LinkClass::MAX_COPIES));
+                return Err(format!(
+                    "[links.{key}]: urgent_copies is at most {}",
+                    LinkClass::MAX_COPIES
+                ));
             }
         }
         for (i, s) in self.load.series.iter().enumerate() {

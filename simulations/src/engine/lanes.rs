@@ -32,6 +32,10 @@
 //! never comes here: `effects::transmit` keeps the older direct model
 //! for it, draw for draw, so those runs replay as they did.
 //!
+//! Tallies: `frames_sent` counts every frame and copy queued once;
+//! `frames_lost` every loss on the wire (a retransmitted frame may be lost
+//! again) and every frame a full lane refused.
+//!
 //! Bounds: at most [`LANE_QUEUE`] frames (and copies) wait per lane and
 //! direction, as the live transport's lane queues; past it a frame is
 //! dropped (counted lost; the core's retry sends it again). Frames held
@@ -114,7 +118,9 @@ impl<'a> Sim<'a> {
         let c = self.conn(from, to).expect("transmit checked it");
         let (reliable, copies) = (c.model.reliable, c.copies);
         let r = rank(lane);
-        let Some(d) = self.lanes_mut(from, to, child) else { return };
+        let Some(d) = self.lanes_mut(from, to, child) else {
+            return;
+        };
         let mut accepted = 0u64;
         let mut dropped = 0u64;
         if lane == Lane::Urgent && bytes.len() + PREFIX <= MAX_DATAGRAM {
@@ -169,7 +175,9 @@ impl<'a> Sim<'a> {
     fn start_next(&mut self, from: Ix, to: Ix, child: Ix) {
         let Some(c) = self.conn(from, to) else { return };
         let (kbps, epoch) = (c.model.bandwidth_kbps, c.epoch);
-        let Some(d) = self.lanes_mut(from, to, child) else { return };
+        let Some(d) = self.lanes_mut(from, to, child) else {
+            return;
+        };
         let Some((_, q)) = d.queue.pop_first() else { return };
         d.queued[usize::from(q.lane)] -= 1;
         d.sending = true;
@@ -260,7 +268,9 @@ impl<'a> Sim<'a> {
         if !self.conn(from, to).is_some_and(|c| c.up && c.epoch == epoch) {
             return;
         }
-        let Some(d) = self.lanes_mut(from, to, child) else { return };
+        let Some(d) = self.lanes_mut(from, to, child) else {
+            return;
+        };
         d.queued[usize::from(q.lane)] += 1;
         d.queue.insert((q.lane, q.seq), q);
         if !d.sending {
@@ -271,7 +281,15 @@ impl<'a> Sim<'a> {
     /// What of an arrived frame the receiving core may see now, in its
     /// lane's order: nothing (held, or a duplicate QUIC drops), the frame,
     /// or the frame and the early arrivals it was holding back.
-    pub(super) fn in_order(&mut self, from: Ix, to: Ix, child: Ix, lane: u8, index: u64, bytes: Vec<u8>) -> Vec<Vec<u8>> {
+    pub(super) fn in_order(
+        &mut self,
+        from: Ix,
+        to: Ix,
+        child: Ix,
+        lane: u8,
+        index: u64,
+        bytes: Vec<u8>,
+    ) -> Vec<Vec<u8>> {
         if index == u64::MAX {
             return vec![bytes];
         }

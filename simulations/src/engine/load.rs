@@ -24,14 +24,14 @@ impl<'a> Sim<'a> {
             for k in 0..s.count {
                 let t = at + u64::from(k) * every;
                 if t < self.end_load {
-                    self.push(t, Ev::SeriesItem { series: i as u32, k });
+                    self.push(t, Ev::SeriesItem { series: i as u32 });
                 }
             }
         }
         Ok(())
     }
 
-    pub(super) fn series_item(&mut self, series: u32, _k: u32) {
+    pub(super) fn series_item(&mut self, series: u32) {
         let s = &self.scenario.load.series[series as usize];
         let (node, to) = self.series[series as usize];
         match s.kind {

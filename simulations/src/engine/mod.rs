@@ -91,10 +91,9 @@ enum Ev {
         epoch: u32,
         frame: lanes::Queued,
     },
-    /// Item `k` of load series `series`.
+    /// The next item of load series `series`.
     SeriesItem {
         series: u32,
-        k: u32,
     },
     Wake {
         node: Ix,

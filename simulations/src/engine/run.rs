@@ -92,7 +92,7 @@ impl<'a> Sim<'a> {
                     epoch,
                     frame,
                 } => self.retransmit(from, to, child, epoch, frame),
-                Ev::SeriesItem { series, k } => self.series_item(series, k),
+                Ev::SeriesItem { series } => self.series_item(series),
                 Ev::Wake { node } => {
                     if self.nodes[node as usize].wake != Some(at) {
                         continue;
@@ -219,7 +219,11 @@ impl<'a> Sim<'a> {
             Some(Duration::from_millis(last.saturating_sub(filed.max(heal))))
         };
         let times = |filed: &[u64], arrived: &[Option<u64>]| {
-            let v = filed.iter().zip(arrived).filter_map(|(f, a)| a.map(|a| a - f)).collect();
+            let v = filed
+                .iter()
+                .zip(arrived)
+                .filter_map(|(f, a)| a.map(|a| a - f))
+                .collect();
             report::Percentiles::of(v)
         };
         let mut out = Vec::new();
@@ -245,7 +249,10 @@ impl<'a> Sim<'a> {
                 let filed: Vec<u64> = rs.iter().map(|r| r.sent).collect();
                 let hop: Vec<Option<u64>> = rs.iter().map(|r| r.first_hop).collect();
                 let owner: Vec<Option<u64>> = rs.iter().map(|r| r.delivered).collect();
-                let parent = self.topo.parent_ix(NodeIx(node)).map_or("none".into(), |p| self.node_name(p.0));
+                let parent = self
+                    .topo
+                    .parent_ix(NodeIx(node))
+                    .map_or("none".into(), |p| self.node_name(p.0));
                 let owner_name = rs.first().map_or("?".into(), |r| self.node_name(r.owner));
                 report::SeriesFigures {
                     label,
