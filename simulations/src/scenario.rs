@@ -33,6 +33,7 @@
 //! declare = true             # set [link.village] in the topology the cores see
 //! rate_kbps = 64             # the declared rate (default: bandwidth_kbps)
 //! urgent_copies = 3          # extra copies of urgent frames, each lost or not alone
+//! window = "20s"             # routine and bulk in flight, as time at the rate
 //!
 //! [load]
 //! background_per_hour = 120  # routine reports from random villages
@@ -164,6 +165,9 @@ pub struct LinkModel {
     /// Extra copies of each urgent frame (with `declare`).
     #[serde(default)]
     pub urgent_copies: u8,
+    /// The declared window (with `declare`; default the topology's, 20 s).
+    #[serde(default)]
+    pub window: Option<Span>,
 }
 
 fn default_latency() -> Span {
@@ -182,6 +186,7 @@ impl Default for LinkModel {
             declare: false,
             rate_kbps: None,
             urgent_copies: 0,
+            window: None,
         }
     }
 }
@@ -564,10 +569,10 @@ impl Scenario {
             if m.loss >= 1.0 {
                 return Err(format!("[links.{key}]: loss 1.0 would cut every link for good"));
             }
-            let class_keys = m.rate_kbps.is_some() || m.urgent_copies > 0;
+            let class_keys = m.rate_kbps.is_some() || m.urgent_copies > 0 || m.window.is_some();
             if class_keys && !m.declare {
                 return Err(format!(
-                    "[links.{key}]: rate_kbps and urgent_copies need declare = true"
+                    "[links.{key}]: rate_kbps, urgent_copies and window need declare = true"
                 ));
             }
             if m.declare && key == "default" {
@@ -579,6 +584,9 @@ impl Scenario {
                     "[links.{key}]: declare needs rate_kbps (or bandwidth_kbps) of at least {}",
                     LinkClass::MIN_KBPS
                 ));
+            }
+            if m.window.is_some_and(|w| w.0.is_zero()) {
+                return Err(format!("[links.{key}]: a window of 0 would send nothing"));
             }
             if m.urgent_copies > LinkClass::MAX_COPIES {
                 return Err(format!(
@@ -680,11 +688,14 @@ impl Scenario {
             .filter(|(_, m)| m.declare)
             .filter_map(|(key, m)| {
                 let kbps = m.rate_kbps.unwrap_or(m.bandwidth_kbps.min(u64::from(u32::MAX)) as u32);
-                let class = LinkClass {
+                let mut class = LinkClass {
                     rate: Some(kbps.saturating_mul(125)),
                     urgent_copies: m.urgent_copies,
                     ..LinkClass::default()
                 };
+                if let Some(w) = m.window {
+                    class.window = w.0;
+                }
                 Level::parse(key).map(|l| (l, class))
             })
             .collect();

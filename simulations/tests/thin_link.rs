@@ -61,7 +61,7 @@ fn urgent_reports_overtake_the_backlog_on_a_lossy_thin_link() {
     for s in [up, down] {
         let d = s.drained.expect("drained");
         assert!(
-            d > Duration::from_secs(10) && d < Duration::from_secs(120),
+            d > Duration::from_secs(2) && d < Duration::from_secs(120),
             "{}: {d:?}",
             s.label
         );
@@ -98,6 +98,7 @@ fn class_keys_need_declare_and_a_level() {
     let base = "name = \"x\"\nduration = \"1h\"\n[topology]\npreset = \"demo\"\n";
     for (links, why) in [
         ("[links.village]\nurgent_copies = 3\n", "need declare = true"),
+        ("[links.village]\nwindow = \"2s\"\n", "need declare = true"),
         ("[links.default]\nbandwidth_kbps = 64\ndeclare = true\n", "per level"),
         ("[links.village]\ndeclare = true\n", "at least 8"),
         (
@@ -119,4 +120,15 @@ fn class_keys_need_declare_and_a_level() {
         .link()
         .class(liandong_topology::Level::Village);
     assert_eq!((class.rate, class.urgent_copies), (Some(8000), 3));
+    let s = Scenario::parse(
+        &format!("{base}[links.village]\nbandwidth_kbps = 64\ndeclare = true\nwindow = \"2s\"\n"),
+        Path::new("x.toml"),
+    )
+    .expect("declares");
+    let village = s
+        .topology()
+        .expect("builds")
+        .link()
+        .class(liandong_topology::Level::Village);
+    assert_eq!(village.window, Duration::from_secs(2));
 }
