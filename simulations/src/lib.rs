@@ -14,7 +14,10 @@
 //! - `engine` (private): the discrete-event engine. One heap of events
 //!   keyed by (time, sequence); the clock jumps to the next one. Frame
 //!   deliveries with latency, jitter (reordering), loss, duplication and a
-//!   bandwidth cap per link; partitions, cut and flapping links, crashes
+//!   bandwidth cap per link, on lanes with strict priority (Control >
+//!   Urgent > Normal > Bulk) where a link is capped, with QUIC-like
+//!   retransmission on `reliable` links and extra urgent copies on links
+//!   whose class declares them; partitions, cut and flapping links, crashes
 //!   with restart from the persisted [`liandong_dispatch::Store`] (or an
 //!   empty one when the disk is lost), clock skew, deaf nodes. It records
 //!   what happened and judges nothing.
@@ -27,7 +30,8 @@
 //! - [`replay`]: seed ranges (`A..B`, `A..=B`) and the command that
 //!   replays a seed.
 //! - `scenarios/*.toml`: the shipped scenarios (every one must pass, CI
-//!   sweeps them).
+//!   sweeps them); `scenarios/thin-link/`: the thin-link chain's topology
+//!   and its 5% and 0% loss variants (run by hand, not swept).
 //! - `benches/jiangsu.rs`: the 22,812-node day with wall time, events per
 //!   second and peak memory; `benches/sweep.rs`: 1000 seeds of every
 //!   scenario; `examples/simrun.rs`: a bare runner for profiling.
@@ -73,7 +77,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub use replay::{SeedRange, replay_command};
-pub use report::{Bucket, Delivery, FaultWindow, Invariant, Percentiles, QueuePeak, Report, RunStats, Sla, Timeline};
+pub use report::{
+    Bucket, Delivery, FaultWindow, Invariant, Percentiles, QueuePeak, Report, RunStats, SeriesFigures, Sla, Stage,
+    Timeline,
+};
 pub use scenario::{Scenario, ScenarioError};
 
 use liandong_topology::{NodeIx, Severity};
@@ -208,6 +215,7 @@ fn finish(sim: &mut engine::Sim, scenario: &Scenario, options: &RunOptions, verd
         catch_ups_unfinished: sim.pending_catch_up(),
         disks_lost: o.disks_lost,
         queue_peaks: sim.queue_peaks(10),
+        series: sim.series_figures(),
         invariants,
         timeline,
     }

@@ -153,6 +153,31 @@ pub struct Invariant {
     pub count: u64,
 }
 
+/// Where a series' items arrived, and how long after filing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stage {
+    /// `at 350102001 (first hop)`, `at owner 350100`, `at target ...`.
+    pub at: String,
+    pub times: Percentiles,
+}
+
+/// A `[[load.series]]` run of items at one named node and how it fared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesFigures {
+    /// `2000 routine reports at 350102001001, from 1m00s every 10ms`.
+    pub label: String,
+    pub filed: u64,
+    /// Reports: at the origin's parent, the first hop; orders: none.
+    pub first_hop: Option<Stage>,
+    /// At the policy owner (reports) or the target (orders).
+    pub arrived: Stage,
+    /// From the later of the last filing and the last heal before it, to
+    /// the last item's arrival at the first hop (reports) or the target
+    /// (orders): how long a backlog took to drain. `None`: some never came.
+    #[serde(rename = "drained_ms", serialize_with = "opt_ms")]
+    pub drained: Option<Duration>,
+}
+
 /// Deadline misses and automatic escalations.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Sla {
@@ -201,6 +226,9 @@ pub struct Report {
     pub catch_ups_unfinished: usize,
     pub disks_lost: u64,
     pub queue_peaks: Vec<QueuePeak>,
+    /// Series of items at named nodes (`[[load.series]]`), if any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<SeriesFigures>,
     pub invariants: Vec<Invariant>,
     pub timeline: Timeline,
 }
@@ -284,6 +312,26 @@ impl fmt::Display for Report {
         }
         writeln!(f, "order copies to targets")?;
         writeln!(f, "  {:<8} {}", "all", self.order_latency)?;
+        if !self.series.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "series (items at named nodes; times from filing)")?;
+        }
+        for s in &self.series {
+            writeln!(f, "  {}", s.label)?;
+            for stage in s.first_hop.iter().chain([&s.arrived]) {
+                writeln!(f, "    {:<28} {}", stage.at, stage.times)?;
+            }
+            match s.drained {
+                Some(d) => writeln!(f, "    {:<28} {}", "drained (heal -> last)", human(d))?,
+                None => writeln!(
+                    f,
+                    "    {:<28} never: {} of {} did not arrive",
+                    "drained (heal -> last)",
+                    s.filed - s.arrived.times.count as u64,
+                    s.filed
+                )?,
+            }
+        }
         writeln!(f)?;
         let s = &self.sla;
         writeln!(

@@ -23,11 +23,30 @@
 //! jitter = "10ms"            # mean of an exponential extra delay (reorders frames)
 //! loss = 0.01                # probability a frame is lost
 //! duplicate = 0.001          # probability a frame arrives twice
-//! bandwidth_kbps = 0         # 0: unlimited; else a per-direction serialization delay
+//! bandwidth_kbps = 0         # 0: unlimited; else a per-direction serialisation
+//!                            # queue at this rate, strict lane priority
+//! reliable = false           # true: lost stream frames arrive late (QUIC
+//!                            # retransmits them), in order per lane
+//!
+//! [links.village]            # a thin link whose class the run's topology declares:
+//! bandwidth_kbps = 64
+//! declare = true             # set [link.village] in the topology the cores see
+//! rate_kbps = 64             # the declared rate (default: bandwidth_kbps)
+//! urgent_copies = 3          # extra copies of urgent frames, each lost or not alone
+//! window = "20s"             # routine and bulk in flight, as time at the rate
 //!
 //! [load]
 //! background_per_hour = 120  # routine reports from random villages
 //! orders_per_hour = 6
+//!
+//! [[load.series]]            # a run of items at a named node (figures of their own)
+//! kind = "report"            # report | order
+//! node = "350102001001"      # where they are filed (the issuer, for orders)
+//! to = "350102001001"        # orders: the one target
+//! severity = "routine"
+//! count = 2000
+//! at = "1m"
+//! every = "10ms"
 //!
 //! [[fault]]
 //! kind = "crash"             # crash | isolate | cut | flap | lossy | deaf
@@ -52,7 +71,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use liandong_topology::{Addressing, FanOut, Level, LinkSettings, NodeId, Preset, Severity, Shape, Topology};
+use liandong_topology::{Addressing, FanOut, Level, LinkClass, NodeId, Preset, Severity, Shape, Topology};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Why a scenario could not be loaded.
@@ -131,6 +150,24 @@ pub struct LinkModel {
     /// 0 means unlimited.
     #[serde(default)]
     pub bandwidth_kbps: u64,
+    /// Lost stream frames are retransmitted, as QUIC does, and each lane
+    /// delivers in order (a lost frame holds back its lane's later ones);
+    /// false: a lost frame is gone and the cores' own retries recover it.
+    #[serde(default)]
+    pub reliable: bool,
+    /// Declare this level's link class in the topology the run uses
+    /// (`[link.<level>]` of a topology file): `rate_kbps`, `urgent_copies`.
+    #[serde(default)]
+    pub declare: bool,
+    /// The declared rate, kbit/s (with `declare`; default `bandwidth_kbps`).
+    #[serde(default)]
+    pub rate_kbps: Option<u32>,
+    /// Extra copies of each urgent frame (with `declare`).
+    #[serde(default)]
+    pub urgent_copies: u8,
+    /// The declared window (with `declare`; default the topology's, 20 s).
+    #[serde(default)]
+    pub window: Option<Span>,
 }
 
 fn default_latency() -> Span {
@@ -145,6 +182,11 @@ impl Default for LinkModel {
             loss: 0.0,
             duplicate: 0.0,
             bandwidth_kbps: 0,
+            reliable: false,
+            declare: false,
+            rate_kbps: None,
+            urgent_copies: 0,
+            window: None,
         }
     }
 }
@@ -248,6 +290,36 @@ pub struct Load {
     /// Every village in an area reports within a minute.
     #[serde(default)]
     pub earthquake: Vec<Burst>,
+    /// Runs of items at named nodes, each with figures of its own.
+    #[serde(default)]
+    pub series: Vec<Series>,
+}
+
+/// What a series files.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SeriesKind {
+    /// Reports filed at `node`.
+    Report,
+    /// Orders from `node` to the one target `to`.
+    Order,
+}
+
+/// `count` items at one named node, one every `every` from `at`; the
+/// report prints their times to the first hop and to the owner (or the
+/// target), and how long after the last heal the last one arrived.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Series {
+    pub kind: SeriesKind,
+    pub node: String,
+    /// Orders: the target.
+    pub to: Option<String>,
+    #[serde(default = "default_burst_severity")]
+    pub severity: Severity,
+    pub count: u32,
+    pub at: Span,
+    pub every: Span,
 }
 
 fn default_order_from() -> String {
@@ -275,6 +347,7 @@ impl Default for Load {
             sign_for_after: default_sign_for_after(),
             burst: Vec::new(),
             earthquake: Vec::new(),
+            series: Vec::new(),
         }
     }
 }
@@ -357,8 +430,8 @@ pub struct SweepSpec {
     pub duration: Option<Span>,
     pub settle: Option<Span>,
     pub topology: Option<TopologySpec>,
-    /// Scales background and order rates (and burst sizes stay as the
-    /// smaller topology makes them).
+    /// Scales background and order rates and series counts (burst sizes
+    /// stay as the smaller topology makes them).
     pub load_scale: Option<f64>,
 }
 
@@ -437,7 +510,7 @@ impl Scenario {
         let mut s = self.clone();
         let sw = &self.sweep;
         if let Some(d) = sw.duration {
-            // The timeline keeps its shape: every fault and burst time is
+            // The timeline keeps its shape: every fault, burst and series time is
             // scaled by new/old duration (flap periods and burst windows stay).
             let k = d.0.as_secs_f64() / self.duration.0.as_secs_f64();
             let scale = |x: Span| Span(Duration::from_millis((x.0.as_millis() as f64 * k) as u64));
@@ -449,6 +522,9 @@ impl Scenario {
             for b in s.load.burst.iter_mut().chain(s.load.earthquake.iter_mut()) {
                 b.at = scale(b.at);
             }
+            for x in &mut s.load.series {
+                x.at = scale(x.at);
+            }
         }
         if let Some(settle) = sw.settle {
             s.settle = settle;
@@ -459,6 +535,9 @@ impl Scenario {
         if let Some(k) = sw.load_scale {
             s.load.background_per_hour *= k;
             s.load.orders_per_hour *= k;
+            for x in &mut s.load.series {
+                x.count = ((f64::from(x.count) * k).round() as u32).max(1);
+            }
         }
         s.sweep = SweepSpec::default();
         s
@@ -489,6 +568,46 @@ impl Scenario {
             }
             if m.loss >= 1.0 {
                 return Err(format!("[links.{key}]: loss 1.0 would cut every link for good"));
+            }
+            let class_keys = m.rate_kbps.is_some() || m.urgent_copies > 0 || m.window.is_some();
+            if class_keys && !m.declare {
+                return Err(format!(
+                    "[links.{key}]: rate_kbps, urgent_copies and window need declare = true"
+                ));
+            }
+            if m.declare && key == "default" {
+                return Err("[links.default]: declare a class per level ([links.village])".into());
+            }
+            let rate = m.rate_kbps.map_or(m.bandwidth_kbps, u64::from);
+            if m.declare && rate < u64::from(LinkClass::MIN_KBPS) {
+                return Err(format!(
+                    "[links.{key}]: declare needs rate_kbps (or bandwidth_kbps) of at least {}",
+                    LinkClass::MIN_KBPS
+                ));
+            }
+            if m.window.is_some_and(|w| w.0.is_zero()) {
+                return Err(format!("[links.{key}]: a window of 0 would send nothing"));
+            }
+            if m.urgent_copies > LinkClass::MAX_COPIES {
+                return Err(format!(
+                    "[links.{key}]: urgent_copies is at most {}",
+                    LinkClass::MAX_COPIES
+                ));
+            }
+        }
+        for (i, s) in self.load.series.iter().enumerate() {
+            let what = format!("[[load.series]] #{}", i + 1);
+            NodeId::parse(&s.node).map_err(|e| format!("{what}: {e}"))?;
+            match (s.kind, &s.to) {
+                (SeriesKind::Order, Some(to)) => {
+                    NodeId::parse(to).map_err(|e| format!("{what}: {e}"))?;
+                }
+                (SeriesKind::Order, None) => return Err(format!("{what}: an order series needs `to`")),
+                (SeriesKind::Report, Some(_)) => return Err(format!("{what}: `to` is for orders")),
+                (SeriesKind::Report, None) => {}
+            }
+            if s.count == 0 || s.at >= self.duration {
+                return Err(format!("{what}: needs count > 0 and to start before the end"));
             }
         }
         for level in [&self.load.order_from, &self.load.order_to] {
@@ -563,14 +682,34 @@ impl Scenario {
         } else {
             return Err("no topology".into());
         };
-        match &self.link_settings {
-            None => Ok(topo),
-            Some(l) => {
-                let link = LinkSettings {
-                    heartbeat: l.heartbeat.0,
-                    failover_after: l.failover_after.0,
-                    ..*topo.link()
+        let declared: Vec<(Level, LinkClass)> = self
+            .links
+            .iter()
+            .filter(|(_, m)| m.declare)
+            .filter_map(|(key, m)| {
+                let kbps = m.rate_kbps.unwrap_or(m.bandwidth_kbps.min(u64::from(u32::MAX)) as u32);
+                let mut class = LinkClass {
+                    rate: Some(kbps.saturating_mul(125)),
+                    urgent_copies: m.urgent_copies,
+                    ..LinkClass::default()
                 };
+                if let Some(w) = m.window {
+                    class.window = w.0;
+                }
+                Level::parse(key).map(|l| (l, class))
+            })
+            .collect();
+        match &self.link_settings {
+            None if declared.is_empty() => Ok(topo),
+            timers => {
+                let mut link = *topo.link();
+                if let Some(l) = timers {
+                    link.heartbeat = l.heartbeat.0;
+                    link.failover_after = l.failover_after.0;
+                }
+                for (level, class) in declared {
+                    link.set_class(level, class);
+                }
                 Topology::build(
                     topo.name(),
                     topo.nodes().cloned().collect(),

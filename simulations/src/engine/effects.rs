@@ -1,5 +1,6 @@
 //! Executing a core's effects: persisting to the node's disk before any
-//! later effect, frames onto the link model (delay, loss, partitions),
+//! later effect, frames onto the link model (delay, loss, partitions; on
+//! capped, `reliable` or declared links through their lanes, `lanes`),
 //! re-arming wake-ups, operators' follow-ups, and what the core's events
 //! tell the tallies.
 
@@ -45,9 +46,9 @@ impl<'a> Sim<'a> {
         while let Some(effect) = self.nodes[ix as usize].core.as_mut().and_then(Core::poll_effect) {
             match effect {
                 Effect::Persist(records) => self.persist(ix, records),
-                Effect::Send { peer, frame, .. } => {
+                Effect::Send { peer, lane, frame } => {
                     if let Some(p) = self.peer_ix(ix, &peer, hint) {
-                        self.transmit(ix, p, frame);
+                        self.transmit(ix, p, lane, frame);
                     }
                 }
                 Effect::Notify(event) => self.on_event(ix, event),
@@ -130,7 +131,11 @@ impl<'a> Sim<'a> {
         }
     }
 
-    pub(super) fn transmit(&mut self, from: Ix, to: Ix, bytes: Vec<u8>) {
+    /// A frame onto its link. A link with a bandwidth cap, `reliable`
+    /// streams or declared urgent copies carries it on its lane (`lanes`);
+    /// any other goes straight out, with the loss, duplication and delay
+    /// draws the engine has always made (so such runs replay unchanged).
+    pub(super) fn transmit(&mut self, from: Ix, to: Ix, lane: liandong_dispatch::Lane, bytes: Vec<u8>) {
         let now = self.now;
         let child = self.tree_child(from, to).unwrap_or(u32::MAX);
         let c = if child == u32::MAX {
@@ -140,6 +145,10 @@ impl<'a> Sim<'a> {
         };
         let Some(c) = c else { return };
         if !c.up {
+            return;
+        }
+        if c.model.bandwidth_kbps > 0 || c.model.reliable || c.copies > 0 {
+            self.enqueue(from, to, child, lane, bytes);
             return;
         }
         let (model, extra, epoch) = (c.model, c.extra_loss, c.epoch);
@@ -153,47 +162,24 @@ impl<'a> Sim<'a> {
         } else {
             1
         };
-        let dir = usize::from(from > to);
         let base = model.latency.0.as_millis() as u64;
         let jitter = model.jitter.map_or(0.0, |j| j.0.as_millis() as f64);
-        let mut depart = now;
-        if model.bandwidth_kbps > 0 {
-            // kbps is bits per millisecond.
-            let tx = (bytes.len() as u64 * 8).div_ceil(model.bandwidth_kbps);
-            let c = if child == u32::MAX {
-                self.conns.get_mut(&Self::key(from, to))
-            } else {
-                self.tree[child as usize].as_mut()
-            };
-            let c = c.expect("present");
-            depart = c.busy[dir].max(now) + tx;
-            c.busy[dir] = depart;
-        }
         self.out.frames_sent += 1;
+        let unordered = |bytes| Ev::Deliver {
+            from,
+            to,
+            child,
+            epoch,
+            lane: 0,
+            index: u64::MAX,
+            bytes,
+        };
         if copies == 2 {
-            let at = depart + base + self.exp(jitter);
-            self.push(
-                at,
-                Ev::Deliver {
-                    from,
-                    to,
-                    child,
-                    epoch,
-                    bytes: bytes.clone(),
-                },
-            );
+            let at = now + base + self.exp(jitter);
+            self.push(at, unordered(bytes.clone()));
         }
-        let at = depart + base + self.exp(jitter);
-        self.push(
-            at,
-            Ev::Deliver {
-                from,
-                to,
-                child,
-                epoch,
-                bytes,
-            },
-        );
+        let at = now + base + self.exp(jitter);
+        self.push(at, unordered(bytes));
     }
 
     pub(super) fn rearm(&mut self, ix: Ix) {
@@ -222,6 +208,12 @@ impl<'a> Sim<'a> {
                     ));
                 }
                 if let Some(&r) = self.report_ix.get(&incident) {
+                    let origin = self.reports[r as usize].origin;
+                    if self.reports[r as usize].first_hop.is_none()
+                        && self.topo.parent_ix(NodeIx(origin)) == Some(NodeIx(ix))
+                    {
+                        self.reports[r as usize].first_hop = Some(now);
+                    }
                     let policy_owner = self.reports[r as usize].owner;
                     // At its policy owner, whoever owns it by now (an
                     // escalation may have overtaken the report itself).
@@ -266,6 +258,7 @@ impl<'a> Sim<'a> {
                 if let Some(&o) = self.order_ix.get(&order) {
                     let t = &mut self.orders[o as usize];
                     t.reached += 1;
+                    t.reached_at = Some(now);
                     let sent = t.sent;
                     self.out.order_delivered(now, now - sent);
                 }

@@ -1,9 +1,63 @@
-//! Load: background reports from the villages, orders from the issuers.
+//! Load: background reports from the villages, orders from the issuers,
+//! and series of items at named nodes (`[[load.series]]`).
 
 use super::*;
+use crate::scenario::SeriesKind;
 
 impl<'a> Sim<'a> {
     pub(super) fn file_report(&mut self, ix: Ix, severity: Severity) {
+        self.file_report_in(ix, severity, u32::MAX);
+    }
+
+    /// Resolves each series' nodes and queues its items.
+    pub(super) fn setup_series(&mut self) -> Result<(), SimError> {
+        let scenario = self.scenario;
+        for (i, s) in scenario.load.series.iter().enumerate() {
+            let what = format!("[[load.series]] #{}", i + 1);
+            let node = self.place(&Some(s.node.clone()), &None, 1, &what)?[0];
+            let to = match &s.to {
+                Some(t) => self.place(&Some(t.clone()), &None, 1, &what)?[0],
+                None => u32::MAX,
+            };
+            self.series.push((node, to));
+            let (at, every) = (s.at.0.as_millis() as u64, s.every.0.as_millis() as u64);
+            for k in 0..s.count {
+                let t = at + u64::from(k) * every;
+                if t < self.end_load {
+                    self.push(t, Ev::SeriesItem { series: i as u32 });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn series_item(&mut self, series: u32) {
+        let s = &self.scenario.load.series[series as usize];
+        let (node, to) = self.series[series as usize];
+        match s.kind {
+            SeriesKind::Report => self.file_report_in(node, s.severity, series),
+            SeriesKind::Order => self.dispatch_to(node, to, s.severity, series),
+        }
+    }
+
+    /// One order from `issuer` to the one node `target`.
+    fn dispatch_to(&mut self, issuer: Ix, target: Ix, severity: Severity, series: u32) {
+        if !self.up(issuer) {
+            self.out.not_filed_node_down += 1;
+            return;
+        }
+        let order = Order {
+            incident: None,
+            targets: Targets::Node(self.topo.node(NodeIx(target)).id.clone()),
+            severity,
+            instruction: format!("sim order {}", self.orders.len()),
+            by: "sim".into(),
+            finish_by: None,
+        };
+        self.issue(issuer, order, 1, series);
+    }
+
+    fn file_report_in(&mut self, ix: Ix, severity: Severity, series: u32) {
         if !self.up(ix) {
             self.out.not_filed_node_down += 1;
             return;
@@ -40,6 +94,8 @@ impl<'a> Sim<'a> {
                     hops: 0,
                     forwarded: false,
                     excused: false,
+                    series,
+                    first_hop: None,
                 });
                 self.out.report_sent(severity);
             }
@@ -87,6 +143,10 @@ impl<'a> Sim<'a> {
             by: "sim".into(),
             finish_by: None,
         };
+        self.issue(issuer, order, targets, u32::MAX);
+    }
+
+    fn issue(&mut self, issuer: Ix, order: Order, targets: u32, series: u32) {
         let now = self.local(issuer);
         let result = self.nodes[issuer as usize].core.as_mut().map(|c| {
             c.handle_command(
@@ -106,6 +166,8 @@ impl<'a> Sim<'a> {
                     targets,
                     reached: 0,
                     excused: false,
+                    series,
+                    reached_at: None,
                 });
                 self.out.orders_sent += 1;
                 self.out.order_targets += u64::from(targets);

@@ -21,13 +21,15 @@
 //! empty store when the fault loses the disk.
 //!
 //! One `Sim`, its methods in one file per job: this file the state, the
-//! event heap and setup; `network` nodes and connections; `effects` what a
-//! core's effects do to the network, disk and tallies; `load` reports and
-//! orders; `faults` the timeline's faults; `run` the loop and the
-//! end-of-run queries.
+//! event heap and setup; `network` nodes and connections; `lanes` a link's
+//! lanes (strict priority under a bandwidth cap, QUIC-like retransmission,
+//! urgent copies); `effects` what a core's effects do to the network, disk
+//! and tallies; `load` reports and orders; `faults` the timeline's faults;
+//! `run` the loop and the end-of-run queries.
 
 mod effects;
 mod faults;
+mod lanes;
 mod load;
 mod network;
 mod run;
@@ -62,13 +64,36 @@ type Ix = u32;
 
 enum Ev {
     /// `child`: the child end of the tree edge it travels, or `u32::MAX`
-    /// for a failover link (looked up by pair).
+    /// for a failover link (looked up by pair). `index`: its place in its
+    /// lane's stream on a `reliable` link (`lanes`), else `u64::MAX`.
     Deliver {
         from: Ix,
         to: Ix,
         child: Ix,
         epoch: u32,
+        lane: u8,
+        index: u64,
         bytes: Vec<u8>,
+    },
+    /// A frame has been serialised onto a lane-modelled link (`lanes`).
+    TxDone {
+        from: Ix,
+        to: Ix,
+        child: Ix,
+        epoch: u32,
+        frame: lanes::Queued,
+    },
+    /// A lost stream frame goes back into its queue (`lanes`).
+    Retransmit {
+        from: Ix,
+        to: Ix,
+        child: Ix,
+        epoch: u32,
+        frame: lanes::Queued,
+    },
+    /// The next item of load series `series`.
+    SeriesItem {
+        series: u32,
     },
     Wake {
         node: Ix,
@@ -174,8 +199,11 @@ struct Conn {
     up: bool,
     /// Bumped at every up and down: frames of an older connection are dropped.
     epoch: u32,
-    /// Per direction (lower index first): when the link is free to send.
-    busy: [u64; 2],
+    /// Per direction (lower index first): the lanes, on links `lanes`
+    /// models (made at first use, dropped at every up and down).
+    lanes: Option<Box<[lanes::Direction; 2]>>,
+    /// Extra copies of urgent frames: the topology's class of this link.
+    copies: u8,
     /// Cuts in force (cut and flap faults).
     cuts: u32,
     /// Extra loss from lossy faults.
@@ -205,6 +233,10 @@ pub(crate) struct ReportTrack {
     pub hops: u32,
     pub forwarded: bool,
     pub excused: bool,
+    /// The load series it belongs to, or `u32::MAX`.
+    pub series: u32,
+    /// When the origin's parent recorded it (the first hop).
+    pub first_hop: Option<u64>,
 }
 
 pub(crate) struct OrderTrack {
@@ -213,6 +245,10 @@ pub(crate) struct OrderTrack {
     pub targets: u32,
     pub reached: u32,
     pub excused: bool,
+    /// The load series it belongs to, or `u32::MAX`.
+    pub series: u32,
+    /// When the last target (so far) received it.
+    pub reached_at: Option<u64>,
 }
 
 /// Unacked copies one node holds for one peer: now, at the peak, and when
@@ -266,6 +302,8 @@ pub(crate) struct Sim<'a> {
     pub out: Collected,
     pub events: u64,
     progress_every: u64,
+    /// Load series: (filed at, the order target or `u32::MAX`), by series.
+    series: Vec<(Ix, Ix)>,
 }
 
 impl<'a> Sim<'a> {
@@ -350,9 +388,11 @@ impl<'a> Sim<'a> {
             out: Collected::new(end, scenario),
             events: 0,
             progress_every: (end / 200).max(1000),
+            series: Vec::new(),
         };
         sim.setup_faults()?;
         sim.setup_load();
+        sim.setup_series()?;
         for i in 0..n as u32 {
             sim.start(i);
         }

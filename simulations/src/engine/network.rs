@@ -83,10 +83,12 @@ impl<'a> Sim<'a> {
         };
         let level = self.topo.node(NodeIx(lower)).level;
         let model = self.scenario.link_model(level);
+        let copies = self.topo.link().class(level).urgent_copies;
         let fresh = || Conn {
             up: false,
             epoch: 0,
-            busy: [0, 0],
+            lanes: None,
+            copies,
             cuts: 0,
             extra_loss: 0.0,
             model,
@@ -107,6 +109,7 @@ impl<'a> Sim<'a> {
         }
         c.up = true;
         c.epoch += 1;
+        c.lanes = None;
         self.nodes[a as usize].peers.push(b);
         self.nodes[b as usize].peers.push(a);
         for (x, y) in [(a, b), (b, a)] {
@@ -129,6 +132,7 @@ impl<'a> Sim<'a> {
         }
         c.up = false;
         c.epoch += 1;
+        c.lanes = None;
         self.nodes[a as usize].peers.retain(|&p| p != b);
         self.nodes[b as usize].peers.retain(|&p| p != a);
         for (x, y) in [(a, b), (b, a)] {

@@ -2,6 +2,7 @@
 //! end-of-run queries the report and the oracle read.
 
 use super::*;
+use crate::scenario::SeriesKind;
 
 impl<'a> Sim<'a> {
     /// A returning node has caught up when no tree neighbour still owes it a copy.
@@ -50,6 +51,8 @@ impl<'a> Sim<'a> {
                     to,
                     child,
                     epoch,
+                    lane,
+                    index,
                     bytes,
                 } => {
                     let c = if child == u32::MAX {
@@ -58,16 +61,38 @@ impl<'a> Sim<'a> {
                         self.tree[child as usize].as_ref()
                     };
                     let ok = c.is_some_and(|c| c.up && c.epoch == epoch);
-                    if !ok || self.nodes[to as usize].deaf {
+                    if !ok {
                         continue;
                     }
-                    let now = self.local(to);
-                    let peer = &self.topo.node(NodeIx(from)).id;
-                    if let Some(core) = self.nodes[to as usize].core.as_mut() {
-                        let _ = core.handle_frame(peer, &bytes, now);
+                    // In lane order first (what QUIC hands up), then deafness.
+                    let frames = self.in_order(from, to, child, lane, index, bytes);
+                    if self.nodes[to as usize].deaf {
+                        continue;
                     }
-                    self.drain_hinted(to, from);
+                    for bytes in frames {
+                        let now = self.local(to);
+                        let peer = &self.topo.node(NodeIx(from)).id;
+                        if let Some(core) = self.nodes[to as usize].core.as_mut() {
+                            let _ = core.handle_frame(peer, &bytes, now);
+                        }
+                        self.drain_hinted(to, from);
+                    }
                 }
+                Ev::TxDone {
+                    from,
+                    to,
+                    child,
+                    epoch,
+                    frame,
+                } => self.tx_done(from, to, child, epoch, frame),
+                Ev::Retransmit {
+                    from,
+                    to,
+                    child,
+                    epoch,
+                    frame,
+                } => self.retransmit(from, to, child, epoch, frame),
+                Ev::SeriesItem { series } => self.series_item(series),
                 Ev::Wake { node } => {
                     if self.nodes[node as usize].wake != Some(at) {
                         continue;
@@ -179,5 +204,86 @@ impl<'a> Sim<'a> {
 
     pub fn pending_catch_up(&self) -> usize {
         self.returning.len()
+    }
+
+    /// The figures of each `[[load.series]]`.
+    pub fn series_figures(&self) -> Vec<report::SeriesFigures> {
+        // Heals are the fault windows' ends (not the end of the load: a
+        // backlog still draining then was not held back by it).
+        let mut heals: Vec<u64> = self.out.faults.iter().map(|w| w.end.as_millis() as u64).collect();
+        heals.sort_unstable();
+        let drained = |filed: &[u64], arrived: &[Option<u64>]| -> Option<Duration> {
+            let last = arrived.iter().try_fold(0, |m, a| a.map(|a| a.max(m)))?;
+            let filed = filed.iter().copied().max().unwrap_or(0);
+            let heal = heals.iter().rev().find(|&&h| h <= last).copied().unwrap_or(0);
+            Some(Duration::from_millis(last.saturating_sub(filed.max(heal))))
+        };
+        let times = |filed: &[u64], arrived: &[Option<u64>]| {
+            let v = filed
+                .iter()
+                .zip(arrived)
+                .filter_map(|(f, a)| a.map(|a| a - f))
+                .collect();
+            report::Percentiles::of(v)
+        };
+        let mut out = Vec::new();
+        for (i, s) in self.scenario.load.series.iter().enumerate() {
+            let (node, to) = self.series[i];
+            let what = match s.kind {
+                SeriesKind::Report => format!("{} reports at {}", s.severity, self.node_name(node)),
+                SeriesKind::Order => format!(
+                    "{} orders {} -> {}",
+                    s.severity,
+                    self.node_name(node),
+                    self.node_name(to)
+                ),
+            };
+            let label = format!(
+                "{} {what}, from {} every {}",
+                s.count,
+                report::human(s.at.0),
+                report::human(s.every.0)
+            );
+            let fig = if s.kind == SeriesKind::Report {
+                let rs: Vec<&ReportTrack> = self.reports.iter().filter(|r| r.series == i as u32).collect();
+                let filed: Vec<u64> = rs.iter().map(|r| r.sent).collect();
+                let hop: Vec<Option<u64>> = rs.iter().map(|r| r.first_hop).collect();
+                let owner: Vec<Option<u64>> = rs.iter().map(|r| r.delivered).collect();
+                let parent = self
+                    .topo
+                    .parent_ix(NodeIx(node))
+                    .map_or("none".into(), |p| self.node_name(p.0));
+                let owner_name = rs.first().map_or("?".into(), |r| self.node_name(r.owner));
+                report::SeriesFigures {
+                    label,
+                    filed: rs.len() as u64,
+                    first_hop: Some(report::Stage {
+                        at: format!("at {parent} (first hop)"),
+                        times: times(&filed, &hop),
+                    }),
+                    arrived: report::Stage {
+                        at: format!("at owner {owner_name}"),
+                        times: times(&filed, &owner),
+                    },
+                    drained: drained(&filed, &hop),
+                }
+            } else {
+                let os: Vec<&OrderTrack> = self.orders.iter().filter(|o| o.series == i as u32).collect();
+                let filed: Vec<u64> = os.iter().map(|o| o.sent).collect();
+                let at: Vec<Option<u64>> = os.iter().map(|o| o.reached_at).collect();
+                report::SeriesFigures {
+                    label,
+                    filed: os.len() as u64,
+                    first_hop: None,
+                    arrived: report::Stage {
+                        at: format!("at target {}", self.node_name(to)),
+                        times: times(&filed, &at),
+                    },
+                    drained: drained(&filed, &at),
+                }
+            };
+            out.push(fig);
+        }
+        out
     }
 }
