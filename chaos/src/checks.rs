@@ -1,7 +1,8 @@
 //! The end of a run: waiting for convergence after healing (pushed
 //! "recorded" notices and re-checks through the control API), then the
-//! checks of every node's store with the nodes stopped, and the scan of
-//! their logs.
+//! checks of every node's store with the nodes stopped (and, from the
+//! same stores, how long each report took to reach its owner: `latency`),
+//! and the scan of their logs.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -19,6 +20,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::federation::{CALL_TIMEOUT, Federation};
+use crate::latency::OwnerLatencies;
 use crate::load::Filed;
 use crate::summary::LiveSummary;
 
@@ -118,6 +120,7 @@ pub(crate) async fn check_stores(fed: &Federation, filed: &[Filed], summary: &mu
         stored_counts.insert(n.id.clone(), counts);
     }
     check_invariants(&stores, &stored_counts, filed, summary);
+    summary.to_owner = OwnerLatencies::from_stores(&stores, filed);
     summary.filed = filed.len();
     Ok(())
 }
@@ -178,33 +181,64 @@ fn check_invariants(
     summary.filed = filed.len();
 }
 
-/// From the node logs: every line that reports a panic, and how many
-/// times a node logged that it failed over to an ancestor.
-pub(crate) fn scan_logs(dir: &Path) -> (Vec<String>, usize) {
-    let mut panics = Vec::new();
-    let mut failovers = 0;
+/// What the node logs say, counted over every node's log file.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct LogFindings {
+    /// Every line that reports a panic, with its file name.
+    pub(crate) panics: Vec<String>,
+    /// "failed over" lines: a node failed over to a further ancestor.
+    pub(crate) failovers: usize,
+    /// Connections that came up again: the transport's "link up" lines
+    /// (the ones naming the remote address; the driver logs a second,
+    /// shorter one for the same event) beyond the first per (node, peer),
+    /// so a link that drops and returns counts at both of its ends.
+    pub(crate) reconnects: usize,
+}
+
+/// Reads every file in `dir/logs` (one per node, named `<id>.log`).
+pub(crate) fn scan_logs(dir: &Path) -> LogFindings {
+    let mut found = LogFindings::default();
+    let mut links_up: HashMap<(String, String), usize> = HashMap::new();
     let Ok(entries) = std::fs::read_dir(dir.join("logs")) else {
-        return (panics, failovers);
+        return found;
     };
     for e in entries.flatten() {
         let Ok(text) = std::fs::read_to_string(e.path()) else {
             continue;
         };
-        for line in text.lines() {
-            if line.contains("panicked at") {
-                panics.push(format!("{}: {line}", e.file_name().to_string_lossy()));
-            }
-            if line.contains("failed over") {
-                failovers += 1;
-            }
+        let file = e.file_name().to_string_lossy().into_owned();
+        let node = file.trim_end_matches(".log").to_owned();
+        scan_log(&node, &text, &mut found, &mut links_up);
+    }
+    found.reconnects = links_up.values().map(|n| n.saturating_sub(1)).sum();
+    found
+}
+
+/// One node's log: panics and failovers into `found`, transport "link
+/// up" lines counted per (node, peer) into `links_up`.
+fn scan_log(node: &str, text: &str, found: &mut LogFindings, links_up: &mut HashMap<(String, String), usize>) {
+    for line in text.lines() {
+        if line.contains("panicked at") {
+            found.panics.push(format!("{node}.log: {line}"));
+        }
+        if line.contains("failed over") {
+            found.failovers += 1;
+        }
+        if line.contains("link up") && line.contains(" remote=") {
+            let peer = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("peer="))
+                .unwrap_or("?");
+            *links_up.entry((node.to_owned(), peer.to_owned())).or_default() += 1;
         }
     }
-    (panics, failovers)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use liandong_topology::Severity;
 
     #[test]
     fn the_checker_fails_on_a_lost_ack_a_double_store_and_a_missing_report() {
@@ -233,6 +267,7 @@ mod tests {
         let filed = [Filed {
             origin: town.clone(),
             id: report,
+            severity: Severity::III,
             path: vec![town.clone(), county.clone()],
         }];
         let mut summary = LiveSummary::default();
@@ -244,5 +279,32 @@ mod tests {
         assert!(all.contains("missing in the store of 350102"), "{all}");
         assert_eq!(summary.at_owner, 0);
         assert!(!summary.passed());
+    }
+
+    #[test]
+    fn reconnects_are_link_ups_beyond_the_first_per_peer() {
+        let log = "\
+2026-12-03T11:57:33.618746Z  INFO link up node=350102001001 peer=350102001 remote=127.0.44.1:46125
+2026-12-03T11:57:33.619117Z  INFO link up peer=350102001
+2026-12-03T11:58:01.000000Z  INFO link down peer=350102001 reason=timed out
+2026-12-03T11:58:05.000000Z  WARN parent unreachable: failed over parent=350102001 via=350102
+2026-12-03T11:58:05.100000Z  INFO link up node=350102001001 peer=350102 remote=127.0.44.1:46127
+2026-12-03T11:58:05.100100Z  INFO link up peer=350102
+2026-12-03T11:58:09.000000Z  INFO link up node=350102001001 peer=350102001 remote=127.0.44.1:46125
+2026-12-03T11:58:09.000100Z  INFO link up peer=350102001
+2026-12-03T11:59:09.000000Z  INFO link up node=350102001001 peer=350102001 remote=127.0.44.1:46125
+";
+        let mut found = LogFindings::default();
+        let mut links_up = HashMap::new();
+        scan_log("350102001001", log, &mut found, &mut links_up);
+        scan_log(
+            "350102001",
+            "x INFO link up node=350102001 peer=350102001001 remote=127.0.44.1:7103\n",
+            &mut found,
+            &mut links_up,
+        );
+        assert_eq!(links_up.values().map(|n| n - 1).sum::<usize>(), 2);
+        assert_eq!(found.failovers, 1);
+        assert!(found.panics.is_empty());
     }
 }

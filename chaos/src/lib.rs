@@ -16,6 +16,9 @@
 //!   the partition schedule.
 //! - `checks` (private): convergence after healing, the checks of every
 //!   store, the scan of the node logs.
+//! - `latency`: how long each filed report took to reach its owner,
+//!   per severity, from the owners' stores ([`OwnerLatencies`]), and its
+//!   table (nearest-rank p50, p90, p99, max).
 //! - `summary`: what a run did and found ([`LiveSummary`]) as printed.
 //! - `launch` (private): the run's directory, certificates, proxies,
 //!   proxied topologies and every node running, for both runs below.
@@ -40,6 +43,7 @@
 mod checks;
 mod config;
 mod federation;
+mod latency;
 mod launch;
 mod load;
 pub mod proxy;
@@ -48,6 +52,7 @@ mod summary;
 pub mod thin;
 
 pub use config::{LiveConfig, TopologySource};
+pub use latency::{OwnerLatencies, OwnerLatency, Percentiles};
 pub use proxy::{ChaosConfig, Proxy, ProxyStats, StatsSnapshot};
 pub use run::run;
 pub use summary::LiveSummary;

@@ -24,6 +24,7 @@ use crate::summary::LiveSummary;
 pub(crate) struct Filed {
     pub(crate) origin: NodeId,
     pub(crate) id: EnvelopeId,
+    pub(crate) severity: Severity,
     /// Origin first, owner last.
     pub(crate) path: Vec<NodeId>,
 }
@@ -142,7 +143,7 @@ pub(crate) async fn drive(
                 match answer {
                     Ok(Ok(Response::Done { id, .. })) => {
                         let path = report_path(&fed.topology, &origin, severity);
-                        filed.push(Filed { origin, id, path });
+                        filed.push(Filed { origin, id, severity, path });
                     }
                     Ok(Ok(other)) => {
                         say(v, t0, format!("report at {origin} refused: {other:?}"));

@@ -4,7 +4,9 @@
 //! converge and check every store.
 //!
 //! The federation is brought up by `launch` (certificates, proxied
-//! topologies, every node running).
+//! topologies, every node running). With a bandwidth cap its topology
+//! declares every level's links at the capped rate (`config`), unless the
+//! run is `undeclared`.
 //!
 //! # The run
 //! 1. `liandong certs init`, one operator per center (`certs issue-operator`),
@@ -20,7 +22,9 @@
 //!    owner.
 //! 4. Stop every node with SIGTERM, open every store and check: nothing
 //!    acked is missing at the peer that acked it, nothing stored twice,
-//!    every filed report at every center on its path, audit chains intact.
+//!    every filed report at every center on its path, audit chains intact;
+//!    from the owners' stores, how long each report took to reach its
+//!    owner (`latency`); from the logs, panics, failovers and reconnects.
 
 use std::sync::Arc;
 
@@ -30,7 +34,7 @@ use rand::rngs::StdRng;
 use tokio::time::Instant;
 
 use crate::checks::{check_stores, converge, scan_logs};
-use crate::config::{LiveConfig, load_topology};
+use crate::config::{LiveConfig, capped_class, load_topology};
 use crate::federation::say;
 use crate::launch::{launch, work_dir};
 use crate::load::{drive, partition_schedule};
@@ -77,6 +81,8 @@ pub async fn run(config: LiveConfig) -> anyhow::Result<LiveSummary> {
         proxies: proxies.len(),
         duration: config.duration,
         loss: config.chaos.loss,
+        bandwidth: config.chaos.bandwidth,
+        declared: config.chaos.bandwidth.filter(|_| !config.undeclared).map(capped_class),
         partitions: schedule.len(),
         dir: dir.clone(),
         ..LiveSummary::default()
@@ -132,9 +138,10 @@ pub async fn run(config: LiveConfig) -> anyhow::Result<LiveSummary> {
         p.stop();
     }
     check_stores(&fed, &filed, &mut summary).await?;
-    let (panics, failovers) = scan_logs(&dir);
-    summary.failovers = failovers;
-    for p in panics {
+    let logs = scan_logs(&dir);
+    summary.failovers = logs.failovers;
+    summary.reconnects = logs.reconnects;
+    for p in logs.panics {
         summary.failures.push(format!("a node panicked: {p}"));
     }
     summary.wall = wall.elapsed();

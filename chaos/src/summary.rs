@@ -4,6 +4,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use liandong_topology::LinkClass;
+
+use crate::latency::OwnerLatencies;
 use crate::proxy::StatsSnapshot;
 
 /// What a run did and found.
@@ -14,6 +17,11 @@ pub struct LiveSummary {
     pub proxies: usize,
     pub duration: Duration,
     pub loss: f64,
+    /// Every link's cap, bytes per second each way, if capped.
+    pub bandwidth: Option<u64>,
+    /// The link class the harness declared for every level (`None`: it
+    /// declared none, the topology's own classes stand).
+    pub declared: Option<LinkClass>,
     /// Reports the nodes confirmed (Done) through the control API.
     pub filed: usize,
     /// Report calls that failed (node just killed) or were refused.
@@ -24,12 +32,18 @@ pub struct LiveSummary {
     pub partitions: usize,
     /// "failed over" lines in the node logs (skip-level failover).
     pub failovers: usize,
+    /// Connections that came up again: "link up" lines in the node logs
+    /// beyond the first per (node, peer), counted at both ends.
+    pub reconnects: usize,
     pub proxy: StatsSnapshot,
     /// From healing to every report at every center on its path.
     pub converged_after: Option<Duration>,
     /// Envelopes held over all stores, and acked outbox copies checked.
     pub envelopes_checked: usize,
     pub acked_checked: usize,
+    /// From filing to arrival at the owner, per severity, from the
+    /// owners' stores.
+    pub to_owner: OwnerLatencies,
     /// Every check that failed, in words.
     pub failures: Vec<String>,
     /// Where the logs and stores are...
@@ -57,6 +71,16 @@ impl fmt::Display for LiveSummary {
             self.duration.as_secs_f64(),
             self.loss * 100.0
         )?;
+        match (self.bandwidth, self.declared) {
+            (None, _) => {}
+            (Some(b), None) => writeln!(f, "  links capped at {b} bytes/s each way, not declared")?,
+            (Some(b), Some(c)) => writeln!(
+                f,
+                "  links capped at {b} bytes/s each way, declared: rate_kbps = {}, urgent_copies = {}",
+                c.rate.map_or(0, |r| r / 125),
+                c.urgent_copies
+            )?,
+        }
         writeln!(
             f,
             "  reports filed: {} ({} calls failed or refused), at their owner: {}",
@@ -64,8 +88,8 @@ impl fmt::Display for LiveSummary {
         )?;
         writeln!(
             f,
-            "  kill -9: {}, partitions: {}, failovers logged: {}",
-            self.kills, self.partitions, self.failovers
+            "  kill -9: {}, partitions: {}, failovers logged: {}, reconnects logged: {}",
+            self.kills, self.partitions, self.failovers, self.reconnects
         )?;
         writeln!(
             f,
@@ -84,6 +108,7 @@ impl fmt::Display for LiveSummary {
             Some(d) => writeln!(f, "  converged {:.1} s after healing", d.as_secs_f64())?,
             None => writeln!(f, "  did not converge")?,
         }
+        writeln!(f, "{}", self.to_owner)?;
         writeln!(
             f,
             "  stores: {} envelopes, {} acked copies checked",

@@ -60,9 +60,14 @@ pub struct LiveArgs {
     /// Probability that a datagram is sent twice [default: 0.01].
     #[arg(long)]
     pub duplicate: Option<f64>,
-    /// Cap every link at this many bytes per second each way.
+    /// Cap every link at this many bytes per second each way, and declare every level's link
+    /// class as that rate (rate_kbps = bytes * 8 / 1000, urgent_copies = 3), as a deployment
+    /// on such links does.
     #[arg(long)]
     pub bandwidth: Option<u64>,
+    /// With --bandwidth, leave the link classes undeclared (to measure the same run without).
+    #[arg(long)]
+    pub undeclared: bool,
     /// Cut one random parent link every this many seconds...
     #[arg(long)]
     pub partition_every: Option<f64>,
@@ -99,9 +104,11 @@ struct LiveFile {
     jitter_ms: Option<u64>,
     duplicate: Option<f64>,
     bandwidth: Option<u64>,
+    undeclared: Option<bool>,
     partition_every: Option<f64>,
     partition_for: Option<f64>,
     converge_within: Option<f64>,
+    seed: Option<u64>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<LiveFile> {
@@ -137,7 +144,7 @@ fn probability(name: &str, given: Option<f64>, default: f64) -> anyhow::Result<f
 
 /// The harness configuration these arguments ask for: a flag wins over the
 /// scenario file, the file over the harness's default ([`LiveConfig::new`]).
-/// A seed not given comes from the wall clock.
+/// A seed given by neither comes from the wall clock.
 pub fn config(args: &LiveArgs, binary: PathBuf) -> anyhow::Result<LiveConfig> {
     let file = match &args.scenario {
         Some(path) => load_file(path)?,
@@ -170,6 +177,7 @@ pub fn config(args: &LiveArgs, binary: PathBuf) -> anyhow::Result<LiveConfig> {
         bandwidth: args.bandwidth.or(file.bandwidth),
         ..c.chaos
     };
+    c.undeclared = args.undeclared || file.undeclared.unwrap_or(c.undeclared);
     let kill_every = c.kill_every.unwrap_or(Duration::ZERO);
     c.kill_every = Some(secs("kill-every", args.kill_every.or(file.kill_every), kill_every)?).filter(|d| !d.is_zero());
     c.max_down = secs("max-down", args.max_down.or(file.max_down), c.max_down)?;
@@ -189,7 +197,10 @@ pub fn config(args: &LiveArgs, binary: PathBuf) -> anyhow::Result<LiveConfig> {
     if c.report_every.is_zero() {
         bail!("--report-every must be above 0");
     }
-    c.seed = args.seed.unwrap_or_else(|| liandong_control::clock::now().0);
+    c.seed = args
+        .seed
+        .or(file.seed)
+        .unwrap_or_else(|| liandong_control::clock::now().0);
     c.converge_within = secs(
         "converge-within",
         args.converge_within.or(file.converge_within),
@@ -218,4 +229,42 @@ pub fn run(args: LiveArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        live: LiveArgs,
+    }
+
+    fn scenario(name: &str) -> String {
+        format!("{}/../simulations/scenarios/live/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    #[test]
+    fn the_thin_loaded_scenario_is_issue_16s_run_with_declared_links() {
+        let args = Cli::parse_from(["live", &scenario("thin-loaded.toml")]).live;
+        let c = config(&args, PathBuf::from("liandong")).unwrap();
+        assert_eq!(c.duration, Duration::from_secs(120));
+        assert_eq!(c.kill_every, None);
+        assert_eq!(c.chaos.loss, 0.2);
+        assert_eq!(c.chaos.delay, Duration::from_millis(300));
+        assert_eq!(c.chaos.jitter, Duration::ZERO);
+        assert_eq!(c.chaos.duplicate, 0.0);
+        assert_eq!(c.chaos.bandwidth, Some(8000));
+        assert_eq!(c.report_every, Duration::from_millis(50));
+        assert_eq!(c.partition_every, Some(Duration::from_secs(30)));
+        assert_eq!(c.partition_for, Duration::from_secs(20));
+        assert_eq!(c.seed, 5);
+        assert!(!c.undeclared);
+        let args = Cli::parse_from(["live", &scenario("thin-loaded.toml"), "--undeclared", "--seed", "9"]).live;
+        let c = config(&args, PathBuf::from("liandong")).unwrap();
+        assert!(c.undeclared);
+        assert_eq!(c.seed, 9);
+    }
 }
