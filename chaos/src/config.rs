@@ -155,7 +155,7 @@ mod tests {
                 declared.link().class(level),
                 LinkClass {
                     rate: Some(8000),
-                    urgent_copies: 3,
+                    urgent_copies: 1,
                     ..LinkClass::default()
                 }
             );
@@ -163,7 +163,7 @@ mod tests {
         // Written out, the nodes read the same classes back.
         let text = declared.to_toml();
         assert!(
-            text.contains("[link.village]\nrate_kbps = 64\nurgent_copies = 3"),
+            text.contains("[link.village]\nrate_kbps = 64\nurgent_copies = 1"),
             "{text}"
         );
         assert_eq!(Topology::parse(&text, None).unwrap().link(), declared.link());

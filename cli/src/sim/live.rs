@@ -61,7 +61,7 @@ pub struct LiveArgs {
     #[arg(long)]
     pub duplicate: Option<f64>,
     /// Cap every link at this many bytes per second each way, and declare every level's link
-    /// class as that rate (rate_kbps = bytes * 8 / 1000, urgent_copies = 3), as a deployment
+    /// class as that rate (rate_kbps = bytes * 8 / 1000, urgent_copies = 1), as a deployment
     /// on such links does.
     #[arg(long)]
     pub bandwidth: Option<u64>,
