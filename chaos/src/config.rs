@@ -87,7 +87,7 @@ impl LiveConfig {
 }
 
 /// Extra copies of urgent frames a capped run declares on every link.
-const URGENT_COPIES: u8 = 3;
+const URGENT_COPIES: u8 = 1;
 
 /// The run's topology: from its source, then, when the links are capped
 /// (`chaos.bandwidth`) and not `undeclared`, with every level's link

@@ -227,7 +227,7 @@ pub struct LinkClass {
     pub urgent_copies: u8,
     /// With a declared rate: how much of it, as time, routine and bulk
     /// copies may have in flight (sent, not yet hop-acked) per link; a
-    /// copy in flight is retried no sooner than twice this. It must cover
+    /// copy in flight is retried no sooner than ten times this. It must cover
     /// the time from handing a copy to the transport to its hop ack,
     /// which on a lossy link includes waiting for earlier lost packets
     /// (one stream per lane): 2 s starved a 64 kbit/s link at 20% loss.
