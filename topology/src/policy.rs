@@ -222,7 +222,7 @@ pub struct LinkClass {
     /// Declared capacity each way, bytes per second (`rate_kbps` in the
     /// file, kilobits); `None`: unknown, loss-based congestion control.
     pub rate: Option<u32>,
-    /// Extra copies of every urgent and control frame that fits in a
+    /// Extra copies of every urgent frame that fits in a
     /// QUIC datagram, each in its own packet; 0: none.
     pub urgent_copies: u8,
     /// With a declared rate: how much of it, as time, routine and bulk

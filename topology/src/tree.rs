@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::ops::Range;
 
 use crate::error::{Location, Problem, ProblemKind};
-use crate::policy::{LinkSettings, Policy, Reach};
+use crate::policy::{LinkClass, LinkSettings, Policy, Reach};
 use crate::{Kind, Level, LoadError, NodeId, Severity};
 
 /// One node of the federation as declared.
@@ -101,6 +101,14 @@ impl Topology {
 
     pub fn link(&self) -> &LinkSettings {
         &self.link
+    }
+
+    /// How the link between `a` and `b` is declared: its lower end (the
+    /// descendant) names it by its level; the default for unknown nodes.
+    pub fn link_class(&self, a: &NodeId, b: &NodeId) -> LinkClass {
+        let lower = if self.is_ancestor(a, b) { b } else { a };
+        self.get(lower)
+            .map_or_else(LinkClass::default, |n| self.link.class(n.level))
     }
 
     /// Number of nodes, centers and member units together.

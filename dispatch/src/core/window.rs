@@ -23,8 +23,6 @@
 //! armed before are dropped: everything owed is sent again then anyway,
 //! through the window.
 
-use liandong_topology::LinkClass;
-
 use super::*;
 use crate::codec::encoded_len;
 
@@ -32,8 +30,10 @@ use crate::codec::encoded_len;
 #[derive(Debug, Default)]
 pub(super) struct Window {
     bytes: usize,
+    /// Copies in flight, and their encoded size.
     sent: HashMap<EnvelopeId, usize>,
-    waiting: BTreeSet<(Lane, EnvelopeId)>,
+    /// Copies waiting for room, urgent lanes first, and their encoded size.
+    waiting: BTreeMap<(Lane, EnvelopeId), usize>,
 }
 
 impl Window {
@@ -46,7 +46,7 @@ impl Core {
     /// Bytes the link with `peer` may have in flight; `None` without a
     /// declared rate (no window: every copy goes at once).
     fn window_limit(&self, peer: &NodeId) -> Option<usize> {
-        let class = self.class_with(peer)?;
+        let class = self.topology.link_class(&self.me, peer);
         let rate = class.rate?;
         Some((u128::from(rate) * class.window.as_millis() / 1000) as usize)
     }
@@ -55,19 +55,7 @@ impl Core {
     /// ten windows, or the failover threshold if that is longer.
     pub(super) fn window_retry(&self, peer: &NodeId) -> Duration {
         let floor = self.topology.link().failover_after;
-        self.class_with(peer)
-            .map_or(Duration::ZERO, |c| (c.window * 10).max(floor))
-    }
-
-    /// The class of the link with `peer`: its lower end's level names it.
-    fn class_with(&self, peer: &NodeId) -> Option<LinkClass> {
-        let lower = if self.topology.is_ancestor(&self.me, peer) {
-            peer
-        } else {
-            &self.me
-        };
-        let level = self.topology.get(lower)?.level;
-        Some(self.topology.link().class(level))
+        (self.topology.link_class(&self.me, peer).window * 10).max(floor)
     }
 
     /// Sends a queued copy now, or, on an up declared link whose window is
@@ -78,18 +66,18 @@ impl Core {
             self.transmit(peer, id, 0, now);
             return;
         };
-        let size = self.store.envelopes.get(&id).map_or(0, |s| encoded_len(&s.envelope));
         let w = self.windows.entry(peer.clone()).or_default();
         if w.sent.contains_key(&id) {
             return;
         }
+        let size = self.store.envelopes.get(&id).map_or(0, |s| encoded_len(&s.envelope));
         // An empty window always takes one copy, however large.
         if w.bytes == 0 || w.bytes + size <= limit {
             w.bytes += size;
             w.sent.insert(id, size);
             self.transmit(peer, id, 0, now);
         } else {
-            w.waiting.insert((lane, id));
+            w.waiting.insert((lane, id), size);
         }
     }
 
@@ -100,7 +88,10 @@ impl Core {
         if let Some(size) = w.sent.remove(&id) {
             w.bytes -= size;
         }
-        w.waiting.retain(|(_, waiting)| *waiting != id);
+        // Only normal and bulk copies ever wait.
+        for lane in [Lane::Normal, Lane::Bulk] {
+            w.waiting.remove(&(lane, id));
+        }
         self.fill_window(peer, now);
     }
 
@@ -108,23 +99,24 @@ impl Core {
         let Some(limit) = self.window_limit(peer) else { return };
         loop {
             let Some(w) = self.windows.get_mut(peer) else { return };
-            let Some(&(lane, id)) = w.waiting.first() else { return };
+            let Some(((lane, id), size)) = w.waiting.pop_first() else {
+                return;
+            };
             let owed = self
                 .store
                 .outbox
                 .get(&(peer.clone(), id))
                 .is_some_and(|e| !e.acked && !e.gave_up);
-            let size = self.store.envelopes.get(&id).map_or(0, |s| encoded_len(&s.envelope));
-            let w = self.windows.get_mut(peer).expect("looked up above");
-            if owed && w.bytes > 0 && w.bytes + size > limit {
+            if !owed {
+                continue;
+            }
+            if w.bytes > 0 && w.bytes + size > limit {
+                w.waiting.insert((lane, id), size);
                 return;
             }
-            w.waiting.remove(&(lane, id));
-            if owed {
-                w.bytes += size;
-                w.sent.insert(id, size);
-                self.transmit(peer, id, 0, now);
-            }
+            w.bytes += size;
+            w.sent.insert(id, size);
+            self.transmit(peer, id, 0, now);
         }
     }
 

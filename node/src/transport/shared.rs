@@ -74,15 +74,9 @@ impl Shared {
         tasks.spawn_on(task, &self.runtime);
     }
 
-    /// How the link with `peer` is declared: its lower end's level names it.
+    /// How the link with `peer` is declared.
     pub(super) fn class_with(&self, peer: &NodeId) -> LinkClass {
-        let lower = if self.topology.is_ancestor(&self.me, peer) {
-            peer
-        } else {
-            &self.me
-        };
-        let level = self.topology.get(lower).map(|n| n.level);
-        level.map_or_else(LinkClass::default, |l| self.topology.link().class(l))
+        self.topology.link_class(&self.me, peer)
     }
 
     /// A dial's configuration: congestion control at the declared rate of

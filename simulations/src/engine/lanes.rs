@@ -230,7 +230,8 @@ impl<'a> Sim<'a> {
         } else {
             let twice = model.duplicate > 0.0 && self.rng.random_bool(model.duplicate);
             let jitter = model.jitter.map_or(0.0, |j| j.0.as_millis() as f64);
-            if twice {
+            // A duplicated frame arrives twice, each copy with its own jitter.
+            for _ in 0..=usize::from(twice) {
                 let at = self.now + base + self.exp(jitter);
                 self.push(
                     at,
@@ -245,19 +246,6 @@ impl<'a> Sim<'a> {
                     },
                 );
             }
-            let at = self.now + base + self.exp(jitter);
-            self.push(
-                at,
-                Ev::Deliver {
-                    from,
-                    to,
-                    child,
-                    epoch,
-                    lane: q.lane,
-                    index: q.index,
-                    bytes: q.bytes,
-                },
-            );
         }
         self.start_next(from, to, child);
     }
