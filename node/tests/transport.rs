@@ -383,7 +383,7 @@ async fn bad_framing_closes_the_connection_with_its_reason() {
     let fed = Fed::new(11);
     let mut township = fed.start(TOWNSHIP);
     let raw = fed.raw(&fed.cert(VILLAGE));
-    let cases: [(u8, u32, &str); 3] = [
+    let cases: [(u8, u32, &str); 4] = [
         (
             2,
             MAX_FRAME as u32 + 1,
@@ -391,6 +391,9 @@ async fn bad_framing_closes_the_connection_with_its_reason() {
         ),
         (1, 0, "empty frame"),
         (9, 5, "unknown lane tag 9"),
+        // A compressed normal lane (0x10 | 2) whose bytes are not DEFLATE
+        // (a block type that does not exist).
+        (0x12, u32::MAX, "a corrupt compressed normal lane"),
     ];
     for (tag, len, expect) in cases {
         let conn = raw.dial_accepted(fed.addr(TOWNSHIP), TOWNSHIP).await;
@@ -507,7 +510,10 @@ async fn a_full_lane_refuses_more_without_blocking_the_others() {
     let started = Instant::now();
     let mut sent = 0usize;
     let err = loop {
-        match township.transport.send(&id(VILLAGE), Lane::Bulk, vec![7; 1024]) {
+        // Distinct frames: the same bytes queued again are one frame.
+        let mut frame = vec![7; 1024];
+        frame[..8].copy_from_slice(&(sent as u64).to_be_bytes());
+        match township.transport.send(&id(VILLAGE), Lane::Bulk, frame) {
             Ok(()) => sent += 1,
             Err(e) => break e,
         }
@@ -566,4 +572,120 @@ async fn a_declared_link_sends_urgent_frames_again_as_datagram_copies() {
         .unwrap();
     assert_eq!(township.events.frame().await.1, lane_frame(VILLAGE, Lane::Normal));
     township.events.assert_quiet(Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declared_link_paces_and_compresses_routine_data_and_urgent_frames_overtake_it() {
+    let mut fed = Fed::new(41);
+    let text = format!(
+        "{}\n[link.village]\nrate_kbps = 64\nurgent_copies = 0\n",
+        fed.topology.to_toml()
+    );
+    fed.topology = std::sync::Arc::new(liandong_topology::Topology::parse(&text, None).unwrap());
+    let (mut township, village) = linked(&fed).await;
+    // 40 KB of routine frames that do not compress (five seconds at
+    // 8,000 B/s), and bulk frames that do, then one urgent frame.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let normal: Vec<Vec<u8>> = (0..40u32)
+        .map(|i| {
+            let mut bytes: Vec<u8> = (0..1000)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            bytes[0] = b'N';
+            bytes[1..5].copy_from_slice(&i.to_be_bytes());
+            bytes
+        })
+        .collect();
+    let bulk: Vec<Vec<u8>> = (0..100u32)
+        .map(|i| {
+            let mut bytes = format!("B____日常巡查 第{i}报：道路积水，已联系网格员核实").into_bytes();
+            bytes[1..5].copy_from_slice(&i.to_be_bytes());
+            bytes
+        })
+        .collect();
+    for (n, b) in normal.iter().zip(&bulk) {
+        village.transport.send(&id(TOWNSHIP), Lane::Normal, n.clone()).unwrap();
+        village.transport.send(&id(TOWNSHIP), Lane::Bulk, b.clone()).unwrap();
+    }
+    for b in &bulk[normal.len()..] {
+        village.transport.send(&id(TOWNSHIP), Lane::Bulk, b.clone()).unwrap();
+    }
+    let urgent = lane_frame(VILLAGE, Lane::Urgent);
+    village
+        .transport
+        .send(&id(TOWNSHIP), Lane::Urgent, urgent.clone())
+        .unwrap();
+    let (mut normal_seen, mut bulk_seen, mut urgent_after) = (0usize, 0usize, None);
+    while normal_seen < normal.len() || bulk_seen < bulk.len() || urgent_after.is_none() {
+        let (peer, bytes) = township.events.frame().await;
+        assert_eq!(peer, id(VILLAGE));
+        if bytes == urgent {
+            urgent_after = Some(normal_seen);
+            continue;
+        }
+        match bytes[0] {
+            b'N' => {
+                assert!(
+                    bytes == normal[normal_seen],
+                    "routine frame {normal_seen} intact and in order"
+                );
+                normal_seen += 1;
+            }
+            b'B' => {
+                assert!(bytes == bulk[bulk_seen], "bulk frame {bulk_seen} intact and in order");
+                bulk_seen += 1;
+            }
+            other => panic!("unexpected frame kind {other}"),
+        }
+    }
+    let after = urgent_after.unwrap_or(usize::MAX);
+    assert!(
+        after < normal.len() / 2,
+        "the urgent frame came after {after} of {} paced routine frames",
+        normal.len()
+    );
+    village.transport.shutdown().await;
+    township.transport.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frame_queued_again_before_it_left_goes_once() {
+    let fed = Fed::new(42);
+    let mut township = fed.start(TOWNSHIP);
+    // A village that never reads: the township's writer stops at flow
+    // control, so what is queued after that stays queued.
+    let _stuck = fed
+        .raw(&fed.cert(VILLAGE))
+        .dial_accepted(fed.addr(TOWNSHIP), TOWNSHIP)
+        .await;
+    assert_eq!(township.events.up().await, id(VILLAGE));
+    // Fill the lane (distinct frames), then queue one of the waiting
+    // frames again: it is taken as sent, and the lane stays full.
+    let frame = |n: u64| {
+        let mut f = vec![3u8; 1024];
+        f[..8].copy_from_slice(&n.to_be_bytes());
+        f
+    };
+    let mut n = 0u64;
+    loop {
+        match township.transport.send(&id(VILLAGE), Lane::Bulk, frame(n)) {
+            Ok(()) => n += 1,
+            Err(SendError::QueueFull { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+        if n.is_multiple_of(256) {
+            tokio::task::yield_now().await;
+        }
+    }
+    assert_eq!(township.transport.send(&id(VILLAGE), Lane::Bulk, frame(n - 1)), Ok(()));
+    assert!(matches!(
+        township.transport.send(&id(VILLAGE), Lane::Bulk, frame(n)),
+        Err(SendError::QueueFull { .. })
+    ));
+    township.transport.shutdown().await;
 }

@@ -249,4 +249,15 @@ impl LinkClass {
     pub const MAX_COPIES: u8 = 4;
     /// Lowest declared rate, kbit/s: below it a handshake alone takes many seconds.
     pub const MIN_KBPS: u32 = 8;
+    /// On a declared link, the most stream data of one paced piece of a
+    /// routine or bulk lane: one packet's worth. The live transport cuts
+    /// those lanes into such pieces and the simulator models them so.
+    pub const PIECE: usize = 1100;
+    /// A packet's bytes on the wire besides its stream data (QUIC short
+    /// header, packet number, AEAD tag, STREAM frame header), as the live
+    /// transport's pacer charges and the simulator models it.
+    pub const PACKET_OVERHEAD: usize = 40;
+    /// Most frame bytes of a routine or bulk lane compressed as one batch
+    /// (one DEFLATE sync flush) on a declared link: a few packets' worth.
+    pub const SQUEEZE: usize = 4 * Self::PIECE;
 }

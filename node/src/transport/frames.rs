@@ -1,12 +1,14 @@
 //! Reading what a peer sends: each stream the peer opens names its lane
-//! in its first byte, then carries frames, each a `u32` big-endian length
-//! and that many bytes. Lengths are checked against [`MAX_FRAME`] before
-//! anything is allocated; a zero or oversized length, or an unknown lane
-//! tag, closes the connection with [`close_code::PROTOCOL`]. Frame
-//! contents are not decoded here: the core decodes them and refuses
-//! garbage itself. Readers await on the bounded event channel, so a slow
-//! driver back-pressures QUIC flow control. Datagrams carry extra copies
-//! of urgent frames: a length, the frame, padding.
+//! in its first byte (with [`DEFLATED`] set if the stream is compressed,
+//! [`super::deflate`]), then carries frames, each a `u32` big-endian
+//! length and that many bytes. Lengths are checked against [`MAX_FRAME`]
+//! before anything is allocated; a zero or oversized length, an unknown
+//! lane tag or a corrupt compressed stream closes the connection with
+//! [`close_code::PROTOCOL`]. Frame contents are not decoded here: the
+//! core decodes them and refuses garbage itself. Readers await on the
+//! bounded event channel, so a slow driver back-pressures QUIC flow
+//! control. Datagrams carry extra copies of urgent frames: a length, the
+//! frame, padding.
 
 use std::sync::Arc;
 
@@ -15,9 +17,14 @@ use liandong_dispatch::wire::Lane;
 use quinn::{ConnectionError, ReadExactError, RecvStream};
 
 use super::close_code;
+use super::deflate::{InflateError, Inflater};
 use super::event::LinkEvent;
 use super::link::{LANES, Link};
 use super::shared::Shared;
+use super::writer::DEFLATED;
+
+/// Compressed bytes read from a stream at a time.
+const READ_CHUNK: usize = 8 * 1024;
 
 impl Shared {
     /// Hands each stream the peer opens to a reader.
@@ -27,7 +34,8 @@ impl Shared {
             let link = link.clone();
             self.spawn(async move {
                 match read_lane_tag(recv).await {
-                    Ok((recv, lane)) => shared.read_stream(link, recv, lane).await,
+                    Ok((recv, lane, false)) => shared.read_stream(link, recv, lane).await,
+                    Ok((recv, lane, true)) => shared.read_deflated(link, recv, lane).await,
                     Err(StreamStart::Violation(reason)) => {
                         link.refuse(close_code::PROTOCOL, &reason);
                     }
@@ -65,6 +73,7 @@ impl Shared {
                 tracing::debug!(node = %self.me, peer = %link.peer, lane = lane.name(), "lane stream ended mid-frame: {e}");
                 return;
             }
+            tracing::trace!(peer = %link.peer, lane = lane.name(), len, "frame from a stream");
             self.emit(LinkEvent::Frame {
                 peer: link.peer.clone(),
                 bytes,
@@ -75,6 +84,43 @@ impl Shared {
 }
 
 impl Shared {
+    /// Reads a compressed lane stream: inflates what arrives and passes
+    /// each whole frame up as soon as its last byte is in.
+    pub(super) async fn read_deflated(self: Arc<Self>, link: Arc<Link>, mut recv: RecvStream, lane: Lane) {
+        let mut inflater = Inflater::new();
+        loop {
+            loop {
+                match inflater.next_frame() {
+                    Ok(Some(bytes)) => {
+                        tracing::trace!(peer = %link.peer, lane = lane.name(), len = bytes.len(), "frame from a compressed stream");
+                        self.emit(LinkEvent::Frame {
+                            peer: link.peer.clone(),
+                            bytes,
+                        })
+                        .await;
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let reason = match e {
+                            InflateError::Corrupt(e) => format!("a corrupt compressed {} lane: {e}", lane.name()),
+                            InflateError::Frame(e) => format!("{e} (on the compressed {} lane)", lane.name()),
+                        };
+                        link.refuse(close_code::PROTOCOL, &reason);
+                        return;
+                    }
+                }
+            }
+            match recv.read_chunk(READ_CHUNK, true).await {
+                Ok(Some(chunk)) => inflater.feed(&chunk.bytes),
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::debug!(node = %self.me, peer = %link.peer, lane = lane.name(), "lane stream ended: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
     /// Reads the urgent lane's datagram copies: a `u32` big-endian length,
     /// that many bytes of frame, then padding. A length that is zero or
     /// runs past the datagram closes the connection, like a bad stream.
@@ -90,6 +136,7 @@ impl Shared {
                 link.refuse(close_code::PROTOCOL, &reason);
                 return;
             }
+            tracing::trace!(peer = %link.peer, len, "urgent copy from a datagram");
             self.emit(LinkEvent::Frame {
                 peer: link.peer.clone(),
                 bytes: rest[..len].to_vec(),
@@ -109,15 +156,19 @@ pub(super) enum StreamStart {
     Violation(String),
 }
 
-async fn read_lane_tag(mut recv: RecvStream) -> Result<(RecvStream, Lane), StreamStart> {
+/// A stream's lane, and whether it is compressed.
+type Tagged = (RecvStream, Lane, bool);
+
+async fn read_lane_tag(mut recv: RecvStream) -> Result<Tagged, StreamStart> {
     let mut tag = [0u8; 1];
     match recv.read_exact(&mut tag).await {
         Ok(()) => {}
         Err(ReadExactError::ReadError(quinn::ReadError::ConnectionLost(e))) => return Err(StreamStart::Closed(e)),
         Err(_) => return Err(StreamStart::Ended),
     }
-    match LANES.get(usize::from(tag[0])) {
-        Some(&lane) => Ok((recv, lane)),
+    let deflated = tag[0] & DEFLATED != 0;
+    match LANES.get(usize::from(tag[0] & !DEFLATED)) {
+        Some(&lane) => Ok((recv, lane, deflated)),
         None => Err(StreamStart::Violation(format!(
             "stream opened with unknown lane tag {} (expected 0 to {})",
             tag[0],
@@ -126,7 +177,7 @@ async fn read_lane_tag(mut recv: RecvStream) -> Result<(RecvStream, Lane), Strea
     }
 }
 
-pub(super) async fn first_stream(conn: &quinn::Connection) -> Result<(RecvStream, Lane), StreamStart> {
+pub(super) async fn first_stream(conn: &quinn::Connection) -> Result<Tagged, StreamStart> {
     let recv = conn.accept_uni().await.map_err(StreamStart::Closed)?;
     read_lane_tag(recv).await
 }

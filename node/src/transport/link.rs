@@ -1,32 +1,36 @@
-//! One established, accepted connection and its lanes: per connection,
-//! one long-lived unidirectional QUIC stream per [`Lane`], opened lazily
-//! (the accepting side's Control stream eagerly: it is the acceptance
-//! signal), with stream priorities Control > Urgent > Normal > Bulk. A
-//! stream starts with one byte naming its lane, then carries frames, each
-//! a `u32` big-endian length and that many bytes. A writer task per lane
-//! drains a bounded queue ([`LANE_QUEUE`] frames) into its stream. On a
-//! link whose class asks for them, each urgent frame also goes as extra
-//! copies in QUIC datagrams, one packet each: the first copy to arrive is
-//! stored, the core drops the rest as duplicates.
+//! One established, accepted connection: its peer, its lane queues (one
+//! bounded queue per [`Lane`], [`LANE_QUEUE`] frames, drained by the
+//! lane's writer, `super::writer`), the pacer of a declared link, and how
+//! it was closed. A frame already queued and not yet written is not
+//! queued again: a retry of a copy that has not left yet would only cross
+//! the link twice. On a link whose class asks for them, each urgent frame
+//! also goes as extra copies in QUIC datagrams, one packet each: the
+//! first copy to arrive is stored, the core drops the rest as duplicates.
 
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use liandong_certs::Usage;
 use liandong_dispatch::wire::Lane;
 use liandong_topology::NodeId;
-use quinn::{ConnectionError, SendStream, VarInt};
+use quinn::{ConnectionError, VarInt};
 use rustls_pki_types::CertificateDer;
 use tokio::sync::mpsc;
 
-use super::close_code;
 use super::failure::describe;
+use super::pace::Pacer;
 
 /// The lanes, highest priority first; a lane's position is its tag on the wire.
 pub const LANES: [Lane; 4] = [Lane::Control, Lane::Urgent, Lane::Normal, Lane::Bulk];
 
 /// Frames queued per lane per connection before [`Transport::send`](super::Transport::send) refuses more.
 pub const LANE_QUEUE: usize = 4096;
+
+/// A queued frame and its fingerprint (what the queue dedups on).
+pub(super) type Queued = (u64, Vec<u8>);
 
 /// One established, accepted connection.
 pub(super) struct Link {
@@ -37,9 +41,15 @@ pub(super) struct Link {
     /// How the peer's chain was verified: `Client` if it dialed us.
     pub(super) usage: Usage,
     pub(super) chain: Vec<CertificateDer<'static>>,
-    pub(super) lanes: [mpsc::Sender<Vec<u8>>; 4],
+    pub(super) lanes: [mpsc::Sender<Queued>; 4],
+    /// Fingerprints of the frames queued and not yet wholly written.
+    pub(super) queued: Mutex<HashSet<u64>>,
     /// Extra copies of each urgent frame sent as datagrams (the link class's).
     pub(super) urgent_copies: u8,
+    /// Paces routine and bulk data on a link with a declared rate.
+    pub(super) pacer: Option<Pacer>,
+    /// Stream bytes written per lane, for the link's figures.
+    pub(super) written: [AtomicU64; 4],
     /// Why this node closed it, if it did.
     pub(super) closing: Mutex<Option<Closing>>,
 }
@@ -113,46 +123,33 @@ impl Link {
     }
 }
 
-/// Drains one lane's queue into its stream, opened on the first frame (or
-/// at once when `eager`: the accepting side's Control stream is its
-/// acceptance signal).
-pub(super) async fn write_lane(link: Arc<Link>, lane: Lane, mut queue: mpsc::Receiver<Vec<u8>>, eager: bool) {
-    let conn = link.conn.clone();
-    let work = async {
-        let mut stream = if eager {
-            Some(open_lane(&conn, lane).await?)
-        } else {
-            None
-        };
-        while let Some(frame) = queue.recv().await {
-            let stream = match &mut stream {
-                Some(stream) => stream,
-                None => stream.insert(open_lane(&conn, lane).await?),
-            };
-            let len = u32::try_from(frame.len()).map_err(|_| format!("frame of {} bytes", frame.len()))?;
-            stream.write_all(&len.to_be_bytes()).await.map_err(|e| e.to_string())?;
-            stream.write_all(&frame).await.map_err(|e| e.to_string())?;
+impl Link {
+    /// Queues `frame` on `lane` unless the same frame is queued already
+    /// (then it is as good as sent). `Ok(false)`: it was.
+    pub(super) fn queue(&self, lane: Lane, frame: Vec<u8>) -> Result<bool, mpsc::error::TrySendError<Vec<u8>>> {
+        let print = fingerprint(&frame);
+        if !lock(&self.queued).insert(print) {
+            return Ok(false);
         }
-        Ok::<(), String>(())
-    };
-    tokio::select! {
-        result = work => {
-            if let Err(e) = result
-                && conn.close_reason().is_none()
-            {
-                link.close(close_code::STREAM_FAILED, &format!("the {} lane's stream failed: {e}", lane.name()));
+        match self.lanes[lane_index(lane)].try_send((print, frame)) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                lock(&self.queued).remove(&print);
+                Err(match e {
+                    mpsc::error::TrySendError::Full((_, f)) => mpsc::error::TrySendError::Full(f),
+                    mpsc::error::TrySendError::Closed((_, f)) => mpsc::error::TrySendError::Closed(f),
+                })
             }
         }
-        _ = conn.closed() => {}
     }
 }
 
-async fn open_lane(conn: &quinn::Connection, lane: Lane) -> Result<SendStream, String> {
-    let mut stream = conn.open_uni().await.map_err(|e| e.to_string())?;
-    // Only fails on a stream already closed; the write below reports that.
-    let _ = stream.set_priority(lane_priority(lane));
-    stream.write_all(&[lane_tag(lane)]).await.map_err(|e| e.to_string())?;
-    Ok(stream)
+/// What identifies a frame in a lane's queue: the same bytes are the same
+/// copy (a retry), whatever the frame says.
+fn fingerprint(frame: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    frame.hash(&mut h);
+    h.finish()
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -165,24 +162,5 @@ pub(super) fn lane_index(lane: Lane) -> usize {
         Lane::Urgent => 1,
         Lane::Normal => 2,
         Lane::Bulk => 3,
-    }
-}
-
-fn lane_tag(lane: Lane) -> u8 {
-    match lane {
-        Lane::Control => 0,
-        Lane::Urgent => 1,
-        Lane::Normal => 2,
-        Lane::Bulk => 3,
-    }
-}
-
-/// QUIC send priority: higher goes first.
-fn lane_priority(lane: Lane) -> i32 {
-    match lane {
-        Lane::Control => 3,
-        Lane::Urgent => 2,
-        Lane::Normal => 1,
-        Lane::Bulk => 0,
     }
 }

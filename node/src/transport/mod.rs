@@ -75,15 +75,18 @@
 //! - this file: the [`Transport`] handle.
 
 pub mod close_code;
+mod deflate;
 mod event;
 mod failure;
 mod frames;
 mod link;
+mod pace;
 mod peers;
 mod rate;
 mod redial;
 mod setup;
 mod shared;
+mod writer;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -104,7 +107,7 @@ pub use event::{LinkEvent, SendError, TransportError};
 pub use link::{LANE_QUEUE, LANES};
 pub use setup::{MIN_BACKOFF, TransportConfig};
 
-use link::{Link, lane_index, lock};
+use link::{Link, lock};
 use setup::Timing;
 use shared::Shared;
 
@@ -252,11 +255,16 @@ impl Transport {
         let Some(link) = links.get(peer).filter(|l| l.conn.close_reason().is_none()) else {
             return Err(SendError::NotConnected(peer.clone()));
         };
-        if lane == Lane::Urgent {
-            link.send_copies(&frame);
-        }
-        match link.lanes[lane_index(lane)].try_send(frame) {
-            Ok(()) => Ok(()),
+        let len = frame.len();
+        let copy = (lane == Lane::Urgent).then(|| frame.clone());
+        match link.queue(lane, frame) {
+            Ok(queued) => {
+                if let Some(copy) = copy.filter(|_| queued) {
+                    link.send_copies(&copy);
+                }
+                tracing::trace!(peer = %peer, lane = lane.name(), len, queued, "frame to send");
+                Ok(())
+            }
             Err(mpsc::error::TrySendError::Full(_)) => Err(SendError::QueueFull {
                 peer: peer.clone(),
                 lane,

@@ -186,8 +186,12 @@ impl Shared {
             }
         };
         let link = self.go_up(peer.clone(), conn, Usage::Server, chain, false).await?;
-        let (recv, lane) = first;
-        self.spawn(self.clone().read_stream(link.clone(), recv, lane));
+        let (recv, lane, deflated) = first;
+        if deflated {
+            self.spawn(self.clone().read_deflated(link.clone(), recv, lane));
+        } else {
+            self.spawn(self.clone().read_stream(link.clone(), recv, lane));
+        }
         self.spawn(self.clone().accept_streams(link.clone()));
         Some(link)
     }

@@ -3,13 +3,17 @@
 //!
 //! quinn's default (Cubic) reads every lost packet as congestion; on a
 //! rural link that drops one datagram in five at random it sits at its
-//! minimum window and the link runs at a fraction of its rate. A declared
-//! link needs no probing: [`DeclaredRate`] keeps the window at the
-//! declared rate times the path's minimum round trip (the link's
-//! bandwidth-delay product, with a little headroom for packets lost and
-//! not yet declared so), whatever is lost; quinn's pacer spreads it over
-//! the round trip. The bottleneck queue stays short, so an urgent frame
-//! never waits behind seconds of queued bulk in a router.
+//! minimum window and the link runs at a fraction of its rate. And while
+//! a window holds stream data back, quinn sends no packet with only
+//! acknowledgements in it, so two ends both at their windows starve each
+//! other of acks. A declared link needs neither probing nor a window that
+//! binds: [`DeclaredRate`]'s window never binds, whatever is lost, and
+//! the transport's pacer ([`super::pace`]) hands data to QUIC at the
+//! declared rate. What a stalled path (a cut) holds is bounded by the
+//! connection's send window instead ([`super::pace::HOLD`]), which holds
+//! back writers but not acknowledgements, keep-alives or urgent copies:
+//! after a cut the first keep-alive that crosses brings the acks back,
+//! not a probe timeout backed off for as long as the cut lasted.
 //!
 //! The rate is known only once the peer is (a connection is accepted
 //! before its certificate says who it is), so each connection gets its
@@ -19,7 +23,7 @@
 use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use quinn::congestion::{Controller, ControllerFactory, CubicConfig};
 use quinn_proto::RttEstimator;
@@ -48,41 +52,19 @@ impl ControllerFactory for DeclaredRateFactory {
         Box::new(DeclaredRate {
             cell: self.cell.clone(),
             fallback: Arc::new(CubicConfig::default()).build(now, current_mtu),
-            min_rtt: None,
-            smoothed_rtt: None,
-            mtu: current_mtu,
         })
     }
 }
 
-/// The round trip assumed before the first sample (quinn's initial RTT).
-const INITIAL_RTT: Duration = Duration::from_millis(333);
-/// Most queueing the window allows for above the path's minimum round
-/// trip: a router queue of this much stays short enough for urgent frames.
-const MAX_QUEUE: Duration = Duration::from_millis(250);
+/// A declared link's window: far above anything in flight on a working
+/// link (a gigabyte), and at most `u32::MAX` so quinn's pacer still
+/// spreads a burst of retransmissions over a few milliseconds.
+const UNBOUND: u64 = 1 << 30;
 
 /// The window for a declared rate; Cubic's while the rate is unknown.
 struct DeclaredRate {
     cell: RateCell,
     fallback: Box<dyn Controller>,
-    min_rtt: Option<Duration>,
-    smoothed_rtt: Option<Duration>,
-    mtu: u16,
-}
-
-impl DeclaredRate {
-    /// The rate times the smoothed round trip (which, on a link loaded
-    /// both ways, includes the acks' wait behind the other direction's
-    /// data), kept between 1.25 times the bandwidth-delay product and the
-    /// product plus [`MAX_QUEUE`] of the rate; at least four packets.
-    fn declared_window(&self, rate: u64) -> u64 {
-        let bytes = |d: Duration| (u128::from(rate) * d.as_micros() / 1_000_000) as u64;
-        let min = self.min_rtt.unwrap_or(INITIAL_RTT).max(Duration::from_millis(10));
-        let smoothed = self.smoothed_rtt.unwrap_or(min);
-        let low = bytes(min);
-        let high = bytes(min + MAX_QUEUE).max(low);
-        bytes(smoothed).clamp(low, high).max(4 * u64::from(self.mtu))
-    }
 }
 
 impl Controller for DeclaredRate {
@@ -91,8 +73,6 @@ impl Controller for DeclaredRate {
     }
 
     fn on_ack(&mut self, now: Instant, sent: Instant, bytes: u64, app_limited: bool, rtt: &RttEstimator) {
-        self.min_rtt = Some(rtt.min());
-        self.smoothed_rtt = Some(rtt.get());
         self.fallback.on_ack(now, sent, bytes, app_limited, rtt);
     }
 
@@ -107,13 +87,12 @@ impl Controller for DeclaredRate {
     }
 
     fn on_mtu_update(&mut self, new_mtu: u16) {
-        self.mtu = new_mtu;
         self.fallback.on_mtu_update(new_mtu);
     }
 
     fn window(&self) -> u64 {
         match self.cell.get() {
-            Some(rate) => self.declared_window(rate),
+            Some(_) => UNBOUND,
             None => self.fallback.window(),
         }
     }
@@ -122,15 +101,12 @@ impl Controller for DeclaredRate {
         Box::new(DeclaredRate {
             cell: self.cell.clone(),
             fallback: self.fallback.clone_box(),
-            min_rtt: self.min_rtt,
-            smoothed_rtt: self.smoothed_rtt,
-            mtu: self.mtu,
         })
     }
 
     fn initial_window(&self) -> u64 {
         match self.cell.get() {
-            Some(rate) => self.declared_window(rate),
+            Some(_) => UNBOUND,
             None => self.fallback.initial_window(),
         }
     }
@@ -154,9 +130,7 @@ mod tests {
     fn a_declared_rate_keeps_its_window_through_loss() {
         let mut c = controller(Some(8000));
         let before = c.window();
-        // 333 ms assumed: 8000 B/s * 0.333 s is 2,664 bytes, below
-        // the floor of four packets.
-        assert_eq!(before, 4800);
+        assert_eq!(before, UNBOUND);
         let now = Instant::now();
         for _ in 0..20 {
             c.on_congestion_event(now, now, false, 1200);

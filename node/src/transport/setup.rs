@@ -26,6 +26,13 @@ pub const MIN_BACKOFF: Duration = Duration::from_millis(200);
 /// Bytes of datagrams (urgent copies) buffered each way per connection.
 const DATAGRAM_BUFFER: usize = 64 * 1024;
 
+/// Most time between keep-alives on a declared (thin) link. A keep-alive
+/// goes only when nothing else asking for an acknowledgement went for
+/// this long; after a cut, the first one to cross brings the peer's acks
+/// back, where QUIC alone would wait for a probe timeout that doubled
+/// all through the cut.
+const DECLARED_KEEP_ALIVE: Duration = Duration::from_secs(1);
+
 /// Bounds on the QUIC idle timeout taken from the topology's failover threshold.
 const IDLE_BOUNDS: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(600));
 
@@ -76,14 +83,21 @@ impl Timing {
         }
     }
 
-    /// One connection's QUIC transport: the timers, four lane streams,
-    /// datagrams (the urgent lane's extra copies), and congestion control
-    /// over `rate` (the link's declared rate once the peer is known).
-    pub(super) fn quic_transport(&self, rate: &RateCell) -> quinn::TransportConfig {
+    /// One connection's QUIC transport: the timers (keep-alives at most
+    /// [`DECLARED_KEEP_ALIVE`] apart when the link may be `declared`), four
+    /// lane streams, datagrams (the urgent lane's extra copies), and
+    /// congestion control over `rate` (the link's declared rate once the
+    /// peer is known).
+    pub(super) fn quic_transport(&self, rate: &RateCell, declared: bool) -> quinn::TransportConfig {
         let mut t = quinn::TransportConfig::default();
         let idle = quinn::IdleTimeout::try_from(self.idle).unwrap_or_else(|_| VarInt::from_u32(30_000).into());
         t.max_idle_timeout(Some(idle));
-        t.keep_alive_interval(Some(self.keep_alive));
+        let keep_alive = if declared {
+            self.keep_alive.min(DECLARED_KEEP_ALIVE)
+        } else {
+            self.keep_alive
+        };
+        t.keep_alive_interval(Some(keep_alive));
         // A peer needs its four lane streams, nothing more.
         t.max_concurrent_uni_streams(VarInt::from_u32(LANES.len() as u32));
         t.max_concurrent_bidi_streams(VarInt::from_u32(0));
@@ -120,7 +134,7 @@ pub(super) fn quic_configs(
 ) -> Result<(quinn::ServerConfig, quinn::ClientConfig), TransportError> {
     // Each connection gets its own transport (its own rate cell) when it
     // is dialed or accepted; these are the configurations it is cloned from.
-    let quic_transport = Arc::new(timing.quic_transport(&RateCell::default()));
+    let quic_transport = Arc::new(timing.quic_transport(&RateCell::default(), false));
     let tls_server = server_config(verifier.clone(), chain.clone(), key.clone_key())?;
     let tls_server = QuicServerConfig::try_from(tls_server).map_err(|e| TransportError::Quic(e.to_string()))?;
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(tls_server));

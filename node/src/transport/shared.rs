@@ -23,9 +23,11 @@ use tokio::task::JoinSet;
 
 use super::close_code;
 use super::event::LinkEvent;
-use super::link::{LANE_QUEUE, LANES, Link, lock, write_lane};
+use super::link::{LANE_QUEUE, LANES, Link, lock};
+use super::pace::{Pacer, send_window};
 use super::rate::RateCell;
 use super::setup::Timing;
+use super::writer::write_lane;
 
 pub(super) struct Shared {
     pub(super) topology: Arc<Topology>,
@@ -83,18 +85,24 @@ impl Shared {
     /// the link with `peer`.
     pub(super) fn dial_config(&self, peer: &NodeId) -> quinn::ClientConfig {
         let rate = RateCell::default();
-        rate.set(self.class_with(peer).rate);
+        let declared = self.class_with(peer).rate;
+        rate.set(declared);
         let mut client = self.client.clone();
-        client.transport_config(Arc::new(self.timing.quic_transport(&rate)));
+        client.transport_config(Arc::new(self.timing.quic_transport(&rate, declared.is_some())));
         client
     }
 
     /// An accepted connection's configuration and its rate cell, set once
-    /// the peer's certificate says who it is.
+    /// the peer's certificate says who it is. Its keep-alives are a
+    /// declared link's if any level below this node declares its links
+    /// (the peer is not known yet).
     pub(super) fn accept_config(&self) -> (Arc<quinn::ServerConfig>, RateCell) {
         let rate = RateCell::default();
+        let depth = self.topology.get(&self.me).map_or(0, |n| usize::from(n.level.depth()));
+        let classes = &self.topology.link().classes;
+        let declared = classes.iter().skip(depth + 1).any(|c| c.rate.is_some());
         let mut server = self.server.clone();
-        server.transport_config(Arc::new(self.timing.quic_transport(&rate)));
+        server.transport_config(Arc::new(self.timing.quic_transport(&rate, declared)));
         (Arc::new(server), rate)
     }
 
@@ -143,15 +151,22 @@ impl Shared {
             receivers.push(receiver);
             sender
         });
+        let class = self.class_with(&peer);
+        if let Some(rate) = class.rate {
+            conn.set_send_window(send_window(rate));
+        }
         let link = Arc::new(Link {
             generation: self.next_gen.fetch_add(1, Ordering::Relaxed),
             peer: peer.clone(),
             remote: conn.remote_address(),
+            pacer: class.rate.map(|rate| Pacer::new(conn.clone(), rate)),
             conn,
             usage,
             chain,
             lanes,
-            urgent_copies: self.class_with(&peer).urgent_copies,
+            queued: Mutex::new(HashSet::new()),
+            written: Default::default(),
+            urgent_copies: class.urgent_copies,
             closing: Mutex::new(None),
         });
         for (lane, queue) in LANES.into_iter().zip(receivers) {
@@ -215,6 +230,7 @@ async fn log_stats(link: Arc<Link>) {
             _ = link.conn.closed() => return,
         }
         let s = link.conn.stats();
+        let w = |i: usize| link.written[i].load(std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(
             peer = %link.peer,
             rtt_ms = s.path.rtt.as_millis() as u64,
@@ -224,6 +240,13 @@ async fn log_stats(link: Arc<Link>) {
             congestion_events = s.path.congestion_events,
             udp_tx = s.udp_tx.bytes,
             udp_rx = s.udp_rx.bytes,
+            datagrams_tx = s.frame_tx.datagram,
+            datagrams_rx = s.frame_rx.datagram,
+            acks_tx = s.frame_tx.acks,
+            control = w(0),
+            urgent = w(1),
+            normal = w(2),
+            bulk = w(3),
             "link stats"
         );
     }
