@@ -44,9 +44,23 @@
 //!
 //! A writer task per lane drains a bounded queue ([`LANE_QUEUE`] frames);
 //! [`Transport::send`] never blocks: a full queue or a missing connection is
-//! an error, and the core's unacked copies are retried later. Reader tasks
-//! await on the bounded event channel, so a slow driver back-pressures QUIC
-//! flow control rather than buffering without bound.
+//! an error, and the core's unacked copies are retried later. A frame
+//! already queued and not yet written is taken as sent, not queued twice.
+//! Reader tasks await on the bounded event channel, so a slow driver
+//! back-pressures QUIC flow control rather than buffering without bound.
+//!
+//! # Thin links
+//! On a link whose class declares its rate (`[link.village] rate_kbps`):
+//! QUIC's congestion window never binds and loss is not read as
+//! congestion (`rate`); the routine and bulk lanes are compressed
+//! (`deflate`, tag bit 0x10) and handed to QUIC in pieces of one packet
+//! at the declared rate, normal before bulk, counting every byte the
+//! connection sends (`pace`); control and urgent frames never wait, and
+//! control frames ride with the next piece when one is due; urgent frames
+//! also go as datagram copies if the class asks; the connection's send
+//! window bounds what a cut buffers; keep-alives go at least every second,
+//! so the acks come back as soon as a cut heals. The measured reasons are
+//! in those modules' docs.
 //!
 //! # Up and down, per peer
 //! At most one connection per peer is current. A new connection from a peer
@@ -57,19 +71,25 @@
 //! reported at all.
 //!
 //! # Timers
-//! From the topology's link settings: keep-alive every heartbeat, idle
-//! timeout = failover threshold (bounded to 1 s ..= 10 min), redial backoff
-//! from 200 ms doubling up to the heartbeat interval.
+//! From the topology's link settings: keep-alive every heartbeat (at most
+//! every second on declared links), idle timeout = failover threshold
+//! (bounded to 1 s ..= 10 min), redial backoff from 200 ms doubling up to
+//! the heartbeat interval.
 //!
 //! # Layout
 //! Dependencies point one way, up this list:
 //! - `close_code`, `event`: the close codes, and what the transport
 //!   reports ([`LinkEvent`], [`TransportError`], [`SendError`]).
 //! - `failure`: quinn's and rustls's errors in operator words.
-//! - `link`: one accepted connection, its lane queues and stream writers.
+//! - `rate`: congestion control on a declared link.
+//! - `pace`: the pacer of a declared link's routine and bulk data.
+//! - `deflate`: compressing and inflating a lane's stream.
+//! - `link`: one accepted connection, its lane queues (deduplicated),
+//!   its pacer, the urgent lane's datagram copies.
+//! - `writer`: a lane's stream: gathering, compressing, pacing, writing.
 //! - `setup`: the configuration, timers, TLS and QUIC setup, the socket.
 //! - `shared`: the state the tasks share; a peer going up and down.
-//! - `frames`: reading lane tags and size-checked frames.
+//! - `frames`: reading lane tags, size-checked frames, compressed lanes.
 //! - `peers`: accepting and dialing, with the peer identity checks.
 //! - `redial`: redial with capped backoff.
 //! - this file: the [`Transport`] handle.

@@ -26,7 +26,12 @@
 //!   that urgent frames and heartbeats overtake.
 //! - Normal before bulk: a bulk piece waits while a normal piece waits.
 //!
-//! Control and urgent frames never wait for the pacer.
+//! Control and urgent frames never wait for the pacer. While pieces are
+//! going, control frames (hop acks, heartbeats) are held up to
+//! [`CONTROL_HOLD`] for the next piece, so they share its packet instead
+//! of costing one of their own (a packet's overhead is 40 bytes; a
+//! township acking a village's backlog sent ten small control packets a
+//! second).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -49,6 +54,9 @@ const OVERHEAD: u64 = LinkClass::PACKET_OVERHEAD as u64;
 /// piece in it: how long the bottleneck queue an urgent frame meets.
 pub(crate) const QUEUE: Duration = Duration::from_millis(250);
 
+/// Longest a control frame waits for a piece to share a packet with.
+pub(crate) const CONTROL_HOLD: Duration = Duration::from_millis(100);
+
 /// How much of the declared rate, as time, a declared link's connection
 /// takes from its writers before they wait for acknowledgements (its
 /// send window): a stalled path buffers seconds of data, not minutes,
@@ -70,6 +78,8 @@ pub(super) struct Pacer {
     /// Normal-lane pieces waiting for the bucket: bulk waits for them.
     normal_waiting: AtomicUsize,
     normal_went: Notify,
+    /// A piece was let through: control frames held for it go now.
+    piece_went: Notify,
 }
 
 /// The bottleneck as this end models it.
@@ -78,11 +88,53 @@ struct Bucket {
     level: f64,
     /// When `level` was last brought up to date.
     at: Instant,
+    /// When the last piece was let through.
+    last_piece: Option<Instant>,
     /// quinn's count of UDP bytes sent, when last looked at.
     wire: u64,
     /// Bytes of pieces counted when handed to QUIC and not yet seen in
     /// `wire` (so they are not counted twice); at most [`MAX_PENDING`].
     pending: u64,
+}
+
+impl Bucket {
+    fn new(wire: u64, now: Instant) -> Bucket {
+        Bucket {
+            level: 0.0,
+            at: now,
+            last_piece: None,
+            wire,
+            pending: 0,
+        }
+    }
+
+    /// Takes `cost` bytes if the bucket (draining at `rate`, holding at
+    /// most `allowance`) has room for them at `now`, `wire` being quinn's
+    /// count of bytes sent; else how long until it will have.
+    fn try_take(&mut self, rate: u64, allowance: f64, cost: u64, wire: u64, now: Instant) -> Option<Duration> {
+        self.drain(rate, wire, now);
+        if self.level + cost as f64 > allowance && self.level > 0.0 {
+            let excess = self.level + cost as f64 - allowance;
+            return Some(Duration::from_secs_f64(excess / rate as f64).max(Duration::from_millis(1)));
+        }
+        self.level += cost as f64;
+        self.pending = (self.pending + cost).min(MAX_PENDING);
+        self.last_piece = Some(now);
+        None
+    }
+
+    /// Brings the bucket up to `now`: bytes that went on the wire since it
+    /// was last looked at come in (less pieces already counted), `rate`
+    /// goes out.
+    fn drain(&mut self, rate: u64, wire: u64, now: Instant) {
+        let sent = wire.saturating_sub(self.wire);
+        self.wire = self.wire.max(wire);
+        let seen = sent.min(self.pending);
+        self.pending -= seen;
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.at = now;
+        self.level = (self.level + (sent - seen) as f64 - elapsed * rate as f64).max(0.0);
+    }
 }
 
 /// Most bytes counted ahead of quinn's count: two pieces. An estimate of
@@ -93,15 +145,11 @@ impl Pacer {
     pub(super) fn new(conn: quinn::Connection, rate: u32) -> Pacer {
         Pacer {
             rate: u64::from(rate.max(1)),
-            bucket: Mutex::new(Bucket {
-                level: 0.0,
-                at: Instant::now(),
-                wire: conn.stats().udp_tx.bytes,
-                pending: 0,
-            }),
+            bucket: Mutex::new(Bucket::new(conn.stats().udp_tx.bytes, Instant::now())),
             conn,
             normal_waiting: AtomicUsize::new(0),
             normal_went: Notify::new(),
+            piece_went: Notify::new(),
         }
     }
 
@@ -136,34 +184,90 @@ impl Pacer {
             self.normal_waiting.fetch_sub(1, Ordering::SeqCst);
             self.normal_went.notify_waiters();
         }
+        self.piece_went.notify_waiters();
+    }
+
+    /// Whether pieces are going: one went within the last [`QUEUE`] or
+    /// two, so another is due soon.
+    pub(super) fn busy(&self) -> bool {
+        lock(&self.bucket).last_piece.is_some_and(|at| at.elapsed() < 2 * QUEUE)
+    }
+
+    /// Waits for the next piece to be let through.
+    pub(super) async fn next_piece(&self) {
+        self.piece_went.notified().await;
     }
 
     /// Takes `cost` bytes if the bucket has room for them now; else how
     /// long until it will.
     fn try_take(&self, cost: u64, now: Instant) -> Option<Duration> {
         let wire = self.conn.stats().udp_tx.bytes;
-        let mut b = lock(&self.bucket);
-        self.drain(&mut b, wire, now);
-        let allowance = self.allowance();
-        if b.level + cost as f64 > allowance && b.level > 0.0 {
-            let excess = b.level + cost as f64 - allowance;
-            return Some(Duration::from_secs_f64(excess / self.rate as f64).max(Duration::from_millis(1)));
+        lock(&self.bucket).try_take(self.rate, self.allowance(), cost, wire, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: u64 = 8000;
+    const ALLOWANCE: f64 = 2000.0;
+    const COST: u64 = PIECE as u64 + OVERHEAD;
+
+    #[test]
+    fn pieces_go_at_the_rate_after_a_short_burst() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(0, t0);
+        // An empty bucket takes a piece at once, the next must wait.
+        assert_eq!(b.try_take(RATE, ALLOWANCE, COST, 0, t0), None);
+        let wait = b
+            .try_take(RATE, ALLOWANCE, COST, 0, t0)
+            .expect("the second piece waits");
+        // 1,140 + 1,140 - 2,000 bytes at 8,000 B/s: 35 ms.
+        assert_eq!(wait.as_millis(), 35);
+        assert_eq!(b.try_take(RATE, ALLOWANCE, COST, COST, t0 + wait), None);
+        // A hundred pieces take about a hundred piece-times.
+        let mut now = t0 + wait;
+        let mut wire = 2 * COST;
+        for _ in 0..100 {
+            while let Some(w) = b.try_take(RATE, ALLOWANCE, COST, wire, now) {
+                now += w;
+            }
+            wire += COST;
         }
-        b.level += cost as f64;
-        b.pending = (b.pending + cost).min(MAX_PENDING);
-        None
+        let took = (now - t0).as_secs_f64();
+        let expect = 100.0 * COST as f64 / RATE as f64;
+        assert!((took - expect).abs() < 0.5, "{took} s for {expect} s of pieces");
     }
 
-    /// Brings the bucket up to `now`: bytes that went on the wire since it
-    /// was last looked at come in (less pieces already counted), the
-    /// declared rate goes out.
-    fn drain(&self, b: &mut Bucket, wire: u64, now: Instant) {
-        let sent = wire.saturating_sub(b.wire);
-        b.wire = b.wire.max(wire);
-        let seen = sent.min(b.pending);
-        b.pending -= seen;
-        let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
-        b.at = now;
-        b.level = (b.level + (sent - seen) as f64 - elapsed * self.rate as f64).max(0.0);
+    #[test]
+    fn bytes_quinn_sent_besides_the_pieces_slow_them() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(0, t0);
+        assert_eq!(b.try_take(RATE, ALLOWANCE, COST, 0, t0), None);
+        // The piece went out, and with it 4,000 bytes of retransmissions.
+        let wait = b.try_take(RATE, ALLOWANCE, COST, COST + 4000, t0).expect("must wait");
+        // 1,140 + 4,000 + 1,140 - 2,000 bytes at 8,000 B/s.
+        assert_eq!(wait.as_millis(), 535);
+    }
+
+    #[test]
+    fn a_piece_is_not_counted_twice_when_quinn_reports_it() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(10_000, t0);
+        assert_eq!(b.try_take(RATE, ALLOWANCE, COST, 10_000, t0), None);
+        b.drain(RATE, 10_000 + COST, t0);
+        assert_eq!(b.level, COST as f64);
+        assert_eq!(b.pending, 0);
+    }
+
+    #[test]
+    fn an_idle_link_saves_no_credit_for_a_burst() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(0, t0);
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!(b.try_take(RATE, ALLOWANCE, COST, 0, later), None);
+        assert!(b.try_take(RATE, ALLOWANCE, COST, 0, later).is_some());
+        assert_eq!(b.last_piece, Some(later));
     }
 }

@@ -10,7 +10,6 @@
 //! declared rate) and compressed ([`super::deflate`]; the tag byte says
 //! so); control and urgent frames never wait and are written as they are.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -22,7 +21,7 @@ use tokio::sync::mpsc;
 use super::close_code;
 use super::deflate::Deflater;
 use super::link::{Link, Queued, lane_index, lock};
-use super::pace::PIECE;
+use super::pace::{CONTROL_HOLD, PIECE};
 
 /// Most bytes an unpaced lane writes at once.
 const BATCH: usize = 64 * 1024;
@@ -52,19 +51,26 @@ pub(super) async fn write_lane(link: Arc<Link>, lane: Lane, mut queue: mpsc::Rec
         } else {
             None
         };
-        // Frame bytes taken from the queue, and the fingerprint of each
-        // frame in them with the offset of its end.
+        // Frame bytes taken from the queue, and each frame's fingerprint
+        // (released once it is written).
         let mut plain: Vec<u8> = Vec::new();
-        let mut ends: VecDeque<(u64, usize)> = VecDeque::new();
+        let mut prints: Vec<u64> = Vec::new();
         let mut wire: Vec<u8> = Vec::new();
         loop {
             match queue.recv().await {
-                Some(q) => take(&mut plain, &mut ends, q)?,
+                Some(q) => take(&mut plain, &mut prints, q)?,
                 None => break,
+            }
+            // On a declared link with pieces going, control frames wait
+            // (briefly) to share the next piece's packet.
+            if lane == Lane::Control
+                && let Some(p) = link.pacer.as_ref().filter(|p| p.busy())
+            {
+                let _ = tokio::time::timeout(CONTROL_HOLD, p.next_piece()).await;
             }
             while plain.len() < gather {
                 match queue.try_recv() {
-                    Ok(q) => take(&mut plain, &mut ends, q)?,
+                    Ok(q) => take(&mut plain, &mut prints, q)?,
                     Err(_) => break,
                 }
             }
@@ -84,13 +90,15 @@ pub(super) async fn write_lane(link: Arc<Link>, lane: Lane, mut queue: mpsc::Rec
             for chunk in bytes.chunks(piece) {
                 if let Some(pacer) = pacer {
                     pacer.acquire(lane, chunk.len()).await;
+                    // Control frames held for this piece write first.
+                    tokio::task::yield_now().await;
                 }
                 stream.write_all(chunk).await.map_err(|e| e.to_string())?;
                 link.written[lane_index(lane)].fetch_add(chunk.len() as u64, Ordering::Relaxed);
             }
             plain.clear();
             let mut queued = lock(&link.queued);
-            for (print, _) in ends.drain(..) {
+            for print in prints.drain(..) {
                 queued.remove(&print);
             }
         }
@@ -109,12 +117,12 @@ pub(super) async fn write_lane(link: Arc<Link>, lane: Lane, mut queue: mpsc::Rec
 }
 
 /// Appends a queued frame, with its length prefix, to the bytes a lane
-/// writer has yet to write, and notes where it ends.
-fn take(plain: &mut Vec<u8>, ends: &mut VecDeque<(u64, usize)>, (print, frame): Queued) -> Result<(), String> {
+/// writer has yet to write, and keeps its fingerprint.
+fn take(plain: &mut Vec<u8>, prints: &mut Vec<u64>, (print, frame): Queued) -> Result<(), String> {
     let len = u32::try_from(frame.len()).map_err(|_| format!("frame of {} bytes", frame.len()))?;
     plain.extend_from_slice(&len.to_be_bytes());
     plain.extend_from_slice(&frame);
-    ends.push_back((print, plain.len()));
+    prints.push(print);
     Ok(())
 }
 
