@@ -38,7 +38,8 @@
 //!
 //! # What it never does
 //! - Never re-implements the protocol: every node is the production
-//!   `Core` with [`liandong_dispatch::TestKeys`] signatures, driven through
+//!   `Core` with [`liandong_dispatch::TestKeys`] signatures (widened to a
+//!   live signature's 64 bytes, so envelopes are live-sized), driven through
 //!   `handle_*` / `poll_*` exactly as the node runtime drives it, Persist
 //!   before any effect that follows it.
 //! - Never reads the wall clock or OS randomness inside a simulation: the

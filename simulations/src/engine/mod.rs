@@ -29,6 +29,7 @@
 
 mod effects;
 mod faults;
+mod keys;
 mod lanes;
 mod load;
 mod network;
