@@ -83,12 +83,14 @@ impl<'a> Sim<'a> {
         };
         let level = self.topo.node(NodeIx(lower)).level;
         let model = self.scenario.link_model(level);
-        let copies = self.topo.link().class(level).urgent_copies;
+        let class = self.topo.link().class(level);
+        let (copies, rate) = (class.urgent_copies, class.rate);
         let fresh = || Conn {
             up: false,
             epoch: 0,
             lanes: None,
             copies,
+            rate,
             cuts: 0,
             extra_loss: 0.0,
             model,

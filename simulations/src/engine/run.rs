@@ -35,6 +35,31 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// Whether a frame of connection `epoch` may still arrive.
+    pub(super) fn live(&self, from: Ix, to: Ix, child: Ix, epoch: u32) -> bool {
+        let c = if child == u32::MAX {
+            self.conns.get(&Self::key(from, to))
+        } else {
+            self.tree[child as usize].as_ref()
+        };
+        c.is_some_and(|c| c.up && c.epoch == epoch)
+    }
+
+    /// Frames that arrived at `to` from `from`, to its core (unless it is deaf).
+    fn hand_up(&mut self, from: Ix, to: Ix, frames: Vec<Vec<u8>>) {
+        if self.nodes[to as usize].deaf {
+            return;
+        }
+        for bytes in frames {
+            let now = self.local(to);
+            let peer = &self.topo.node(NodeIx(from)).id;
+            if let Some(core) = self.nodes[to as usize].core.as_mut() {
+                let _ = core.handle_frame(peer, &bytes, now);
+            }
+            self.drain_hinted(to, from);
+        }
+    }
+
     pub fn run(&mut self, progress: &mut dyn FnMut(Progress)) {
         while let Some((key, slot)) = self.heap.pop() {
             let at = (key >> 64) as u64;
@@ -51,47 +76,33 @@ impl<'a> Sim<'a> {
                     to,
                     child,
                     epoch,
-                    lane,
-                    index,
                     bytes,
                 } => {
-                    let c = if child == u32::MAX {
-                        self.conns.get(&Self::key(from, to))
-                    } else {
-                        self.tree[child as usize].as_ref()
-                    };
-                    let ok = c.is_some_and(|c| c.up && c.epoch == epoch);
-                    if !ok {
-                        continue;
-                    }
-                    // In lane order first (what QUIC hands up), then deafness.
-                    let frames = self.in_order(from, to, child, lane, index, bytes);
-                    if self.nodes[to as usize].deaf {
-                        continue;
-                    }
-                    for bytes in frames {
-                        let now = self.local(to);
-                        let peer = &self.topo.node(NodeIx(from)).id;
-                        if let Some(core) = self.nodes[to as usize].core.as_mut() {
-                            let _ = core.handle_frame(peer, &bytes, now);
-                        }
-                        self.drain_hinted(to, from);
+                    if self.live(from, to, child, epoch) {
+                        self.hand_up(from, to, vec![bytes]);
                     }
                 }
-                Ev::TxDone {
+                Ev::Packet {
                     from,
                     to,
                     child,
                     epoch,
-                    frame,
-                } => self.tx_done(from, to, child, epoch, frame),
+                    packet,
+                } => {
+                    if self.live(from, to, child, epoch) {
+                        // In lane order first (what QUIC hands up), then deafness.
+                        let frames = self.arrive(from, to, child, packet);
+                        self.hand_up(from, to, frames);
+                    }
+                }
                 Ev::Retransmit {
                     from,
                     to,
                     child,
                     epoch,
-                    frame,
-                } => self.retransmit(from, to, child, epoch, frame),
+                    packet,
+                } => self.retransmit(from, to, child, epoch, packet),
+                Ev::Pace { from, to, child, epoch } => self.pace(from, to, child, epoch),
                 Ev::SeriesItem { series } => self.series_item(series),
                 Ev::Wake { node } => {
                     if self.nodes[node as usize].wake != Some(at) {
