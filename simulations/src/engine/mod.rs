@@ -253,6 +253,8 @@ pub(crate) struct ReportTrack {
     pub series: u32,
     /// When the origin's parent recorded it (the first hop).
     pub first_hop: Option<u64>,
+    /// Its envelope's encoded size.
+    pub bytes: u32,
 }
 
 pub(crate) struct OrderTrack {
@@ -265,6 +267,8 @@ pub(crate) struct OrderTrack {
     pub series: u32,
     /// When the last target (so far) received it.
     pub reached_at: Option<u64>,
+    /// Its envelope's encoded size.
+    pub bytes: u32,
 }
 
 /// Unacked copies one node holds for one peer: now, at the peak, and when
@@ -320,6 +324,8 @@ pub(crate) struct Sim<'a> {
     progress_every: u64,
     /// Load series: (filed at, the order target or `u32::MAX`), by series.
     series: Vec<(Ix, Ix)>,
+    /// Items of each load series filed so far (numbers their texts).
+    series_count: Vec<u32>,
 }
 
 impl<'a> Sim<'a> {
@@ -405,6 +411,7 @@ impl<'a> Sim<'a> {
             events: 0,
             progress_every: (end / 200).max(1000),
             series: Vec::new(),
+            series_count: Vec::new(),
         };
         sim.setup_faults()?;
         sim.setup_load();

@@ -223,11 +223,16 @@ impl<'a> Sim<'a> {
         // backlog still draining then was not held back by it).
         let mut heals: Vec<u64> = self.out.faults.iter().map(|w| w.end.as_millis() as u64).collect();
         heals.sort_unstable();
-        let drained = |filed: &[u64], arrived: &[Option<u64>]| -> Option<Duration> {
+        // How long the series took to drain, and whether a fault held it
+        // back (it was all filed before the heal its drain is timed from).
+        let drained = |filed: &[u64], arrived: &[Option<u64>]| -> Option<(Duration, bool)> {
             let last = arrived.iter().try_fold(0, |m, a| a.map(|a| a.max(m)))?;
             let filed = filed.iter().copied().max().unwrap_or(0);
             let heal = heals.iter().rev().find(|&&h| h <= last).copied().unwrap_or(0);
-            Some(Duration::from_millis(last.saturating_sub(filed.max(heal))))
+            Some((
+                Duration::from_millis(last.saturating_sub(filed.max(heal))),
+                heal > filed,
+            ))
         };
         let times = |filed: &[u64], arrived: &[Option<u64>]| {
             let v = filed
@@ -236,6 +241,14 @@ impl<'a> Sim<'a> {
                 .filter_map(|(f, a)| a.map(|a| a - f))
                 .collect();
             report::Percentiles::of(v)
+        };
+        // A backlog a fault held back: the bytes that arrived over its
+        // drain, as a share of `level`'s link cap.
+        let share = |bytes: u64, drained: Option<(Duration, bool)>, level: Level| {
+            let cap = self.scenario.link_model(level).bandwidth_kbps * 1000 / 8;
+            let (took, held) = drained?;
+            let secs = took.as_secs_f64();
+            (held && cap > 0 && secs > 0.0).then(|| bytes as f64 / secs / cap as f64)
         };
         let mut out = Vec::new();
         for (i, s) in self.scenario.load.series.iter().enumerate() {
@@ -265,6 +278,12 @@ impl<'a> Sim<'a> {
                     .parent_ix(NodeIx(node))
                     .map_or("none".into(), |p| self.node_name(p.0));
                 let owner_name = rs.first().map_or("?".into(), |r| self.node_name(r.owner));
+                let bytes = rs
+                    .iter()
+                    .filter(|r| r.first_hop.is_some())
+                    .map(|r| u64::from(r.bytes))
+                    .sum();
+                let took = drained(&filed, &hop);
                 report::SeriesFigures {
                     label,
                     filed: rs.len() as u64,
@@ -276,12 +295,20 @@ impl<'a> Sim<'a> {
                         at: format!("at owner {owner_name}"),
                         times: times(&filed, &owner),
                     },
-                    drained: drained(&filed, &hop),
+                    drained: took.map(|(d, _)| d),
+                    bytes,
+                    drain_share: share(bytes, took, self.topo.node(NodeIx(node)).level),
                 }
             } else {
                 let os: Vec<&OrderTrack> = self.orders.iter().filter(|o| o.series == i as u32).collect();
                 let filed: Vec<u64> = os.iter().map(|o| o.sent).collect();
                 let at: Vec<Option<u64>> = os.iter().map(|o| o.reached_at).collect();
+                let bytes = os
+                    .iter()
+                    .filter(|o| o.reached_at.is_some())
+                    .map(|o| u64::from(o.bytes))
+                    .sum();
+                let took = drained(&filed, &at);
                 report::SeriesFigures {
                     label,
                     filed: os.len() as u64,
@@ -290,7 +317,9 @@ impl<'a> Sim<'a> {
                         at: format!("at target {}", self.node_name(to)),
                         times: times(&filed, &at),
                     },
-                    drained: drained(&filed, &at),
+                    drained: took.map(|(d, _)| d),
+                    bytes,
+                    drain_share: share(bytes, took, self.topo.node(NodeIx(to)).level),
                 }
             };
             out.push(fig);
