@@ -39,6 +39,9 @@
 //! [load]
 //! background_per_hour = 120  # routine reports from random villages
 //! orders_per_hour = 6
+//! accept_after = "2m"        # mean delay before an owner accepts a report
+//! sign_for_after = "5m"      # ... before a target signs for an order
+//! operators = true           # false: nobody accepts or signs for anything
 //!
 //! [[load.series]]            # a run of items at a named node (figures of their own)
 //! kind = "report"            # report | order
@@ -291,6 +294,11 @@ pub struct Load {
     /// Mean (exponential) delay before a target signs for an order.
     #[serde(default = "default_sign_for_after")]
     pub sign_for_after: Span,
+    /// Simulated operators accept reports and sign for orders (after the
+    /// delays above); false: nobody does, as on the live thin-link bench,
+    /// which only files items (deadlines are still watched).
+    #[serde(default = "default_operators")]
+    pub operators: bool,
     /// A whole area reports at once.
     #[serde(default)]
     pub burst: Vec<Burst>,
@@ -341,6 +349,9 @@ fn default_accept_after() -> Span {
 fn default_sign_for_after() -> Span {
     Span(Duration::from_secs(300))
 }
+fn default_operators() -> bool {
+    true
+}
 
 impl Default for Load {
     fn default() -> Self {
@@ -352,6 +363,7 @@ impl Default for Load {
             order_to: default_order_to(),
             accept_after: default_accept_after(),
             sign_for_after: default_sign_for_after(),
+            operators: true,
             burst: Vec::new(),
             earthquake: Vec::new(),
             series: Vec::new(),

@@ -231,7 +231,7 @@ impl<'a> Sim<'a> {
                         self.out.escalations += 1;
                     }
                 }
-                if owner_ix != ix {
+                if owner_ix != ix || !self.scenario.load.operators {
                     return;
                 }
                 let mean = self.scenario.load.accept_after.0.as_millis() as f64;
@@ -259,6 +259,9 @@ impl<'a> Sim<'a> {
                     t.reached_at = Some(now);
                     let sent = t.sent;
                     self.out.order_delivered(now, now - sent);
+                }
+                if !self.scenario.load.operators {
+                    return;
                 }
                 let mean = self.scenario.load.sign_for_after.0.as_millis() as f64;
                 let at = now + self.exp(mean);
