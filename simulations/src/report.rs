@@ -183,6 +183,11 @@ pub struct SeriesFigures {
     /// the items cross first (reports) or last (orders); `None` when that
     /// link has no cap or the series did not drain.
     pub drain_share: Option<f64>,
+    /// The same stages for the items filed while the last backlog a fault
+    /// held back was still draining (the live thin-link bench's "backlog"
+    /// rows); `None` for a backlog itself, or when none was held back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub while_draining: Option<Vec<Stage>>,
 }
 
 /// Deadline misses and automatic escalations.
@@ -327,6 +332,12 @@ impl fmt::Display for Report {
             writeln!(f, "  {}", s.label)?;
             for stage in s.first_hop.iter().chain([&s.arrived]) {
                 writeln!(f, "    {:<28} {}", stage.at, stage.times)?;
+            }
+            if let Some(stages) = &s.while_draining {
+                writeln!(f, "    filed while a backlog drained:")?;
+                for stage in stages {
+                    writeln!(f, "      {:<26} {}", stage.at, stage.times)?;
+                }
             }
             match (s.drained, s.drain_share) {
                 (Some(d), Some(share)) => writeln!(

@@ -68,6 +68,16 @@ fn urgent_reports_overtake_the_backlog_on_a_lossy_thin_link() {
             s.label
         );
         assert!(s.arrived.times.p50 > urgent.arrived.times.p99 * 10, "{}", s.label);
+        assert!(s.while_draining.is_none(), "a backlog is not timed against itself");
+    }
+    // The urgent items filed while the backlogs drained have figures of
+    // their own (the bench's "backlog" rows); those filed before have none.
+    assert!(quiet.while_draining.is_none());
+    for s in [urgent, orders] {
+        let during = s.while_draining.as_ref().expect("filed while it drained");
+        let n = during.last().expect("a stage").times.count;
+        assert!(n > 0 && n < s.filed as usize, "{}: {n} of {}", s.label, s.filed);
+        assert!(during.last().expect("a stage").times.p50 >= Duration::from_millis(300));
     }
 }
 

@@ -250,7 +250,18 @@ impl<'a> Sim<'a> {
             let secs = took.as_secs_f64();
             (held && cap > 0 && secs > 0.0).then(|| bytes as f64 / secs / cap as f64)
         };
-        let mut out = Vec::new();
+        // Each series' items: when filed, when they arrived at each stage
+        // (the last stage is what the drain is timed on), their bytes.
+        struct Items {
+            label: String,
+            filed: Vec<u64>,
+            stages: Vec<(String, Vec<Option<u64>>)>,
+            bytes: u64,
+            /// The level whose link cap the drain rate is a share of.
+            level: Level,
+            drained: Option<(Duration, bool)>,
+        }
+        let mut all = Vec::new();
         for (i, s) in self.scenario.load.series.iter().enumerate() {
             let (node, to) = self.series[i];
             let what = match s.kind {
@@ -268,61 +279,99 @@ impl<'a> Sim<'a> {
                 report::human(s.at.0),
                 report::human(s.every.0)
             );
-            let fig = if s.kind == SeriesKind::Report {
+            let mut items = if s.kind == SeriesKind::Report {
                 let rs: Vec<&ReportTrack> = self.reports.iter().filter(|r| r.series == i as u32).collect();
-                let filed: Vec<u64> = rs.iter().map(|r| r.sent).collect();
-                let hop: Vec<Option<u64>> = rs.iter().map(|r| r.first_hop).collect();
-                let owner: Vec<Option<u64>> = rs.iter().map(|r| r.delivered).collect();
                 let parent = self
                     .topo
                     .parent_ix(NodeIx(node))
                     .map_or("none".into(), |p| self.node_name(p.0));
                 let owner_name = rs.first().map_or("?".into(), |r| self.node_name(r.owner));
-                let bytes = rs
-                    .iter()
-                    .filter(|r| r.first_hop.is_some())
-                    .map(|r| u64::from(r.bytes))
-                    .sum();
-                let took = drained(&filed, &hop);
-                report::SeriesFigures {
+                Items {
                     label,
-                    filed: rs.len() as u64,
-                    first_hop: Some(report::Stage {
-                        at: format!("at {parent} (first hop)"),
-                        times: times(&filed, &hop),
-                    }),
-                    arrived: report::Stage {
-                        at: format!("at owner {owner_name}"),
-                        times: times(&filed, &owner),
-                    },
-                    drained: took.map(|(d, _)| d),
-                    bytes,
-                    drain_share: share(bytes, took, self.topo.node(NodeIx(node)).level),
+                    filed: rs.iter().map(|r| r.sent).collect(),
+                    stages: vec![
+                        (
+                            format!("at owner {owner_name}"),
+                            rs.iter().map(|r| r.delivered).collect(),
+                        ),
+                        (
+                            format!("at {parent} (first hop)"),
+                            rs.iter().map(|r| r.first_hop).collect(),
+                        ),
+                    ],
+                    bytes: rs
+                        .iter()
+                        .filter(|r| r.first_hop.is_some())
+                        .map(|r| u64::from(r.bytes))
+                        .sum(),
+                    level: self.topo.node(NodeIx(node)).level,
+                    drained: None,
                 }
             } else {
                 let os: Vec<&OrderTrack> = self.orders.iter().filter(|o| o.series == i as u32).collect();
-                let filed: Vec<u64> = os.iter().map(|o| o.sent).collect();
-                let at: Vec<Option<u64>> = os.iter().map(|o| o.reached_at).collect();
-                let bytes = os
-                    .iter()
-                    .filter(|o| o.reached_at.is_some())
-                    .map(|o| u64::from(o.bytes))
-                    .sum();
-                let took = drained(&filed, &at);
-                report::SeriesFigures {
+                Items {
                     label,
-                    filed: os.len() as u64,
-                    first_hop: None,
-                    arrived: report::Stage {
-                        at: format!("at target {}", self.node_name(to)),
-                        times: times(&filed, &at),
-                    },
-                    drained: took.map(|(d, _)| d),
-                    bytes,
-                    drain_share: share(bytes, took, self.topo.node(NodeIx(to)).level),
+                    filed: os.iter().map(|o| o.sent).collect(),
+                    stages: vec![(
+                        format!("at target {}", self.node_name(to)),
+                        os.iter().map(|o| o.reached_at).collect(),
+                    )],
+                    bytes: os
+                        .iter()
+                        .filter(|o| o.reached_at.is_some())
+                        .map(|o| u64::from(o.bytes))
+                        .sum(),
+                    level: self.topo.node(NodeIx(to)).level,
+                    drained: None,
                 }
             };
-            out.push(fig);
+            let (_, on) = items.stages.last().expect("a stage");
+            items.drained = drained(&items.filed, on);
+            all.push(items);
+        }
+        // From the heal to the last arrival of the backlogs a fault held
+        // back: items filed then met them (the live bench's "backlog" rows).
+        let windows: Vec<(u64, u64)> = all
+            .iter()
+            .filter_map(|x| {
+                let (took, held) = x.drained?;
+                let last = x.stages.last()?.1.iter().flatten().max().copied()?;
+                held.then(|| (last - took.as_millis() as u64, last))
+            })
+            .collect();
+        let backlog = windows.iter().map(|w| w.0).min().zip(windows.iter().map(|w| w.1).max());
+        let mut out = Vec::new();
+        for x in all {
+            let held = x.drained.is_some_and(|(_, held)| held);
+            let stage = |(at, arrived): &(String, Vec<Option<u64>>), (from, until): (u64, u64)| {
+                let (filed, arrived): (Vec<u64>, Vec<Option<u64>>) = x
+                    .filed
+                    .iter()
+                    .zip(arrived)
+                    .filter(|(f, _)| (from..=until).contains(*f))
+                    .map(|(f, a)| (*f, *a))
+                    .unzip();
+                report::Stage {
+                    at: at.clone(),
+                    times: times(&filed, &arrived),
+                }
+            };
+            let mut stages: Vec<report::Stage> = x.stages.iter().rev().map(|st| stage(st, (0, u64::MAX))).collect();
+            let while_draining = backlog
+                .filter(|_| !held)
+                .map(|window| x.stages.iter().rev().map(|st| stage(st, window)).collect::<Vec<_>>())
+                .filter(|v| v.iter().any(|st| st.times.count > 0));
+            let arrived = stages.pop().expect("a stage");
+            out.push(report::SeriesFigures {
+                label: x.label,
+                filed: x.filed.len() as u64,
+                first_hop: stages.pop(),
+                arrived,
+                drained: x.drained.map(|(d, _)| d),
+                bytes: x.bytes,
+                drain_share: share(x.bytes, x.drained, x.level),
+                while_draining,
+            });
         }
         out
     }
