@@ -13,14 +13,15 @@
 //!   variant), parsed with `file:line:column` errors.
 //! - `engine` (private): the discrete-event engine. One heap of events
 //!   keyed by (time, sequence); the clock jumps to the next one. Frame
-//!   deliveries with latency, jitter (reordering), loss, duplication and a
-//!   bandwidth cap per link, on lanes with strict priority (Control >
-//!   Urgent > Normal > Bulk) where a link is capped, with QUIC-like
-//!   retransmission on `reliable` links and extra urgent copies on links
-//!   whose class declares them; partitions, cut and flapping links, crashes
-//!   with restart from the persisted [`liandong_dispatch::Store`] (or an
-//!   empty one when the disk is lost), clock skew, deaf nodes. It records
-//!   what happened and judges nothing.
+//!   deliveries with latency, jitter (reordering), loss and duplication
+//!   per link; where a link is capped, `reliable` or declared, packets
+//!   through a bottleneck at its bandwidth on lanes in strict priority
+//!   (Control > Urgent > Normal > Bulk), QUIC-like retransmission on
+//!   `reliable` links, and on declared links the live transport's pacing,
+//!   compression and urgent copies (`lanes`, `pieces`); partitions, cut
+//!   and flapping links, crashes with restart from the persisted
+//!   [`liandong_dispatch::Store`] (or an empty one when the disk is lost),
+//!   clock skew, deaf nodes. It records what happened and judges nothing.
 //! - `oracle` (private): the invariants below, judged at the end of a run
 //!   from what the engine recorded. [`run`] wires engine, oracle, report.
 //! - [`report`]: the [`Report`] (deterministic) with its [`Timeline`], and
@@ -38,7 +39,8 @@
 //!
 //! # What it never does
 //! - Never re-implements the protocol: every node is the production
-//!   `Core` with [`liandong_dispatch::TestKeys`] signatures, driven through
+//!   `Core` with [`liandong_dispatch::TestKeys`] signatures (widened to a
+//!   live signature's 64 bytes, so envelopes are live-sized), driven through
 //!   `handle_*` / `poll_*` exactly as the node runtime drives it, Persist
 //!   before any effect that follows it.
 //! - Never reads the wall clock or OS randomness inside a simulation: the

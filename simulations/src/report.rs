@@ -176,6 +176,18 @@ pub struct SeriesFigures {
     /// (orders): how long a backlog took to drain. `None`: some never came.
     #[serde(rename = "drained_ms", serialize_with = "opt_ms")]
     pub drained: Option<Duration>,
+    /// The encoded bytes of the envelopes that arrived where `drained` is
+    /// timed (as the live thin-link bench counts a backlog).
+    pub bytes: u64,
+    /// `bytes` over `drained`, as a share of the bandwidth cap of the link
+    /// the items cross first (reports) or last (orders); `None` when that
+    /// link has no cap or the series did not drain.
+    pub drain_share: Option<f64>,
+    /// The same stages for the items filed while the last backlog a fault
+    /// held back was still draining (the live thin-link bench's "backlog"
+    /// rows); `None` for a backlog itself, or when none was held back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub while_draining: Option<Vec<Stage>>,
 }
 
 /// Deadline misses and automatic escalations.
@@ -321,9 +333,23 @@ impl fmt::Display for Report {
             for stage in s.first_hop.iter().chain([&s.arrived]) {
                 writeln!(f, "    {:<28} {}", stage.at, stage.times)?;
             }
-            match s.drained {
-                Some(d) => writeln!(f, "    {:<28} {}", "drained (heal -> last)", human(d))?,
-                None => writeln!(
+            if let Some(stages) = &s.while_draining {
+                writeln!(f, "    filed while a backlog drained:")?;
+                for stage in stages {
+                    writeln!(f, "      {:<26} {}", stage.at, stage.times)?;
+                }
+            }
+            match (s.drained, s.drain_share) {
+                (Some(d), Some(share)) => writeln!(
+                    f,
+                    "    {:<28} {}: {:.1} kB of envelopes, {:.0}% of the link's cap",
+                    "drained (heal -> last)",
+                    human(d),
+                    s.bytes as f64 / 1000.0,
+                    share * 100.0
+                )?,
+                (Some(d), None) => writeln!(f, "    {:<28} {}", "drained (heal -> last)", human(d))?,
+                (None, _) => writeln!(
                     f,
                     "    {:<28} never: {} of {} did not arrive",
                     "drained (heal -> last)",

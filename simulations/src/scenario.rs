@@ -21,16 +21,17 @@
 //! [links.default]            # link model; [links.village] etc. per level of the lower end
 //! latency = "20ms"           # fixed part of one-way latency
 //! jitter = "10ms"            # mean of an exponential extra delay (reorders frames)
-//! loss = 0.01                # probability a frame is lost
-//! duplicate = 0.001          # probability a frame arrives twice
-//! bandwidth_kbps = 0         # 0: unlimited; else a per-direction serialisation
-//!                            # queue at this rate, strict lane priority
-//! reliable = false           # true: lost stream frames arrive late (QUIC
-//!                            # retransmits them), in order per lane
+//! loss = 0.01                # probability a frame (a packet, on lanes) is lost
+//! duplicate = 0.001          # probability a frame (a packet) arrives twice
+//! bandwidth_kbps = 0         # 0: unlimited; else each direction's bottleneck:
+//!                            # packets at this rate, in lane priority
+//! reliable = false           # true: lost packets come again (QUIC
+//!                            # retransmits them), each lane in order
 //!
 //! [links.village]            # a thin link whose class the run's topology declares:
 //! bandwidth_kbps = 64
-//! declare = true             # set [link.village] in the topology the cores see
+//! declare = true             # set [link.village] in the topology the cores see;
+//!                            # its routine and bulk lanes paced and compressed
 //! rate_kbps = 64             # the declared rate (default: bandwidth_kbps)
 //! urgent_copies = 3          # extra copies of urgent frames, each lost or not alone
 //! window = "20s"             # routine and bulk in flight, as time at the rate
@@ -38,6 +39,9 @@
 //! [load]
 //! background_per_hour = 120  # routine reports from random villages
 //! orders_per_hour = 6
+//! accept_after = "2m"        # mean delay before an owner accepts a report
+//! sign_for_after = "5m"      # ... before a target signs for an order
+//! operators = true           # false: nobody accepts or signs for anything
 //!
 //! [[load.series]]            # a run of items at a named node (figures of their own)
 //! kind = "report"            # report | order
@@ -61,6 +65,11 @@
 //! duration = "1h"
 //! topology = { preset = "demo" }
 //! ```
+//!
+//! A link with neither a bandwidth cap, `reliable` nor `declare` carries
+//! each frame whole with one loss, duplication and delay draw; any other
+//! carries packets on lanes, as the live transport does (the engine's
+//! `lanes` module says how).
 //!
 //! Liveness mode (`liveness = true`) allows `permanent = true` faults (a
 //! node that can send but not receive, a link that drops half its frames):
@@ -147,12 +156,13 @@ pub struct LinkModel {
     pub loss: f64,
     #[serde(default)]
     pub duplicate: f64,
-    /// 0 means unlimited.
+    /// Each direction's bottleneck, packets at this rate; 0 means unlimited.
     #[serde(default)]
     pub bandwidth_kbps: u64,
-    /// Lost stream frames are retransmitted, as QUIC does, and each lane
-    /// delivers in order (a lost frame holds back its lane's later ones);
-    /// false: a lost frame is gone and the cores' own retries recover it.
+    /// Lost packets are retransmitted, as QUIC does, and each lane
+    /// delivers in order (a lost packet holds back its lane's later
+    /// frames); false: a frame with a lost packet is gone and the cores'
+    /// own retries recover it.
     #[serde(default)]
     pub reliable: bool,
     /// Declare this level's link class in the topology the run uses
@@ -284,6 +294,11 @@ pub struct Load {
     /// Mean (exponential) delay before a target signs for an order.
     #[serde(default = "default_sign_for_after")]
     pub sign_for_after: Span,
+    /// Simulated operators accept reports and sign for orders (after the
+    /// delays above); false: nobody does, as on the live thin-link bench,
+    /// which only files items (deadlines are still watched).
+    #[serde(default = "default_operators")]
+    pub operators: bool,
     /// A whole area reports at once.
     #[serde(default)]
     pub burst: Vec<Burst>,
@@ -334,6 +349,9 @@ fn default_accept_after() -> Span {
 fn default_sign_for_after() -> Span {
     Span(Duration::from_secs(300))
 }
+fn default_operators() -> bool {
+    true
+}
 
 impl Default for Load {
     fn default() -> Self {
@@ -345,6 +363,7 @@ impl Default for Load {
             order_to: default_order_to(),
             accept_after: default_accept_after(),
             sign_for_after: default_sign_for_after(),
+            operators: true,
             burst: Vec::new(),
             earthquake: Vec::new(),
             series: Vec::new(),

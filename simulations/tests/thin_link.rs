@@ -1,7 +1,8 @@
 //! The thin-link scenario (the live thin-link bench on the simulator):
 //! urgent items overtake a draining backlog on a 64 kbit/s, 20%-loss
-//! village link, urgent copies cut their tail, and the keys that declare a
-//! link class are checked.
+//! village link, urgent copies cut their tail, the backlog drains faster
+//! than the link's cap carries it plain (compressed), and the keys that
+//! declare a link class are checked.
 
 mod common;
 
@@ -25,11 +26,12 @@ fn run_seed(s: &Scenario, seed: u64) -> Report {
 }
 
 /// The thin-link scenario with `backlog` items each way and `urgent`
-/// severity I reports and orders while it drains (the ten on the idle
-/// link before the cut stay ten).
+/// severity I reports and orders while it drains (the ten of each on the
+/// idle link before the cut stay ten).
 fn thin(backlog: u32, urgent: u32, copies: u8) -> Scenario {
     let mut s = common::load("thin-link");
-    for x in s.load.series.iter_mut().skip(1) {
+    let cut = Duration::from_secs(120);
+    for x in s.load.series.iter_mut().filter(|x| x.at.0 > cut) {
         x.count = if x.count >= 1000 { backlog } else { urgent };
     }
     s.links.get_mut("village").expect("a village link").urgent_copies = copies;
@@ -40,11 +42,11 @@ fn thin(backlog: u32, urgent: u32, copies: u8) -> Scenario {
 #[test]
 fn urgent_reports_overtake_the_backlog_on_a_lossy_thin_link() {
     let r = run_seed(&thin(300, 20, 3), 3);
-    let [quiet, up, down, urgent, orders] = &r.series[..] else {
-        panic!("five series: {:?}", r.series)
+    let [quiet, _, up, down, urgent, orders] = &r.series[..] else {
+        panic!("six series: {:?}", r.series)
     };
-    // Severity I: one thin hop of 300 ms, a frame's serialisation, and
-    // copies that make a retransmission rare.
+    // Severity I: one thin hop of 300 ms, a frame's serialisation behind
+    // at most the pacer's queue, and copies that make a retransmission rare.
     for s in [quiet, urgent] {
         let hop = &s.first_hop.as_ref().expect("a report series").times;
         assert_eq!(hop.count, s.filed as usize);
@@ -66,6 +68,16 @@ fn urgent_reports_overtake_the_backlog_on_a_lossy_thin_link() {
             s.label
         );
         assert!(s.arrived.times.p50 > urgent.arrived.times.p99 * 10, "{}", s.label);
+        assert!(s.while_draining.is_none(), "a backlog is not timed against itself");
+    }
+    // The urgent items filed while the backlogs drained have figures of
+    // their own (the bench's "backlog" rows); those filed before have none.
+    assert!(quiet.while_draining.is_none());
+    for s in [urgent, orders] {
+        let during = s.while_draining.as_ref().expect("filed while it drained");
+        let n = during.last().expect("a stage").times.count;
+        assert!(n > 0 && n < s.filed as usize, "{}: {n} of {}", s.label, s.filed);
+        assert!(during.last().expect("a stage").times.p50 >= Duration::from_millis(300));
     }
 }
 
@@ -75,16 +87,42 @@ fn urgent_copies_cut_the_tail_at_twenty_percent_loss() {
         (1..=3)
             .map(|seed| {
                 let r = run_seed(&thin(100, 30, copies), seed);
-                r.series[3].first_hop.as_ref().expect("reports").times.max
+                r.series[4].first_hop.as_ref().expect("reports").times.max
             })
             .max()
             .expect("three seeds")
     };
     let (with, without) = (worst(3), worst(0));
-    // Without copies a lost urgent frame waits for its retransmission
+    // Without copies a lost urgent packet waits for its retransmission
     // (1.5 round trips, 900 ms) and holds its lane's later frames.
     assert!(without >= Duration::from_millis(1200), "no copies: {without:?}");
     assert!(with < without, "copies {with:?}, none {without:?}");
+}
+
+#[test]
+fn a_declared_link_drains_the_backlog_compressed_and_paced() {
+    // Nobody on the bench accepts or signs for anything: the links carry
+    // the backlogs, their hop acks and order receipts, and the urgent items.
+    let s = thin(2000, 10, 1);
+    assert!(!s.load.operators);
+    let mut plain = s.clone();
+    // The same link undeclared: no pacer, no compression, no copies.
+    let village = plain.links.get_mut("village").expect("a village link");
+    (village.declare, village.urgent_copies) = (false, 0);
+    let (declared, undeclared) = (run_seed(&s, 2), run_seed(&plain, 2));
+    for r in [&declared, &undeclared] {
+        let up = &r.series[2];
+        assert!(up.label.contains("Routine reports"), "{}", up.label);
+        assert_eq!(up.arrived.times.count, 2000);
+        assert!(up.bytes > 2000 * 200, "envelopes of the bench's size: {}", up.bytes);
+    }
+    let share = |r: &Report, i: usize| r.series[i].drain_share.expect("a held backlog drained");
+    // Reports compress to about half (envelope bytes per second above
+    // what the cap carries plain would be at most ~90%); orders less so.
+    assert!(share(&declared, 2) > 0.6, "reports {}", share(&declared, 2));
+    assert!(share(&declared, 2) > share(&undeclared, 2), "compression must help");
+    assert!(share(&declared, 3) > 0.35, "orders {}", share(&declared, 3));
+    assert!(share(&undeclared, 2) < 0.9, "plain reports {}", share(&undeclared, 2));
 }
 
 #[test]

@@ -132,7 +132,7 @@ impl<'a> Sim<'a> {
     }
 
     /// A frame onto its link. A link with a bandwidth cap, `reliable`
-    /// streams or declared urgent copies carries it on its lane (`lanes`);
+    /// streams or a declared class carries it on its lane (`lanes`);
     /// any other goes straight out, with the loss, duplication and delay
     /// draws the engine has always made (so such runs replay unchanged).
     pub(super) fn transmit(&mut self, from: Ix, to: Ix, lane: liandong_dispatch::Lane, bytes: Vec<u8>) {
@@ -147,7 +147,7 @@ impl<'a> Sim<'a> {
         if !c.up {
             return;
         }
-        if c.model.bandwidth_kbps > 0 || c.model.reliable || c.copies > 0 {
+        if c.model.bandwidth_kbps > 0 || c.model.reliable || c.copies > 0 || c.rate.is_some() {
             self.enqueue(from, to, child, lane, bytes);
             return;
         }
@@ -170,8 +170,6 @@ impl<'a> Sim<'a> {
             to,
             child,
             epoch,
-            lane: 0,
-            index: u64::MAX,
             bytes,
         };
         if copies == 2 {
@@ -233,7 +231,7 @@ impl<'a> Sim<'a> {
                         self.out.escalations += 1;
                     }
                 }
-                if owner_ix != ix {
+                if owner_ix != ix || !self.scenario.load.operators {
                     return;
                 }
                 let mean = self.scenario.load.accept_after.0.as_millis() as f64;
@@ -261,6 +259,9 @@ impl<'a> Sim<'a> {
                     t.reached_at = Some(now);
                     let sent = t.sent;
                     self.out.order_delivered(now, now - sent);
+                }
+                if !self.scenario.load.operators {
+                    return;
                 }
                 let mean = self.scenario.load.sign_for_after.0.as_millis() as f64;
                 let at = now + self.exp(mean);

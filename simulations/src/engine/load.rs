@@ -1,8 +1,17 @@
 //! Load: background reports from the villages, orders from the issuers,
 //! and series of items at named nodes (`[[load.series]]`).
+//!
+//! Series items carry the texts the live thin-link bench files
+//! (`chaos/src/thin/run.rs`: a flood report from a mountain village, a
+//! work order for it, by the bench's operator), so that their envelopes,
+//! and what they compress to on a declared link, are the bench's sizes.
+//! Background reports and orders keep their short texts.
 
 use super::*;
 use crate::scenario::SeriesKind;
+
+/// The live bench's operator, who files its items.
+const BENCH_OPERATOR: &str = "值班员";
 
 impl<'a> Sim<'a> {
     pub(super) fn file_report(&mut self, ix: Ix, severity: Severity) {
@@ -20,6 +29,7 @@ impl<'a> Sim<'a> {
                 None => u32::MAX,
             };
             self.series.push((node, to));
+            self.series_count.push(0);
             let (at, every) = (s.at.0.as_millis() as u64, s.every.0.as_millis() as u64);
             for k in 0..s.count {
                 let t = at + u64::from(k) * every;
@@ -29,6 +39,13 @@ impl<'a> Sim<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Counts one more item of `series` and returns how many so far.
+    fn series_filed(&mut self, series: u32) -> u32 {
+        let n = &mut self.series_count[series as usize];
+        *n += 1;
+        *n
     }
 
     pub(super) fn series_item(&mut self, series: u32) {
@@ -46,12 +63,18 @@ impl<'a> Sim<'a> {
             self.out.not_filed_node_down += 1;
             return;
         }
+        let k = self.series_filed(series);
+        let instruction = if severity == Severity::Routine {
+            format!("日常工作 第{k}号：排查隐患并反馈")
+        } else {
+            format!("紧急指令 第{k}号：立即组织转移")
+        };
         let order = Order {
             incident: None,
             targets: Targets::Node(self.topo.node(NodeIx(target)).id.clone()),
             severity,
-            instruction: format!("sim order {}", self.orders.len()),
-            by: "sim".into(),
+            instruction,
+            by: BENCH_OPERATOR.into(),
             finish_by: None,
         };
         self.issue(issuer, order, 1, series);
@@ -64,13 +87,30 @@ impl<'a> Sim<'a> {
         }
         let owner = self.topo.owner_ix(NodeIx(ix), severity).0;
         let n = self.reports.len();
-        let report = Report {
-            severity,
-            category: Category::Other,
-            title: format!("sim report {n}"),
-            detail: String::new(),
-            place: String::new(),
-            reporter: "sim".into(),
+        let report = if series == u32::MAX {
+            Report {
+                severity,
+                category: Category::Other,
+                title: format!("sim report {n}"),
+                detail: String::new(),
+                place: String::new(),
+                reporter: "sim".into(),
+            }
+        } else {
+            let k = self.series_filed(series);
+            let title = if severity == Severity::Routine {
+                format!("日常巡查 第{k}报：道路积水")
+            } else {
+                format!("紧急 第{k}报：山洪")
+            };
+            Report {
+                severity,
+                category: Category::Flood,
+                title,
+                detail: "山洪预警：村口河道水位上涨，已组织群众转移".into(),
+                place: "山区村村口".into(),
+                reporter: BENCH_OPERATOR.into(),
+            }
         };
         let now = self.local(ix);
         let result = self.nodes[ix as usize].core.as_mut().map(|c| {
@@ -84,6 +124,7 @@ impl<'a> Sim<'a> {
         });
         match result {
             Some(Ok(id)) => {
+                let bytes = self.encoded(ix, id);
                 self.report_ix.insert(id, n as u32);
                 self.reports.push(ReportTrack {
                     origin: ix,
@@ -96,6 +137,7 @@ impl<'a> Sim<'a> {
                     excused: false,
                     series,
                     first_hop: None,
+                    bytes,
                 });
                 self.out.report_sent(severity);
             }
@@ -103,6 +145,15 @@ impl<'a> Sim<'a> {
             _ => self.out.refused += 1,
         }
         self.drain(ix);
+    }
+
+    /// The encoded size of envelope `id` as `ix` stored it (0 if it did not).
+    fn encoded(&self, ix: Ix, id: EnvelopeId) -> u32 {
+        self.nodes[ix as usize]
+            .core
+            .as_ref()
+            .and_then(|c| c.store().envelopes.get(&id))
+            .map_or(0, |s| liandong_dispatch::codec::encoded_len(&s.envelope) as u32)
     }
 
     pub(super) fn pick_severity(&mut self) -> Severity {
@@ -159,6 +210,7 @@ impl<'a> Sim<'a> {
         });
         match result {
             Some(Ok(id)) => {
+                let bytes = self.encoded(issuer, id);
                 self.order_ix.insert(id, self.orders.len() as u32);
                 self.orders.push(OrderTrack {
                     issuer,
@@ -168,6 +220,7 @@ impl<'a> Sim<'a> {
                     excused: false,
                     series,
                     reached_at: None,
+                    bytes,
                 });
                 self.out.orders_sent += 1;
                 self.out.order_targets += u64::from(targets);

@@ -4,9 +4,11 @@
 //! One radix heap holds every future event keyed by (time, sequence), so
 //! ties break in the order events were scheduled and a run replays exactly
 //! from its seed. The clock jumps to the next event. Events are frame
-//! deliveries, core wake-ups (one live entry per node: a node's queued
-//! wake is remembered and stale heap entries are skipped), fault starts and
-//! ends, load, and operator follow-ups (accept, sign for).
+//! deliveries (on lane-modelled links also packet arrivals,
+//! retransmissions and a direction's turns to send), core wake-ups (one
+//! live entry per node: a node's queued wake is remembered and stale heap
+//! entries are skipped), fault starts and ends, load, and operator
+//! follow-ups (accept, sign for).
 //!
 //! Per-event work is small: nodes are addressed by their topology index,
 //! tree links live in a vector indexed by the child (failover links in a
@@ -21,17 +23,23 @@
 //! empty store when the fault loses the disk.
 //!
 //! One `Sim`, its methods in one file per job: this file the state, the
-//! event heap and setup; `network` nodes and connections; `lanes` a link's
-//! lanes (strict priority under a bandwidth cap, QUIC-like retransmission,
-//! urgent copies); `effects` what a core's effects do to the network, disk
-//! and tallies; `load` reports and orders; `faults` the timeline's faults;
-//! `run` the loop and the end-of-run queries.
+//! event heap and setup; `network` nodes and connections; `lanes` a
+//! link's lanes (packets at the link's bandwidth in lane priority, paced
+//! and compressed on declared links, QUIC-like retransmission, urgent
+//! copies) and `pieces` the packets a lane's frames become; `keys` the
+//! live-sized test signatures; `effects` what a core's effects do to the
+//! network, disk and tallies; `load` reports and orders; `faults` the
+//! timeline's faults; `run` the loop and the end-of-run queries.
 
 mod effects;
 mod faults;
+mod keys;
 mod lanes;
+#[cfg(test)]
+mod lanes_tests;
 mod load;
 mod network;
+mod pieces;
 mod run;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -63,33 +71,39 @@ const MAX_QUEUED_EVENTS: usize = 50_000_000;
 type Ix = u32;
 
 enum Ev {
-    /// `child`: the child end of the tree edge it travels, or `u32::MAX`
-    /// for a failover link (looked up by pair). `index`: its place in its
-    /// lane's stream on a `reliable` link (`lanes`), else `u64::MAX`.
+    /// A frame handed to the receiving core as it arrives: on the direct
+    /// model every frame, on lanes an urgent copy or an unreliable link's
+    /// frame. `child`: the child end of the tree edge it travels, or
+    /// `u32::MAX` for a failover link (looked up by pair).
     Deliver {
         from: Ix,
         to: Ix,
         child: Ix,
         epoch: u32,
-        lane: u8,
-        index: u64,
         bytes: Vec<u8>,
     },
-    /// A frame has been serialised onto a lane-modelled link (`lanes`).
-    TxDone {
+    /// A packet of a `reliable` link's lane arrives (`lanes`).
+    Packet {
         from: Ix,
         to: Ix,
         child: Ix,
         epoch: u32,
-        frame: lanes::Queued,
+        packet: Box<pieces::Packet>,
     },
-    /// A lost stream frame goes back into its queue (`lanes`).
+    /// The loss of a stream packet is found: it goes again (`lanes`).
     Retransmit {
         from: Ix,
         to: Ix,
         child: Ix,
         epoch: u32,
-        frame: lanes::Queued,
+        packet: Box<pieces::Packet>,
+    },
+    /// A direction's lanes may send (`lanes`).
+    Pace {
+        from: Ix,
+        to: Ix,
+        child: Ix,
+        epoch: u32,
     },
     /// The next item of load series `series`.
     SeriesItem {
@@ -204,6 +218,8 @@ struct Conn {
     lanes: Option<Box<[lanes::Direction; 2]>>,
     /// Extra copies of urgent frames: the topology's class of this link.
     copies: u8,
+    /// The class's declared rate, bytes per second: the link is paced.
+    rate: Option<u32>,
     /// Cuts in force (cut and flap faults).
     cuts: u32,
     /// Extra loss from lossy faults.
@@ -237,6 +253,8 @@ pub(crate) struct ReportTrack {
     pub series: u32,
     /// When the origin's parent recorded it (the first hop).
     pub first_hop: Option<u64>,
+    /// Its envelope's encoded size.
+    pub bytes: u32,
 }
 
 pub(crate) struct OrderTrack {
@@ -249,6 +267,8 @@ pub(crate) struct OrderTrack {
     pub series: u32,
     /// When the last target (so far) received it.
     pub reached_at: Option<u64>,
+    /// Its envelope's encoded size.
+    pub bytes: u32,
 }
 
 /// Unacked copies one node holds for one peer: now, at the peak, and when
@@ -304,6 +324,8 @@ pub(crate) struct Sim<'a> {
     progress_every: u64,
     /// Load series: (filed at, the order target or `u32::MAX`), by series.
     series: Vec<(Ix, Ix)>,
+    /// Items of each load series filed so far (numbers their texts).
+    series_count: Vec<u32>,
 }
 
 impl<'a> Sim<'a> {
@@ -389,6 +411,7 @@ impl<'a> Sim<'a> {
             events: 0,
             progress_every: (end / 200).max(1000),
             series: Vec::new(),
+            series_count: Vec::new(),
         };
         sim.setup_faults()?;
         sim.setup_load();

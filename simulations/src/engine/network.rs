@@ -20,8 +20,8 @@ impl<'a> Sim<'a> {
             self.topo.clone(),
             id.clone(),
             self.config.clone(),
-            Box::new(self.keys.signer(&id)),
-            self.keys.check(),
+            Box::new(keys::WideSigner(Box::new(self.keys.signer(&id)))),
+            Box::new(keys::WideCheck::new(&self.keys)),
             seed,
             node.disk.clone(),
             now,
@@ -83,12 +83,14 @@ impl<'a> Sim<'a> {
         };
         let level = self.topo.node(NodeIx(lower)).level;
         let model = self.scenario.link_model(level);
-        let copies = self.topo.link().class(level).urgent_copies;
+        let class = self.topo.link().class(level);
+        let (copies, rate) = (class.urgent_copies, class.rate);
         let fresh = || Conn {
             up: false,
             epoch: 0,
             lanes: None,
             copies,
+            rate,
             cuts: 0,
             extra_loss: 0.0,
             model,

@@ -35,6 +35,31 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// Whether a frame of connection `epoch` may still arrive.
+    pub(super) fn live(&self, from: Ix, to: Ix, child: Ix, epoch: u32) -> bool {
+        let c = if child == u32::MAX {
+            self.conns.get(&Self::key(from, to))
+        } else {
+            self.tree[child as usize].as_ref()
+        };
+        c.is_some_and(|c| c.up && c.epoch == epoch)
+    }
+
+    /// Frames that arrived at `to` from `from`, to its core (unless it is deaf).
+    fn hand_up(&mut self, from: Ix, to: Ix, frames: Vec<Vec<u8>>) {
+        if self.nodes[to as usize].deaf {
+            return;
+        }
+        for bytes in frames {
+            let now = self.local(to);
+            let peer = &self.topo.node(NodeIx(from)).id;
+            if let Some(core) = self.nodes[to as usize].core.as_mut() {
+                let _ = core.handle_frame(peer, &bytes, now);
+            }
+            self.drain_hinted(to, from);
+        }
+    }
+
     pub fn run(&mut self, progress: &mut dyn FnMut(Progress)) {
         while let Some((key, slot)) = self.heap.pop() {
             let at = (key >> 64) as u64;
@@ -51,47 +76,33 @@ impl<'a> Sim<'a> {
                     to,
                     child,
                     epoch,
-                    lane,
-                    index,
                     bytes,
                 } => {
-                    let c = if child == u32::MAX {
-                        self.conns.get(&Self::key(from, to))
-                    } else {
-                        self.tree[child as usize].as_ref()
-                    };
-                    let ok = c.is_some_and(|c| c.up && c.epoch == epoch);
-                    if !ok {
-                        continue;
-                    }
-                    // In lane order first (what QUIC hands up), then deafness.
-                    let frames = self.in_order(from, to, child, lane, index, bytes);
-                    if self.nodes[to as usize].deaf {
-                        continue;
-                    }
-                    for bytes in frames {
-                        let now = self.local(to);
-                        let peer = &self.topo.node(NodeIx(from)).id;
-                        if let Some(core) = self.nodes[to as usize].core.as_mut() {
-                            let _ = core.handle_frame(peer, &bytes, now);
-                        }
-                        self.drain_hinted(to, from);
+                    if self.live(from, to, child, epoch) {
+                        self.hand_up(from, to, vec![bytes]);
                     }
                 }
-                Ev::TxDone {
+                Ev::Packet {
                     from,
                     to,
                     child,
                     epoch,
-                    frame,
-                } => self.tx_done(from, to, child, epoch, frame),
+                    packet,
+                } => {
+                    if self.live(from, to, child, epoch) {
+                        // In lane order first (what QUIC hands up), then deafness.
+                        let frames = self.arrive(from, to, child, packet);
+                        self.hand_up(from, to, frames);
+                    }
+                }
                 Ev::Retransmit {
                     from,
                     to,
                     child,
                     epoch,
-                    frame,
-                } => self.retransmit(from, to, child, epoch, frame),
+                    packet,
+                } => self.retransmit(from, to, child, epoch, packet),
+                Ev::Pace { from, to, child, epoch } => self.pace(from, to, child, epoch),
                 Ev::SeriesItem { series } => self.series_item(series),
                 Ev::Wake { node } => {
                     if self.nodes[node as usize].wake != Some(at) {
@@ -212,11 +223,16 @@ impl<'a> Sim<'a> {
         // backlog still draining then was not held back by it).
         let mut heals: Vec<u64> = self.out.faults.iter().map(|w| w.end.as_millis() as u64).collect();
         heals.sort_unstable();
-        let drained = |filed: &[u64], arrived: &[Option<u64>]| -> Option<Duration> {
+        // How long the series took to drain, and whether a fault held it
+        // back (it was all filed before the heal its drain is timed from).
+        let drained = |filed: &[u64], arrived: &[Option<u64>]| -> Option<(Duration, bool)> {
             let last = arrived.iter().try_fold(0, |m, a| a.map(|a| a.max(m)))?;
             let filed = filed.iter().copied().max().unwrap_or(0);
             let heal = heals.iter().rev().find(|&&h| h <= last).copied().unwrap_or(0);
-            Some(Duration::from_millis(last.saturating_sub(filed.max(heal))))
+            Some((
+                Duration::from_millis(last.saturating_sub(filed.max(heal))),
+                heal > filed,
+            ))
         };
         let times = |filed: &[u64], arrived: &[Option<u64>]| {
             let v = filed
@@ -226,7 +242,26 @@ impl<'a> Sim<'a> {
                 .collect();
             report::Percentiles::of(v)
         };
-        let mut out = Vec::new();
+        // A backlog a fault held back: the bytes that arrived over its
+        // drain, as a share of `level`'s link cap.
+        let share = |bytes: u64, drained: Option<(Duration, bool)>, level: Level| {
+            let cap = self.scenario.link_model(level).bandwidth_kbps * 1000 / 8;
+            let (took, held) = drained?;
+            let secs = took.as_secs_f64();
+            (held && cap > 0 && secs > 0.0).then(|| bytes as f64 / secs / cap as f64)
+        };
+        // Each series' items: when filed, when they arrived at each stage
+        // (the last stage is what the drain is timed on), their bytes.
+        struct Items {
+            label: String,
+            filed: Vec<u64>,
+            stages: Vec<(String, Vec<Option<u64>>)>,
+            bytes: u64,
+            /// The level whose link cap the drain rate is a share of.
+            level: Level,
+            drained: Option<(Duration, bool)>,
+        }
+        let mut all = Vec::new();
         for (i, s) in self.scenario.load.series.iter().enumerate() {
             let (node, to) = self.series[i];
             let what = match s.kind {
@@ -244,45 +279,99 @@ impl<'a> Sim<'a> {
                 report::human(s.at.0),
                 report::human(s.every.0)
             );
-            let fig = if s.kind == SeriesKind::Report {
+            let mut items = if s.kind == SeriesKind::Report {
                 let rs: Vec<&ReportTrack> = self.reports.iter().filter(|r| r.series == i as u32).collect();
-                let filed: Vec<u64> = rs.iter().map(|r| r.sent).collect();
-                let hop: Vec<Option<u64>> = rs.iter().map(|r| r.first_hop).collect();
-                let owner: Vec<Option<u64>> = rs.iter().map(|r| r.delivered).collect();
                 let parent = self
                     .topo
                     .parent_ix(NodeIx(node))
                     .map_or("none".into(), |p| self.node_name(p.0));
                 let owner_name = rs.first().map_or("?".into(), |r| self.node_name(r.owner));
-                report::SeriesFigures {
+                Items {
                     label,
-                    filed: rs.len() as u64,
-                    first_hop: Some(report::Stage {
-                        at: format!("at {parent} (first hop)"),
-                        times: times(&filed, &hop),
-                    }),
-                    arrived: report::Stage {
-                        at: format!("at owner {owner_name}"),
-                        times: times(&filed, &owner),
-                    },
-                    drained: drained(&filed, &hop),
+                    filed: rs.iter().map(|r| r.sent).collect(),
+                    stages: vec![
+                        (
+                            format!("at owner {owner_name}"),
+                            rs.iter().map(|r| r.delivered).collect(),
+                        ),
+                        (
+                            format!("at {parent} (first hop)"),
+                            rs.iter().map(|r| r.first_hop).collect(),
+                        ),
+                    ],
+                    bytes: rs
+                        .iter()
+                        .filter(|r| r.first_hop.is_some())
+                        .map(|r| u64::from(r.bytes))
+                        .sum(),
+                    level: self.topo.node(NodeIx(node)).level,
+                    drained: None,
                 }
             } else {
                 let os: Vec<&OrderTrack> = self.orders.iter().filter(|o| o.series == i as u32).collect();
-                let filed: Vec<u64> = os.iter().map(|o| o.sent).collect();
-                let at: Vec<Option<u64>> = os.iter().map(|o| o.reached_at).collect();
-                report::SeriesFigures {
+                Items {
                     label,
-                    filed: os.len() as u64,
-                    first_hop: None,
-                    arrived: report::Stage {
-                        at: format!("at target {}", self.node_name(to)),
-                        times: times(&filed, &at),
-                    },
-                    drained: drained(&filed, &at),
+                    filed: os.iter().map(|o| o.sent).collect(),
+                    stages: vec![(
+                        format!("at target {}", self.node_name(to)),
+                        os.iter().map(|o| o.reached_at).collect(),
+                    )],
+                    bytes: os
+                        .iter()
+                        .filter(|o| o.reached_at.is_some())
+                        .map(|o| u64::from(o.bytes))
+                        .sum(),
+                    level: self.topo.node(NodeIx(to)).level,
+                    drained: None,
                 }
             };
-            out.push(fig);
+            let (_, on) = items.stages.last().expect("a stage");
+            items.drained = drained(&items.filed, on);
+            all.push(items);
+        }
+        // From the heal to the last arrival of the backlogs a fault held
+        // back: items filed then met them (the live bench's "backlog" rows).
+        let windows: Vec<(u64, u64)> = all
+            .iter()
+            .filter_map(|x| {
+                let (took, held) = x.drained?;
+                let last = x.stages.last()?.1.iter().flatten().max().copied()?;
+                held.then(|| (last - took.as_millis() as u64, last))
+            })
+            .collect();
+        let backlog = windows.iter().map(|w| w.0).min().zip(windows.iter().map(|w| w.1).max());
+        let mut out = Vec::new();
+        for x in all {
+            let held = x.drained.is_some_and(|(_, held)| held);
+            let stage = |(at, arrived): &(String, Vec<Option<u64>>), (from, until): (u64, u64)| {
+                let (filed, arrived): (Vec<u64>, Vec<Option<u64>>) = x
+                    .filed
+                    .iter()
+                    .zip(arrived)
+                    .filter(|(f, _)| (from..=until).contains(*f))
+                    .map(|(f, a)| (*f, *a))
+                    .unzip();
+                report::Stage {
+                    at: at.clone(),
+                    times: times(&filed, &arrived),
+                }
+            };
+            let mut stages: Vec<report::Stage> = x.stages.iter().rev().map(|st| stage(st, (0, u64::MAX))).collect();
+            let while_draining = backlog
+                .filter(|_| !held)
+                .map(|window| x.stages.iter().rev().map(|st| stage(st, window)).collect::<Vec<_>>())
+                .filter(|v| v.iter().any(|st| st.times.count > 0));
+            let arrived = stages.pop().expect("a stage");
+            out.push(report::SeriesFigures {
+                label: x.label,
+                filed: x.filed.len() as u64,
+                first_hop: stages.pop(),
+                arrived,
+                drained: x.drained.map(|(d, _)| d),
+                bytes: x.bytes,
+                drain_share: share(x.bytes, x.drained, x.level),
+                while_draining,
+            });
         }
         out
     }
