@@ -230,7 +230,8 @@ pub struct LinkClass {
     /// copy in flight is retried no sooner than ten times this. It must cover
     /// the time from handing a copy to the transport to its hop ack,
     /// which on a lossy link includes waiting for earlier lost packets
-    /// (one stream per lane): 2 s starved a 64 kbit/s link at 20% loss.
+    /// (one stream per lane): 2 s starved a 64 kbit/s link at 20% loss
+    /// (measured before the transport paced declared links itself).
     pub window: Duration,
 }
 

@@ -15,10 +15,13 @@
 //! failover threshold, if longer): on a live link the transport delivers
 //! it, and an early resend only queues a duplicate behind it, which
 //! delays the acks, which brings more resends. Measured on a 64 kbit/s
-//! link: with 4 s retries the drain fell to a tenth; with 60 s retries
-//! and a 20 s window, seven bytes crossed the link for each byte of
-//! backlog, at 0% loss. (A copy the peer did not store, for a full queue
-//! or a missing key, waits as long; a reconnect sends it at once.)
+//! link (before the transport paced declared links itself): with 4 s
+//! retries the drain fell to a tenth; with 60 s retries and a 20 s
+//! window, seven bytes crossed the link for each byte of backlog, at 0%
+//! loss. The window also bounds what the transport's lane queues hold
+//! for one link (its pacer hands them to QUIC at the declared rate).
+//! (A copy the peer did not store, for a full queue or a missing key,
+//! waits as long; a reconnect sends it at once.)
 //! When the link comes back up after being down or silent, retries
 //! armed before are dropped: everything owed is sent again then anyway,
 //! through the window.
