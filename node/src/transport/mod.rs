@@ -258,9 +258,11 @@ impl Transport {
         shared.spawn(dialer.dial_loop(peer.clone(), addr));
     }
 
-    /// Queues `frame` for `peer` on `lane` without blocking. Fails if there is
-    /// no live connection to `peer`, the lane's queue is full, or the frame is
-    /// empty or over [`MAX_FRAME`].
+    /// Queues `frame` for `peer` on `lane` without blocking; the same bytes
+    /// still queued from an earlier call are taken as this one (a retry of
+    /// a copy that has not left). Fails if there is no live connection to
+    /// `peer`, the lane's queue is full, or the frame is empty or over
+    /// [`MAX_FRAME`].
     pub fn send(&self, peer: &NodeId, lane: Lane, frame: Vec<u8>) -> Result<(), SendError> {
         if frame.is_empty() {
             return Err(SendError::Empty);
