@@ -218,6 +218,17 @@ struct RawFile {
     revoked: Vec<RawEntry>,
 }
 
+/// A federation document: its `[[revoked]]` entries, checked as strictly
+/// as the file's; the rest of it (topology, policy) is the topology
+/// crate's to read.
+#[derive(Deserialize)]
+struct RawDocument {
+    #[serde(default)]
+    revoked: Vec<RawEntry>,
+    #[serde(flatten)]
+    _rest: toml::Table,
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEntry {
@@ -289,6 +300,42 @@ impl RevocationList {
             });
         }
         Ok(list)
+    }
+
+    /// The revocation list of a federation document (its `[[revoked]]`
+    /// entries; everything else in it is ignored here); `path` only names
+    /// the document in errors.
+    pub fn from_document(text: &str, path: &Path) -> Result<RevocationList, RevocationError> {
+        let raw: RawDocument = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |span| line_column(text, span.start));
+            RevocationError::Parse {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        let mut list = RevocationList::new();
+        for raw in raw.revoked {
+            list.insert(Entry {
+                serial: raw.serial,
+                reason: raw.reason,
+                revoked_at: raw.revoked_at.0,
+                subject: raw.subject,
+                note: raw.note,
+            });
+        }
+        Ok(list)
+    }
+
+    /// Every serial revoked in this list or `other` (this list's entry
+    /// where both have one).
+    pub fn merged(&self, other: &RevocationList) -> RevocationList {
+        let mut list = self.clone();
+        for e in other.entries() {
+            list.insert(e.clone());
+        }
+        list
     }
 
     fn insert(&mut self, entry: Entry) -> bool {
@@ -609,5 +656,42 @@ mod tests {
                 .to_string()
                 .contains("key-compromise")
         );
+    }
+}
+
+#[cfg(test)]
+mod document_tests {
+    use super::*;
+
+    #[test]
+    fn a_documents_revocations_are_read_and_the_rest_left_alone() {
+        let text = r#"
+[document]
+version = 4
+
+[[node]]
+id = "350100"
+
+[[revoked]]
+serial = "01:02:03:04"
+reason = "key-compromise"
+revoked_at = "2026-12-05T10:00:00Z"
+subject = "liandong://node/350102"
+"#;
+        let list = RevocationList::from_document(text, Path::new("v4.toml")).unwrap();
+        assert_eq!(list.len(), 1);
+        let typo = text.replace("reason =", "reasons =");
+        let e = RevocationList::from_document(&typo, Path::new("v4.toml")).unwrap_err();
+        assert!(
+            e.to_string().starts_with("v4.toml:10:") && e.to_string().contains("reasons"),
+            "{e}"
+        );
+        let other = RevocationList::parse(
+            "[[revoked]]\nserial = \"05:06\"\nreason = \"superseded\"\nrevoked_at = \"2026-12-05T10:00:00Z\"\n",
+            Path::new("revoked.toml"),
+        )
+        .unwrap();
+        assert_eq!(list.merged(&other).len(), 2);
+        assert_eq!(list.merged(&list).len(), 1);
     }
 }

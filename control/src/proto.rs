@@ -17,7 +17,9 @@
 use liandong_certs::Role;
 use liandong_dispatch::room::{Minutes, Room, RoomEntry};
 use liandong_dispatch::store::{Incident, OrderRecord, RollUp, TargetStatus};
-use liandong_dispatch::wire::{Category, EnvelopeId, Item, Mode, RoomAct, Stage, TargetState, Targets, Timestamp};
+use liandong_dispatch::wire::{
+    Category, Document, EnvelopeId, Item, Mode, RoomAct, Stage, TargetState, Targets, Timestamp,
+};
 use liandong_topology::{Level, NodeId, Severity};
 use serde::{Deserialize, Serialize};
 
@@ -178,6 +180,10 @@ pub enum Act {
         act: RoomAct,
         home: Option<NodeId>,
     },
+    /// Publish a new version of the federation document (a leader at the
+    /// root): checked, applied at the root and carried to every node. Its
+    /// text and the admin's signature and certificate chain, as signed.
+    Publish(Document),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -350,6 +356,10 @@ pub enum Notice {
     Refused {
         peer: NodeId,
         reason: String,
+    },
+    /// This node runs on a new version of the federation document.
+    DocumentApplied {
+        version: u64,
     },
     /// A coordination room took its next event here: the header after it,
     /// and the log line (with the ask it answers, if any).

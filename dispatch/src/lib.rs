@@ -17,6 +17,8 @@
 //!   limit, typed errors.
 //! - [`sign`]: origin signatures behind [`Signer`] / [`SignatureCheck`]
 //!   (Ed25519 for nodes, a cheap deterministic stand-in for simulations).
+//! - [`document`]: federation documents: the check a driver gives the
+//!   core ([`DocumentCheck`]) and the test stand-in.
 //! - [`store`]: durable state as [`Record`]s and their fold, [`Store`];
 //!   incidents, orders, roll-ups.
 //! - [`room`]: coordination rooms as a node knows them: header, ordered
@@ -46,6 +48,7 @@
 
 pub mod codec;
 pub mod core;
+pub mod document;
 pub mod room;
 pub mod sign;
 pub mod store;
@@ -53,10 +56,11 @@ pub mod testing;
 pub mod wire;
 
 pub use crate::core::{Command, CommandError, Core, CoreConfig, CoreError, Effect, Event, LinkStatus};
+pub use crate::document::{DocumentCheck, NoDocuments, TestDocuments};
 pub use crate::room::{Minutes, Person, Room, RoomEntry, RoomLine, RoomState, RoomTask};
 pub use crate::sign::{Ed25519Keyring, Ed25519Signer, SignatureCheck, SignatureError, Signer, TestKeys};
 pub use crate::store::{Incident, IncidentState, OrderRecord, Record, RollUp, Store, TargetStatus};
 pub use crate::wire::{
-    Action, Body, Category, Envelope, EnvelopeId, Frame, Item, Lane, Mode, Order, Report, Role, RoomAct, RoomBody,
-    Stage, TargetState, Targets, Timestamp,
+    Action, Body, Category, Document, Envelope, EnvelopeId, Frame, Item, Lane, Mode, Order, Report, Role, RoomAct,
+    RoomBody, Stage, TargetState, Targets, Timestamp,
 };

@@ -14,7 +14,9 @@ use liandong_topology::NodeId;
 use serde::{Deserialize, Serialize};
 
 use crate::room::{Room, RoomEntry};
-use crate::wire::{Envelope, EnvelopeId, Hop, Item, Lane, Mode, Order, Report, Stage, TargetState, Timestamp};
+use crate::wire::{
+    Body, Document, Envelope, EnvelopeId, Hop, Item, Lane, Mode, Order, Report, Stage, TargetState, Timestamp,
+};
 
 /// One change to durable state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,6 +318,18 @@ impl Store {
             .iter()
             .filter(|(_, e)| !e.acked)
             .map(|((p, id), e)| (p, id, e))
+    }
+
+    /// The newest federation document stored here (only checked ones are
+    /// stored): what a node restarts on.
+    pub fn document(&self) -> Option<&Document> {
+        self.envelopes
+            .values()
+            .filter_map(|s| match &s.envelope.body {
+                Body::Document(d) => Some(d),
+                _ => None,
+            })
+            .max_by_key(|d| d.version)
     }
 }
 

@@ -16,9 +16,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::core::{Command, CommandError, Core, CoreConfig, Effect, Event};
+use crate::document::{DocumentCheck, TestDocuments};
 use crate::sign::TestKeys;
 use crate::store::Store;
-use crate::wire::{EnvelopeId, Timestamp};
+use crate::wire::{Document, EnvelopeId, Frame, Timestamp};
 
 /// Faults applied to every frame in flight.
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,6 +53,8 @@ pub struct Net {
     pub faults: Faults,
     pub config: CoreConfig,
     keys: TestKeys,
+    /// How every core checks federation documents.
+    documents: TestDocuments,
     rng: StdRng,
     seed: u64,
     nodes: BTreeMap<NodeId, NetNode>,
@@ -82,6 +85,7 @@ impl Net {
             faults: Faults::default(),
             config,
             keys: TestKeys::new(seed),
+            documents: TestDocuments::default(),
             rng: StdRng::seed_from_u64(seed),
             seed,
             nodes: BTreeMap::new(),
@@ -114,6 +118,51 @@ impl Net {
         net
     }
 
+    /// `frame` with the envelope it carries signed by `node`, as that node
+    /// would (for tests that replay or forge what a node sends).
+    pub fn sign_as(&self, node: &NodeId, mut frame: Frame) -> Frame {
+        if let Frame::Carry(carry) = &mut frame {
+            crate::sign::sign_envelope(&mut carry.envelope, &self.keys.signer(node));
+        }
+        frame
+    }
+
+    /// A new node joins, started on the bootstrap document `doc` (one
+    /// that names it); it is not connected to anyone yet.
+    pub fn join(&mut self, id: &NodeId, doc: Document) -> Result<(), CommandError> {
+        let topology = self
+            .documents
+            .check(&doc, self.now)
+            .map_err(CommandError::BadDocument)?;
+        let seed = self.seed ^ self.seq.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.seq += 1;
+        let mut core = Core::new(
+            topology,
+            id.clone(),
+            self.config.clone(),
+            Box::new(self.keys.signer(id)),
+            self.keys.check(),
+            seed,
+            self.now,
+        )
+        .map_err(|e| CommandError::BadDocument(e.to_string()))?;
+        core.set_documents(Box::new(self.documents.clone()));
+        core.handle_bootstrap(doc, self.now)?;
+        self.nodes.insert(
+            id.clone(),
+            NetNode {
+                core: Some(core),
+                disk: Store::default(),
+                events: Vec::new(),
+                crash_after_persist: false,
+                known_keys: None,
+                key_asks: Vec::new(),
+            },
+        );
+        self.drain(id);
+        Ok(())
+    }
+
     fn start(&mut self, id: &NodeId) {
         let seed = self.seed ^ self.seq.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         self.seq += 1;
@@ -123,8 +172,14 @@ impl Net {
             None => self.keys.check(),
         };
         node.key_asks.clear();
+        // A node that took a federation document restarts on it.
+        let topology = node
+            .disk
+            .document()
+            .and_then(|d| self.documents.check(d, self.now).ok())
+            .unwrap_or_else(|| self.topology.clone());
         let core = Core::restore(
-            self.topology.clone(),
+            topology,
             id.clone(),
             self.config.clone(),
             Box::new(self.keys.signer(id)),
@@ -133,7 +188,10 @@ impl Net {
             node.disk.clone(),
             self.now,
         );
-        node.core = core.ok();
+        node.core = core.ok().map(|mut core| {
+            core.set_documents(Box::new(self.documents.clone()));
+            core
+        });
         self.drain(id);
     }
 
@@ -344,6 +402,8 @@ impl Net {
                 Effect::Notify(event) => node.events.push(event),
                 Effect::Connect(peer) => self.connect(id, &peer),
                 Effect::NeedKey(origin) => node.key_asks.push(origin),
+                // Links here are pairs the test connects; nothing to follow.
+                Effect::Reconfigure { .. } => {}
             }
         }
         self.rearm(id);

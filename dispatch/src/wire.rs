@@ -90,6 +90,7 @@ impl Envelope {
             Body::Supervise(_) => Kind::Supervise,
             Body::DeadLetter(_) => Kind::DeadLetter,
             Body::Room(_) => Kind::Room,
+            Body::Document(_) => Kind::Document,
         }
     }
 
@@ -118,6 +119,7 @@ pub enum Kind {
     Supervise,
     DeadLetter,
     Room,
+    Document,
 }
 
 impl Kind {
@@ -131,6 +133,7 @@ impl Kind {
             Kind::Supervise => "supervise",
             Kind::DeadLetter => "dead letter",
             Kind::Room => "room",
+            Kind::Document => "document",
         }
     }
 }
@@ -153,6 +156,27 @@ pub enum Body {
     /// Coordination room traffic (综合协调室): asks to the room's home,
     /// its ordered events to the room's nodes, catch-up.
     Room(RoomBody),
+    /// A version of the federation document (topology, policy, link
+    /// settings, revocations), published at the root and carried down to
+    /// every node.
+    Document(Document),
+}
+
+/// A federation document as it travels: the document's text, which says
+/// its version, and the federation admin's signature over that text with
+/// the admin's certificate chain. The envelope around it is the root's;
+/// the admin's signature is what a node checks before it applies it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    /// The version the text declares (`[document] version`), here so a
+    /// node can tell an older or equal version without parsing the text.
+    pub version: u64,
+    /// The document as the admin signed it, byte for byte.
+    pub text: String,
+    /// Ed25519 over `text`, by the admin's key.
+    pub signature: Vec<u8>,
+    /// The admin's certificate chain, DER, leaf first.
+    pub admin: Vec<Vec<u8>>,
 }
 
 /// Categories operators file reports under.

@@ -48,6 +48,8 @@ pub enum ProblemKind {
     Syntax(String),
     #[error("the topology has no nodes: add at least one [[node]]")]
     Empty,
+    #[error("a document's version must be at least 1")]
+    ZeroVersion,
     #[error("{0}")]
     BadId(#[from] crate::IdError),
     #[error("node {id} has an empty name")]

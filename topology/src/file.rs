@@ -12,12 +12,19 @@ use toml::Spanned;
 use crate::duration;
 use crate::error::{LineIndex, Problem, ProblemKind};
 use crate::policy::{Deadlines, LinkClass, LinkSettings, Policy, Reach};
-use crate::tree::{FileSpans, NodeInfo, NodeSpans, assemble};
+use crate::tree::{DocumentHeader, FileSpans, NodeInfo, NodeSpans, assemble};
 use crate::{Kind, Level, LoadError, NodeId, Severity, Topology};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
+    /// Present in a federation document: its version and when it was
+    /// published.
+    document: Option<RawDocument>,
+    /// A federation document's revocation list: read by the certs crate
+    /// from the same text, ignored here.
+    #[serde(default, rename = "revoked")]
+    _revoked: Vec<serde::de::IgnoredAny>,
     federation: Option<RawFederation>,
     #[serde(default)]
     policy: RawPolicy,
@@ -25,6 +32,14 @@ struct RawFile {
     link: RawLink,
     #[serde(default, rename = "node")]
     nodes: Vec<RawNode>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDocument {
+    version: Spanned<u64>,
+    published: Option<String>,
+    note: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +132,16 @@ impl Topology {
 
         let policy = read_policy(&raw.policy, &mut report);
         let link = read_link(&raw.link, &mut report);
+        let document = raw.document.map(|d| {
+            if *d.version.get_ref() == 0 {
+                report(d.version.span(), ProblemKind::ZeroVersion);
+            }
+            DocumentHeader {
+                version: d.version.into_inner(),
+                published: d.published,
+                note: d.note,
+            }
+        });
 
         let mut nodes = Vec::with_capacity(raw.nodes.len());
         let mut spans = Vec::with_capacity(raw.nodes.len());
@@ -175,7 +200,9 @@ impl Topology {
             .map(|(&s, text)| (s, lines.locate(text.span().start)))
             .collect();
         let spans = FileSpans { nodes: spans, reach };
-        assemble(name, nodes, Some(spans), policy, link, problems)
+        let mut topology = assemble(name, nodes, Some(spans), policy, link, problems)?;
+        topology.document = document;
+        Ok(topology)
     }
 
     /// Writes the topology in the file format, with a header that explains
@@ -184,6 +211,15 @@ impl Topology {
         let mut out = String::with_capacity(self.len() * 120 + 2048);
         let _ = writeln!(out, "# Liandong topology: {} ({}).", self.name(), self.summary());
         out.push_str(HEADER);
+        if let Some(d) = self.document() {
+            let _ = writeln!(out, "\n[document]\nversion = {}", d.version);
+            if let Some(p) = &d.published {
+                let _ = writeln!(out, "published = {}", quote(p));
+            }
+            if let Some(n) = &d.note {
+                let _ = writeln!(out, "note = {}", quote(n));
+            }
+        }
         let _ = writeln!(out, "\n[federation]\nname = {}", quote(self.name()));
 
         let policy = self.policy();
@@ -409,4 +445,55 @@ fn read_link(raw: &RawLink, report: &mut impl FnMut(std::ops::Range<usize>, Prob
         );
     }
     link
+}
+
+#[cfg(test)]
+mod document_tests {
+    use super::*;
+
+    const CHAIN: &str = r#"
+[policy]
+reach = { Routine = "county", IV = "county", III = "city", II = "top", I = "top" }
+
+[[node]]
+id = "350100"
+name = "福州市"
+level = "city"
+listen = "127.0.0.1:7100"
+
+[[node]]
+id = "350102"
+name = "鼓楼区"
+level = "county"
+parent = "350100"
+listen = "127.0.0.1:7101"
+"#;
+
+    #[test]
+    fn a_document_header_and_revocations_are_read_and_written_back() {
+        let text = format!(
+            "[document]\nversion = 3\npublished = \"2026-12-05T10:00:00Z\"\nnote = \"鼓楼区 moved\"\n{CHAIN}\n\
+             [[revoked]]\nserial = \"01:02\"\nreason = \"key-compromise\"\n"
+        );
+        let t = Topology::parse(&text, None).unwrap();
+        let d = t.document().expect("a document header");
+        assert_eq!(d.version, 3);
+        assert_eq!(d.published.as_deref(), Some("2026-12-05T10:00:00Z"));
+        let again = Topology::parse(&t.to_toml(), None).unwrap();
+        assert_eq!(again.document(), t.document());
+        assert!(Topology::parse(CHAIN, None).unwrap().document().is_none());
+    }
+
+    #[test]
+    fn a_document_of_version_zero_or_with_a_typo_is_refused_with_its_line() {
+        let zero = format!("[document]\nversion = 0\n{CHAIN}");
+        let e = Topology::parse(&zero, None).unwrap_err().to_string();
+        assert!(
+            e.contains("line 2, column 11: a document's version must be at least 1"),
+            "{e}"
+        );
+        let typo = format!("[document]\nversoin = 2\n{CHAIN}");
+        let e = Topology::parse(&typo, None).unwrap_err().to_string();
+        assert!(e.contains("versoin"), "{e}");
+    }
 }

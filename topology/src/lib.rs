@@ -67,6 +67,18 @@
 //! listen = "127.0.0.1:7102"
 //! ```
 //!
+//! A **federation document** is a topology file with a `[document]`
+//! table, and the federation's revocation list as `[[revoked]]` entries
+//! (the certs crate reads those; here they are skipped), signed by a
+//! federation admin and carried to every node:
+//!
+//! ```toml
+//! [document]
+//! version = 4                          # at least 1; each publish a higher one
+//! published = "2026-12-05T10:00:00Z"   # optional, for people
+//! note = "鼓楼区 revoked: laptop stolen" # optional, for people
+//! ```
+//!
 //! Every section but `[[node]]` is optional; a missing policy entry takes
 //! the default shown by `liandong topology generate`. Durations are
 //! `30s`, `10m`, `4h`, `1h30m`, `7d` (`ms` for link timers). Levels may
@@ -108,4 +120,4 @@ pub use generate::{Addressing, FanOut, GenerateError, Preset, Shape, generate};
 pub use id::{IdError, NodeId};
 pub use level::{Kind, Level, Severity};
 pub use policy::{Deadlines, LinkClass, LinkSettings, Policy, Reach};
-pub use tree::{LevelCount, NodeInfo, NodeIx, Topology};
+pub use tree::{DocumentHeader, LevelCount, NodeInfo, NodeIx, Topology};

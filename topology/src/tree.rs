@@ -22,6 +22,19 @@ pub struct NodeInfo {
     pub listen: SocketAddr,
 }
 
+/// The `[document]` table of a federation document: which version of
+/// the federation's configuration this is. A plain topology file has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentHeader {
+    /// Increases with every version published; a node refuses a version
+    /// that is not newer than the one it holds. At least 1.
+    pub version: u64,
+    /// When it was published (RFC 3339), for people.
+    pub published: Option<String>,
+    /// What changed, for people.
+    pub note: Option<String>,
+}
+
 /// Where each field of a node was written, for error messages.
 #[derive(Debug, Clone)]
 pub(crate) struct NodeSpans {
@@ -69,6 +82,8 @@ pub struct Topology {
     depth: Vec<u8>,
     policy: Policy,
     link: LinkSettings,
+    /// Set when the text was a federation document.
+    pub(crate) document: Option<DocumentHeader>,
 }
 
 /// Node counts at one level.
@@ -101,6 +116,12 @@ impl Topology {
 
     pub fn link(&self) -> &LinkSettings {
         &self.link
+    }
+
+    /// The `[document]` header, when this topology came from a federation
+    /// document.
+    pub fn document(&self) -> Option<&DocumentHeader> {
+        self.document.as_ref()
     }
 
     /// How the link between `a` and `b` is declared: its lower end (the
@@ -589,5 +610,6 @@ fn index_tree(
         depth,
         policy,
         link,
+        document: None,
     }
 }

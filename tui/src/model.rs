@@ -118,7 +118,7 @@ impl Model {
                 self.orders.insert(order.order.id, order.clone());
             }
             Notice::RoomChanged { room, .. } => self.put_room(room.clone()),
-            Notice::RoomRefused { .. } => {}
+            Notice::RoomRefused { .. } | Notice::DocumentApplied { .. } => {}
             Notice::OrderProgress {
                 order,
                 target,

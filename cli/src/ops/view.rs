@@ -380,6 +380,7 @@ pub(super) fn pushed_line(pushed: &Pushed, clock: Clock) -> String {
             format!("parent {parent} unreachable: routing through {via} (越级)")
         }
         Notice::Refused { peer, reason } => format!("refused something from {peer}: {reason}"),
+        Notice::DocumentApplied { version } => format!("federation document version {version} applied"),
         Notice::RoomChanged { room, entry } => format!("room {} \"{}\" {}", room.id, room.title, entry.summary()),
         Notice::RoomRefused { room, ask, reason } => format!("room {room}: ask {ask} REFUSED: {reason}"),
         Notice::Storage { problem: Some(problem) } => format!("STORAGE FAILING: {problem}"),

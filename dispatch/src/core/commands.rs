@@ -96,6 +96,7 @@ impl Core {
                 act,
                 home,
             } => self.room_command(room, by, role, act, home, now),
+            Command::Publish(doc) => self.publish(doc, now),
         }
     }
 

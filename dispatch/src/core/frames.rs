@@ -66,6 +66,10 @@ impl Core {
             return;
         }
         let known = self.store.envelopes.contains_key(&id);
+        if !known && matches!(carry.envelope.body, Body::Document(_)) {
+            self.on_document(peer, carry, now);
+            return;
+        }
         if !known && carry.envelope.expires <= now {
             // Too late to act on: take it off the sender's hands and tell the origin.
             self.audit(now, format!("{id} from {peer} arrived expired"));
@@ -105,6 +109,18 @@ impl Core {
 
     /// Rules a frame's content must follow whatever the signature says.
     pub(super) fn permitted(&self, peer: &NodeId, envelope: &Envelope) -> Result<(), String> {
+        if let Body::Document(_) = &envelope.body {
+            let root = &self.topology.root().id;
+            if envelope.origin != *root {
+                return Err(format!(
+                    "a federation document from {}: documents are published at the root ({root}) (sent by {peer})",
+                    envelope.origin
+                ));
+            }
+            if self.ix(peer).is_some_and(|p| self.is_below(self.me_ix, p)) {
+                return Err(format!("a federation document sent upward by {peer}"));
+            }
+        }
         if let Body::Order(_) = &envelope.body {
             let issuer = self
                 .ix(&envelope.origin)

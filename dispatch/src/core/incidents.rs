@@ -23,6 +23,8 @@ impl Core {
             Body::OrderAck(ack) => self.apply_ack(&envelope, ack, at),
             Body::Supervise(s) => self.apply_supervise(&envelope, s, at),
             Body::Room(body) => self.on_room(&envelope, body, addressed, now),
+            // Applied when it was checked and stored (`document`).
+            Body::Document(_) => {}
             Body::DeadLetter(d) => {
                 if envelope.origin != self.me {
                     self.audit(

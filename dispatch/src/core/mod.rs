@@ -28,17 +28,19 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::codec::{CodecError, decode_frame, encode_frame};
+use crate::document::{DocumentCheck, NoDocuments};
 use crate::sign::{SignatureCheck, Signer, sign_envelope, verify_envelope};
 use crate::store::{
     AuditEntry, Incident, IncidentState, OrderRecord, OutboxEntry, Record, RollUp, Store, StoredEnvelope, TargetStatus,
     item_name,
 };
 use crate::wire::{
-    Action, Body, Carry, DeadLetter, Envelope, EnvelopeId, Frame, Hop, Item, Lane, Mode, Order, OrderAck, Report, Role,
-    RoomAct, RoomBody, Stage, Supervise, TargetState, Targets, Timestamp, Update,
+    Action, Body, Carry, DeadLetter, Document, Envelope, EnvelopeId, Frame, Hop, Item, Lane, Mode, Order, OrderAck,
+    Report, Role, RoomAct, RoomBody, Stage, Supervise, TargetState, Targets, Timestamp, Update,
 };
 
 mod commands;
+mod document;
 mod frames;
 mod incidents;
 mod keys;
@@ -53,6 +55,7 @@ mod timers;
 mod types;
 mod window;
 
+pub use document::DOCUMENT_TTL;
 use timers::Timer;
 pub use types::{Command, CommandError, CoreConfig, CoreError, Effect, Event};
 
@@ -128,6 +131,10 @@ pub struct Core {
     config: CoreConfig,
     signer: Box<dyn Signer>,
     check: Box<dyn SignatureCheck>,
+    /// Checks federation documents (see `document`).
+    documents: Box<dyn DocumentCheck>,
+    /// The version of the federation document this node runs on.
+    document: Option<u64>,
     /// Origin keys asked of the driver, and loads that failed.
     key_asks: keys::KeyAsks,
     rng: StdRng,
@@ -204,6 +211,7 @@ impl Core {
         now: Timestamp,
     ) -> Result<Core, CoreError> {
         let me_ix = topology.ix(&me).ok_or_else(|| CoreError::UnknownNode(me.clone()))?;
+        let document = Core::stored_document_version(&store);
         let mut core = Core {
             topology,
             me,
@@ -211,6 +219,8 @@ impl Core {
             config,
             signer,
             check,
+            documents: Box::new(NoDocuments),
+            document,
             key_asks: keys::KeyAsks::default(),
             rng: StdRng::seed_from_u64(seed),
             store,
@@ -272,6 +282,12 @@ impl Core {
         }
         core.timer(now.plus(core.config.sweep_every), Timer::Sweep);
         Ok(core)
+    }
+
+    /// How federation documents are checked (by default, none is taken:
+    /// [`NoDocuments`]).
+    pub fn set_documents(&mut self, check: Box<dyn DocumentCheck>) {
+        self.documents = check;
     }
 
     // ---- getters ----

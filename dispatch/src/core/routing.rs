@@ -13,45 +13,51 @@ impl Core {
     /// when it returns it gets what it missed. While it is down past the
     /// failover threshold, a live node further along the path is a hop too.
     pub(super) fn route(&self, envelope: &Envelope, to: &[NodeId]) -> BTreeMap<NodeId, Covers> {
+        match &envelope.body {
+            Body::Order(order) => self.route_down(Some(order)),
+            // A document goes to every node, as an order to the whole tree.
+            Body::Document(_) => self.route_down(None),
+            _ => self.route_to(to),
+        }
+    }
+
+    /// Next hops of an order (or, `None`, of what goes to every node):
+    /// each child with a target below it, and while that child is down,
+    /// its failed-over descendants with targets that are live here.
+    fn route_down(&self, order: Option<&Order>) -> BTreeMap<NodeId, Covers> {
         let t = &*self.topology;
         let mut hops: BTreeMap<NodeId, Covers> = BTreeMap::new();
-        let add = |hops: &mut BTreeMap<NodeId, Covers>, peer: &NodeId, dest: Option<&NodeId>| {
-            let e = hops.entry(peer.clone()).or_default();
-            if let Some(d) = dest
-                && !e.to.contains(d)
-            {
-                e.to.push(d.clone());
+        let reaches = |ix: NodeIx| order.is_none_or(|o| self.has_targets_in(o, ix));
+        for &child in t.children_ix(self.me_ix) {
+            if !reaches(child) {
+                continue;
             }
-        };
-        if let Body::Order(order) = &envelope.body {
-            for &child in t.children_ix(self.me_ix) {
-                if !self.has_targets_in(order, child) {
-                    continue;
-                }
-                let child_id = t.node(child).id.clone();
-                add(&mut hops, &child_id, None);
-                if !self.link_up(&child_id) {
-                    // Failed-over descendants of the down child take it directly.
-                    let live: Vec<NodeId> = self
-                        .links
-                        .iter()
-                        .filter(|(p, l)| {
-                            l.up && self
-                                .ix(p)
-                                .is_some_and(|ix| self.is_below(child, ix) && self.has_targets_in(order, ix))
-                        })
-                        .map(|(p, _)| p.clone())
-                        .collect();
-                    if !live.is_empty() {
-                        hops.entry(child_id).or_default().late = true;
-                        for p in live {
-                            add(&mut hops, &p, None);
-                        }
+            let child_id = t.node(child).id.clone();
+            add_hop(&mut hops, &child_id, None);
+            if !self.link_up(&child_id) {
+                // Failed-over descendants of the down child take it directly.
+                let live: Vec<NodeId> = self
+                    .links
+                    .iter()
+                    .filter(|(p, l)| l.up && self.ix(p).is_some_and(|ix| self.is_below(child, ix) && reaches(ix)))
+                    .map(|(p, _)| p.clone())
+                    .collect();
+                if !live.is_empty() {
+                    hops.entry(child_id).or_default().late = true;
+                    for p in live {
+                        add_hop(&mut hops, &p, None);
                     }
                 }
             }
-            return hops;
         }
+        hops
+    }
+
+    /// Next hops toward the destinations `to` (everything but orders and
+    /// documents).
+    fn route_to(&self, to: &[NodeId]) -> BTreeMap<NodeId, Covers> {
+        let t = &*self.topology;
+        let mut hops: BTreeMap<NodeId, Covers> = BTreeMap::new();
         for dest in to {
             let Some(d) = self.ix(dest) else { continue };
             if d == self.me_ix {
@@ -68,21 +74,21 @@ impl Core {
                 }
                 path.reverse();
                 let child = t.node(path[0]).id.clone();
-                add(&mut hops, &child, Some(dest));
+                add_hop(&mut hops, &child, Some(dest));
                 if !self.link_up(&child)
                     && let Some(live) = path[1..].iter().map(|&ix| &t.node(ix).id).find(|id| self.link_up(id))
                 {
                     hops.entry(child.clone()).or_default().late = true;
-                    add(&mut hops, live, Some(dest));
+                    add_hop(&mut hops, live, Some(dest));
                 }
             } else if let Some(parent) = self.parent() {
-                add(&mut hops, &parent, Some(dest));
+                add_hop(&mut hops, &parent, Some(dest));
                 if self.failed_over
                     && !self.link_up(&parent)
                     && let Some(live) = t.ancestors(&self.me).skip(1).map(|a| &a.id).find(|a| self.link_up(a))
                 {
                     hops.entry(parent.clone()).or_default().late = true;
-                    add(&mut hops, live, Some(dest));
+                    add_hop(&mut hops, live, Some(dest));
                 }
             }
         }
@@ -245,5 +251,15 @@ impl Core {
         let raw = base.saturating_mul(1u64 << attempt.min(20)).min(cap).max(1);
         let jitter = self.rng.random_range(0..=raw / 2);
         Duration::from_millis(raw - raw / 4 + jitter)
+    }
+}
+
+/// Adds `peer` as a next hop covering `dest` (if any).
+fn add_hop(hops: &mut BTreeMap<NodeId, Covers>, peer: &NodeId, dest: Option<&NodeId>) {
+    let e = hops.entry(peer.clone()).or_default();
+    if let Some(d) = dest
+        && !e.to.contains(d)
+    {
+        e.to.push(d.clone());
     }
 }

@@ -122,7 +122,7 @@ impl Command {
                 act: room_act(act)?,
                 home,
             },
-            c @ (Command::Accept { .. } | Command::Close { .. }) => c,
+            c @ (Command::Accept { .. } | Command::Close { .. } | Command::Publish(_)) => c,
         };
         Ok(command)
     }

@@ -52,6 +52,12 @@ pub enum Effect {
     /// with [`Core::handle_key`](super::Core::handle_key). The envelope was
     /// neither stored nor acked; its sender's retry will be.
     NeedKey(NodeId),
+    /// A federation document was applied: the core runs on the topology
+    /// it describes ([`Core::topology_handle`](super::Core::topology_handle)).
+    /// The driver follows: its links (refuse and close nodes no longer
+    /// allowed, dial the new parent), the document's revocation list (the
+    /// stored envelope `document`).
+    Reconfigure { version: u64, document: EnvelopeId },
 }
 
 /// What operators and logs are told.
@@ -125,6 +131,16 @@ pub enum Event {
         ask: EnvelopeId,
         reason: String,
     },
+    /// A version of the federation document was applied here.
+    DocumentApplied {
+        version: u64,
+        previous: Option<u64>,
+    },
+    /// A checked, newer document no longer names this node: it keeps
+    /// running on the version before, and its neighbours refuse it.
+    RemovedFromFederation {
+        version: u64,
+    },
 }
 
 /// An operator's action at this node.
@@ -196,6 +212,9 @@ pub enum Command {
         act: RoomAct,
         home: Option<NodeId>,
     },
+    /// The root publishes a new version of the federation document: it
+    /// is checked, applied here and carried down to every node.
+    Publish(Document),
 }
 
 /// Why a command was refused. Nothing was changed.
@@ -292,6 +311,12 @@ pub enum CommandError {
     /// operator's (pending, delivered).
     #[error("an acknowledgement signs for, reports progress on, finishes or refuses")]
     NotAnAck { state: &'static str },
+    #[error("federation documents are published at the root ({root}), not here")]
+    NotRoot { root: NodeId },
+    #[error("document version {version} is not newer than version {current}, which this federation already has")]
+    StaleDocument { version: u64, current: u64 },
+    #[error("the document is refused: {0}")]
+    BadDocument(String),
 }
 
 /// Why the core could not be built.

@@ -32,9 +32,12 @@
 
 use liandong_control::clock;
 use liandong_control::proto::{Notice, Operator, Request, Response};
-use liandong_dispatch::{Core, Effect, Record, Timestamp};
+use std::path::PathBuf;
+
+use liandong_certs::RevocationList;
+use liandong_dispatch::{Body, Core, Effect, EnvelopeId, Record, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::keys::{KeyLoader, LoadedKey};
 use super::notices::Notices;
@@ -253,8 +256,28 @@ impl Driver {
             }
             After::Effect(Effect::Notify(event)) => self.notices.event(event, &self.core, now),
             After::Effect(Effect::NeedKey(node)) => self.keys.load(node),
+            After::Effect(Effect::Reconfigure { version, document }) => self.reconfigure(version, document),
             After::Effect(Effect::Persist(_)) => unreachable!("persists are batched before execution"),
         }
+    }
+
+    /// The core runs on federation document `version` (stored as
+    /// `document`): the transport follows its topology, and its
+    /// revocation list goes in force.
+    fn reconfigure(&mut self, version: u64, document: EnvelopeId) {
+        let topology = self.core.topology_handle();
+        let closed = self.transport.set_topology(topology);
+        let text = match self.core.store().envelopes.get(&document).map(|s| &s.envelope.body) {
+            Some(Body::Document(d)) => d.text.clone(),
+            _ => return,
+        };
+        let name = PathBuf::from(format!("federation document version {version}"));
+        match RevocationList::from_document(&text, &name) {
+            Ok(list) => self.revocations.set_document(list, &self.transport),
+            // The check read it before the document was applied.
+            Err(e) => error!(error = %e, "federation document's revocation list not in force"),
+        }
+        info!(version, closed, "running on federation document version {version}");
     }
 
     /// The turn's commit failed: nothing of it happens. Replies say nothing

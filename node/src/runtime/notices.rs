@@ -159,6 +159,21 @@ impl Notices {
                 warn!(%room, %ask, %reason, "room ask refused");
                 Notice::RoomRefused { room, ask, reason }
             }
+            Event::DocumentApplied { version, previous } => {
+                info!(version, previous = ?previous, "federation document applied");
+                metrics::gauge!("liandong_document_version", "node" => labels).set(version as f64);
+                Notice::DocumentApplied { version }
+            }
+            Event::RemovedFromFederation { version } => {
+                tracing::error!(
+                    version,
+                    "federation document version {version} does not name this node: it keeps its old topology, and its neighbours refuse it"
+                );
+                Notice::Refused {
+                    peer: core.id().clone(),
+                    reason: format!("this node is not in federation document version {version}"),
+                }
+            }
         };
         self.push(now, notice);
     }

@@ -152,6 +152,15 @@ pub(super) fn command(op: &Operator, act: Act, core: &Core) -> Result<Command, S
                 home,
             }
         }
+        Act::Publish(doc) => {
+            if op.role != liandong_certs::Role::Leader {
+                return Err(format!(
+                    "only a leader may publish the federation document; {} signs in as an operator",
+                    op.name
+                ));
+            }
+            Command::Publish(doc)
+        }
         Act::Acknowledge { order, state } => {
             // The core's rule, asked before the order's id is resolved:
             // operators hear of a wrong kind before an unknown order.
@@ -177,6 +186,7 @@ pub(super) enum Subject {
     Incident(EnvelopeId, &'static str),
     Acknowledged(EnvelopeId, &'static str),
     Room(EnvelopeId, &'static str),
+    Document(u64),
 }
 
 impl Subject {
@@ -194,6 +204,7 @@ impl Subject {
             Command::Note { incident, .. } => Subject::Incident(*incident, "note"),
             Command::Cancel { incident, .. } => Subject::Incident(*incident, "cancellation"),
             Command::Room { room, act, .. } => Subject::Room(*room, act.name()),
+            Command::Publish(doc) => Subject::Document(doc.version),
         }
     }
 }
@@ -227,6 +238,10 @@ pub(super) fn outcome(subject: Subject, outcome: Result<EnvelopeId, CommandError
             )
         }
         Subject::Acknowledged(order, state) => (order, format!("order {order}: {state} stored at {me}")),
+        Subject::Document(version) => (
+            created,
+            format!("federation document version {version} applied at {me}; on its way to every node"),
+        ),
         Subject::Room(room, act) => {
             let home = core
                 .room(room)

@@ -1,15 +1,17 @@
-//! The revocation-file watch: every [`REVOCATION_CHECK`] the driver asks
-//! whether the file changed; if it did, the list is reloaded into the
-//! verifier shared by the transport and the control server (so new
-//! handshakes use it at once), and live links are re-verified, those now
-//! revoked closed. A file that cannot be read or parsed leaves the
-//! previous list in force.
+//! The revocation list in force: the federation document's (replaced
+//! when a new version is applied) together with the node's revocation
+//! file, if it has one. Every [`REVOCATION_CHECK`] the driver asks
+//! whether the file changed; if it did, it is reloaded. Either way the
+//! union goes into the verifier shared by the transport and the control
+//! server (so new handshakes use it at once), and live links are
+//! re-verified, those now revoked closed. A file that cannot be read or
+//! parsed leaves the previous list in force.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use liandong_certs::Verifier;
+use liandong_certs::{RevocationList, Verifier};
 use tracing::{error, info};
 
 use crate::transport::Transport;
@@ -25,14 +27,21 @@ pub(super) struct RevocationWatch {
     seen: Option<SystemTime>,
     /// Holds the list in force.
     verifier: Arc<Verifier>,
+    /// The file's list as last loaded.
+    file: RevocationList,
+    /// The federation document's list.
+    document: RevocationList,
 }
 
 impl RevocationWatch {
     pub fn new(path: Option<PathBuf>, verifier: Arc<Verifier>) -> RevocationWatch {
+        let file = verifier.revocations().current().as_ref().clone();
         RevocationWatch {
             path,
             seen: None,
             verifier,
+            file,
+            document: RevocationList::new(),
         }
     }
 
@@ -65,12 +74,28 @@ impl RevocationWatch {
             return;
         }
         self.seen = seen;
-        match self.verifier.revocations().reload(&path) {
-            Ok(n) => {
-                info!(revoked = n, file = %path.display(), "revocation list reloaded");
-                transport.recheck();
+        match RevocationList::load(&path) {
+            Ok(list) => {
+                info!(revoked = list.len(), file = %path.display(), "revocation list reloaded");
+                self.file = list;
+                self.put_in_force(transport);
             }
             Err(e) => error!(error = %e, "revocation list not reloaded; the previous one stays in force"),
         }
+    }
+
+    /// A federation document was applied: its revocation list replaces
+    /// the previous document's.
+    pub fn set_document(&mut self, list: RevocationList, transport: &Transport) {
+        self.document = list;
+        self.put_in_force(transport);
+    }
+
+    fn put_in_force(&self, transport: &Transport) {
+        let list = self.document.merged(&self.file);
+        let n = list.len();
+        self.verifier.revocations().replace(list);
+        let closed = transport.recheck();
+        info!(revoked = n, closed, "revocation list in force");
     }
 }

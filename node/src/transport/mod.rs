@@ -117,7 +117,7 @@ use std::time::Duration;
 
 use liandong_dispatch::codec::MAX_FRAME;
 use liandong_dispatch::wire::Lane;
-use liandong_topology::NodeId;
+use liandong_topology::{NodeId, Topology};
 use quinn::VarInt;
 use rustls_pki_types::UnixTime;
 use tokio::sync::{mpsc, watch};
@@ -129,7 +129,7 @@ pub use setup::{MIN_BACKOFF, TransportConfig};
 
 use link::{Link, lock};
 use setup::Timing;
-use shared::Shared;
+use shared::{Shared, Topologies};
 
 /// How long [`Transport::shutdown`] waits for peers to hear the close.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -197,7 +197,10 @@ impl Transport {
         let (endpoint, socket, local_addr) = setup::bind(listen, server, &runtime)?;
 
         let shared = Arc::new(Shared {
-            topology,
+            topologies: Mutex::new(Topologies {
+                current: topology,
+                previous: None,
+            }),
             me,
             verifier,
             local_addr,
@@ -238,7 +241,7 @@ impl Transport {
         if shared.stopping() {
             return;
         }
-        let Some(node) = shared.topology.get(peer) else {
+        let Some(node) = shared.topology().get(peer).cloned() else {
             tracing::warn!(peer = %peer, "not dialing node {peer}: it is not in the topology");
             return;
         };
@@ -317,6 +320,38 @@ impl Transport {
             };
             link.refuse(close_code::REFUSED, &e.to_string());
             closed += 1;
+        }
+        closed
+    }
+
+    /// Runs on a new version of the federation's topology (a federation
+    /// document was applied): live links to nodes it refuses are closed
+    /// with the reason, each reported as [`LinkEvent::Refused`] then
+    /// `Down`, and so are links this node dialed to a node that is no
+    /// longer its ancestor; dial loops to such nodes stop. Returns how
+    /// many links were closed.
+    pub fn set_topology(&self, topology: Arc<Topology>) -> usize {
+        let shared = &self.shared;
+        {
+            let mut t = lock(&shared.topologies);
+            let previous = std::mem::replace(&mut t.current, topology);
+            t.previous = Some(previous);
+        }
+        let links: Vec<Arc<Link>> = lock(&shared.links).values().cloned().collect();
+        let mut closed = 0;
+        for link in links {
+            let refused = match shared.link_allowed(&link.peer) {
+                Err(reason) => Some(reason),
+                Ok(()) if link.usage == liandong_certs::Usage::Server && !shared.dials(&link.peer) => Some(format!(
+                    "node {} is no longer an ancestor of node {} in the federation document",
+                    link.peer, shared.me
+                )),
+                Ok(()) => None,
+            };
+            if let Some(reason) = refused {
+                link.refuse(close_code::REFUSED, &reason);
+                closed += 1;
+            }
         }
         closed
     }

@@ -20,6 +20,7 @@ use super::failure::{Failure, classify};
 use super::frames::{StreamStart, first_stream};
 use super::link::{Link, lock};
 use super::shared::Shared;
+use liandong_topology::Topology;
 
 /// A refusal of a peer: who (if known) and why.
 struct Refusal {
@@ -28,10 +29,17 @@ struct Refusal {
 }
 
 impl Shared {
-    /// The link rule: `peer` must be in the topology, not this node, and an
-    /// ancestor or a descendant of this node.
+    /// The link rule: `peer` must be in the topology in force, not this
+    /// node, and an ancestor or a descendant of this node in it, or in the
+    /// version before (a node that moved in the newer federation document
+    /// still reaches its old parent until it has heard of its move; a
+    /// node removed from the document is refused at once).
     pub(super) fn link_allowed(&self, peer: &NodeId) -> Result<(), String> {
-        if self.topology.get(peer).is_none() {
+        let (current, previous) = {
+            let t = lock(&self.topologies);
+            (t.current.clone(), t.previous.clone())
+        };
+        if current.get(peer).is_none() {
             return Err(format!("unknown node {peer} (not in the topology)"));
         }
         if *peer == self.me {
@@ -39,7 +47,8 @@ impl Shared {
                 "node {peer} is this node itself (is this node's certificate on another machine?)"
             ));
         }
-        if self.topology.is_ancestor(peer, &self.me) || self.topology.is_ancestor(&self.me, peer) {
+        let related = |t: &Topology| t.is_ancestor(peer, &self.me) || t.is_ancestor(&self.me, peer);
+        if related(&current) || previous.as_deref().is_some_and(related) {
             Ok(())
         } else {
             Err(format!(
@@ -47,6 +56,12 @@ impl Shared {
                 self.me
             ))
         }
+    }
+
+    /// Whether this node keeps dialing `peer`: an ancestor in the topology
+    /// in force (the parent, or one further up during failover).
+    pub(super) fn dials(&self, peer: &NodeId) -> bool {
+        self.topology().is_ancestor(peer, &self.me)
     }
 
     /// Who the peer of an established connection is, and whether it may link.

@@ -1,7 +1,9 @@
 //! Keeping a dialed link: while there is no connection with the peer
 //! (in either direction), dial it, and after each failure or loss wait
 //! a backoff that starts at [`MIN_BACKOFF`] and doubles up to the
-//! heartbeat interval, until shutdown.
+//! heartbeat interval, until shutdown, or until a federation document
+//! makes the peer no longer an ancestor of this node (its address is
+//! taken from the topology in force at each dial).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,12 +16,20 @@ use super::setup::MIN_BACKOFF;
 use super::shared::Shared;
 
 impl Shared {
-    pub(super) async fn dial_loop(self: Arc<Self>, peer: NodeId, addr: SocketAddr) {
+    pub(super) async fn dial_loop(self: Arc<Self>, peer: NodeId, mut addr: SocketAddr) {
         let mut stop = self.stop.subscribe();
         let mut backoff = MIN_BACKOFF;
         loop {
             if !self.wait_disconnected(&peer, &mut stop).await {
                 break;
+            }
+            // A federation document may have moved this node or the peer.
+            if !self.dials(&peer) {
+                tracing::info!(node = %self.me, peer = %peer, "stopped dialing node {peer}: no longer an ancestor of this node");
+                break;
+            }
+            if let Some(node) = self.topology().get(&peer) {
+                addr = node.listen;
             }
             let dialed = tokio::select! {
                 dialed = self.dial_once(&peer, addr) => dialed,

@@ -30,7 +30,9 @@ use super::setup::Timing;
 use super::writer::write_lane;
 
 pub(super) struct Shared {
-    pub(super) topology: Arc<Topology>,
+    /// The federation as this node knows it now, and the version before
+    /// (see [`Shared::link_allowed`]).
+    pub(super) topologies: Mutex<Topologies>,
     pub(super) me: NodeId,
     pub(super) verifier: Arc<Verifier>,
     pub(super) local_addr: SocketAddr,
@@ -58,7 +60,19 @@ pub(super) struct Shared {
     pub(super) tasks: Mutex<JoinSet<()>>,
 }
 
+/// The topology in force, and the one before it: a node that moved in
+/// the newer one may still reach its old neighbours until it has heard.
+pub(super) struct Topologies {
+    pub(super) current: Arc<Topology>,
+    pub(super) previous: Option<Arc<Topology>>,
+}
+
 impl Shared {
+    /// The topology in force.
+    pub(super) fn topology(&self) -> Arc<Topology> {
+        lock(&self.topologies).current.clone()
+    }
+
     pub(super) fn stopping(&self) -> bool {
         *self.stop.borrow()
     }
@@ -78,7 +92,7 @@ impl Shared {
 
     /// How the link with `peer` is declared.
     pub(super) fn class_with(&self, peer: &NodeId) -> LinkClass {
-        self.topology.link_class(&self.me, peer)
+        self.topology().link_class(&self.me, peer)
     }
 
     /// A dial's configuration: congestion control at the declared rate of
@@ -98,8 +112,9 @@ impl Shared {
     /// (the peer is not known yet).
     pub(super) fn accept_config(&self) -> (Arc<quinn::ServerConfig>, RateCell) {
         let rate = RateCell::default();
-        let depth = self.topology.get(&self.me).map_or(0, |n| usize::from(n.level.depth()));
-        let classes = &self.topology.link().classes;
+        let topology = self.topology();
+        let depth = topology.get(&self.me).map_or(0, |n| usize::from(n.level.depth()));
+        let classes = &topology.link().classes;
         let declared = classes.iter().skip(depth + 1).any(|c| c.rate.is_some());
         let mut server = self.server.clone();
         server.transport_config(Arc::new(self.timing.quic_transport(&rate, declared)));

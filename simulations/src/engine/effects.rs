@@ -67,6 +67,8 @@ impl<'a> Sim<'a> {
                         core.handle_key(&origin, Ok(self.keys.public_key(&origin)), now);
                     }
                 }
+                // No scenario publishes a federation document yet.
+                Effect::Reconfigure { .. } => {}
             }
         }
         for p in connects {

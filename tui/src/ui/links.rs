@@ -306,6 +306,14 @@ pub(super) fn notice_text(app: &App, p: &Pushed) -> (String, Style) {
             };
             (text, BAD)
         }
+        Notice::DocumentApplied { version } => {
+            let text = if zh {
+                format!("联动网配置已更新：第 {version} 版")
+            } else {
+                format!("federation document version {version} applied")
+            };
+            (text, plain)
+        }
         Notice::Storage { problem: Some(problem) } => (format!("{}: {problem}", l.words().storage_problem), BAD),
         Notice::Storage { problem: None } => (
             if zh {
