@@ -26,7 +26,9 @@ pub trait SignatureCheck: Send + Sync {
     /// Whether a key for `origin` is held (so a failed check is final,
     /// not for want of a key).
     fn knows(&self, origin: &NodeId) -> bool;
-    /// Holds `key` as `origin`'s public key from now on.
+    /// Holds `key` as one of `origin`'s public keys from now on (a node
+    /// that renewed its certificate signs with its new key; what it signed
+    /// with the old one still verifies).
     fn learn(&mut self, origin: NodeId, key: Vec<u8>) -> Result<(), SignatureError>;
 }
 
@@ -74,14 +76,35 @@ impl Signer for Ed25519Signer {
 }
 
 /// Public keys of the federation's nodes, read from their certificates.
+/// A node that renewed its certificate has a new key; the old ones are
+/// kept (at most [`Ed25519Keyring::KEYS_PER_NODE`], the oldest dropped
+/// first), so what it signed before still verifies.
 #[derive(Default, Clone)]
 pub struct Ed25519Keyring {
-    keys: HashMap<NodeId, Vec<u8>>,
+    keys: HashMap<NodeId, Vec<Vec<u8>>>,
 }
 
 impl Ed25519Keyring {
+    /// Most keys held for one node.
+    pub const KEYS_PER_NODE: usize = 8;
+
+    /// Whether `public_key` is one of `node`'s keys.
+    pub fn holds(&self, node: &NodeId, public_key: &[u8]) -> bool {
+        self.keys
+            .get(node)
+            .is_some_and(|keys| keys.iter().any(|k| k == public_key))
+    }
+
+    /// Holds `public_key` as one of `node`'s keys (once).
     pub fn insert(&mut self, node: NodeId, public_key: Vec<u8>) {
-        self.keys.insert(node, public_key);
+        let keys = self.keys.entry(node).or_default();
+        if keys.contains(&public_key) {
+            return;
+        }
+        if keys.len() == Ed25519Keyring::KEYS_PER_NODE {
+            keys.remove(0);
+        }
+        keys.push(public_key);
     }
 }
 
@@ -90,13 +113,16 @@ const ED25519_PUBLIC_KEY: usize = 32;
 
 impl SignatureCheck for Ed25519Keyring {
     fn verify(&self, origin: &NodeId, message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
-        let key = self
+        let keys = self
             .keys
             .get(origin)
             .ok_or_else(|| SignatureError::UnknownOrigin(origin.clone()))?;
-        UnparsedPublicKey::new(&ED25519, key)
-            .verify(message, signature)
-            .map_err(|_| SignatureError::Mismatch(origin.clone()))
+        // The newest key first: it signs nearly everything.
+        keys.iter()
+            .rev()
+            .find(|key| UnparsedPublicKey::new(&ED25519, key).verify(message, signature).is_ok())
+            .map(|_| ())
+            .ok_or_else(|| SignatureError::Mismatch(origin.clone()))
     }
 
     fn knows(&self, origin: &NodeId) -> bool {
@@ -110,7 +136,7 @@ impl SignatureCheck for Ed25519Keyring {
                 key.len()
             )));
         }
-        self.keys.insert(origin, key);
+        self.insert(origin, key);
         Ok(())
     }
 }
@@ -236,6 +262,35 @@ impl SignatureCheck for TestKeyring {
 mod tests {
     use super::*;
     use ring::rand::SystemRandom;
+
+    #[test]
+    fn a_renewed_key_and_the_old_ones_all_verify_up_to_the_bound() {
+        let me = NodeId::parse("350102").unwrap();
+        let signers: Vec<Ed25519Signer> = (0..=Ed25519Keyring::KEYS_PER_NODE)
+            .map(|_| {
+                let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+                Ed25519Signer::from_pkcs8(pkcs8.as_ref()).unwrap()
+            })
+            .collect();
+        let mut ring = Ed25519Keyring::default();
+        for s in &signers[..2] {
+            ring.learn(me.clone(), s.public_key()).unwrap();
+        }
+        ring.learn(me.clone(), signers[1].public_key()).unwrap();
+        for s in &signers[..2] {
+            assert_eq!(ring.verify(&me, b"report", &s.sign(b"report")), Ok(()));
+        }
+        // Past the bound the oldest key goes.
+        for s in &signers[2..] {
+            ring.learn(me.clone(), s.public_key()).unwrap();
+        }
+        assert_eq!(
+            ring.verify(&me, b"report", &signers[0].sign(b"report")),
+            Err(SignatureError::Mismatch(me.clone()))
+        );
+        let newest = signers.last().unwrap();
+        assert_eq!(ring.verify(&me, b"report", &newest.sign(b"report")), Ok(()));
+    }
 
     #[test]
     fn ed25519_signs_and_refuses_tampering() {

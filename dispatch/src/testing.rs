@@ -43,6 +43,8 @@ struct NetNode {
     known_keys: Option<BTreeSet<NodeId>>,
     /// Keys the core asked for ([`Effect::NeedKey`]) and was not handed.
     key_asks: Vec<NodeId>,
+    /// Neighbours' asks for certificates ([`Effect::KeyAsked`]): (who, of whom).
+    asked_by: Vec<(NodeId, NodeId)>,
 }
 
 /// A whole federation in memory.
@@ -104,6 +106,7 @@ impl Net {
                 crash_after_persist: false,
                 known_keys: None,
                 key_asks: Vec::new(),
+                asked_by: Vec::new(),
             };
             net.nodes.insert(n.id.clone(), node);
             net.start(&n.id);
@@ -157,6 +160,7 @@ impl Net {
                 crash_after_persist: false,
                 known_keys: None,
                 key_asks: Vec::new(),
+                asked_by: Vec::new(),
             },
         );
         self.drain(id);
@@ -243,6 +247,11 @@ impl Net {
     }
 
     /// Keys `id`'s core asked for and was not handed yet, oldest first.
+    /// The asks of neighbours for certificates `id` holds: (who, of whom).
+    pub fn key_asked(&self, id: &NodeId) -> &[(NodeId, NodeId)] {
+        self.nodes.get(id).map_or(&[], |n| &n.asked_by)
+    }
+
     pub fn key_asks(&self, id: &NodeId) -> &[NodeId] {
         &self.nodes[id].key_asks
     }
@@ -404,6 +413,10 @@ impl Net {
                 Effect::NeedKey(origin) => node.key_asks.push(origin),
                 // Links here are pairs the test connects; nothing to follow.
                 Effect::Reconfigure { .. } => {}
+                // Keys here come from the test (`hand_key`), not from
+                // certificates: a neighbour's ask is noted, not answered.
+                Effect::KeyAsked { peer, node: of } => node.asked_by.push((peer, of)),
+                Effect::KeyOffered { .. } => {}
             }
         }
         self.rearm(id);

@@ -572,6 +572,18 @@ pub enum Frame {
     HeartbeatEcho {
         sent: Timestamp,
     },
+    /// "Send me what you hold of `node`'s certificates": asked of the
+    /// neighbour that sent an envelope whose origin key this node lacks
+    /// (the neighbour checked that envelope, so it holds the key).
+    KeyAsk {
+        node: NodeId,
+    },
+    /// The certificates (DER) of `node` the sender holds, newest first;
+    /// empty if none. The asker checks them against the CA itself.
+    KeyAnswer {
+        node: NodeId,
+        certificates: Vec<Vec<u8>>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

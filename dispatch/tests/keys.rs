@@ -162,6 +162,10 @@ fn an_escalation_waits_for_the_key_of_the_report_it_carries() {
         "the county asks for the key of the report inside"
     );
     assert_eq!(net.key_asks(&id(COUNTY)), [id(VILLAGE)]);
+    // It asks the township too, which sent the escalation and so checked
+    // the report inside it.
+    assert!(net.run_until(Duration::from_secs(1), |n| !n.key_asked(&id(TOWN)).is_empty()));
+    assert_eq!(net.key_asked(&id(TOWN)), [(id(COUNTY), id(VILLAGE))]);
     assert!(!stored(&net, COUNTY, escalation));
     assert!(net.core(&id(COUNTY)).incident(incident).is_none());
 

@@ -263,7 +263,7 @@ async fn metrics_are_served_in_the_prometheus_format() {
 /// the key, the node reads the (now present) certificate off the core's
 /// path, and the village's retry is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_key_missing_at_start_is_loaded_when_its_first_envelope_comes() {
+async fn a_key_missing_at_start_is_learned_from_the_link_or_when_its_first_envelope_comes() {
     use liandong_node::store::{Durable, StoreLocation, StoreOptions};
 
     let dir = tempfile::tempdir().unwrap();
@@ -305,15 +305,110 @@ async fn a_key_missing_at_start_is_loaded_when_its_first_envelope_comes() {
     .await
     .unwrap();
     let audit: Vec<&str> = store.audit.iter().map(|a| a.what.as_str()).collect();
-    let waited = audit
-        .iter()
-        .position(|a| a.contains(&format!("waits for the key of {village}")))
-        .unwrap_or_else(|| panic!("the first copy did not wait for the key: {audit:?}"));
+    // The key comes with the village's link (its certificate, checked in
+    // the handshake), usually before the report; if the report came
+    // first, it waited for the key and its retry was stored.
     let learned = audit
         .iter()
         .position(|a| a.contains(&format!("learned the key of {village}")))
         .unwrap_or_else(|| panic!("the key was not learned: {audit:?}"));
-    assert!(waited < learned, "{audit:?}");
+    if let Some(waited) = audit
+        .iter()
+        .position(|a| a.contains(&format!("waits for the key of {village}")))
+    {
+        assert!(waited < learned, "{audit:?}");
+    }
     assert!(store.envelopes.contains_key(&incident), "the retry is stored");
+    fed.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_holding_only_their_own_certificate_learn_the_rest_and_a_report_climbs_to_the_city() {
+    use liandong_node::runtime::CertPaths;
+    use liandong_node::store::{Durable, StoreLocation, StoreOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut fed = demo(dir.path(), Ipv4Addr::new(127, 0, 16, 5));
+    let chain = [id("350100"), id("350102"), id("350102001"), id("350102001001")];
+    // Each machine holds its own key and certificate and the CA's: no
+    // directory of other nodes' certificates.
+    for node in &chain {
+        let own = fed.certs().join("nodes").join(node.as_str());
+        let machine = dir.path().join("machines").join(node.as_str());
+        let certs = machine.join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        for f in ["node.pem", "node.key"] {
+            let to = certs.join(f);
+            std::fs::copy(own.join(f), &to).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+        }
+        std::fs::copy(fed.certs().join("ca.pem"), certs.join("ca.pem")).unwrap();
+        let paths = CertPaths {
+            cert: certs.join("node.pem"),
+            key: certs.join("node.key"),
+            ca: certs.join("ca.pem"),
+            revoked: None,
+            peers: machine.clone(),
+        };
+        fed.start_with(node, |c| c.certs = paths).await.unwrap();
+    }
+    let (city, county, village) = (&chain[0], &chain[1], &chain[3]);
+    let mut at_city = fed.node(city).unwrap().subscribe();
+    let request = Request::Act(Act::Report {
+        severity: Severity::I,
+        category: Category::Flood,
+        title: "山洪暴发".into(),
+        detail: "村口河道漫堤".into(),
+        place: "山区村".into(),
+        mode: Mode::Actual,
+    });
+    let incident = match fed
+        .node(village)
+        .unwrap()
+        .call(operator(village, "网格员", Role::Operator), request)
+        .await
+    {
+        Response::Done { id, .. } => id,
+        other => panic!("the village refused: {other:?}"),
+    };
+    wait_for(
+        &mut at_city,
+        "the report at the city",
+        |n| matches!(n, Notice::IncidentRecorded { incident: i, .. } if i.id == incident),
+    )
+    .await;
+    for node in &chain {
+        assert!(known(&fed, node, incident).await, "{node} does not hold it");
+    }
+    // The county is not the village's neighbour: it asked the township for
+    // the village's certificate and kept it.
+    fed.stop(county).await;
+    let store = Durable::open(
+        &StoreLocation::choose(None, &fed.data_dir(county)).unwrap(),
+        county,
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.certificates(village).await.unwrap().len(), 1);
+    let audit: Vec<String> = store
+        .load()
+        .await
+        .unwrap()
+        .audit
+        .iter()
+        .map(|a| a.what.clone())
+        .collect();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.contains(&format!("learned the key of {village}"))),
+        "{audit:?}"
+    );
+    store.close().await;
     fed.shutdown().await;
 }

@@ -189,6 +189,7 @@ on_both_backends!(
     the_last_audit_entries_are_kept_in_memory,
     the_audit_chain_verifies_and_shows_a_changed_entry,
     the_audit_chain_shows_missing_entries,
+    learned_certificates_are_kept_by_serial_newest_first,
 );
 
 // ---- building records from the dispatch types ----
@@ -870,6 +871,38 @@ async fn reopening_keeps_everything_and_the_chain_goes_on(db: Db) {
     assert_eq!(tail.len(), 2);
     assert_eq!((tail[1].seq, tail[1].hash), (check.entries, check.last_hash));
     assert_eq!(tail[1].prev_hash, tail[0].hash, "oldest first, linked");
+}
+
+async fn learned_certificates_are_kept_by_serial_newest_first(db: Db) {
+    let store = db.open().await;
+    let village = id("350102001001");
+    assert!(store.certificates(&village).await.unwrap().is_empty());
+    let old = (vec![1u8; 16], b"old certificate".to_vec());
+    let new = (vec![2u8; 16], b"renewed certificate".to_vec());
+    store
+        .keep_certificates(&village, &[old.clone()], Timestamp(T0))
+        .await
+        .unwrap();
+    store
+        .keep_certificates(&village, &[new.clone(), old.clone()], Timestamp(T0 + 1000))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.certificates(&village).await.unwrap(),
+        vec![new.1.clone(), old.1.clone()]
+    );
+    // Another node's are its own; they survive a reopen; the bound holds.
+    assert!(store.certificates(&id("350102")).await.unwrap().is_empty());
+    store.close().await;
+    let store = db.open().await;
+    let many: Vec<(Vec<u8>, Vec<u8>)> = (10u8..30).map(|i| (vec![i; 16], vec![i; 40])).collect();
+    store
+        .keep_certificates(&village, &many, Timestamp(T0 + 2000))
+        .await
+        .unwrap();
+    let kept = store.certificates(&village).await.unwrap();
+    assert_eq!(kept.len(), liandong_node::store::CERTIFICATES_PER_NODE);
+    assert!(!kept.contains(&old.1), "the oldest are not returned past the bound");
 }
 
 async fn another_node_is_refused(db: Db) {

@@ -47,17 +47,35 @@ impl Core {
                 }
             }
             Frame::Carry(carry) => self.on_carry(peer, carry, now),
+            Frame::KeyAsk { node } => self.after.push(Effect::KeyAsked {
+                peer: peer.clone(),
+                node,
+            }),
+            Frame::KeyAnswer { node, certificates } => self.after.push(Effect::KeyOffered {
+                peer: peer.clone(),
+                node,
+                certificates,
+            }),
         }
     }
 
     pub(super) fn on_carry(&mut self, peer: &NodeId, carry: Carry, now: Timestamp) {
         let id = carry.envelope.id;
-        if let keys::KeyWait::Asked(origin) = self.await_keys(&carry.envelope, now) {
+        if let keys::KeyWait::Asked(origin) = self.await_keys(peer, &carry.envelope, now) {
             // Neither stored nor acked: the sender retries once the key is here.
             self.audit(now, format!("{id} from {peer} waits for the key of {origin}"));
             return;
         }
         if let Err(e) = verify_envelope(&carry.envelope, &*self.check) {
+            if let SignatureError::Mismatch(origin) = &e
+                && self.await_renewed_key(peer, origin, now)
+            {
+                self.audit(
+                    now,
+                    format!("{id} from {peer} matches no key held for {origin}: waits for a renewed key"),
+                );
+                return;
+            }
             self.refuse(peer, format!("envelope {id}: {e}"), now);
             return;
         }

@@ -10,10 +10,19 @@
 //! certificate) and hands it back with [`Core::handle_key`]; the sender,
 //! never acked, retries, and the retry is stored.
 //!
+//! The neighbour that sent the envelope checked it, so it holds the key:
+//! the core asks it too ([`Frame::KeyAsk`]); what it answers
+//! ([`Frame::KeyAnswer`], certificates) goes to the driver
+//! ([`Effect::KeyOffered`]), which checks them against the CA before it
+//! hands a key back. A neighbour's own ask reaches the driver as
+//! [`Effect::KeyAsked`], answered with [`Core::answer_key`].
+//!
 //! A key that could not be loaded is asked for again only after
 //! [`KEY_RETRY`]; meanwhile envelopes it signed are refused as from an
 //! unknown origin, so a missing certificate costs one load per half
-//! minute, not one per envelope.
+//! minute, not one per envelope. An envelope whose signature does not
+//! match the keys held may be signed with a renewed key: the key is asked
+//! for again, at most once per [`KEY_RETRY`], before it is refused.
 
 use super::*;
 use crate::wire::RoomWhat;
@@ -29,6 +38,9 @@ pub(super) struct KeyAsks {
     asked: BTreeMap<NodeId, Timestamp>,
     /// The last load failed: when.
     failed: BTreeMap<NodeId, Timestamp>,
+    /// Asked again because a signature matched none of the keys held
+    /// (perhaps a renewed certificate): when.
+    mismatched: BTreeMap<NodeId, Timestamp>,
 }
 
 /// Whether an envelope's signatures can be checked now.
@@ -60,9 +72,53 @@ impl Core {
         self.flush();
     }
 
-    /// Asks for every key `envelope` needs that the check lacks. Only
-    /// nodes of the topology have keys worth asking for.
-    pub(super) fn await_keys(&mut self, envelope: &Envelope, now: Timestamp) -> KeyWait {
+    /// What a neighbour asked of this node's certificates of `node`, and
+    /// what the driver found: sent back to `peer`.
+    pub fn answer_key(&mut self, peer: &NodeId, node: &NodeId, certificates: Vec<Vec<u8>>) {
+        self.send_frame(
+            peer,
+            Lane::Control,
+            &Frame::KeyAnswer {
+                node: node.clone(),
+                certificates,
+            },
+        );
+        self.flush();
+    }
+
+    /// Asks the driver for `origin`'s key, and `peer` (which sent an
+    /// envelope it signed) for its certificates.
+    fn ask_key(&mut self, peer: &NodeId, origin: &NodeId, now: Timestamp) {
+        self.key_asks.asked.insert(origin.clone(), now);
+        self.after.push(Effect::NeedKey(origin.clone()));
+        if peer != origin && self.ix(peer).is_some() {
+            self.send_frame(peer, Lane::Control, &Frame::KeyAsk { node: origin.clone() });
+        }
+    }
+
+    /// An envelope from `peer` whose signature by `origin` matches none of
+    /// the keys held: asked again if not within [`KEY_RETRY`] (true: it
+    /// waits for the sender's retry), else refused (false).
+    pub(super) fn await_renewed_key(&mut self, peer: &NodeId, origin: &NodeId, now: Timestamp) -> bool {
+        if self.ix(origin).is_none() {
+            return false;
+        }
+        if self
+            .key_asks
+            .mismatched
+            .get(origin)
+            .is_some_and(|at| now.since(*at) < KEY_RETRY)
+        {
+            return false;
+        }
+        self.key_asks.mismatched.insert(origin.clone(), now);
+        self.ask_key(peer, origin, now);
+        true
+    }
+
+    /// Asks for every key `envelope` (from `peer`) needs that the check
+    /// lacks. Only nodes of the topology have keys worth asking for.
+    pub(super) fn await_keys(&mut self, peer: &NodeId, envelope: &Envelope, now: Timestamp) -> KeyWait {
         let mut wait = KeyWait::Ready;
         for origin in signers(envelope).into_iter().flatten() {
             if self.check.knows(origin) || self.ix(origin).is_none() {
@@ -73,8 +129,7 @@ impl Core {
                 continue;
             }
             if !recent(self.key_asks.asked.get(origin)) {
-                self.key_asks.asked.insert(origin.clone(), now);
-                self.after.push(Effect::NeedKey(origin.clone()));
+                self.ask_key(peer, origin, now);
             }
             wait = KeyWait::Asked(origin.clone());
         }

@@ -29,7 +29,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::codec::{CodecError, decode_frame, encode_frame};
 use crate::document::{DocumentCheck, NoDocuments};
-use crate::sign::{SignatureCheck, Signer, sign_envelope, verify_envelope};
+use crate::sign::{SignatureCheck, SignatureError, Signer, sign_envelope, verify_envelope};
 use crate::store::{
     AuditEntry, Incident, IncidentState, OrderRecord, OutboxEntry, Record, RollUp, Store, StoredEnvelope, TargetStatus,
     item_name,

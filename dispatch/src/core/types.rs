@@ -52,6 +52,19 @@ pub enum Effect {
     /// with [`Core::handle_key`](super::Core::handle_key). The envelope was
     /// neither stored nor acked; its sender's retry will be.
     NeedKey(NodeId),
+    /// Neighbour `peer` asks for the certificates of `node` this node
+    /// holds: answer with [`Core::answer_key`](super::Core::answer_key)
+    /// (an empty list if none).
+    KeyAsked { peer: NodeId, node: NodeId },
+    /// Neighbour `peer` sent certificates of `node` (DER, newest first),
+    /// as asked: unchecked. The driver checks them against the CA and the
+    /// revocation list, keeps the good ones, and hands `node`'s keys to
+    /// [`Core::handle_key`](super::Core::handle_key).
+    KeyOffered {
+        peer: NodeId,
+        node: NodeId,
+        certificates: Vec<Vec<u8>>,
+    },
     /// A federation document was applied: the core runs on the topology
     /// it describes ([`Core::topology_handle`](super::Core::topology_handle)).
     /// The driver follows: its links (refuse and close nodes no longer

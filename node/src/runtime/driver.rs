@@ -39,7 +39,7 @@ use liandong_dispatch::{Body, Core, Effect, EnvelopeId, Record, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info, warn};
 
-use super::keys::{KeyLoader, LoadedKey};
+use super::keys::{KeyLoader, KeyNews};
 use super::notices::Notices;
 use super::operators::{self, NodeFacts, Subject};
 use super::revocations::RevocationWatch;
@@ -54,7 +54,7 @@ pub const BATCH_INPUTS: usize = 1024;
 enum Input {
     Link(LinkEvent),
     Call(Call),
-    Key(LoadedKey),
+    Key(KeyNews),
     Timeout,
 }
 
@@ -79,7 +79,7 @@ pub(super) struct Driver {
     /// Inputs: frames and link changes, operators' calls, the stop signal.
     pub link_rx: mpsc::Receiver<LinkEvent>,
     pub call_rx: mpsc::Receiver<Call>,
-    pub key_rx: mpsc::Receiver<LoadedKey>,
+    pub key_rx: mpsc::Receiver<KeyNews>,
     pub stop: watch::Receiver<bool>,
     /// When the node started (shown in its status).
     pub started: Timestamp,
@@ -183,6 +183,11 @@ impl Driver {
         match ev {
             LinkEvent::Up { peer } => {
                 info!(%peer, "link up");
+                // Its certificate, checked by the TLS layer: learn its key
+                // (a new neighbour, or one that renewed its certificate).
+                if let Some(der) = self.transport.peer_certificate(&peer) {
+                    self.keys.offer(peer.clone(), peer.clone(), vec![der], now);
+                }
                 self.core.handle_link(&peer, true, now);
             }
             LinkEvent::Down { peer, reason } => {
@@ -199,18 +204,33 @@ impl Driver {
         }
     }
 
-    /// A key the loader read for the core, or why it could not.
-    fn on_key(&mut self, loaded: LoadedKey, now: Timestamp) {
-        match &loaded.key {
-            Ok(key) => {
-                info!(node = %loaded.node, "loaded the key of a node outside this one's branch");
-                self.storage.keep_key(loaded.node.clone(), key.clone());
+    /// What the key loader found: keys for the core (new ones kept for
+    /// cores rebuilt later), or the answer to a neighbour's ask.
+    fn on_key(&mut self, news: KeyNews, now: Timestamp) {
+        match news {
+            KeyNews::Loaded { node, keys: Ok(keys) } => {
+                for key in keys {
+                    if self.storage.holds_key(&node, &key) {
+                        continue;
+                    }
+                    info!(%node, "learned a key of another node");
+                    self.storage.keep_key(node.clone(), key.clone());
+                    self.core.handle_key(&node, Ok(key), now);
+                }
             }
-            Err(reason) => {
-                warn!(node = %loaded.node, %reason, "no valid certificate: its envelopes are refused for now");
+            KeyNews::Loaded {
+                node,
+                keys: Err(reason),
+            } => {
+                warn!(%node, %reason, "no valid certificate held: its envelopes wait for a neighbour's answer");
+                self.core.handle_key(&node, Err(reason), now);
             }
+            KeyNews::Answer {
+                peer,
+                node,
+                certificates,
+            } => self.core.answer_key(&peer, &node, certificates),
         }
-        self.core.handle_key(&loaded.node, loaded.key, now);
     }
 
     /// An operator's request: a question is answered from the core; an act
@@ -256,6 +276,12 @@ impl Driver {
             }
             After::Effect(Effect::Notify(event)) => self.notices.event(event, &self.core, now),
             After::Effect(Effect::NeedKey(node)) => self.keys.load(node),
+            After::Effect(Effect::KeyAsked { peer, node }) => self.keys.answer(peer, node),
+            After::Effect(Effect::KeyOffered {
+                peer,
+                node,
+                certificates,
+            }) => self.keys.offer(peer, node, certificates, now),
             After::Effect(Effect::Reconfigure { version, document }) => self.reconfigure(version, document),
             After::Effect(Effect::Persist(_)) => unreachable!("persists are batched before execution"),
         }

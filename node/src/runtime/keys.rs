@@ -9,10 +9,16 @@
 //! (ancestors and subtree) into the [`Ed25519Keyring`] each core begins
 //! with. Any other origin (a coordination room carries what an invited
 //! unit of another county said; a node added to the federation later)
-//! the core asks for with `Effect::NeedKey`; the [`KeyLoader`] reads that
-//! node's certificate on a blocking thread, off the core's path, and the
-//! driver hands the key back. The one place a certificate file is read
-//! for a key is [`read_node_key`].
+//! the core asks for with `Effect::NeedKey`; the [`KeyLoader`] finds that
+//! node's certificates off the core's path (learned before and kept in
+//! the store, or a file of the federation directory), and the driver
+//! hands the keys back. Meanwhile the core asked the neighbour that sent
+//! the envelope, whose answer (`Effect::KeyOffered`) the loader checks
+//! against the CA and keeps; so does the certificate a neighbour presents
+//! on its link. A node therefore needs no directory of other nodes'
+//! certificates: its own key and certificate, the CA's, and what it
+//! learns. The one place a certificate file is read for a key is
+//! [`read_node_key`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +30,8 @@ use liandong_certs::{
 };
 use liandong_control::clock;
 use liandong_dispatch::{Core, CoreConfig, Ed25519Keyring, Ed25519Signer, Timestamp};
+
+use crate::store::{CERTIFICATES_PER_NODE, Durable};
 use liandong_topology::{NodeId, Topology};
 use tokio::sync::mpsc;
 use tracing::warn;
@@ -84,6 +92,30 @@ impl Credentials {
     /// commit the core is rebuilt; it should not ask again).
     pub fn keep_key(&mut self, node: NodeId, key: Vec<u8>) {
         self.keyring.insert(node, key);
+    }
+
+    /// Adds the keys of the certificates learned before and kept in the
+    /// store (`(node, DER)`, each checked again: one revoked since is left
+    /// out). Returns how many were added.
+    pub fn add_learned(&mut self, kept: Vec<(String, Vec<u8>)>) -> usize {
+        let mut added = 0;
+        for (node, der) in kept {
+            let Ok(node) = NodeId::parse(&node) else { continue };
+            match check_certificate(&self.verifier, &node, &der) {
+                Ok((_, key)) if !self.keyring.holds(&node, &key) => {
+                    self.keyring.insert(node, key);
+                    added += 1;
+                }
+                Ok(_) => {}
+                Err(e) => warn!("a kept certificate is no longer valid: {e}"),
+            }
+        }
+        added
+    }
+
+    /// Whether `key` is one of `node`'s keys already held.
+    pub fn holds_key(&self, node: &NodeId, key: &[u8]) -> bool {
+        self.keyring.holds(node, key)
     }
 
     fn signer(&self) -> Result<Ed25519Signer, NodeError> {
@@ -165,40 +197,190 @@ fn branch_keys(
     keys
 }
 
-/// A key the [`KeyLoader`] read (or why it could not).
-pub(super) struct LoadedKey {
-    pub node: NodeId,
-    pub key: Result<Vec<u8>, String>,
+/// What the [`KeyLoader`] has for the driver.
+pub(super) enum KeyNews {
+    /// `node`'s keys (every certificate held of it, newest first), or why
+    /// none could be had.
+    Loaded {
+        node: NodeId,
+        keys: Result<Vec<Vec<u8>>, String>,
+    },
+    /// The certificates of `node` held here (DER, newest first), for the
+    /// neighbour `peer` that asked.
+    Answer {
+        peer: NodeId,
+        node: NodeId,
+        certificates: Vec<Vec<u8>>,
+    },
 }
 
-/// Reads the certificates of nodes the core asked keys for, each on a
-/// blocking thread, and sends each result to the driver. It keeps no
-/// state of its own: the core asks for a node's key at most once per
-/// half minute.
+/// Finds, checks and keeps other nodes' certificates off the core's path:
+/// the keys the core asks for (from certificates learned before, kept in
+/// the store, or a certificate file of the federation directory where a
+/// node still has one), certificates a neighbour sent or presented on its
+/// link (checked against the CA and the revocation list, then kept), and
+/// the answers to neighbours' asks. Each job is its own task; results go
+/// to the driver. It keeps no state of its own: the core asks for a
+/// node's key at most once per half minute.
 pub(super) struct KeyLoader {
     dir: PathBuf,
     verifier: Arc<Verifier>,
-    done: mpsc::Sender<LoadedKey>,
+    store: Durable,
+    me: NodeId,
+    /// This node's own certificate (DER), for neighbours that ask for it.
+    own: Vec<u8>,
+    done: mpsc::Sender<KeyNews>,
 }
 
-/// Key reads in flight or unreceived at most: each is one node's
-/// certificate, asked at most once per half minute.
+/// Key jobs in flight or unreceived at most: each is one node's
+/// certificates, asked at most once per half minute.
 pub(super) const KEY_QUEUE: usize = 256;
 
 impl KeyLoader {
-    pub fn new(dir: PathBuf, verifier: Arc<Verifier>, done: mpsc::Sender<LoadedKey>) -> KeyLoader {
-        KeyLoader { dir, verifier, done }
+    pub fn new(
+        dir: PathBuf,
+        verifier: Arc<Verifier>,
+        store: Durable,
+        me: NodeId,
+        own: &[CertificateDer<'static>],
+        done: mpsc::Sender<KeyNews>,
+    ) -> KeyLoader {
+        let own = own.first().map(|c| c.as_ref().to_vec()).unwrap_or_default();
+        KeyLoader {
+            dir,
+            verifier,
+            store,
+            me,
+            own,
+            done,
+        }
     }
 
-    /// Starts reading `node`'s certificate.
+    /// Finds `node`'s keys: the certificates of it kept in the store, and
+    /// its file in the federation directory if there is one; each checked.
     pub fn load(&self, node: NodeId) {
-        let (dir, verifier, done) = (self.dir.clone(), self.verifier.clone(), self.done.clone());
-        tokio::task::spawn_blocking(move || {
-            let key = read_node_key(&dir, &verifier, &node);
+        let (dir, verifier, store, done) = (
+            self.dir.clone(),
+            self.verifier.clone(),
+            self.store.clone(),
+            self.done.clone(),
+        );
+        tokio::spawn(async move {
+            let mut keys = Vec::new();
+            let mut why = Vec::new();
+            match store.certificates(&node).await {
+                Ok(held) => {
+                    for der in held {
+                        match check_certificate(&verifier, &node, &der) {
+                            Ok((_, key)) => keys.push(key),
+                            Err(e) => why.push(e),
+                        }
+                    }
+                }
+                Err(e) => why.push(e.to_string()),
+            }
+            let file = dir.clone();
+            let id = node.clone();
+            let v = verifier.clone();
+            match tokio::task::spawn_blocking(move || read_node_key(&file, &v, &id)).await {
+                Ok(Ok(key)) if !keys.contains(&key) => keys.insert(0, key),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => why.push(e),
+                Err(e) => why.push(e.to_string()),
+            }
+            let keys = if keys.is_empty() {
+                Err(format!(
+                    "no valid certificate of {node} is held here ({}); the neighbour that sent its envelope was asked",
+                    why.join("; ")
+                ))
+            } else {
+                Ok(keys)
+            };
             // The driver is gone only when the node stops.
-            let _ = done.blocking_send(LoadedKey { node, key });
+            let _ = done.send(KeyNews::Loaded { node, keys }).await;
         });
     }
+
+    /// Certificates of `node` that `from` sent (or presented on its link):
+    /// each checked against the CA and the revocation list and issued to
+    /// `node`; the good ones are kept and their keys handed to the core.
+    pub fn offer(&self, from: NodeId, node: NodeId, certificates: Vec<Vec<u8>>, now: Timestamp) {
+        let (verifier, store, done) = (self.verifier.clone(), self.store.clone(), self.done.clone());
+        tokio::spawn(async move {
+            let mut keep = Vec::new();
+            let mut keys = Vec::new();
+            for der in certificates.into_iter().take(CERTIFICATES_PER_NODE) {
+                match check_certificate(&verifier, &node, &der) {
+                    Ok((serial, key)) => {
+                        keys.push(key);
+                        keep.push((serial, der));
+                    }
+                    Err(e) => warn!(%from, %node, "a certificate offered is refused: {e}"),
+                }
+            }
+            if keep.is_empty() {
+                return;
+            }
+            if let Err(e) = store.keep_certificates(&node, &keep, now).await {
+                warn!(%node, error = %e, "certificates not kept (they are used until the node restarts)");
+            }
+            let _ = done.send(KeyNews::Loaded { node, keys: Ok(keys) }).await;
+        });
+    }
+
+    /// What this node holds of `node`'s certificates, for `peer` that asked.
+    pub fn answer(&self, peer: NodeId, node: NodeId) {
+        if node == self.me {
+            let certificates = vec![self.own.clone()];
+            let done = self.done.clone();
+            tokio::spawn(async move {
+                let _ = done
+                    .send(KeyNews::Answer {
+                        peer,
+                        node,
+                        certificates,
+                    })
+                    .await;
+            });
+            return;
+        }
+        let (dir, store, done) = (self.dir.clone(), self.store.clone(), self.done.clone());
+        tokio::spawn(async move {
+            let mut certificates = store.certificates(&node).await.unwrap_or_default();
+            let path = dir.join(node.as_str()).join("node.pem");
+            if let Ok(Ok(file)) = tokio::task::spawn_blocking(move || load_certificates(&path)).await
+                && let Some(leaf) = file.first()
+                && !certificates.iter().any(|c| c.as_slice() == leaf.as_ref())
+            {
+                certificates.push(leaf.as_ref().to_vec());
+            }
+            let _ = done
+                .send(KeyNews::Answer {
+                    peer,
+                    node,
+                    certificates,
+                })
+                .await;
+        });
+    }
+}
+
+/// Checks one certificate (DER) of `node`: issued by the CA, in date, not
+/// revoked, and naming that very node. Its serial and Ed25519 key, or why
+/// not.
+fn check_certificate(verifier: &Verifier, node: &NodeId, der: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let chain = [CertificateDer::from(der.to_vec())];
+    let peer = verifier
+        .verify(&chain, UnixTime::now(), Usage::Client)
+        .map_err(|e| format!("certificate of {node}: {e}"))?;
+    if peer.identity != Identity::Node(node.clone()) {
+        return Err(format!(
+            "a certificate of {}, offered as one of node {node}",
+            peer.identity
+        ));
+    }
+    let key = ed25519_public_key(&chain[0]).map_err(|e| format!("certificate of {node}: {e}"))?;
+    Ok((peer.serial.as_bytes().to_vec(), key))
 }
 
 /// Reads node `id`'s certificate in `dir` (`<dir>/<id>/node.pem`), checks

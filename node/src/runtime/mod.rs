@@ -84,8 +84,9 @@ impl Node {
             source,
         })?;
 
-        let creds = Credentials::load(&config.certs, &topology, &me)?;
+        let mut creds = Credentials::load(&config.certs, &topology, &me)?;
         let durable = Durable::open(&config.store, &me, config.store_options.clone()).await?;
+        let learned = creds.add_learned(durable.all_certificates().await?);
         let restored = durable.load().await?;
         let now = clock::now();
         let held = restored.envelopes.len();
@@ -93,6 +94,7 @@ impl Node {
         info!(
             envelopes = held,
             incidents = core.incidents().count(),
+            learned_keys = learned,
             "restored from the store"
         );
 
@@ -146,7 +148,14 @@ impl Node {
         let driver = Driver {
             core,
             revocations: RevocationWatch::new(config.certs.revoked.clone(), creds.verifier.clone()),
-            keys: KeyLoader::new(creds.peers.clone(), creds.verifier.clone(), key_tx),
+            keys: KeyLoader::new(
+                creds.peers.clone(),
+                creds.verifier.clone(),
+                durable.clone(),
+                me.clone(),
+                &creds.chain,
+                key_tx,
+            ),
             storage: Storage::new(durable, creds, topology, me.clone(), config.core.clone()),
             transport,
             control,

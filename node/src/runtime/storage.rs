@@ -117,6 +117,11 @@ impl Storage {
         info!("store recovered: taking new work again");
     }
 
+    /// Whether `key` is one of `node`'s keys already held.
+    pub fn holds_key(&self, node: &NodeId, key: &[u8]) -> bool {
+        self.creds.holds_key(node, key)
+    }
+
     /// Keeps a key the core learned for every core rebuilt from now on.
     pub fn keep_key(&mut self, node: NodeId, key: Vec<u8>) {
         self.creds.keep_key(node, key);

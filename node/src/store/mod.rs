@@ -21,7 +21,9 @@
 //! # Schema
 //! `meta` (key/value: `node`, `schema`, `audit_head`), `envelopes`,
 //! `outbox` (primary key peer + id), `incidents`, `orders`, `targets`
-//! (order + target), `rooms` and `room_log` (room + seq), and `audit`. Every state row keeps its dispatch value
+//! (order + target), `rooms` and `room_log` (room + seq), `audit`, and
+//! `certificates` (other nodes' certificates this node learned, node +
+//! serial; not part of the core's fold, see `certificates.rs`). Every state row keeps its dispatch value
 //! whole as a bincode (serde) blob in `data`, so the schema does not chase
 //! every field; beside it are only the columns an operator or a query
 //! filters on (kind, origin, expiry, owner, state, severity, mode, lane,
@@ -59,6 +61,7 @@
 mod audit;
 mod backend;
 mod batch;
+mod certificates;
 mod chain;
 mod error;
 mod sql;
@@ -76,6 +79,7 @@ use sqlx::migrate::MigrateError;
 use tokio::sync::Mutex;
 
 pub use audit::{AuditCheck, AuditRow};
+pub use certificates::CERTIFICATES_PER_NODE;
 pub use error::{AuditProblem, StoreError, redact_url};
 
 use backend::Backend;
@@ -431,5 +435,6 @@ fn futures_are_send(d: &Durable, node: &NodeId, location: &StoreLocation) {
     send(d.commit(&[], Timestamp(0)));
     send(d.verify_audit());
     send(d.audit_tail(1));
+    send(d.certificates(node));
     send(d.clone().close());
 }

@@ -299,6 +299,16 @@ impl Transport {
         }
     }
 
+    /// The certificate (DER) `peer` presented on its live link, as the TLS
+    /// layer checked it.
+    pub fn peer_certificate(&self, peer: &NodeId) -> Option<Vec<u8>> {
+        let links = lock(&self.shared.links);
+        links
+            .get(peer)
+            .and_then(|l| l.chain.first())
+            .map(|c| c.as_ref().to_vec())
+    }
+
     /// Whether a connection with `peer` is up.
     pub fn is_connected(&self, peer: &NodeId) -> bool {
         self.shared.is_connected(peer)

@@ -69,6 +69,8 @@ impl<'a> Sim<'a> {
                 }
                 // No scenario publishes a federation document yet.
                 Effect::Reconfigure { .. } => {}
+                // Simulated nodes hold every key: nothing is asked.
+                Effect::KeyAsked { .. } | Effect::KeyOffered { .. } => {}
             }
         }
         for p in connects {
