@@ -880,7 +880,7 @@ async fn learned_certificates_are_kept_by_serial_newest_first(db: Db) {
     let old = (vec![1u8; 16], b"old certificate".to_vec());
     let new = (vec![2u8; 16], b"renewed certificate".to_vec());
     store
-        .keep_certificates(&village, &[old.clone()], Timestamp(T0))
+        .keep_certificates(&village, std::slice::from_ref(&old), Timestamp(T0))
         .await
         .unwrap();
     store
