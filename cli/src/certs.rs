@@ -236,6 +236,15 @@ fn issue_operator(
     Ok(())
 }
 
+/// The usage a certificate is checked for outside a connection: an admin's
+/// for signing documents, anyone else's as a client.
+fn usage_of(chain: &[liandong_certs::pki_types::CertificateDer<'_>]) -> Usage {
+    chain
+        .first()
+        .and_then(|leaf| identity_of(leaf).ok())
+        .map_or(Usage::Client, |identity| Usage::of(&identity))
+}
+
 /// A verifier for `dir/ca.pem` with `dir/revoked.toml` (missing: nothing revoked).
 fn verifier_for(dir: &Path) -> anyhow::Result<Verifier> {
     let layout = CaDir::new(dir);
@@ -249,7 +258,7 @@ fn inspect(file: &Path, ca_dir: Option<&Path>) -> anyhow::Result<()> {
     print!("{}", inspect_file(file, now, verifier.as_ref())?);
     if let (Some(verifier), Some(dir)) = (&verifier, ca_dir) {
         let chain = load_certificates(file)?;
-        if let Err(e) = verifier.verify(&chain, UnixTime::now(), Usage::Client) {
+        if let Err(e) = verifier.verify(&chain, UnixTime::now(), usage_of(&chain)) {
             return Err(anyhow!(e))
                 .with_context(|| format!("{} is refused by the CA in {}", file.display(), dir.display()));
         }
@@ -277,13 +286,14 @@ fn revoke(
             let serial = Serial::of_certificate(leaf)
                 .with_context(|| format!("cannot read the serial of {}", path.display()))?;
             // Expired or even revoked certificates may be (re)listed; foreign ones are a mistake.
-            if let Err(e @ VerifyError::ForeignCa { .. }) = verifier.verify(&chain, UnixTime::now(), Usage::Client) {
+            if let Err(e @ VerifyError::ForeignCa { .. }) = verifier.verify(&chain, UnixTime::now(), usage_of(&chain)) {
                 return Err(anyhow!(e))
                     .with_context(|| format!("{} was not issued by the CA in {}", path.display(), ca_dir.display()));
             }
             let subject = identity_of(leaf).ok().map(|identity| match identity {
                 Identity::Node(id) => liandong_certs::identity::node_uri(&id),
                 Identity::Operator { node, name, role } => format!("liandong://operator/{node}/{name} ({role})"),
+                Identity::Admin { name } => format!("liandong://admin/{name}"),
             });
             (serial, subject)
         }
