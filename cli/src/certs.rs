@@ -1,7 +1,10 @@
 //! `liandong certs`: create the federation CA and node certificates, issue
-//! operator certificates, inspect and revoke certificates. Each subcommand
-//! turns its flags into library calls on `liandong_certs`; errors carry the
-//! file they concern.
+//! operator certificates, inspect and revoke certificates; enrolment by
+//! request (`request`, `sign`) and federation admins (`issue-admin`) are in
+//! [`enroll`]. Each subcommand turns its flags into library calls on
+//! `liandong_certs`; errors carry the file they concern.
+
+mod enroll;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -18,6 +21,8 @@ use liandong_certs::{
     VerifyError, identity_of, init_federation, inspect_file, issue_operator_into, load_certificates, rfc3339,
 };
 use liandong_topology::NodeId;
+
+pub use enroll::{IssueAdminArgs, RequestArgs, SignArgs};
 
 #[derive(Subcommand)]
 pub enum CertsCommand {
@@ -65,6 +70,31 @@ pub enum CertsCommand {
         #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=7300))]
         valid_days: u32,
     },
+    /// On a center's machine: make its key (kept here, mode 0600) and a certificate request for
+    /// the CA. For a node, an operator or a federation admin.
+    #[command(after_help = "Examples:\n  \
+        liandong certs request --node 350102 --out /etc/liandong/certs\n  \
+        liandong certs request --operator --node 350102 --name 张伟 --role leader --out ~/liandong\n  \
+        liandong certs request --admin 陈静 --out ~/liandong-admin\n\n\
+        Writes node.key and node.csr (or <name>.key and <name>.csr); never overwrites a key.\n\
+        Send the .csr to the CA; `liandong certs sign` writes node.pem and ca.pem beside it.")]
+    Request(RequestArgs),
+    /// On the CA machine: sign certificate requests (one .csr, or every *.csr under a directory).
+    /// Each certificate is written beside its request with ca.pem. A bad request is reported and
+    /// does not stop the others; the exit code is then 1.
+    #[command(after_help = "Example:\n  \
+        liandong certs sign --ca certs-fuzhou --topology topology/examples/fuzhou.toml requests/\n\n\
+        Signs requests/*/node.csr into requests/*/node.pem (and ca.pem); a certificate already\n\
+        there for the same key is kept. --renew replaces one for another key of the same identity,\n\
+        keeping the old as node.<serial>.pem.")]
+    Sign(SignArgs),
+    /// Issue a federation admin's key and certificate: it signs the federation document and is
+    /// refused on every node and control port.
+    #[command(
+        after_help = "Example:\n  liandong certs issue-admin --ca certs-fuzhou --name 陈静\n\n\
+        Writes certs-fuzhou/admins/陈静.pem and 陈静.key (mode 0600)."
+    )]
+    IssueAdmin(IssueAdminArgs),
     /// Print a readable summary of a certificate; with --ca, also verify it against that CA and its
     /// revocation list. Exits with an error if --ca is given and the certificate is refused.
     #[command(
@@ -120,6 +150,9 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<()> {
             topology,
             valid_days,
         } => issue_operator(&ca, &node, &name, role, topology.as_deref(), valid_days),
+        CertsCommand::Request(args) => enroll::request(&args),
+        CertsCommand::Sign(args) => enroll::sign(&args),
+        CertsCommand::IssueAdmin(args) => enroll::issue_admin(&args),
         CertsCommand::Inspect { file, ca } => inspect(&file, ca.as_deref()),
         CertsCommand::Revoke {
             ca,
@@ -136,16 +169,7 @@ fn init(topology_path: &Path, out: &Path, valid_days: u32) -> anyhow::Result<()>
     let topology = crate::topology::load(topology_path)?;
     let nodes: Vec<(NodeId, String)> = topology.nodes().map(|n| (n.id.clone(), n.name.clone())).collect();
 
-    let target = if std::io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    };
-    let bar = ProgressBar::with_draw_target(Some(nodes.len() as u64), target);
-    if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} nodes ({eta} left)") {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_prefix("issuing");
+    let bar = progress_bar(nodes.len(), "issuing", "nodes");
     let validity = Validity::days_from(OffsetDateTime::now_utc(), valid_days);
     let result = init_federation(out, topology.name(), &nodes, validity, &|_| bar.inc(1));
     bar.finish_and_clear();
@@ -200,6 +224,22 @@ fn init(topology_path: &Path, out: &Path, valid_days: u32) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// A progress bar over `len` items on a terminal's stderr (hidden otherwise).
+fn progress_bar(len: usize, doing: &'static str, items: &str) -> ProgressBar {
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(len as u64), target);
+    let template = format!("{{prefix}} [{{bar:40}}] {{pos}}/{{len}} {items} ({{eta}} left)");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(doing);
+    bar
 }
 
 fn issue_operator(
