@@ -66,7 +66,12 @@ fn tamper_signature(pem: &str) -> String {
 #[test]
 fn a_center_requests_the_ca_signs_and_the_key_never_moves() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = ca(dir.path());
+    let ca = dir.path().join("ca");
+    let init = ok(&["certs", "init", "--topology", DEMO, "--out", arg(&ca), "--ca-only"]);
+    assert!(init.contains("no node keys made"), "{init}");
+    assert!(ca.join("ca.pem").exists() && ca.join("revoked.toml").exists());
+    assert_eq!(mode(&ca.join("ca.key")), 0o600);
+    assert!(!ca.join("nodes").exists(), "--ca-only makes no node keys");
     let center = dir.path().join("center");
     let out = ok(&["certs", "request", "--node", "350102", "--out", arg(&center)]);
     assert!(

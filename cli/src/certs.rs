@@ -27,11 +27,14 @@ pub use enroll::{IssueAdminArgs, RequestArgs, SignArgs};
 #[derive(Subcommand)]
 pub enum CertsCommand {
     /// Create the federation CA (if the directory has none) and a certificate for every node of a
-    /// topology that lacks one. Rerun it after adding nodes: existing certificates are kept.
+    /// topology that lacks one (keys made here: for demos and tests). Rerun it after adding nodes:
+    /// existing certificates are kept. With --ca-only, only the CA: centers then enrol by request.
     #[command(
-        after_help = "Example:\n  liandong certs init --topology topology/examples/fuzhou.toml --out certs-fuzhou\n\n\
+        after_help = "Examples:\n  liandong certs init --topology topology/examples/fuzhou.toml --out certs-fuzhou\n  \
+        liandong certs init --topology topology/examples/fuzhou.toml --out certs-fuzhou --ca-only\n\n\
         Then copy certs-fuzhou/nodes/<id>/ (node.pem, node.key, ca.pem) to each center's machine,\n\
-        and keep certs-fuzhou/ca.key on an offline machine."
+        or, with --ca-only, have each center run `liandong certs request` and sign the requests\n\
+        with `liandong certs sign`. Keep certs-fuzhou/ca.key on an offline machine."
     )]
     Init {
         /// The topology file naming the federation and its nodes.
@@ -43,6 +46,10 @@ pub enum CertsCommand {
         /// Validity of newly issued node certificates, in days.
         #[arg(long, default_value_t = 730, value_parser = clap::value_parser!(u32).range(1..=7300))]
         valid_days: u32,
+        /// Create (or check) the CA and the revocation list only, no node keys: each center makes its
+        /// own with `liandong certs request`.
+        #[arg(long)]
+        ca_only: bool,
     },
     /// Issue a certificate for an operator or leader working at a node.
     #[command(
@@ -141,7 +148,8 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<()> {
             topology,
             out,
             valid_days,
-        } => init(&topology, &out, valid_days),
+            ca_only,
+        } => init(&topology, &out, valid_days, ca_only),
         CertsCommand::IssueOperator {
             ca,
             node,
@@ -164,10 +172,14 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<()> {
     }
 }
 
-fn init(topology_path: &Path, out: &Path, valid_days: u32) -> anyhow::Result<()> {
+fn init(topology_path: &Path, out: &Path, valid_days: u32, ca_only: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let topology = crate::topology::load(topology_path)?;
-    let nodes: Vec<(NodeId, String)> = topology.nodes().map(|n| (n.id.clone(), n.name.clone())).collect();
+    let nodes: Vec<(NodeId, String)> = if ca_only {
+        Vec::new()
+    } else {
+        topology.nodes().map(|n| (n.id.clone(), n.name.clone())).collect()
+    };
 
     let bar = progress_bar(nodes.len(), "issuing", "nodes");
     let validity = Validity::days_from(OffsetDateTime::now_utc(), valid_days);
@@ -195,6 +207,15 @@ fn init(topology_path: &Path, out: &Path, valid_days: u32) -> anyhow::Result<()>
             out.display(),
             summary.ca_serial
         );
+    }
+    if ca_only {
+        println!(
+            "no node keys made: each center runs `liandong certs request`, then `liandong certs sign --ca {}` signs \
+             the requests; the revocation list is {}",
+            out.display(),
+            layout.revocations().display()
+        );
+        return Ok(());
     }
     println!(
         "issued {} node certificates, kept {} existing, in {:.1} s",
