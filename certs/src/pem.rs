@@ -1,6 +1,7 @@
 //! Reading certificates and keys from PEM files, and creating the private
 //! directories they live in. Nothing here writes a certificate or a key
-//! (see [`crate::fsutil`]); a key file that others may read is refused.
+//! (writes go through the private `fsutil`); a key file that others may
+//! read is refused.
 
 use std::fs::{self, DirBuilder};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
