@@ -164,7 +164,15 @@ fn init_refuses_an_invalid_topology_with_its_problem() {
 
 #[test]
 fn every_certs_command_has_help_with_an_example() {
-    for cmd in ["init", "issue-operator", "inspect", "revoke"] {
+    for cmd in [
+        "init",
+        "request",
+        "sign",
+        "issue-operator",
+        "issue-admin",
+        "inspect",
+        "revoke",
+    ] {
         let help = liandong(&["certs", cmd, "--help"]);
         assert!(help.status.success());
         assert!(stdout(&help).contains("Example"), "certs {cmd} --help has no example");

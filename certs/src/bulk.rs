@@ -1,5 +1,7 @@
-//! `certs init` and `certs issue-operator`: filling a federation directory
-//! (layout in [`crate::layout`]).
+//! `certs init`, `certs issue-operator` and `certs issue-admin`: filling a
+//! federation directory (layout in [`crate::layout`]) with keys made at the
+//! CA. Enrolment by request, where keys never leave the centers, is
+//! [`crate::enroll`].
 //!
 //! [`init_federation`] is an idempotent top-up: it creates the CA if the
 //! directory has none (or loads it), then issues a certificate for every node
@@ -322,6 +324,24 @@ impl Job<'_> {
             Err(e) => Err(stale(e.to_string())),
         }
     }
+}
+
+/// Issues a federation admin's certificate and writes it to
+/// `dir/admins/<name>.pem` and `.key` (0600). Refuses to overwrite an
+/// existing certificate for the same name. Returns the certificate and the
+/// two paths.
+pub fn issue_admin_into(
+    dir: &Path,
+    ca: &FederationCa,
+    name: &str,
+    validity: Validity,
+) -> Result<(IssuedCert, PathBuf, PathBuf), CertError> {
+    let issued = ca.issue_admin(name, validity)?;
+    let layout = CaDir::new(dir);
+    create_dir(&layout.admin_dir())?;
+    let (cert_path, key_path) = (layout.admin_cert(name), layout.admin_key(name));
+    issued.write(&cert_path, &key_path)?;
+    Ok((issued, cert_path, key_path))
 }
 
 /// Issues an operator certificate and writes it to

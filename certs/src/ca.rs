@@ -1,28 +1,39 @@
-//! The federation CA: generating, saving and loading it, and issuing node and
-//! operator certificates. Also the PEM loaders every other module uses.
+//! The federation CA: generating, saving and loading it, and issuing
+//! certificates: node, operator and admin certificates with a key made here
+//! (`certs init`, `issue-operator`, `issue-admin`), or a certificate for a
+//! key the CA never sees (a request, see [`crate::enroll`]). What a
+//! certificate of each identity carries (names, usages) is decided here
+//! alone, never taken from a request.
 
 use std::fmt;
-use std::fs::{self, DirBuilder};
-use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::Path;
 
 use liandong_topology::NodeId;
 use rcgen::string::Ia5String;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ED25519, SanType, SerialNumber,
+    KeyUsagePurpose, PKCS_ED25519, PublicKeyData, SanType, SerialNumber,
 };
-use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
 use x509_parser::certificate::X509Certificate;
 
+pub use crate::error::CertError;
 use crate::fsutil::{self, KEY_MODE, PUBLIC_MODE, Replace};
-use crate::identity::{Identity, OperatorNameError, Role, SERVER_NAME_SUFFIX, validate_operator_name};
+use crate::identity::{Identity, Role, SERVER_NAME_SUFFIX, validate_name};
+use crate::keys::{Ed25519PublicKey, generate_key_pair};
 use crate::layout::CaDir;
-use crate::rfc3339;
-use crate::serial::{RngError, Serial};
+pub(crate) use crate::pem::{create_dir, create_parent};
+pub use crate::pem::{load_ca_certificate, load_certificates, load_private_key};
+use crate::serial::Serial;
+
+/// The id-kp-documentSigning OID (RFC 9336, 1.3.6.1.5.5.7.3.36): the one
+/// extended key usage of a federation admin's certificate.
+pub const EKU_DOCUMENT_SIGNING: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 3, 36];
+/// Organizational unit of admin certificates (node and operator
+/// certificates carry their node id there).
+pub const ADMIN_OU: &str = "federation admins";
 
 /// Suffix of the CA's common name: `"<federation> Liandong CA"`.
 pub const CA_CN_SUFFIX: &str = " Liandong CA";
@@ -30,140 +41,6 @@ pub const CA_CN_SUFFIX: &str = " Liandong CA";
 pub const CA_VALIDITY_DAYS: u32 = 7305;
 /// Longest federation name (the CA common name must stay within 64 characters).
 pub const MAX_FEDERATION_NAME_CHARS: usize = 64 - CA_CN_SUFFIX.len();
-
-/// Everything that can go wrong creating, loading, issuing or writing
-/// certificates and keys. Messages name the file, node or serial involved.
-#[derive(Debug, thiserror::Error)]
-pub enum CertError {
-    /// A file that must exist does not.
-    #[error("{} does not exist", .path.display())]
-    Missing {
-        /// The missing file.
-        path: PathBuf,
-    },
-    /// A file exists but cannot be read.
-    #[error("cannot read {}: {source}", .path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: io::Error,
-    },
-    /// A file or directory cannot be written.
-    #[error("cannot write {}: {source}", .path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: io::Error,
-    },
-    /// Refusing to replace an existing file (the CA, an issued certificate).
-    #[error("{} already exists; refusing to overwrite it", .path.display())]
-    AlreadyExists {
-        /// The existing file.
-        path: PathBuf,
-    },
-    /// The file is not PEM, or has no block of the expected kind.
-    #[error("{}: {reason}", .path.display())]
-    BadPem {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A certificate that cannot be parsed or used.
-    #[error("{}: not a usable certificate: {reason}", .path.display())]
-    BadCertificate {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A private key that cannot be parsed or used.
-    #[error("{}: not a usable private key: {reason}", .path.display())]
-    BadKey {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A private key file that group or others can access.
-    #[error("{} can be accessed by other users (mode {mode:03o}); run `chmod 600 {}`", .path.display(), .path.display())]
-    KeyReadableByOthers {
-        /// The key file.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
-    /// The key does not belong to the certificate next to it.
-    #[error("the key in {} does not belong to the certificate in {}", .key.display(), .cert.display())]
-    KeyMismatch {
-        /// The certificate file.
-        cert: PathBuf,
-        /// The key file.
-        key: PathBuf,
-    },
-    /// A certificate expected to be the federation CA is not one.
-    #[error("{} is not a Liandong federation CA: {reason}", .path.display())]
-    NotFederationCa {
-        /// The certificate file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A federation name that cannot go into the CA certificate.
-    #[error("federation name {name:?} is not usable: {reason}")]
-    BadFederationName {
-        /// The name given.
-        name: String,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// `not_after` is not after `not_before`.
-    #[error("validity ends ({}) before it starts ({})", rfc3339(*.not_after), rfc3339(*.not_before))]
-    BadValidity {
-        /// Start.
-        not_before: OffsetDateTime,
-        /// End.
-        not_after: OffsetDateTime,
-    },
-    /// An operator name that cannot go into a certificate.
-    #[error(transparent)]
-    OperatorName(#[from] OperatorNameError),
-    /// rcgen refused to build or sign the certificate.
-    #[error("cannot build the certificate for {subject}: {source}")]
-    Generate {
-        /// Who the certificate was for.
-        subject: String,
-        /// rcgen's reason.
-        source: rcgen::Error,
-    },
-    /// The system random generator failed.
-    #[error(transparent)]
-    Rng(#[from] RngError),
-}
-
-impl CertError {
-    fn read(path: &Path, source: io::Error) -> CertError {
-        match source.kind() {
-            io::ErrorKind::NotFound => CertError::Missing { path: path.to_owned() },
-            _ => CertError::Read {
-                path: path.to_owned(),
-                source,
-            },
-        }
-    }
-
-    fn write(path: &Path, source: io::Error) -> CertError {
-        match source.kind() {
-            io::ErrorKind::AlreadyExists => CertError::AlreadyExists { path: path.to_owned() },
-            _ => CertError::Write {
-                path: path.to_owned(),
-                source,
-            },
-        }
-    }
-}
 
 /// When a certificate is valid. Explicit so tests (and ops) can make
 /// certificates that are expired or not yet valid.
@@ -215,7 +92,7 @@ pub struct IssuedCert {
     pub cert_pem: String,
     /// The certificate, DER (what rustls takes).
     pub cert_der: CertificateDer<'static>,
-    /// The private key, PKCS#8 PEM. Secret: write it only with [`IssuedCert::write`].
+    /// The private key, PKCS#8 v1 PEM (RFC 8410). Secret: write it only with [`IssuedCert::write`].
     pub key_pem: String,
     /// The certificate's serial number.
     pub serial: Serial,
@@ -276,24 +153,6 @@ impl IssuedCert {
     }
 }
 
-/// Creates the parent directory of `path` with mode 0700 if it is missing
-/// (directories here hold private keys).
-pub(crate) fn create_parent(path: &Path) -> Result<(), CertError> {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => create_dir(parent),
-        _ => Ok(()),
-    }
-}
-
-pub(crate) fn create_dir(dir: &Path) -> Result<(), CertError> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| CertError::write(dir, e))
-}
-
-/// The federation's certificate authority: its certificate and signing key.
 ///
 /// Only the machine that issues certificates holds this; nodes hold the CA
 /// certificate alone (see [`load_ca_certificate`]).
@@ -355,25 +214,29 @@ fn check_federation_name(name: &str) -> Result<(), CertError> {
     Ok(())
 }
 
-fn generate_key(subject: &str) -> Result<KeyPair, CertError> {
-    KeyPair::generate_for(&PKCS_ED25519).map_err(|source| CertError::Generate {
-        subject: subject.to_owned(),
-        source,
-    })
-}
-
 impl FederationCa {
     /// Generates a new CA for `federation` (e.g. "福州" or "Jiangsu"): an
     /// Ed25519 key and a self-signed certificate with CN
     /// `"<federation> Liandong CA"`, basic constraints CA (no intermediates
-    /// below it), key usage keyCertSign + cRLSign.
+    /// below it), key usage keyCertSign + cRLSign. The key is written as
+    /// PKCS#8 v1 by [`FederationCa::save`].
     pub fn generate(federation: &str, validity: Validity) -> Result<FederationCa, CertError> {
+        let key = generate_key_pair(&format!("{federation}{CA_CN_SUFFIX}"))?;
+        FederationCa::generate_with_key(federation, validity, key)
+    }
+
+    /// [`FederationCa::generate`] with a given key (tests: a v2 key as
+    /// earlier versions wrote it).
+    pub(crate) fn generate_with_key(
+        federation: &str,
+        validity: Validity,
+        key: KeyPair,
+    ) -> Result<FederationCa, CertError> {
         check_federation_name(federation)?;
         let validity = validity.check()?;
         let serial = Serial::random()?;
         let params = ca_params(federation, validity, &serial);
         let subject = format!("{federation}{CA_CN_SUFFIX}");
-        let key = generate_key(&subject)?;
         let cert = params
             .self_signed(&key)
             .map_err(|source| CertError::Generate { subject, source })?;
@@ -522,20 +385,7 @@ impl FederationCa {
     /// `<id>.node.liandong`), CN = `display_name` (any script; the id if
     /// empty), O = federation, OU = id, EKU serverAuth + clientAuth, not a CA.
     pub fn issue_node(&self, id: &NodeId, display_name: &str, validity: Validity) -> Result<IssuedCert, CertError> {
-        let identity = Identity::Node(id.clone());
-        let cn = if display_name.trim().is_empty() {
-            id.as_str()
-        } else {
-            display_name
-        };
-        let dns = format!("{id}{SERVER_NAME_SUFFIX}");
-        self.issue(
-            identity,
-            cn,
-            &[ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth],
-            Some(dns),
-            validity,
-        )
+        self.issue_with_new_key(&Identity::Node(id.clone()), display_name, validity)
     }
 
     /// Issues an operator certificate: URI SANs
@@ -549,29 +399,120 @@ impl FederationCa {
         role: Role,
         validity: Validity,
     ) -> Result<IssuedCert, CertError> {
-        validate_operator_name(name)?;
         let identity = Identity::Operator {
             node: node.clone(),
             name: name.to_owned(),
             role,
         };
-        self.issue(identity, name, &[ExtendedKeyUsagePurpose::ClientAuth], None, validity)
+        self.issue_with_new_key(&identity, "", validity)
     }
 
-    fn issue(
+    /// Issues a federation admin's certificate: URI SAN
+    /// `liandong://admin/<percent-encoded name>`, CN = name, O = federation,
+    /// OU = [`ADMIN_OU`], EKU id-kp-documentSigning only
+    /// ([`EKU_DOCUMENT_SIGNING`]): it signs the federation document, and no
+    /// node accepts it on a connection.
+    pub fn issue_admin(&self, name: &str, validity: Validity) -> Result<IssuedCert, CertError> {
+        self.issue_with_new_key(&Identity::Admin { name: name.to_owned() }, "", validity)
+    }
+
+    /// Certifies `key` for `identity`: what signing a request does. The
+    /// certificate is built from the identity alone (as [`Self::issue_node`],
+    /// [`Self::issue_operator`] and [`Self::issue_admin`] build theirs);
+    /// `display_name` is a node's common name (the id if empty) and is
+    /// ignored for people, whose common name is their name.
+    pub fn certify(
         &self,
-        identity: Identity,
-        cn: &str,
-        ekus: &[ExtendedKeyUsagePurpose],
-        dns: Option<String>,
+        identity: &Identity,
+        key: &Ed25519PublicKey,
+        display_name: &str,
         validity: Validity,
-    ) -> Result<IssuedCert, CertError> {
+    ) -> Result<SignedCert, CertError> {
+        let subject = identity.to_string();
         let validity = validity.check()?;
         let serial = Serial::random()?;
-        let subject = identity.to_string();
+        let params = self.leaf_params(identity, display_name, validity, &serial)?;
+        let cert = params
+            .signed_by(key, &self.issuer)
+            .map_err(|source| CertError::Generate { subject, source })?;
+        Ok(SignedCert {
+            cert_pem: cert.pem(),
+            cert_der: cert.der().clone(),
+            serial,
+            identity: identity.clone(),
+            not_before: validity.not_before,
+            not_after: validity.not_after,
+        })
+    }
+
+    fn issue_with_new_key(
+        &self,
+        identity: &Identity,
+        display_name: &str,
+        validity: Validity,
+    ) -> Result<IssuedCert, CertError> {
+        let key = generate_key_pair(&identity.to_string())?;
+        let public = Ed25519PublicKey::from_slice(key.der_bytes()).ok_or_else(|| CertError::UnusableKey {
+            reason: "the generated public key is not 32 bytes".into(),
+        })?;
+        let signed = self.certify(identity, &public, display_name, validity)?;
+        Ok(IssuedCert {
+            cert_pem: signed.cert_pem,
+            cert_der: signed.cert_der,
+            key_pem: key.serialize_pem(),
+            key_der: key.serialize_der(),
+            serial: signed.serial,
+            identity: signed.identity,
+            not_before: signed.not_before,
+            not_after: signed.not_after,
+        })
+    }
+
+    /// The parameters of a leaf certificate for `identity`: the one place
+    /// that decides names, SANs and usages. Node: CN = display name (or
+    /// the id), OU = id, URI + DNS SANs, EKU serverAuth + clientAuth.
+    /// Operator: CN = name, OU = node id, EKU clientAuth. Admin: CN = name,
+    /// OU = [`ADMIN_OU`], EKU documentSigning. All: O = federation, key
+    /// usage digitalSignature, not a CA, the authority key identifier.
+    fn leaf_params(
+        &self,
+        identity: &Identity,
+        display_name: &str,
+        validity: Validity,
+        serial: &Serial,
+    ) -> Result<CertificateParams, CertError> {
         let generate = |source| CertError::Generate {
-            subject: subject.clone(),
+            subject: identity.to_string(),
             source,
+        };
+        let (cn, ou, ekus, dns) = match identity {
+            Identity::Node(id) => {
+                let cn = if display_name.trim().is_empty() {
+                    id.as_str()
+                } else {
+                    display_name
+                };
+                (
+                    cn,
+                    id.as_str(),
+                    vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth],
+                    Some(format!("{id}{SERVER_NAME_SUFFIX}")),
+                )
+            }
+            Identity::Operator { node, name, .. } => {
+                validate_name(name)?;
+                (
+                    name.as_str(),
+                    node.as_str(),
+                    vec![ExtendedKeyUsagePurpose::ClientAuth],
+                    None,
+                )
+            }
+            Identity::Admin { name } => {
+                validate_name(name)?;
+                let eku = ExtendedKeyUsagePurpose::Other(EKU_DOCUMENT_SIGNING.to_vec());
+                (name.as_str(), ADMIN_OU, vec![eku], None)
+            }
         };
 
         let mut params = CertificateParams::default();
@@ -580,12 +521,10 @@ impl FederationCa {
         params
             .distinguished_name
             .push(DnType::OrganizationName, self.federation.as_str());
-        params
-            .distinguished_name
-            .push(DnType::OrganizationalUnitName, identity.node().as_str());
+        params.distinguished_name.push(DnType::OrganizationalUnitName, ou);
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = ekus.to_vec();
+        params.extended_key_usages = ekus;
         params.use_authority_key_identifier_extension = true;
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
@@ -600,20 +539,26 @@ impl FederationCa {
                 .subject_alt_names
                 .push(SanType::DnsName(Ia5String::try_from(dns).map_err(generate)?));
         }
-
-        let key = generate_key(&subject)?;
-        let cert = params.signed_by(&key, &self.issuer).map_err(generate)?;
-        Ok(IssuedCert {
-            cert_pem: cert.pem(),
-            cert_der: cert.der().clone(),
-            key_pem: key.serialize_pem(),
-            key_der: key.serialize_der(),
-            serial,
-            identity,
-            not_before: validity.not_before,
-            not_after: validity.not_after,
-        })
+        Ok(params)
     }
+}
+
+/// A certificate the CA signed for a key it never saw (a request's): no
+/// private key travels with it.
+#[derive(Clone, Debug)]
+pub struct SignedCert {
+    /// The certificate, PEM.
+    pub cert_pem: String,
+    /// The certificate, DER.
+    pub cert_der: CertificateDer<'static>,
+    /// Its serial number.
+    pub serial: Serial,
+    /// The identity in its SANs.
+    pub identity: Identity,
+    /// Start of validity.
+    pub not_before: OffsetDateTime,
+    /// End of validity.
+    pub not_after: OffsetDateTime,
 }
 
 pub(crate) fn common_name(cert: &X509Certificate<'_>) -> Option<String> {
@@ -630,70 +575,6 @@ pub(crate) fn validity_of(cert: &X509Certificate<'_>) -> Validity {
         not_before: at(cert.validity().not_before.timestamp()),
         not_after: at(cert.validity().not_after.timestamp()),
     }
-}
-
-fn pem_error(path: &Path, what: &str, e: pem::Error) -> CertError {
-    match e {
-        pem::Error::Io(source) => CertError::read(path, source),
-        pem::Error::NoItemsFound => CertError::BadPem {
-            path: path.to_owned(),
-            reason: format!("no {what} PEM block found"),
-        },
-        other => CertError::BadPem {
-            path: path.to_owned(),
-            reason: format!("bad PEM: {other}"),
-        },
-    }
-}
-
-/// Reads every `CERTIFICATE` block of a PEM file (leaf first). Fails if there is none.
-pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, CertError> {
-    let bytes = fs::read(path).map_err(|e| CertError::read(path, e))?;
-    let certs = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem_error(path, "CERTIFICATE", e))?;
-    if certs.is_empty() {
-        return Err(pem_error(path, "CERTIFICATE", pem::Error::NoItemsFound));
-    }
-    Ok(certs)
-}
-
-/// Reads the single certificate of a CA file and checks it is a CA.
-pub fn load_ca_certificate(path: &Path) -> Result<CertificateDer<'static>, CertError> {
-    let mut certs = load_certificates(path)?;
-    if certs.len() != 1 {
-        return Err(CertError::NotFederationCa {
-            path: path.to_owned(),
-            reason: format!("expected one certificate, found {}", certs.len()),
-        });
-    }
-    let cert = certs.remove(0);
-    let (_, x509) = x509_parser::parse_x509_certificate(&cert).map_err(|e| CertError::BadCertificate {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })?;
-    if !x509.is_ca() {
-        return Err(CertError::NotFederationCa {
-            path: path.to_owned(),
-            reason: "it is not a CA certificate".into(),
-        });
-    }
-    Ok(cert)
-}
-
-/// Reads a private key, refusing a file that group or others may access
-/// (like ssh does): a key that has leaked must be treated as compromised.
-pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, CertError> {
-    let meta = fs::metadata(path).map_err(|e| CertError::read(path, e))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(CertError::KeyReadableByOthers {
-            path: path.to_owned(),
-            mode,
-        });
-    }
-    let bytes = fs::read(path).map_err(|e| CertError::read(path, e))?;
-    PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| pem_error(path, "PRIVATE KEY", e))
 }
 
 #[cfg(test)]

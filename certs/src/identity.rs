@@ -1,9 +1,12 @@
-//! Who a certificate speaks for, read from its `liandong://` URI SANs.
+//! Who a certificate (or a certificate request) speaks for, read from its
+//! `liandong://` URI SANs.
 //!
 //! A node certificate carries exactly one `liandong://node/<id>`. An operator
 //! certificate carries `liandong://operator/<node-id>/<name>` plus
-//! `liandong://role/<operator|leader>`. SAN URIs are IA5 (ASCII) strings, so
-//! the operator name is percent-encoded as UTF-8 (`张伟` becomes
+//! `liandong://role/<operator|leader>`. A federation admin's certificate
+//! carries `liandong://admin/<name>`: it signs the federation document and
+//! never identifies a peer on a connection. SAN URIs are IA5 (ASCII)
+//! strings, so a person's name is percent-encoded as UTF-8 (`张伟` becomes
 //! `%E5%BC%A0%E4%BC%9F`) and decoded when read back. SANs with other schemes
 //! (and DNS names) are ignored here; they never confer an identity.
 
@@ -20,8 +23,10 @@ use x509_parser::extensions::GeneralName;
 pub const SCHEME_PREFIX: &str = "liandong://";
 /// DNS suffix of the TLS server name used to dial a node: `<id>.node.liandong`.
 pub const SERVER_NAME_SUFFIX: &str = ".node.liandong";
-/// Most characters an operator name may have.
-pub const MAX_OPERATOR_NAME_CHARS: usize = 64;
+/// Most characters a person's name (operator or admin) may have.
+pub const MAX_NAME_CHARS: usize = 64;
+/// The former name of [`MAX_NAME_CHARS`], from when only operators had names.
+pub const MAX_OPERATOR_NAME_CHARS: usize = MAX_NAME_CHARS;
 
 /// What an operator certificate allows its holder to do at its node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -67,8 +72,9 @@ impl FromStr for Role {
 
 /// The identity a certificate carries.
 ///
-/// Serialized (serde) as `{ node = "350102" }` or
-/// `{ operator = { node = "350102", name = "张伟", role = "leader" } }`.
+/// Serialized (serde) as `{ node = "350102" }`,
+/// `{ operator = { node = "350102", name = "张伟", role = "leader" } }` or
+/// `{ admin = { name = "陈静" } }`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Identity {
@@ -83,14 +89,32 @@ pub enum Identity {
         /// What the operator may do.
         role: Role,
     },
+    /// A federation admin (`liandong://admin/<name>`): signs the federation
+    /// document. Never a peer: nodes refuse this certificate on every port.
+    Admin {
+        /// The admin's name as people write it (UTF-8).
+        name: String,
+    },
 }
 
 impl Identity {
-    /// The node this identity belongs to (itself, or the operator's node).
-    pub fn node(&self) -> &NodeId {
+    /// The node this identity belongs to (itself, or the operator's node);
+    /// none for a federation admin, who belongs to the whole federation.
+    pub fn node(&self) -> Option<&NodeId> {
         match self {
-            Identity::Node(id) => id,
-            Identity::Operator { node, .. } => node,
+            Identity::Node(id) => Some(id),
+            Identity::Operator { node, .. } => Some(node),
+            Identity::Admin { .. } => None,
+        }
+    }
+
+    /// The stem of this identity's file names: `node` for a node
+    /// (`node.key`, `node.csr`, `node.pem`), the person's name otherwise
+    /// (`张伟.key`...). Names never contain '/' (see [`validate_name`]).
+    pub fn file_stem(&self) -> &str {
+        match self {
+            Identity::Node(_) => "node",
+            Identity::Operator { name, .. } | Identity::Admin { name } => name,
         }
     }
 
@@ -104,6 +128,7 @@ impl Identity {
                     role_uri(*role),
                 ]
             }
+            Identity::Admin { name } => vec![admin_uri(name)],
         }
     }
 }
@@ -113,6 +138,7 @@ impl fmt::Display for Identity {
         match self {
             Identity::Node(id) => write!(f, "node {id}"),
             Identity::Operator { node, name, role } => write!(f, "{role} {name} at node {node}"),
+            Identity::Admin { name } => write!(f, "federation admin {name}"),
         }
     }
 }
@@ -122,18 +148,24 @@ pub fn node_uri(id: &NodeId) -> String {
     format!("{SCHEME_PREFIX}node/{id}")
 }
 
+/// `liandong://admin/<percent-encoded name>`.
+pub fn admin_uri(name: &str) -> String {
+    format!("{SCHEME_PREFIX}admin/{}", percent_encode(name))
+}
+
 fn role_uri(role: Role) -> String {
     format!("{SCHEME_PREFIX}role/{role}")
 }
 
-/// Why an operator name cannot go into a certificate.
+/// Why a person's name (an operator's or an admin's) cannot go into a
+/// certificate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OperatorNameError {
+pub enum NameError {
     /// The name is empty.
-    #[error("operator name is empty")]
+    #[error("the name is empty")]
     Empty,
-    /// More than [`MAX_OPERATOR_NAME_CHARS`] characters.
-    #[error("operator name {name:?} has {chars} characters; at most {MAX_OPERATOR_NAME_CHARS} are allowed")]
+    /// More than [`MAX_NAME_CHARS`] characters.
+    #[error("the name {name:?} has {chars} characters; at most {MAX_NAME_CHARS} are allowed")]
     TooLong {
         /// The name given.
         name: String,
@@ -141,39 +173,48 @@ pub enum OperatorNameError {
         chars: usize,
     },
     /// Contains '/', which would split the SAN path and the file path.
-    #[error("operator name {0:?} contains '/'")]
+    #[error("the name {0:?} contains '/'")]
     Slash(String),
     /// Contains a control character (newline, tab, NUL...).
-    #[error("operator name {0:?} contains a control character")]
+    #[error("the name {0:?} contains a control character")]
     Control(String),
     /// Starts or ends with whitespace, almost always a typing accident.
-    #[error("operator name {0:?} starts or ends with whitespace")]
+    #[error("the name {0:?} starts or ends with whitespace")]
     Whitespace(String),
 }
 
-/// Checks an operator name: 1 to 64 characters, no '/', no control
-/// characters, no surrounding whitespace. Any script is fine (张伟, Zhang Wei).
-pub fn validate_operator_name(name: &str) -> Result<(), OperatorNameError> {
+/// The former name of [`NameError`], from when only operators had names.
+pub type OperatorNameError = NameError;
+
+/// Checks a person's name, an operator's or an admin's: 1 to 64 characters,
+/// no '/' (the name is also a file name), no control characters, no
+/// surrounding whitespace. Any script is fine (张伟, Zhang Wei).
+pub fn validate_name(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
-        return Err(OperatorNameError::Empty);
+        return Err(NameError::Empty);
     }
     let chars = name.chars().count();
-    if chars > MAX_OPERATOR_NAME_CHARS {
-        return Err(OperatorNameError::TooLong {
+    if chars > MAX_NAME_CHARS {
+        return Err(NameError::TooLong {
             name: name.to_owned(),
             chars,
         });
     }
     if name.contains('/') {
-        return Err(OperatorNameError::Slash(name.to_owned()));
+        return Err(NameError::Slash(name.to_owned()));
     }
     if name.chars().any(char::is_control) {
-        return Err(OperatorNameError::Control(name.to_owned()));
+        return Err(NameError::Control(name.to_owned()));
     }
     if name.trim() != name {
-        return Err(OperatorNameError::Whitespace(name.to_owned()));
+        return Err(NameError::Whitespace(name.to_owned()));
     }
     Ok(())
+}
+
+/// Checks an operator name: the rules of [`validate_name`].
+pub fn validate_operator_name(name: &str) -> Result<(), NameError> {
+    validate_name(name)
 }
 
 /// Why no identity could be read from a certificate.
@@ -204,13 +245,13 @@ pub enum IdentityError {
         /// Why the id is refused.
         source: IdError,
     },
-    /// The operator name inside a URI is not acceptable.
-    #[error("identity URI {uri:?} names a bad operator: {source}")]
-    BadOperatorName {
+    /// The person's name inside an operator or admin URI is not acceptable.
+    #[error("identity URI {uri:?} carries an unusable name: {source}")]
+    BadName {
         /// The URI as found.
         uri: String,
         /// Why the name is refused.
-        source: OperatorNameError,
+        source: NameError,
     },
     /// An operator URI without a `liandong://role/...` URI.
     #[error("operator certificate {uri:?} carries no liandong://role/ (operator or leader)")]
@@ -224,7 +265,7 @@ pub enum IdentityError {
         /// The role URI.
         uri: String,
     },
-    /// More than one node/operator URI.
+    /// More than one node, operator or admin URI.
     #[error("certificate carries several liandong:// identities: {}", .uris.join(", "))]
     SeveralIdentities {
         /// All identity URIs found.
@@ -292,6 +333,7 @@ pub fn identity_from_uris<'a>(uris: impl IntoIterator<Item = &'a str>) -> Result
     enum Found {
         Node(NodeId),
         Operator(NodeId, String),
+        Admin(String),
     }
     let mut found: Vec<(String, Found)> = Vec::new();
     let mut roles: Vec<(String, Role)> = Vec::new();
@@ -306,8 +348,16 @@ pub fn identity_from_uris<'a>(uris: impl IntoIterator<Item = &'a str>) -> Result
         };
         let Some((kind, path)) = rest.split_once('/') else {
             return Err(malformed(
-                "expected liandong://node/, liandong://operator/ or liandong://role/",
+                "expected liandong://node/, liandong://operator/, liandong://admin/ or liandong://role/",
             ));
+        };
+        let parse_name = |encoded: &str| {
+            let name = percent_decode(encoded).map_err(malformed)?;
+            validate_name(&name).map_err(|source| IdentityError::BadName {
+                uri: uri.to_owned(),
+                source,
+            })?;
+            Ok::<String, IdentityError>(name)
         };
         let parse_node = |text: &str| {
             NodeId::parse(text).map_err(|source| IdentityError::BadNodeId {
@@ -330,12 +380,13 @@ pub fn identity_from_uris<'a>(uris: impl IntoIterator<Item = &'a str>) -> Result
                     return Err(malformed("an operator URI has exactly two path segments"));
                 }
                 let node = parse_node(node)?;
-                let name = percent_decode(encoded).map_err(malformed)?;
-                validate_operator_name(&name).map_err(|source| IdentityError::BadOperatorName {
-                    uri: uri.to_owned(),
-                    source,
-                })?;
-                found.push((uri.to_owned(), Found::Operator(node, name)));
+                found.push((uri.to_owned(), Found::Operator(node, parse_name(encoded)?)));
+            }
+            "admin" => {
+                if path.contains('/') {
+                    return Err(malformed("an admin URI has exactly one path segment, the name"));
+                }
+                found.push((uri.to_owned(), Found::Admin(parse_name(path)?)));
             }
             "role" => {
                 let role = path
@@ -343,7 +394,7 @@ pub fn identity_from_uris<'a>(uris: impl IntoIterator<Item = &'a str>) -> Result
                     .map_err(|_| malformed("the role must be operator or leader"))?;
                 roles.push((uri.to_owned(), role));
             }
-            _ => return Err(malformed("unknown kind; expected node, operator or role")),
+            _ => return Err(malformed("unknown kind; expected node, operator, admin or role")),
         }
     }
 
@@ -362,6 +413,10 @@ pub fn identity_from_uris<'a>(uris: impl IntoIterator<Item = &'a str>) -> Result
         Found::Node(id) => match roles.first() {
             Some((role_uri, _)) => Err(IdentityError::MisplacedRole { uri: role_uri.clone() }),
             None => Ok(Identity::Node(id)),
+        },
+        Found::Admin(name) => match roles.first() {
+            Some((role_uri, _)) => Err(IdentityError::MisplacedRole { uri: role_uri.clone() }),
+            None => Ok(Identity::Admin { name }),
         },
         Found::Operator(node, name) => match roles.as_slice() {
             [] => Err(IdentityError::OperatorWithoutRole { uri }),
@@ -397,21 +452,19 @@ fn percent_decode(text: &str) -> Result<String, &'static str> {
     while i < bytes.len() {
         let byte = bytes[i];
         if byte == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .ok_or("truncated %-escape in the operator name")?;
-            let text = std::str::from_utf8(hex).map_err(|_| "bad %-escape in the operator name")?;
-            let value = u8::from_str_radix(text, 16).map_err(|_| "bad %-escape in the operator name")?;
+            let hex = bytes.get(i + 1..i + 3).ok_or("truncated %-escape in the name")?;
+            let text = std::str::from_utf8(hex).map_err(|_| "bad %-escape in the name")?;
+            let value = u8::from_str_radix(text, 16).map_err(|_| "bad %-escape in the name")?;
             out.push(value);
             i += 3;
         } else if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
             out.push(byte);
             i += 1;
         } else {
-            return Err("the operator name must be percent-encoded");
+            return Err("the name must be percent-encoded");
         }
     }
-    String::from_utf8(out).map_err(|_| "the operator name is not UTF-8 once decoded")
+    String::from_utf8(out).map_err(|_| "the name is not UTF-8 once decoded")
 }
 
 /// The TLS server name used to dial node `id`: `<id>.node.liandong`.
@@ -460,217 +513,4 @@ pub fn node_from_server_name(name: &ServerName<'_>) -> Result<NodeId, ServerName
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn id(s: &str) -> NodeId {
-        NodeId::parse(s).unwrap()
-    }
-
-    fn round_trip(identity: &Identity) -> Identity {
-        let uris = identity.uris();
-        identity_from_uris(uris.iter().map(String::as_str)).unwrap()
-    }
-
-    #[test]
-    fn node_and_member_unit_round_trip() {
-        for node in ["350102", "350102001001", "350102-police"] {
-            let identity = Identity::Node(id(node));
-            assert_eq!(identity.uris(), vec![format!("liandong://node/{node}")]);
-            assert_eq!(round_trip(&identity), identity);
-        }
-    }
-
-    #[test]
-    fn operator_with_chinese_name_round_trips_for_each_role() {
-        for role in [Role::Operator, Role::Leader] {
-            let identity = Identity::Operator {
-                node: id("350102"),
-                name: "张伟".into(),
-                role,
-            };
-            let uris = identity.uris();
-            assert_eq!(uris[0], "liandong://operator/350102/%E5%BC%A0%E4%BC%9F");
-            assert_eq!(uris[1], format!("liandong://role/{role}"));
-            assert!(uris.iter().all(|u| u.is_ascii()));
-            assert_eq!(round_trip(&identity), identity);
-        }
-        let spaced = Identity::Operator {
-            node: id("350102-police"),
-            name: "Zhang Wei~李".into(),
-            role: Role::Leader,
-        };
-        assert_eq!(round_trip(&spaced), spaced);
-    }
-
-    #[test]
-    fn other_schemes_are_ignored() {
-        let got = identity_from_uris(["https://example.org/x", "liandong://node/350102"]).unwrap();
-        assert_eq!(got, Identity::Node(id("350102")));
-        assert_eq!(
-            identity_from_uris(["https://example.org/x"]),
-            Err(IdentityError::NoIdentity)
-        );
-        assert_eq!(identity_from_uris([]), Err(IdentityError::NoIdentity));
-    }
-
-    #[test]
-    fn malformed_inputs_give_the_specific_error() {
-        let err = |uris: &[&str]| identity_from_uris(uris.iter().copied()).unwrap_err();
-
-        assert!(matches!(err(&["liandong://node"]), IdentityError::MalformedUri { .. }));
-        assert!(matches!(
-            err(&["liandong://host/350102"]),
-            IdentityError::MalformedUri { .. }
-        ));
-        assert!(matches!(
-            err(&["liandong://node/350102/x"]),
-            IdentityError::MalformedUri { .. }
-        ));
-        assert!(matches!(
-            err(&["liandong://node/35010x"]),
-            IdentityError::BadNodeId { .. }
-        ));
-        assert!(matches!(
-            err(&["liandong://operator/350102"]),
-            IdentityError::MalformedUri { .. }
-        ));
-        assert!(matches!(
-            err(&["liandong://operator/350102/张伟", "liandong://role/leader"]),
-            IdentityError::MalformedUri { .. }
-        ));
-        assert!(matches!(
-            err(&["liandong://operator/350102/%E5%BC", "liandong://role/leader"]),
-            IdentityError::MalformedUri { .. }
-        ));
-        assert!(matches!(
-            err(&["liandong://operator/350102/%G1", "liandong://role/leader"]),
-            IdentityError::MalformedUri { .. }
-        ));
-        assert!(matches!(
-            err(&["liandong://operator/350102/a%2Fb", "liandong://role/leader"]),
-            IdentityError::BadOperatorName {
-                source: OperatorNameError::Slash(_),
-                ..
-            }
-        ));
-        assert!(matches!(
-            err(&["liandong://operator/350102/zhang"]),
-            IdentityError::OperatorWithoutRole { .. }
-        ));
-        assert!(matches!(
-            err(&["liandong://operator/350102/zhang", "liandong://role/chief"]),
-            IdentityError::MalformedUri { .. }
-        ));
-        assert!(matches!(
-            err(&["liandong://node/350102", "liandong://role/leader"]),
-            IdentityError::MisplacedRole { .. }
-        ));
-        assert!(matches!(
-            err(&["liandong://role/leader"]),
-            IdentityError::MisplacedRole { .. }
-        ));
-        assert!(matches!(
-            err(&[
-                "liandong://operator/350102/zhang",
-                "liandong://role/leader",
-                "liandong://role/operator"
-            ]),
-            IdentityError::MisplacedRole { .. }
-        ));
-        let several = err(&["liandong://node/350102", "liandong://node/350103"]);
-        assert!(matches!(several, IdentityError::SeveralIdentities { ref uris } if uris.len() == 2));
-        assert!(several.to_string().contains("liandong://node/350103"));
-        assert!(
-            IdentityError::NoIdentity
-                .to_string()
-                .contains("carries no liandong:// identity")
-        );
-    }
-
-    #[test]
-    fn operator_names_are_validated() {
-        assert_eq!(validate_operator_name("张伟"), Ok(()));
-        assert_eq!(validate_operator_name(&"伟".repeat(64)), Ok(()));
-        assert_eq!(validate_operator_name(""), Err(OperatorNameError::Empty));
-        assert!(matches!(
-            validate_operator_name(&"伟".repeat(65)),
-            Err(OperatorNameError::TooLong { chars: 65, .. })
-        ));
-        assert!(matches!(
-            validate_operator_name("a/b"),
-            Err(OperatorNameError::Slash(_))
-        ));
-        assert!(matches!(
-            validate_operator_name("a\nb"),
-            Err(OperatorNameError::Control(_))
-        ));
-        assert!(matches!(
-            validate_operator_name("a\u{0}"),
-            Err(OperatorNameError::Control(_))
-        ));
-        assert!(matches!(
-            validate_operator_name(" 张伟"),
-            Err(OperatorNameError::Whitespace(_))
-        ));
-    }
-
-    #[test]
-    fn identities_serialize() {
-        #[derive(Serialize, Deserialize, PartialEq, Debug)]
-        struct Peer {
-            who: Identity,
-        }
-        for who in [
-            Identity::Node(id("350102-police")),
-            Identity::Operator {
-                node: id("350102"),
-                name: "张伟".into(),
-                role: Role::Leader,
-            },
-        ] {
-            let peer = Peer { who };
-            let text = toml::to_string(&peer).unwrap();
-            assert_eq!(toml::from_str::<Peer>(&text).unwrap(), peer, "{text}");
-        }
-        let text = "who = { operator = { node = \"350102\", name = \"张伟\", role = \"leader\" } }";
-        assert!(matches!(
-            toml::from_str::<Peer>(text).unwrap().who,
-            Identity::Operator { role: Role::Leader, .. }
-        ));
-        assert!(
-            toml::from_str::<Peer>("who = { node = \"3501\" }").is_err(),
-            "ids are validated"
-        );
-    }
-
-    #[test]
-    fn roles_parse_and_print() {
-        assert_eq!("leader".parse::<Role>(), Ok(Role::Leader));
-        assert_eq!("operator".parse::<Role>(), Ok(Role::Operator));
-        assert_eq!(Role::Leader.to_string(), "leader");
-        assert!("Leader".parse::<Role>().unwrap_err().to_string().contains("\"Leader\""));
-    }
-
-    #[test]
-    fn server_names_are_valid_dns_names_and_parse_back() {
-        for node in ["350102", "350102001001003", "350102-police", "350102-civil-affairs"] {
-            let name = server_name_for(&id(node));
-            match &name {
-                ServerName::DnsName(dns) => assert_eq!(dns.as_ref(), format!("{node}.node.liandong")),
-                other => panic!("not a DNS name: {other:?}"),
-            }
-            assert_eq!(node_from_server_name(&name), Ok(id(node)));
-        }
-        let other = ServerName::try_from("example.org").unwrap();
-        assert!(matches!(
-            node_from_server_name(&other),
-            Err(ServerNameError::NotANodeName(_))
-        ));
-        let bad = ServerName::try_from("35010x.node.liandong").unwrap();
-        assert!(matches!(
-            node_from_server_name(&bad),
-            Err(ServerNameError::BadNodeId { .. })
-        ));
-    }
-}
+mod tests;

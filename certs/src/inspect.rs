@@ -15,8 +15,9 @@ use crate::serial::Serial;
 use crate::verify::{Usage, Verifier};
 
 /// Summarizes the first certificate of the PEM file at `path` as of `now`.
-/// With `check`, adds whether that verifier accepts it (as a client, the
-/// usage every Liandong certificate has) and its revocation status.
+/// With `check`, adds whether that verifier accepts it (for the usage its
+/// identity has: document signing for an admin, client for anyone else)
+/// and its revocation status.
 pub fn inspect_file(path: &Path, now: OffsetDateTime, check: Option<&Verifier>) -> Result<String, CertError> {
     let chain = load_certificates(path)?;
     let mut text = format!("{:<13}{}\n", "file", path.display());
@@ -87,7 +88,8 @@ pub fn describe(chain: &[CertificateDer<'_>], now: OffsetDateTime, check: Option
         let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
             u64::try_from(now.unix_timestamp()).unwrap_or(0),
         ));
-        let verdict = match verifier.verify(chain, at, Usage::Client) {
+        let usage = identity_of_parsed(&x509).map_or(Usage::Client, |identity| Usage::of(&identity));
+        let verdict = match verifier.verify(chain, at, usage) {
             Ok(peer) => format!("valid: {} (trusted by {})", peer.identity, verifier.ca_name()),
             Err(e) => format!("REFUSED: {e}"),
         };
@@ -131,6 +133,14 @@ fn usages(x509: &X509Certificate<'_>) -> String {
             }
             if eku.value.client_auth {
                 words.push("clientAuth".into());
+            }
+            if eku
+                .value
+                .other
+                .iter()
+                .any(|oid| oid.to_id_string() == "1.3.6.1.5.5.7.3.36")
+            {
+                words.push("documentSigning".into());
             }
         }
         Ok(None) => words.push("(no extended key usage)".into()),

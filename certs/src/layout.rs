@@ -10,7 +10,16 @@
 //!   nodes/<id>/ca.pem            copy of the CA certificate: the directory is
 //!                                everything a center's machine needs
 //!   operators/<node-id>/<name>.pem, <name>.key (0600)
+//!   admins/<name>.pem, <name>.key (0600)   federation admins (`certs issue-admin`):
+//!                                they sign the federation document
 //! ```
+//!
+//! Enrolled by request instead (`certs request` on the center's machine,
+//! `certs sign` here), a center's directory holds `node.key` (made there,
+//! never copied), `node.csr`, and once signed `node.pem` and `ca.pem`;
+//! a renewed certificate's predecessor stays beside it as
+//! `node.<serial hex>.pem`. People's files are named after them the same
+//! way (`<name>.key`, `<name>.csr`, `<name>.pem`).
 
 use std::path::{Path, PathBuf};
 
@@ -93,5 +102,21 @@ impl CaDir {
     /// `DIR/operators/<node-id>/<name>.key`.
     pub fn operator_key(&self, node: &NodeId, name: &str) -> PathBuf {
         self.operator_dir(node).join(format!("{name}.key"))
+    }
+
+    /// `DIR/admins`.
+    pub fn admin_dir(&self) -> PathBuf {
+        self.root.join("admins")
+    }
+
+    /// `DIR/admins/<name>.pem`. `name` must have passed
+    /// [`validate_name`](crate::validate_name) (no '/').
+    pub fn admin_cert(&self, name: &str) -> PathBuf {
+        self.admin_dir().join(format!("{name}.pem"))
+    }
+
+    /// `DIR/admins/<name>.key`.
+    pub fn admin_key(&self, name: &str) -> PathBuf {
+        self.admin_dir().join(format!("{name}.key"))
     }
 }

@@ -6,19 +6,39 @@
 //! administrative-division code such as `350102` or a member unit such as
 //! `350102-police`) and to every operator and leader who works at a node. A
 //! certificate's identity is in its URI SANs: `liandong://node/<id>`, or
-//! `liandong://operator/<node-id>/<name>` with `liandong://role/<role>`.
+//! `liandong://operator/<node-id>/<name>` with `liandong://role/<role>`, or
+//! `liandong://admin/<name>` for a federation admin, whose certificate signs
+//! the federation document and is refused on every connection.
 //! Nodes talk QUIC over mutual TLS 1.3 and accept a peer only if its
 //! certificate chains to the federation CA, is in date, is not on the
 //! revocation list, and names exactly one identity. All keys are Ed25519:
 //! fast to generate (a province has ~23,000 nodes), supported by rustls,
-//! ring and webpki in TLS 1.3, and reusable later to sign envelopes.
+//! ring and webpki in TLS 1.3, and reusable to sign envelopes. Keys are
+//! written as PKCS#8 v1 (RFC 8410), which OpenSSL reads; v2 files (what
+//! earlier versions wrote) still load.
+//!
+//! In a real rollout a center's key is made on its own machine and never
+//! leaves it: `certs request` writes the key and a certificate request
+//! there; the offline CA machine runs `certs sign` over the collected
+//! requests. `certs init`, which makes every key at the CA, stays for demos
+//! and tests.
 //!
 //! # Layout
 //! - [`serial`]: [`Serial`], random 16-byte serial numbers printed `5f:3a:...`.
 //! - [`identity`]: [`Identity`], [`Role`], reading identities from SANs
 //!   ([`identity_of`]), the TLS server name of a node ([`server_name_for`]).
-//! - [`ca`]: [`FederationCa`] (generate, save, load), issuing node and
-//!   operator certificates ([`IssuedCert`], [`Validity`]), PEM loaders.
+//! - [`error`]: [`CertError`], what creating, loading or writing can fail with.
+//! - [`keys`]: Ed25519 keys as PKCS#8 v1 ([`generate_ed25519_pkcs8_v1`]),
+//!   public keys ([`Ed25519PublicKey`]).
+//! - [`pem`]: reading certificates and keys from PEM files.
+//! - [`ca`]: [`FederationCa`] (generate, save, load), issuing node, operator
+//!   and admin certificates ([`IssuedCert`], [`Validity`]), certifying a
+//!   requested key ([`FederationCa::certify`], [`SignedCert`]).
+//! - [`request`]: certificate requests, made on a center's machine
+//!   ([`CertRequest`]) and checked at the CA ([`read_request`]).
+//! - [`enroll`]: `certs sign`, signing requests in bulk ([`sign_requests`]).
+//! - [`signed`]: detached signatures by a federation admin
+//!   ([`sign_detached`], [`verify_admin_signature`]).
 //! - [`revocation`]: the `revoked.toml` file ([`RevocationList`]) and the
 //!   shared, swappable handle verifiers read ([`Revocations`]).
 //! - [`verify`]: [`Verifier`], the one place that decides whether a presented
@@ -26,8 +46,8 @@
 //! - [`tls`]: rustls client and server configurations and verifiers built on
 //!   [`Verifier`] (ring provider, TLS 1.3 only, ALPN [`ALPN`]).
 //! - [`layout`]: where files live in a federation directory ([`CaDir`]).
-//! - [`bulk`]: `certs init` ([`init_federation`]) and operator issuance into
-//!   that directory.
+//! - [`bulk`]: `certs init` ([`init_federation`]) and operator and admin
+//!   issuance into that directory.
 //! - [`inspect`]: the text `certs inspect` prints.
 //!
 //! # Never
@@ -36,7 +56,12 @@
 //!   bytes are written, and loading a key that group or others can read is
 //!   refused (as ssh does).
 //! - Never accepts a peer whose identity it cannot read: no `liandong://`
-//!   SAN, a malformed one, or several identities are all refusals.
+//!   SAN, a malformed one, or several identities are all refusals; never
+//!   accepts an admin certificate as a peer, nor a node's or operator's as
+//!   an admin's signature.
+//! - Never overwrites a private key, never takes anything from a
+//!   certificate request but its key and its identity, and never signs one
+//!   whose own signature does not verify.
 //! - Never overwrites a federation CA, and never replaces an existing node
 //!   certificate during `certs init` (it only tops up).
 //! - Never uses a crypto provider other than ring, nor TLS below 1.3.
@@ -51,28 +76,38 @@
 
 pub mod bulk;
 pub mod ca;
+pub mod enroll;
+pub mod error;
 mod fsutil;
 pub mod identity;
 pub mod inspect;
+pub mod keys;
 pub mod layout;
+pub mod pem;
+pub mod request;
 pub mod revocation;
 pub mod serial;
+pub mod signed;
 pub mod tls;
 pub mod verify;
 
-pub use bulk::{InitError, InitSummary, init_federation, issue_operator_into};
+pub use bulk::{InitError, InitSummary, init_federation, issue_admin_into, issue_operator_into};
 pub use ca::{
-    CA_VALIDITY_DAYS, CertError, FederationCa, IssuedCert, Validity, load_ca_certificate, load_certificates,
-    load_private_key,
+    CA_VALIDITY_DAYS, CertError, FederationCa, IssuedCert, SignedCert, Validity, load_ca_certificate,
+    load_certificates, load_private_key,
 };
+pub use enroll::{EnrollError, SignOptions, Signed, find_requests, sign_request, sign_requests};
 pub use identity::{
-    Identity, IdentityError, OperatorNameError, Role, ServerNameError, ed25519_public_key, identity_of,
-    node_from_server_name, server_name_for, validate_operator_name,
+    Identity, IdentityError, NameError, OperatorNameError, Role, ServerNameError, ed25519_public_key, identity_of,
+    node_from_server_name, server_name_for, validate_name, validate_operator_name,
 };
 pub use inspect::inspect_file;
+pub use keys::{Ed25519PublicKey, generate_ed25519_pkcs8_v1};
 pub use layout::CaDir;
+pub use request::{CertRequest, RequestError, RequestFiles, VerifiedRequest, parse_request, read_request};
 pub use revocation::{Entry, Reason, RevocationError, RevocationList, Revocations};
 pub use serial::Serial;
+pub use signed::{SignedError, sign_detached, verify_admin_signature};
 pub use tls::{
     ALPN, ClientVerifier, NodeServerVerifier, TlsError, client_config, peer_identity, refusal_reason, server_config,
 };

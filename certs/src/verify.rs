@@ -6,7 +6,11 @@
 //! 1. the chain: issued by the federation CA, within its validity, with the
 //!    extended key usage for the role it plays (rustls-webpki, ring
 //!    algorithms);
-//! 2. the identity: exactly one `liandong://` identity in the SANs;
+//! 2. the identity: exactly one `liandong://` identity in the SANs, of a
+//!    kind that may play that role: a server is a node; a client is a node
+//!    or an operator; a document signer is a federation admin. An admin
+//!    certificate is refused on every connection (it also lacks the TLS
+//!    usages), and a node's or operator's never signs a document;
 //! 3. the revocation list in force at that moment.
 
 use std::fmt;
@@ -29,14 +33,31 @@ use crate::serial::Serial;
 const EKU_SERVER_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01];
 /// DER content of the id-kp-clientAuth OID (1.3.6.1.5.5.7.3.2).
 const EKU_CLIENT_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02];
+/// DER content of the id-kp-documentSigning OID (1.3.6.1.5.5.7.3.36, RFC 9336).
+const EKU_DOCUMENT_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x24];
 
-/// The role the presented certificate plays in the connection.
+/// The role the presented certificate plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Usage {
     /// The peer is the server we dialed: a node (EKU serverAuth required).
     Server,
     /// The peer dialed us: a node or an operator (EKU clientAuth required).
     Client,
+    /// The certificate signs a federation document: a federation admin
+    /// (EKU id-kp-documentSigning required). Never a connection's peer.
+    Admin,
+}
+
+impl Usage {
+    /// The usage a certificate of `identity` is checked for when no
+    /// connection decides it (`certs inspect`, `certs revoke`): an admin's
+    /// for signing documents, anyone else's as a client.
+    pub fn of(identity: &Identity) -> Usage {
+        match identity {
+            Identity::Admin { .. } => Usage::Admin,
+            Identity::Node(_) | Identity::Operator { .. } => Usage::Client,
+        }
+    }
 }
 
 impl fmt::Display for Usage {
@@ -44,6 +65,7 @@ impl fmt::Display for Usage {
         f.write_str(match self {
             Usage::Server => "server",
             Usage::Client => "client",
+            Usage::Admin => "document signing",
         })
     }
 }
@@ -146,6 +168,25 @@ pub enum VerifyError {
     /// An operator certificate presented where only a node may be.
     #[error("certificate {serial} identifies {identity}, which cannot act as a server")]
     NotANode {
+        /// The presented serial.
+        serial: String,
+        /// Who it identifies.
+        identity: Identity,
+    },
+    /// A federation admin's certificate presented on a connection.
+    #[error(
+        "certificate {serial} identifies federation admin {name}: an admin certificate only signs the federation \
+         document and is never accepted on a connection (use a node or operator certificate)"
+    )]
+    AdminOnConnection {
+        /// The presented serial.
+        serial: String,
+        /// The admin's name.
+        name: String,
+    },
+    /// A node's or operator's certificate where an admin's is required.
+    #[error("certificate {serial} identifies {identity}, not a federation admin (liandong://admin/<name>)")]
+    NotAnAdmin {
         /// The presented serial.
         serial: String,
         /// Who it identifies.
@@ -284,7 +325,15 @@ impl Verifier {
         let (_, x509) =
             x509_parser::parse_x509_certificate(end_entity).map_err(|e| VerifyError::BadCertificate(e.to_string()))?;
         let serial_text = serial_text(&x509);
-        self.check_chain(end_entity, intermediates, &x509, now, usage)?;
+        if let Err(e) = self.check_chain(end_entity, intermediates, &x509, now, usage) {
+            // A certificate of the wrong kind lacks the usage too; say which
+            // kind it is rather than only which usage it lacks.
+            let admin_mismatch = match (&e, identity_of_parsed(&x509)) {
+                (VerifyError::WrongUsage { .. }, Ok(identity)) => admin_mismatch(&identity, usage, &serial_text),
+                _ => None,
+            };
+            return Err(admin_mismatch.unwrap_or(e));
+        }
 
         let subject = subject_of(&x509);
         let serial = Serial::from_der_integer(x509.raw_serial()).map_err(|e| VerifyError::Rejected {
@@ -297,11 +346,8 @@ impl Verifier {
             subject: subject.clone(),
             source,
         })?;
-        if usage == Usage::Server && !matches!(identity, Identity::Node(_)) {
-            return Err(VerifyError::NotANode {
-                serial: serial_text,
-                identity,
-            });
+        if let Some(refusal) = wrong_kind(&identity, usage, &serial_text) {
+            return Err(refusal);
         }
         if let Some(entry) = self.revocations.current().is_revoked(&serial) {
             return Err(VerifyError::Revoked {
@@ -335,6 +381,7 @@ impl Verifier {
         let eku = match usage {
             Usage::Server => KeyUsage::required(EKU_SERVER_AUTH),
             Usage::Client => KeyUsage::required(EKU_CLIENT_AUTH),
+            Usage::Admin => KeyUsage::required(EKU_DOCUMENT_SIGNING),
         };
         let result = cert.verify_for_usage(
             self.algorithms.all,
@@ -386,6 +433,39 @@ impl Verifier {
                 reason: format!("{other:?}"),
             },
         })
+    }
+}
+
+/// Why a certificate of `identity` may not play `usage`, if it may not:
+/// a server is a node, a client a node or an operator, a document signer
+/// an admin.
+fn wrong_kind(identity: &Identity, usage: Usage, serial: &str) -> Option<VerifyError> {
+    if let Some(refusal) = admin_mismatch(identity, usage, serial) {
+        return Some(refusal);
+    }
+    match (usage, identity) {
+        (Usage::Server, Identity::Node(_)) | (Usage::Client, _) | (Usage::Admin, _) => None,
+        (Usage::Server, other) => Some(VerifyError::NotANode {
+            serial: serial.to_owned(),
+            identity: other.clone(),
+        }),
+    }
+}
+
+/// An admin certificate on a connection, or another where an admin's is
+/// required.
+fn admin_mismatch(identity: &Identity, usage: Usage, serial: &str) -> Option<VerifyError> {
+    match (usage, identity) {
+        (Usage::Admin, Identity::Admin { .. }) => None,
+        (Usage::Admin, other) => Some(VerifyError::NotAnAdmin {
+            serial: serial.to_owned(),
+            identity: other.clone(),
+        }),
+        (Usage::Server | Usage::Client, Identity::Admin { name }) => Some(VerifyError::AdminOnConnection {
+            serial: serial.to_owned(),
+            name: name.clone(),
+        }),
+        (Usage::Server | Usage::Client, _) => None,
     }
 }
 

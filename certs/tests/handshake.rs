@@ -1,11 +1,13 @@
 //! Real TLS 1.3 handshakes, in memory, between rustls configurations built by
-//! this crate: who is accepted, who is refused, and why.
+//! this crate: who is accepted, who is refused, and why; keys made by
+//! `certs request` (v1) and by earlier versions (v2) alike.
 
 use std::sync::Arc;
 
 use liandong_certs::{
-    ALPN, Entry, FederationCa, Identity, IssuedCert, Reason, RevocationList, Revocations, Role, Validity, Verifier,
-    VerifyError, client_config, peer_identity, refusal_reason, server_config, server_name_for,
+    ALPN, CertRequest, Entry, FederationCa, Identity, IssuedCert, Reason, RevocationList, Revocations, Role,
+    SignOptions, Signed, Validity, Verifier, VerifyError, client_config, load_certificates, load_private_key,
+    peer_identity, refusal_reason, server_config, server_name_for, sign_request,
 };
 use liandong_topology::NodeId;
 use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, PKCS_ED25519};
@@ -345,4 +347,123 @@ fn operator_cert_cannot_serve() {
         .expect("client must refuse");
     assert!(matches!(verify_error(&err), VerifyError::WrongUsage { .. }), "{err}");
     assert!(err.to_string().contains("not allowed for server use"), "{err}");
+}
+
+/// A handshake where each side presents a raw chain and key.
+fn handshake_raw(
+    fed: &Federation,
+    server: (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>),
+    client: (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>),
+    dialed: &str,
+) -> Outcome {
+    let server_config = server_config(fed.verifier.clone(), server.0, server.1).unwrap();
+    let client_config = client_config(fed.verifier.clone(), client.0, client.1).unwrap();
+    let client = ClientConnection::new(client_config, server_name_for(&id(dialed))).unwrap();
+    pump(client, ServerConnection::new(server_config).unwrap())
+}
+
+#[test]
+fn an_admin_certificate_is_refused_as_client_and_as_server() {
+    let fed = Federation::new("福州");
+    let admin = fed.ca.issue_admin("陈静", valid()).unwrap();
+    let county = fed.node("350102");
+
+    let err = handshake(&fed, &county, &admin, "350102")
+        .server_error
+        .expect("a node must refuse an admin dialing it");
+    assert!(
+        matches!(verify_error(&err), VerifyError::AdminOnConnection { name, .. } if name == "陈静"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("never accepted on a connection"), "{err}");
+
+    let err = handshake(&fed, &admin, &county, "350102")
+        .client_error
+        .expect("a node must refuse an admin answering for a node");
+    assert!(
+        matches!(verify_error(&err), VerifyError::AdminOnConnection { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_admin_identity_is_refused_even_with_tls_usages() {
+    // Not what the CA issues: an admin SAN with clientAuth, to check that the
+    // identity itself is refused, not only the missing usage.
+    let fed = Federation::new("福州");
+    let county = fed.node("350102");
+    let key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+    let mut params = CertificateParams::default();
+    params.distinguished_name.push(DnType::CommonName, "陈静");
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth, ExtendedKeyUsagePurpose::ServerAuth];
+    params.subject_alt_names = vec![rcgen::SanType::URI(
+        rcgen::string::Ia5String::try_from("liandong://admin/chen").unwrap(),
+    )];
+    params.not_before = now() - Duration::hours(1);
+    params.not_after = now() + Duration::days(1);
+    let cert = params.signed_by(&key, fed.ca.issuer()).unwrap();
+    let admin = (
+        vec![cert.der().clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    );
+    let err = handshake_raw(&fed, chain_and_key(&county), admin, "350102")
+        .server_error
+        .expect("server must refuse");
+    assert!(
+        matches!(verify_error(&err), VerifyError::AdminOnConnection { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn enrolled_nodes_with_v1_and_old_v2_keys_link_with_issued_ones() {
+    let fed = Federation::new("福州");
+    let dir = tempfile::tempdir().unwrap();
+    let now = now();
+    let options = SignOptions {
+        topology: None,
+        node_validity: Validity::days_from(now, 30),
+        person_validity: Validity::days_from(now, 30),
+        renew: false,
+    };
+    // Made on the township's machine: its key never reaches the CA.
+    let township = Identity::Node(id("350102001"));
+    let files = CertRequest::new(&township).unwrap().write(dir.path()).unwrap();
+    let signed = sign_request(&fed.ca, &files.csr, &options).unwrap();
+    assert!(matches!(signed, Signed::Issued { .. }), "{signed:?}");
+    let enrolled = (
+        load_certificates(&dir.path().join("node.pem")).unwrap(),
+        load_private_key(&files.key).unwrap(),
+    );
+    let county = fed.node("350102");
+    let out = handshake_raw(
+        &fed,
+        (enrolled.0.clone(), enrolled.1.clone_key()),
+        chain_and_key(&county),
+        "350102001",
+    );
+    assert!(out.client_error.is_none() && out.server_error.is_none());
+    assert_eq!(peer_identity(&out.client).unwrap(), township);
+    let out = handshake_raw(&fed, chain_and_key(&county), enrolled, "350102");
+    assert!(out.client_error.is_none() && out.server_error.is_none());
+    assert_eq!(peer_identity(&out.server).unwrap(), township);
+
+    // A request made with a v2 key, as earlier versions wrote keys.
+    let old_key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+    let mut params = CertificateParams::default();
+    params.subject_alt_names = vec![rcgen::SanType::URI(
+        rcgen::string::Ia5String::try_from("liandong://node/350102001001").unwrap(),
+    )];
+    let csr = dir.path().join("village/node.csr");
+    std::fs::create_dir_all(csr.parent().unwrap()).unwrap();
+    std::fs::write(&csr, params.serialize_request(&old_key).unwrap().pem().unwrap()).unwrap();
+    sign_request(&fed.ca, &csr, &options).unwrap();
+    let village = (
+        load_certificates(&dir.path().join("village/node.pem")).unwrap(),
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(old_key.serialize_der())),
+    );
+    let out = handshake_raw(&fed, village, chain_and_key(&fed.node("350102001")), "350102001001");
+    assert!(out.client_error.is_none() && out.server_error.is_none());
+    assert_eq!(peer_identity(&out.client).unwrap(), Identity::Node(id("350102001001")));
 }

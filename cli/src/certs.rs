@@ -1,7 +1,10 @@
 //! `liandong certs`: create the federation CA and node certificates, issue
-//! operator certificates, inspect and revoke certificates. Each subcommand
-//! turns its flags into library calls on `liandong_certs`; errors carry the
-//! file they concern.
+//! operator certificates, inspect and revoke certificates; enrolment by
+//! request (`request`, `sign`) and federation admins (`issue-admin`) are in
+//! [`enroll`]. Each subcommand turns its flags into library calls on
+//! `liandong_certs`; errors carry the file they concern.
+
+mod enroll;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -19,14 +22,19 @@ use liandong_certs::{
 };
 use liandong_topology::NodeId;
 
+pub use enroll::{IssueAdminArgs, RequestArgs, SignArgs};
+
 #[derive(Subcommand)]
 pub enum CertsCommand {
     /// Create the federation CA (if the directory has none) and a certificate for every node of a
-    /// topology that lacks one. Rerun it after adding nodes: existing certificates are kept.
+    /// topology that lacks one (keys made here: for demos and tests). Rerun it after adding nodes:
+    /// existing certificates are kept. With --ca-only, only the CA: centers then enrol by request.
     #[command(
-        after_help = "Example:\n  liandong certs init --topology topology/examples/fuzhou.toml --out certs-fuzhou\n\n\
+        after_help = "Examples:\n  liandong certs init --topology topology/examples/fuzhou.toml --out certs-fuzhou\n  \
+        liandong certs init --topology topology/examples/fuzhou.toml --out certs-fuzhou --ca-only\n\n\
         Then copy certs-fuzhou/nodes/<id>/ (node.pem, node.key, ca.pem) to each center's machine,\n\
-        and keep certs-fuzhou/ca.key on an offline machine."
+        or, with --ca-only, have each center run `liandong certs request` and sign the requests\n\
+        with `liandong certs sign`. Keep certs-fuzhou/ca.key on an offline machine."
     )]
     Init {
         /// The topology file naming the federation and its nodes.
@@ -38,6 +46,10 @@ pub enum CertsCommand {
         /// Validity of newly issued node certificates, in days.
         #[arg(long, default_value_t = 730, value_parser = clap::value_parser!(u32).range(1..=7300))]
         valid_days: u32,
+        /// Create (or check) the CA and the revocation list only, no node keys: each center makes its
+        /// own with `liandong certs request`.
+        #[arg(long)]
+        ca_only: bool,
     },
     /// Issue a certificate for an operator or leader working at a node.
     #[command(
@@ -65,6 +77,31 @@ pub enum CertsCommand {
         #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=7300))]
         valid_days: u32,
     },
+    /// On a center's machine: make its key (kept here, mode 0600) and a certificate request for
+    /// the CA. For a node, an operator or a federation admin.
+    #[command(after_help = "Examples:\n  \
+        liandong certs request --node 350102 --out /etc/liandong/certs\n  \
+        liandong certs request --operator --node 350102 --name 张伟 --role leader --out ~/liandong\n  \
+        liandong certs request --admin 陈静 --out ~/liandong-admin\n\n\
+        Writes node.key and node.csr (or <name>.key and <name>.csr); never overwrites a key.\n\
+        Send the .csr to the CA; `liandong certs sign` writes node.pem and ca.pem beside it.")]
+    Request(RequestArgs),
+    /// On the CA machine: sign certificate requests (one .csr, or every *.csr under a directory).
+    /// Each certificate is written beside its request with ca.pem. A bad request is reported and
+    /// does not stop the others; the exit code is then 1.
+    #[command(after_help = "Example:\n  \
+        liandong certs sign --ca certs-fuzhou --topology topology/examples/fuzhou.toml requests/\n\n\
+        Signs requests/*/node.csr into requests/*/node.pem (and ca.pem); a certificate already\n\
+        there for the same key is kept. --renew replaces one for another key of the same identity,\n\
+        keeping the old as node.<serial>.pem.")]
+    Sign(SignArgs),
+    /// Issue a federation admin's key and certificate: it signs the federation document and is
+    /// refused on every node and control port.
+    #[command(
+        after_help = "Example:\n  liandong certs issue-admin --ca certs-fuzhou --name 陈静\n\n\
+        Writes certs-fuzhou/admins/陈静.pem and 陈静.key (mode 0600)."
+    )]
+    IssueAdmin(IssueAdminArgs),
     /// Print a readable summary of a certificate; with --ca, also verify it against that CA and its
     /// revocation list. Exits with an error if --ca is given and the certificate is refused.
     #[command(
@@ -111,7 +148,8 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<()> {
             topology,
             out,
             valid_days,
-        } => init(&topology, &out, valid_days),
+            ca_only,
+        } => init(&topology, &out, valid_days, ca_only),
         CertsCommand::IssueOperator {
             ca,
             node,
@@ -120,6 +158,9 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<()> {
             topology,
             valid_days,
         } => issue_operator(&ca, &node, &name, role, topology.as_deref(), valid_days),
+        CertsCommand::Request(args) => enroll::request(&args),
+        CertsCommand::Sign(args) => enroll::sign(&args),
+        CertsCommand::IssueAdmin(args) => enroll::issue_admin(&args),
         CertsCommand::Inspect { file, ca } => inspect(&file, ca.as_deref()),
         CertsCommand::Revoke {
             ca,
@@ -131,21 +172,16 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<()> {
     }
 }
 
-fn init(topology_path: &Path, out: &Path, valid_days: u32) -> anyhow::Result<()> {
+fn init(topology_path: &Path, out: &Path, valid_days: u32, ca_only: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let topology = crate::topology::load(topology_path)?;
-    let nodes: Vec<(NodeId, String)> = topology.nodes().map(|n| (n.id.clone(), n.name.clone())).collect();
-
-    let target = if std::io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
+    let nodes: Vec<(NodeId, String)> = if ca_only {
+        Vec::new()
     } else {
-        ProgressDrawTarget::hidden()
+        topology.nodes().map(|n| (n.id.clone(), n.name.clone())).collect()
     };
-    let bar = ProgressBar::with_draw_target(Some(nodes.len() as u64), target);
-    if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} nodes ({eta} left)") {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_prefix("issuing");
+
+    let bar = progress_bar(nodes.len(), "issuing", "nodes");
     let validity = Validity::days_from(OffsetDateTime::now_utc(), valid_days);
     let result = init_federation(out, topology.name(), &nodes, validity, &|_| bar.inc(1));
     bar.finish_and_clear();
@@ -171,6 +207,15 @@ fn init(topology_path: &Path, out: &Path, valid_days: u32) -> anyhow::Result<()>
             out.display(),
             summary.ca_serial
         );
+    }
+    if ca_only {
+        println!(
+            "no node keys made: each center runs `liandong certs request`, then `liandong certs sign --ca {}` signs \
+             the requests; the revocation list is {}",
+            out.display(),
+            layout.revocations().display()
+        );
+        return Ok(());
     }
     println!(
         "issued {} node certificates, kept {} existing, in {:.1} s",
@@ -200,6 +245,22 @@ fn init(topology_path: &Path, out: &Path, valid_days: u32) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// A progress bar over `len` items on a terminal's stderr (hidden otherwise).
+fn progress_bar(len: usize, doing: &'static str, items: &str) -> ProgressBar {
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(len as u64), target);
+    let template = format!("{{prefix}} [{{bar:40}}] {{pos}}/{{len}} {items} ({{eta}} left)");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(doing);
+    bar
 }
 
 fn issue_operator(
@@ -236,6 +297,15 @@ fn issue_operator(
     Ok(())
 }
 
+/// The usage a certificate is checked for outside a connection: an admin's
+/// for signing documents, anyone else's as a client.
+fn usage_of(chain: &[liandong_certs::pki_types::CertificateDer<'_>]) -> Usage {
+    chain
+        .first()
+        .and_then(|leaf| identity_of(leaf).ok())
+        .map_or(Usage::Client, |identity| Usage::of(&identity))
+}
+
 /// A verifier for `dir/ca.pem` with `dir/revoked.toml` (missing: nothing revoked).
 fn verifier_for(dir: &Path) -> anyhow::Result<Verifier> {
     let layout = CaDir::new(dir);
@@ -249,7 +319,7 @@ fn inspect(file: &Path, ca_dir: Option<&Path>) -> anyhow::Result<()> {
     print!("{}", inspect_file(file, now, verifier.as_ref())?);
     if let (Some(verifier), Some(dir)) = (&verifier, ca_dir) {
         let chain = load_certificates(file)?;
-        if let Err(e) = verifier.verify(&chain, UnixTime::now(), Usage::Client) {
+        if let Err(e) = verifier.verify(&chain, UnixTime::now(), usage_of(&chain)) {
             return Err(anyhow!(e))
                 .with_context(|| format!("{} is refused by the CA in {}", file.display(), dir.display()));
         }
@@ -277,13 +347,14 @@ fn revoke(
             let serial = Serial::of_certificate(leaf)
                 .with_context(|| format!("cannot read the serial of {}", path.display()))?;
             // Expired or even revoked certificates may be (re)listed; foreign ones are a mistake.
-            if let Err(e @ VerifyError::ForeignCa { .. }) = verifier.verify(&chain, UnixTime::now(), Usage::Client) {
+            if let Err(e @ VerifyError::ForeignCa { .. }) = verifier.verify(&chain, UnixTime::now(), usage_of(&chain)) {
                 return Err(anyhow!(e))
                     .with_context(|| format!("{} was not issued by the CA in {}", path.display(), ca_dir.display()));
             }
             let subject = identity_of(leaf).ok().map(|identity| match identity {
                 Identity::Node(id) => liandong_certs::identity::node_uri(&id),
                 Identity::Operator { node, name, role } => format!("liandong://operator/{node}/{name} ({role})"),
+                Identity::Admin { name } => format!("liandong://admin/{name}"),
             });
             (serial, subject)
         }

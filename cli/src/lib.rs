@@ -14,8 +14,8 @@
 //! - [`topology`]: `liandong topology check|generate|show` over
 //!   `liandong-topology`; [`topology::load`] is how every command reads a
 //!   topology file.
-//! - [`certs`]: `liandong certs init|issue-operator|inspect|revoke` over
-//!   `liandong-certs`.
+//! - [`certs`]: `liandong certs init|request|sign|issue-operator|issue-admin|inspect|revoke`
+//!   over `liandong-certs`.
 //! - [`node`]: `liandong node run` (a center's node, `liandong-node`) and
 //!   `liandong audit verify|show` (its hash-chained audit log).
 //! - [`ops`]: the operator commands over one's own node's control API

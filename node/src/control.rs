@@ -201,6 +201,10 @@ fn authorize(me: &NodeId, chain: &[CertificateDer<'_>]) -> Result<Operator, Stri
         Ok(Identity::Node(id)) => Err(format!(
             "{id} presented a node certificate; the control API of node {me} serves only its operators"
         )),
+        Ok(Identity::Admin { name }) => Err(format!(
+            "federation admin {name} presented an admin certificate; the control API of node {me} serves only its \
+             operators"
+        )),
         Err(e) => Err(format!("the certificate carries no usable identity: {e}")),
     }
 }

@@ -80,6 +80,14 @@ impl Shared {
                     ),
                 });
             }
+            admin @ Identity::Admin { .. } => {
+                return Err(Refusal {
+                    peer: None,
+                    reason: format!(
+                        "{admin} presented an admin certificate on the node port: admin certificates only sign the federation document"
+                    ),
+                });
+            }
         };
         match self.link_allowed(&id) {
             Ok(()) => Ok(id),
