@@ -65,18 +65,14 @@ impl TestDocuments {
             .ok()
             .and_then(|t| t.document().map(|d| d.version))
             .unwrap_or(0);
-        Document {
-            version,
-            text: text.to_owned(),
-            signature: TestDocuments::sign(text),
-            admin: Vec::new(),
-        }
+        Document::new(version, text, TestDocuments::sign(text), Vec::new())
     }
 }
 
 impl DocumentCheck for TestDocuments {
     fn check(&self, doc: &Document, _now: Timestamp) -> Result<Arc<Topology>, String> {
-        if doc.signature != TestDocuments::sign(&doc.text) {
+        let text = doc.text()?;
+        if doc.signature != TestDocuments::sign(&text) {
             return Err("the admin's signature does not match the document".into());
         }
         let key = doc.signature.clone();
@@ -84,7 +80,7 @@ impl DocumentCheck for TestDocuments {
         let topology = match parsed.get(&key) {
             Some(t) => t.clone(),
             None => {
-                let t = Arc::new(Topology::parse(&doc.text, None).map_err(|e| format!("the document: {e}"))?);
+                let t = Arc::new(Topology::parse(&text, None).map_err(|e| format!("the document: {e}"))?);
                 if parsed.len() >= TestDocuments::KEEP {
                     parsed.clear();
                 }

@@ -40,6 +40,7 @@
 
 pub mod control;
 pub mod demo;
+pub mod federation;
 pub mod local;
 pub mod observe;
 pub mod runtime;

@@ -75,6 +75,14 @@ impl Core {
             signature: Vec::new(),
         };
         sign_envelope(&mut envelope, &*self.signer);
+        // Room for the frame around it and a trace down a deep tree.
+        let len = crate::codec::encoded_len(&envelope);
+        if len + 4096 > crate::codec::MAX_FRAME {
+            return Err(CommandError::BadDocument(format!(
+                "it is {len} bytes compressed with its signature; one envelope carries at most {}",
+                crate::codec::MAX_FRAME - 4096
+            )));
+        }
         self.persist(Record::Envelope(StoredEnvelope {
             envelope,
             trace: vec![Hop {

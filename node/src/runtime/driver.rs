@@ -292,9 +292,16 @@ impl Driver {
     /// revocation list goes in force.
     fn reconfigure(&mut self, version: u64, document: EnvelopeId) {
         let topology = self.core.topology_handle();
+        self.storage.set_topology(topology.clone());
         let closed = self.transport.set_topology(topology);
         let text = match self.core.store().envelopes.get(&document).map(|s| &s.envelope.body) {
-            Some(Body::Document(d)) => d.text.clone(),
+            Some(Body::Document(d)) => match d.text() {
+                Ok(text) => text,
+                Err(e) => {
+                    error!(error = %e, "federation document version {version}: its revocation list not in force");
+                    return;
+                }
+            },
             _ => return,
         };
         let name = PathBuf::from(format!("federation document version {version}"));

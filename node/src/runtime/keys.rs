@@ -132,7 +132,7 @@ impl Credentials {
         store: liandong_dispatch::Store,
         now: Timestamp,
     ) -> Result<Core, NodeError> {
-        Core::restore(
+        let mut core = Core::restore(
             topology.clone(),
             me.clone(),
             config.clone(),
@@ -142,7 +142,9 @@ impl Credentials {
             store,
             now,
         )
-        .map_err(|_| NodeError::UnknownNode(me.clone()))
+        .map_err(|_| NodeError::UnknownNode(me.clone()))?;
+        core.set_documents(Box::new(crate::federation::NodeDocuments::new(self.verifier.clone())));
+        Ok(core)
     }
 }
 

@@ -117,6 +117,12 @@ impl Storage {
         info!("store recovered: taking new work again");
     }
 
+    /// Cores rebuilt from now on run on `topology` (a federation document
+    /// was applied).
+    pub fn set_topology(&mut self, topology: Arc<Topology>) {
+        self.topology = topology;
+    }
+
     /// Whether `key` is one of `node`'s keys already held.
     pub fn holds_key(&self, node: &NodeId, key: &[u8]) -> bool {
         self.creds.holds_key(node, key)
