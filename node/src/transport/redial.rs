@@ -1,7 +1,9 @@
 //! Keeping a dialed link: while there is no connection with the peer
 //! (in either direction), dial it, and after each failure or loss wait
 //! a backoff that starts at [`MIN_BACKOFF`] and doubles up to the
-//! heartbeat interval, until shutdown.
+//! heartbeat interval, until shutdown. Each attempt dials the address
+//! the transport's `DialAddresses` holds for the peer, if any, else the
+//! topology's.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,8 +23,9 @@ impl Shared {
             if !self.wait_disconnected(&peer, &mut stop).await {
                 break;
             }
+            let at = self.addresses.get(&peer).unwrap_or(addr);
             let dialed = tokio::select! {
-                dialed = self.dial_once(&peer, addr) => dialed,
+                dialed = self.dial_once(&peer, at) => dialed,
                 _ = stopped(&mut stop) => break,
             };
             if let Some(link) = dialed {
