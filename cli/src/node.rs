@@ -1,64 +1,36 @@
-//! `liandong node run` and `liandong audit`: run a center's node; check its
-//! audit log.
+//! `liandong node init|run` and `liandong audit`: write a center's config
+//! file, run its node, check its audit log.
+//!
+//! One file per job: `init` (`node init`: the machine's `node.toml`),
+//! `run` (`node run`: flags and config file into one `Settings`, the
+//! node until a stop signal), `reload` (what SIGHUP does to a node run
+//! with `--config`); the audit commands are here.
+//!
+//! It never makes a protocol decision and never changes a running node
+//! but through `liandong-node`'s `Node` handle.
 
-use std::net::SocketAddr;
+mod init;
+mod reload;
+mod run;
+
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use clap::{Subcommand, ValueEnum};
-use liandong_node::observe::{LogFormat, init_logging};
-use liandong_node::runtime::{Node, NodeConfig};
+use clap::Subcommand;
 use liandong_node::store::{Durable, StoreLocation, StoreOptions};
 use liandong_topology::NodeId;
 
-use crate::topology;
+pub use init::InitArgs;
+pub use run::RunArgs;
 
 #[derive(Subcommand)]
 pub enum NodeCommand {
-    /// Run this center's node until interrupted (Ctrl-C or SIGTERM).
-    #[command(
-        after_help = "Example:\n  liandong node run --topology demo.toml --id 350100 --certs certs --data data/350100"
-    )]
+    /// Write this machine's config file (node.toml), so that `node run --config FILE` is the whole command.
+    #[command(after_help = init::EXAMPLES)]
+    Init(InitArgs),
+    /// Run this center's node until interrupted (Ctrl-C or SIGTERM); with --config, SIGHUP re-reads the file.
+    #[command(after_help = run::EXAMPLES)]
     Run(RunArgs),
-}
-
-#[derive(clap::Args)]
-pub struct RunArgs {
-    /// The federation's topology file.
-    #[arg(long)]
-    topology: PathBuf,
-    /// This center's id (division code), as in the topology.
-    #[arg(long)]
-    id: String,
-    /// The certificate directory: the federation's (nodes/<id>/node.pem,
-    /// ca.pem, revoked.toml) or this node's own (node.pem, node.key, ca.pem).
-    #[arg(long)]
-    certs: PathBuf,
-    /// The node's data directory (the SQLite store node.db lives here).
-    #[arg(long)]
-    data: PathBuf,
-    /// Store in PostgreSQL instead of SQLite: postgres://user@host/db.
-    #[arg(long)]
-    database: Option<String>,
-    /// Listen for other nodes here instead of the topology's address.
-    #[arg(long)]
-    listen: Option<SocketAddr>,
-    /// The control API's address (default 127.0.0.1 at the link port + 1000).
-    #[arg(long)]
-    control: Option<SocketAddr>,
-    /// Serve Prometheus metrics at http://ADDR/metrics.
-    #[arg(long)]
-    metrics: Option<SocketAddr>,
-    /// Log lines for people or JSON for log shippers.
-    #[arg(long, value_enum, default_value_t = LogStyle::Human)]
-    log_format: LogStyle,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LogStyle {
-    Human,
-    Json,
 }
 
 #[derive(Subcommand)]
@@ -91,53 +63,8 @@ pub struct AuditArgs {
 
 pub fn run(cmd: NodeCommand) -> anyhow::Result<()> {
     match cmd {
-        NodeCommand::Run(args) => run_node(args),
-    }
-}
-
-fn run_node(args: RunArgs) -> anyhow::Result<()> {
-    init_logging(match args.log_format {
-        LogStyle::Human => LogFormat::Human,
-        LogStyle::Json => LogFormat::Json,
-    });
-    let topology = Arc::new(topology::load(&args.topology)?);
-    let id = NodeId::parse(&args.id).with_context(|| format!("--id {:?}", args.id))?;
-    if topology.get(&id).is_none() {
-        bail!("node {id} is not in the topology {}", args.topology.display());
-    }
-    let mut config = NodeConfig::new(topology, id, &args.certs, &args.data, args.database.as_deref())?;
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
-    if let Some(control) = args.control {
-        config.control = control;
-    }
-    config.metrics = args.metrics;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let node = Node::start(config).await?;
-        wait_for_signal().await;
-        eprintln!("stopping");
-        node.shutdown().await;
-        anyhow::Ok(())
-    })
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+        NodeCommand::Init(args) => init::run(args),
+        NodeCommand::Run(args) => run::run(args),
     }
 }
 

@@ -21,6 +21,13 @@
 //! - `liandong_sla_misses_total{node,stage}`, `liandong_refused_total{node}`
 //! - `liandong_commit_seconds{node}`, `liandong_commit_records{node}`,
 //!   `liandong_storage_failures_total{node}`
+//!
+//! `live_logs`: [`LogControl`], logs whose filter and format a config
+//! reload changes while the node runs.
+
+mod live_logs;
+
+pub use live_logs::{LogControl, LogError};
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;

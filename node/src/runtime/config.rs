@@ -4,8 +4,19 @@
 //! certificate directory are this node's), the default control address
 //! next to the link port, and [`NodeError`].
 //!
+//! A machine's node is usually described by one config file, `node.toml`
+//! (written by `liandong node init`, run by `liandong node run --config`):
+//! the submodules read it ([`file`]: the format, every field documented
+//! there), write it ([`template`]), and turn it, or the equivalent flags,
+//! into a [`NodeConfig`] and into the changes a reload applies
+//! ([`settings`]).
+//!
 //! Nothing here opens a socket or a database: a config is only checked
 //! against the topology and the files that say where things are.
+
+pub mod file;
+pub mod settings;
+pub mod template;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -34,6 +45,10 @@ pub enum NodeError {
     Metrics { addr: SocketAddr, source: std::io::Error },
     #[error("cannot create the data directory {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
+    #[error(
+        "node {id} is the top center in the topology, yet a parent address ({addr}) is given: leave `parent` empty"
+    )]
+    TopHasNoParent { id: NodeId, addr: SocketAddr },
 }
 
 /// Where a node's certificate material is.
@@ -110,6 +125,9 @@ pub struct NodeConfig {
     pub control: SocketAddr,
     /// The Prometheus endpoint, if wanted.
     pub metrics: Option<SocketAddr>,
+    /// Where to dial the parent instead of its topology address (the
+    /// config file's `parent`); none: the topology's.
+    pub parent_addr: Option<SocketAddr>,
     pub core: CoreConfig,
 }
 
@@ -139,6 +157,7 @@ impl NodeConfig {
             listen,
             control,
             metrics: None,
+            parent_addr: None,
             core: CoreConfig::default(),
             topology,
             id,

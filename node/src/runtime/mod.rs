@@ -5,7 +5,9 @@
 //! # Layout
 //! One job per file; dependencies point one way, up this list:
 //! - `config`: [`NodeConfig`], [`CertPaths`] (which certificate files are
-//!   this node's), the default control address, [`NodeError`].
+//!   this node's), the default control address, [`NodeError`]; the
+//!   machine's config file `node.toml` ([`Settings`]: read, written, what a
+//!   reload changes).
 //! - `keys`: this node's credentials (chain, key, CA verifier, signer),
 //!   the keys of its branch each core starts with, and the loader that
 //!   reads another node's certificate when the core asks for its key.
@@ -36,13 +38,16 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, info_span};
 
+pub use config::file::{FILE_NAME as CONFIG_FILE_NAME, FileError, FileProblem, ProblemKind as FileProblemKind};
+pub use config::settings::{Changes, DEFAULT_LOG_FILTER, LiveChange, Settings};
+pub use config::template::render as render_config;
 pub use config::{CONTROL_PORT_OFFSET, CertPaths, NodeConfig, NodeError, default_control_addr};
 pub use driver::BATCH_INPUTS;
 
 use crate::control::{Call, ControlConfig, ControlServer};
 use crate::observe::serve_metrics;
 use crate::store::Durable;
-use crate::transport::{Transport, TransportConfig};
+use crate::transport::{DialAddresses, Transport, TransportConfig};
 use driver::Driver;
 use keys::{Credentials, KeyLoader};
 use notices::Notices;
@@ -63,6 +68,9 @@ pub struct Node {
     link_addr: SocketAddr,
     control_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    /// The parent, if any, and where the transport dials it.
+    parent: Option<NodeId>,
+    dial: DialAddresses,
     calls: mpsc::Sender<Call>,
     pushed: broadcast::Sender<Pushed>,
     stop: watch::Sender<bool>,
@@ -111,9 +119,18 @@ impl Node {
             link_tx,
         )?;
         let link_addr = transport.local_addr();
-        if let Some(parent) = topology.parent(&me) {
-            transport.connect(&parent.id);
+        let dial = transport.dial_addresses();
+        let parent = topology.parent(&me).map(|p| (p.id.clone(), p.listen));
+        if let Some((parent, listed)) = &parent {
+            if let Some(addr) = config.parent_addr {
+                dial.set(parent, Some(addr));
+                if addr != *listed {
+                    info!(%parent, %addr, topology = %listed, "dialing the parent at the configured address");
+                }
+            }
+            transport.connect(parent);
         }
+        let parent = parent.map(|(id, _)| id);
 
         let (call_tx, call_rx) = mpsc::channel(CALL_QUEUE);
         let (pushed, _) = broadcast::channel(PUSH_QUEUE);
@@ -173,6 +190,8 @@ impl Node {
             link_addr,
             control_addr,
             metrics_addr,
+            parent,
+            dial,
             calls: call_tx,
             pushed,
             stop,
@@ -195,6 +214,45 @@ impl Node {
 
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// Serves metrics at `addr` from now on (`None`: no more). The new
+    /// address is bound before the old one is let go, so a failure leaves
+    /// the old one serving. Returns the bound address.
+    pub async fn set_metrics(&mut self, addr: Option<SocketAddr>) -> Result<Option<SocketAddr>, NodeError> {
+        let next = match addr {
+            Some(addr) => {
+                let (bound, task) = serve_metrics(addr)
+                    .await
+                    .map_err(|source| NodeError::Metrics { addr, source })?;
+                Some((bound, task))
+            }
+            None => None,
+        };
+        if let Some(task) = self.metrics_task.take() {
+            task.abort();
+        }
+        let (bound, task) = next.unzip();
+        self.metrics_addr = bound;
+        self.metrics_task = task;
+        Ok(bound)
+    }
+
+    /// Dials the parent at `addr` from the next dial on (`None`: at its
+    /// topology address); a live link is kept. The top center has no
+    /// parent to dial.
+    pub fn set_parent_addr(&self, addr: Option<SocketAddr>) -> Result<(), NodeError> {
+        match (&self.parent, addr) {
+            (Some(parent), addr) => {
+                self.dial.set(parent, addr);
+                Ok(())
+            }
+            (None, None) => Ok(()),
+            (None, Some(addr)) => Err(NodeError::TopHasNoParent {
+                id: self.id.clone(),
+                addr,
+            }),
+        }
     }
 
     /// Every change from now on, as the control API pushes it.

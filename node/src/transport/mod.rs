@@ -80,6 +80,8 @@
 //! Dependencies point one way, up this list:
 //! - `close_code`, `event`: the close codes, and what the transport
 //!   reports ([`LinkEvent`], [`TransportError`], [`SendError`]).
+//! - `addresses`: dial addresses that replace the topology's
+//!   ([`DialAddresses`]: the parent's address from the config file).
 //! - `failure`: quinn's and rustls's errors in operator words.
 //! - `rate`: congestion control on a declared link.
 //! - `pace`: the pacer of a declared link's routine and bulk data.
@@ -94,6 +96,7 @@
 //! - `redial`: redial with capped backoff.
 //! - this file: the [`Transport`] handle.
 
+mod addresses;
 pub mod close_code;
 mod deflate;
 mod event;
@@ -123,6 +126,7 @@ use rustls_pki_types::UnixTime;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+pub use addresses::DialAddresses;
 pub use event::{LinkEvent, SendError, TransportError};
 pub use link::{LANE_QUEUE, LANES};
 pub use setup::{MIN_BACKOFF, TransportConfig};
@@ -211,6 +215,7 @@ impl Transport {
             runtime,
             endpoint: Mutex::new(Some(endpoint.clone())),
             socket,
+            addresses: DialAddresses::default(),
             links: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashSet::new()),
             order: tokio::sync::Mutex::new(()),
@@ -231,8 +236,15 @@ impl Transport {
         self.shared.local_addr
     }
 
+    /// The addresses that replace peers' topology addresses when dialing;
+    /// a change applies from the next dial on.
+    pub fn dial_addresses(&self) -> DialAddresses {
+        self.shared.addresses.clone()
+    }
+
     /// Keeps a connection to `peer` (the parent, or an ancestor during
-    /// failover): dials its topology address with server name
+    /// failover): dials its topology address (or the one
+    /// [`Transport::dial_addresses`] holds for it) with server name
     /// `server_name_for(peer)` and redials with capped backoff whenever it is
     /// down, until shutdown. Idempotent. While a connection with `peer`
     /// exists (in either direction) it does not dial.

@@ -2,8 +2,9 @@
 //! (in either direction), dial it, and after each failure or loss wait
 //! a backoff that starts at [`MIN_BACKOFF`] and doubles up to the
 //! heartbeat interval, until shutdown, or until a federation document
-//! makes the peer no longer an ancestor of this node (its address is
-//! taken from the topology in force at each dial).
+//! makes the peer no longer an ancestor of this node. Each attempt dials
+//! the address the transport's `DialAddresses` holds for the peer, if
+//! any, else the one in the topology in force.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,8 +32,9 @@ impl Shared {
             if let Some(node) = self.topology().get(&peer) {
                 addr = node.listen;
             }
+            let at = self.addresses.get(&peer).unwrap_or(addr);
             let dialed = tokio::select! {
-                dialed = self.dial_once(&peer, addr) => dialed,
+                dialed = self.dial_once(&peer, at) => dialed,
                 _ = stopped(&mut stop) => break,
             };
             if let Some(link) = dialed {

@@ -46,6 +46,8 @@ pub(super) struct Shared {
     pub(super) endpoint: Mutex<Option<quinn::Endpoint>>,
     /// The UDP socket, to tell when quinn's tasks have let go of it.
     pub(super) socket: Weak<dyn quinn::AsyncUdpSocket>,
+    /// Dial addresses that replace the topology's (read before each dial).
+    pub(super) addresses: super::DialAddresses,
     /// The current connection per peer.
     pub(super) links: Mutex<HashMap<NodeId, Arc<Link>>>,
     /// Peers with a dial loop.
