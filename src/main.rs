@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use liandong_cli::{bench, certs, demo, node, ops, room, sim, topology, tui};
+use liandong_cli::{bench, certs, demo, federation, node, ops, room, sim, topology, tui};
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +30,9 @@ enum Command {
     /// Create the federation CA and node and operator certificates; inspect and revoke them.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
+    /// The signed federation document: sign, check, publish at the root.
+    #[command(subcommand)]
+    Federation(federation::FederationCommand),
     /// The demo federation in one process with traffic and the operator console.
     Demo(demo::DemoArgs),
     /// Run this center's node.
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Topology(cmd) => topology::run(cmd),
         Command::Certs(cmd) => certs::run(cmd),
+        Command::Federation(cmd) => federation::run(cmd),
         Command::Demo(args) => demo::run(args),
         Command::Node(cmd) => node::run(cmd),
         Command::Audit(cmd) => node::audit(cmd),

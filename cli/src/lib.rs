@@ -16,6 +16,8 @@
 //!   topology file.
 //! - [`certs`]: `liandong certs init|request|sign|issue-operator|issue-admin|inspect|revoke`
 //!   over `liandong-certs`.
+//! - [`federation`]: `liandong federation sign|check|publish`, the
+//!   signed federation document (`liandong-node`'s `federation`).
 //! - [`node`]: `liandong node run` (a center's node, `liandong-node`) and
 //!   `liandong audit verify|show` (its hash-chained audit log).
 //! - [`ops`]: the operator commands over one's own node's control API
@@ -55,6 +57,7 @@
 pub mod bench;
 pub mod certs;
 pub mod demo;
+pub mod federation;
 pub mod node;
 pub mod ops;
 pub mod room;

@@ -10,7 +10,7 @@
 //! in [`view`]. The coordination room commands ([`crate::room`]) share
 //! the connection options, the following of pushed notices and [`view`].
 
-mod args;
+pub(crate) mod args;
 pub(crate) mod view;
 
 pub use args::*;

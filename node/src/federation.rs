@@ -33,7 +33,9 @@ use std::sync::Arc;
 
 use liandong_certs::pki_types::pem::PemObject;
 use liandong_certs::pki_types::{CertificateDer, UnixTime};
-use liandong_certs::{RevocationList, Verifier, load_certificates, load_private_key, sign_detached, verify_admin_signature};
+use liandong_certs::{
+    RevocationList, Verifier, load_certificates, load_private_key, sign_detached, verify_admin_signature,
+};
 use liandong_dispatch::document::declared_version;
 use liandong_dispatch::{Document, DocumentCheck, Timestamp};
 use liandong_topology::Topology;
@@ -81,7 +83,8 @@ pub struct Checked {
 pub fn check(verifier: &Verifier, doc: &Document, now: UnixTime) -> Result<Checked, String> {
     let text = doc.text()?;
     let chain: Vec<CertificateDer<'_>> = doc.admin.iter().map(|c| CertificateDer::from(c.as_slice())).collect();
-    let admin = verify_admin_signature(verifier, &chain, text.as_bytes(), &doc.signature, now).map_err(|e| e.to_string())?;
+    let admin =
+        verify_admin_signature(verifier, &chain, text.as_bytes(), &doc.signature, now).map_err(|e| e.to_string())?;
     let name = PathBuf::from(format!("document version {}", doc.version));
     let topology = Topology::parse(&text, Some(name.clone())).map_err(|e| e.to_string())?;
     declared_version(&topology, doc.version)?;
@@ -110,6 +113,18 @@ impl DocumentCheck for NodeDocuments {
         let now = UnixTime::since_unix_epoch(std::time::Duration::from_millis(now.0));
         check(&self.verifier, doc, now).map(|c| c.topology)
     }
+}
+
+/// The newest federation document in the store at `location` (node
+/// `id`'s), if it holds one.
+pub async fn stored_document(
+    location: &crate::store::StoreLocation,
+    id: &liandong_topology::NodeId,
+) -> Result<Option<Document>, crate::store::StoreError> {
+    let durable = crate::store::Durable::open(location, id, crate::store::StoreOptions::default()).await?;
+    let store = durable.load().await;
+    durable.close().await;
+    Ok(store?.document().cloned())
 }
 
 /// Reads the document at `path` and its signature beside it.
@@ -153,10 +168,13 @@ fn declared_in(text: &str, path: &Path) -> Result<u64, DocumentError> {
         path: path.to_owned(),
         what: e.to_string(),
     })?;
-    topology.document().map(|d| d.version).ok_or_else(|| DocumentError::Invalid {
-        path: path.to_owned(),
-        what: "no [document] table: add one with its version (`[document] version = 1`)".into(),
-    })
+    topology
+        .document()
+        .map(|d| d.version)
+        .ok_or_else(|| DocumentError::Invalid {
+            path: path.to_owned(),
+            what: "no [document] table: add one with its version (`[document] version = 1`)".into(),
+        })
 }
 
 /// Signs the document at `path` with the admin key and certificate given:
@@ -237,6 +255,9 @@ mod tests {
 
     #[test]
     fn the_signature_sits_beside_the_document() {
-        assert_eq!(signature_path(Path::new("/etc/liandong/fuzhou.toml")), PathBuf::from("/etc/liandong/fuzhou.toml.sig"));
+        assert_eq!(
+            signature_path(Path::new("/etc/liandong/fuzhou.toml")),
+            PathBuf::from("/etc/liandong/fuzhou.toml.sig")
+        );
     }
 }

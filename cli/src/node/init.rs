@@ -37,7 +37,7 @@ pub struct InitArgs {
     /// The parent center's address, IP:PORT: how this node reaches the
     /// federation (default with --topology: the topology's address for the
     /// parent).
-    #[arg(long, value_name = "ADDR", required_unless_present_any = ["top", "topology"])]
+    #[arg(long, value_name = "ADDR", required_unless_present_any = ["top", "topology", "document"])]
     parent: Option<SocketAddr>,
     /// This is the federation's top center: it has no parent.
     #[arg(long, conflicts_with = "parent")]
@@ -47,7 +47,7 @@ pub struct InitArgs {
     data: PathBuf,
     /// Where other nodes reach this node, IP:PORT (default with --topology:
     /// the topology's address for this node).
-    #[arg(long, value_name = "ADDR", required_unless_present = "topology")]
+    #[arg(long, value_name = "ADDR", required_unless_present_any = ["topology", "document"])]
     listen: Option<SocketAddr>,
     /// The control API's address (default: loopback at the link port + 1000).
     #[arg(long, value_name = "ADDR")]
@@ -61,9 +61,13 @@ pub struct InitArgs {
     /// Log lines for people (text) or JSON for log shippers.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogStyle,
-    /// The federation's topology file.
-    #[arg(long, value_name = "FILE")]
+    /// The federation's topology file (a federation run without a signed document).
+    #[arg(long, value_name = "FILE", conflicts_with = "document")]
     topology: Option<PathBuf>,
+    /// The signed federation document this node starts on (FILE.sig beside
+    /// it); listen and parent addresses default to its topology's.
+    #[arg(long, value_name = "FILE")]
+    document: Option<PathBuf>,
     /// This node's certificate directory: node.pem, node.key, ca.pem
     /// (default: `certs` next to the config file).
     #[arg(long, value_name = "DIR")]
@@ -96,6 +100,7 @@ pub(super) fn run(args: InitArgs) -> anyhow::Result<()> {
             None => dir.join("certs"),
         },
         topology: args.topology.as_deref().map(absolute).transpose()?,
+        document: args.document.as_deref().map(absolute).transpose()?,
     };
     let text = render_config(&settings);
     // What is written must read back as what was meant (a path that is not
@@ -124,9 +129,9 @@ pub(super) fn run(args: InitArgs) -> anyhow::Result<()> {
 /// the operator should know about them.
 fn addresses(args: &InitArgs, id: &NodeId) -> anyhow::Result<(SocketAddr, Option<SocketAddr>, Vec<String>)> {
     let mut notes = Vec::new();
-    let Some(path) = &args.topology else {
+    let Some(path) = args.topology.as_ref().or(args.document.as_ref()) else {
         let Some(listen) = args.listen else {
-            bail!("give --listen ADDR, or --topology FILE to take it from the topology");
+            bail!("give --listen ADDR, or --topology or --document FILE to take it from there");
         };
         return Ok((listen, args.parent, notes));
     };

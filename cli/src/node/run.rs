@@ -11,10 +11,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use clap::ValueEnum;
+use liandong_certs::pki_types::UnixTime;
+use liandong_certs::{RevocationList, Revocations, Verifier, load_ca_certificate};
+use liandong_node::federation;
 use liandong_node::observe::{LogControl, LogFormat};
-use liandong_node::runtime::{DEFAULT_LOG_FILTER, Node, Settings};
+use liandong_node::runtime::{CertPaths, DEFAULT_LOG_FILTER, Node, NodeConfig, Settings};
+use liandong_node::store::StoreLocation;
 use liandong_topology::NodeId;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -47,9 +51,15 @@ pub struct RunArgs {
 /// The flags that stand for a config file's fields (or override them).
 #[derive(clap::Args, Debug, Clone)]
 pub(super) struct Flags {
-    /// The federation's topology file (the file's `topology`).
-    #[arg(long, value_name = "FILE", required_unless_present = "config")]
+    /// The federation's topology file (the file's `topology`), for a
+    /// federation run without a signed document.
+    #[arg(long, value_name = "FILE")]
     topology: Option<PathBuf>,
+    /// The signed federation document to start on (FILE.sig beside it; the
+    /// file's `document`). Once a node holds a document in its store it
+    /// needs neither this nor --topology.
+    #[arg(long, value_name = "FILE")]
+    document: Option<PathBuf>,
     /// This center's id (division code), as in the topology.
     #[arg(long, required_unless_present = "config")]
     id: Option<String>,
@@ -116,7 +126,7 @@ impl Flags {
     /// flags, every optional field unset (`put_over` adds those given).
     fn alone(&self) -> anyhow::Result<Settings> {
         let (Some(id), Some(data), Some(certs)) = (&self.id, &self.data, &self.certs) else {
-            bail!("without --config, --topology, --id, --certs and --data are required");
+            bail!("without --config, --id, --certs and --data are required");
         };
         Ok(Settings {
             id: parse_id(id)?,
@@ -130,6 +140,7 @@ impl Flags {
             log_filter: None,
             certs: certs.clone(),
             topology: None,
+            document: None,
         })
     }
 
@@ -141,6 +152,9 @@ impl Flags {
         }
         if let Some(topology) = &self.topology {
             settings.topology = Some(topology.clone());
+        }
+        if let Some(document) = &self.document {
+            settings.document = Some(document.clone());
         }
         if let Some(certs) = &self.certs {
             settings.certs = certs.clone();
@@ -182,24 +196,11 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
     let filter = log_filter(&settings);
     let logs = LogControl::install(settings.log_format, &filter).context("RUST_LOG or log_filter")?;
-    let Some(topology_path) = settings.topology.clone() else {
-        bail!(
-            "no topology: give `topology = \"FILE\"` in the config file or --topology FILE (a node needs the federation's topology file)"
-        );
-    };
-    let topology = Arc::new(topology::load(&topology_path)?);
-    if topology.get(&settings.id).is_none() {
-        bail!(
-            "node {} is not in the topology {}",
-            settings.id,
-            topology_path.display()
-        );
-    }
-    let config = settings.node_config(topology)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let config = runtime.block_on(node_config(&settings))?;
     runtime.block_on(async move {
         // Before the node starts: a SIGHUP that comes early must not kill it.
         let mut signals = Signals::listen(args.config.is_some())?;
@@ -221,6 +222,46 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         node.shutdown().await;
         anyhow::Ok(())
     })
+}
+
+/// The node's configuration over the topology it starts on: the signed
+/// document given (checked against the CA as every node checks one; it is
+/// taken in at start), else the topology file, else the newest federation
+/// document in the node's store.
+async fn node_config(settings: &Settings) -> anyhow::Result<NodeConfig> {
+    let (topology, document, from) = if let Some(path) = &settings.document {
+        let doc = federation::read_signed(path)?;
+        let certs = CertPaths::locate(&settings.certs, &settings.id)?;
+        let ca = load_ca_certificate(&certs.ca)?;
+        let verifier = Verifier::new(ca, Revocations::new(RevocationList::new()))
+            .map_err(|e| anyhow!("{}: {e}", certs.ca.display()))?;
+        let checked =
+            federation::check(&verifier, &doc, UnixTime::now()).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        (checked.topology, Some(doc), path.display().to_string())
+    } else if let Some(path) = &settings.topology {
+        (Arc::new(topology::load(path)?), None, path.display().to_string())
+    } else {
+        let location = StoreLocation::choose(settings.store.as_deref(), &settings.data)?;
+        let Some(doc) = federation::stored_document(&location, &settings.id).await? else {
+            bail!(
+                "no federation document in {} yet: give the signed document to start on (`document` in the config file, or --document FILE), or a topology file (--topology)",
+                location
+            );
+        };
+        let text = doc.text().map_err(|e| anyhow!("the stored federation document: {e}"))?;
+        let topology = liandong_topology::Topology::parse(&text, None).context("the stored federation document")?;
+        (
+            Arc::new(topology),
+            None,
+            format!("the federation document version {} in the store", doc.version),
+        )
+    };
+    if topology.get(&settings.id).is_none() {
+        bail!("node {} is not in {from}", settings.id);
+    }
+    let mut config = settings.node_config(topology)?;
+    config.document = document;
+    Ok(config)
 }
 
 /// The signals `node run` acts on.

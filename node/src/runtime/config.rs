@@ -129,6 +129,10 @@ pub struct NodeConfig {
     /// config file's `parent`); none: the topology's.
     pub parent_addr: Option<SocketAddr>,
     pub core: CoreConfig,
+    /// The signed federation document this node is started on (its
+    /// bootstrap document: `topology` is the one it describes), taken in
+    /// at start unless the store holds that version or a newer one.
+    pub document: Option<liandong_dispatch::Document>,
 }
 
 /// The control port a node uses when none is given: the link port plus
@@ -159,6 +163,7 @@ impl NodeConfig {
             metrics: None,
             parent_addr: None,
             core: CoreConfig::default(),
+            document: None,
             topology,
             id,
         })

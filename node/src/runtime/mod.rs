@@ -30,13 +30,14 @@ mod revocations;
 mod storage;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use liandong_control::clock;
 use liandong_control::proto::{Operator, Pushed, Request, Response};
-use liandong_topology::NodeId;
+use liandong_topology::{NodeId, Topology};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tracing::{info, info_span};
+use tracing::{info, info_span, warn};
 
 pub use config::file::{FILE_NAME as CONFIG_FILE_NAME, FileError, FileProblem, ProblemKind as FileProblemKind};
 pub use config::settings::{Changes, DEFAULT_LOG_FILTER, LiveChange, Settings};
@@ -78,13 +79,35 @@ pub struct Node {
     metrics_task: Option<JoinHandle<()>>,
 }
 
+/// The topology a stored federation document describes.
+fn stored_topology(doc: &liandong_dispatch::Document) -> Result<Arc<Topology>, String> {
+    let text = doc.text()?;
+    Topology::parse(&text, None).map(Arc::new).map_err(|e| e.to_string())
+}
+
+/// Commits what the core wrote while taking in its bootstrap document,
+/// before anything runs (the rest of its effects are about links that
+/// start on that document anyway).
+async fn take_in_at_start(
+    core: &mut liandong_dispatch::Core,
+    durable: &Durable,
+    now: liandong_dispatch::Timestamp,
+) -> Result<(), NodeError> {
+    while let Some(effect) = core.poll_effect() {
+        if let liandong_dispatch::Effect::Persist(records) = effect {
+            durable.commit(&records, now).await?;
+        }
+    }
+    Ok(())
+}
+
 impl Node {
     /// Opens the store (running migrations), restores the core from it,
     /// binds links, control API and metrics, and starts driving.
     pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
         let span = info_span!("node", id = %config.id);
         let _enter = span.enter();
-        let topology = config.topology.clone();
+        let mut topology = config.topology.clone();
         let me = config.id.clone();
         topology.ix(&me).ok_or_else(|| NodeError::UnknownNode(me.clone()))?;
         std::fs::create_dir_all(&config.data_dir).map_err(|source| NodeError::DataDir {
@@ -98,7 +121,32 @@ impl Node {
         let restored = durable.load().await?;
         let now = clock::now();
         let held = restored.envelopes.len();
-        let core = creds.core(&topology, &me, &config.core, restored, now)?;
+        // The newest federation document this node holds runs it (checked
+        // when it was stored), unless a newer one is given to start on.
+        let mut bootstrap = config.document.clone();
+        if let Some(doc) = restored.document() {
+            let newer_given = bootstrap.as_ref().is_some_and(|b| b.version > doc.version);
+            match stored_topology(doc) {
+                Ok(t) if !newer_given && t.ix(&me).is_some() => {
+                    info!(version = doc.version, "running on the federation document in the store");
+                    topology = t;
+                    bootstrap = None;
+                }
+                Ok(_) => {}
+                Err(e) => warn!(
+                    version = doc.version,
+                    "the stored federation document does not read: {e}"
+                ),
+            }
+        }
+        let mut core = creds.core(&topology, &me, &config.core, restored, now)?;
+        if let Some(doc) = bootstrap {
+            let version = doc.version;
+            core.handle_bootstrap(doc, now)
+                .map_err(|e| NodeError::Certs(format!("the federation document to start on: {e}")))?;
+            take_in_at_start(&mut core, &durable, now).await?;
+            info!(version, "started on the federation document given");
+        }
         info!(
             envelopes = held,
             incidents = core.incidents().count(),

@@ -20,6 +20,7 @@
 //! log_filter = "info"              # tracing directives; empty: RUST_LOG, else info
 //! certs = "/etc/liandong/certs"    # required: node.pem, node.key, ca.pem
 //! topology = "/etc/liandong/topology.toml"  # the federation's topology file
+//! document = "/etc/liandong/federation.toml" # or its signed document (first start)
 //! ```
 //!
 //! - `id`: the center's administrative-division code (`350102`, or a member
@@ -45,9 +46,12 @@
 //!   `RUST_LOG`, when set, overrides it (as a flag overrides the file).
 //! - `certs`: the directory with this node's own `node.pem`, `node.key`
 //!   and `ca.pem` (or the federation's certificate directory).
-//! - `topology`: the federation's topology file. Optional in the format
-//!   (the signed federation document will replace it); `node run` needs it
-//!   today, from here or from `--topology`.
+//! - `topology`: the federation's topology file, for a federation run
+//!   without a signed document. Optional.
+//! - `document`: the signed federation document (`<document>.sig` beside
+//!   it) a new node starts on; after that the node runs on the newest
+//!   version it holds in its store, and needs neither this nor `topology`.
+//!   Optional.
 //!
 //! # Errors
 //! Every problem found is reported at once, each as `FILE:LINE:COLUMN:`
@@ -150,6 +154,7 @@ struct RawFile {
     log_filter: Option<Spanned<String>>,
     certs: Option<Spanned<String>>,
     topology: Option<Spanned<String>>,
+    document: Option<Spanned<String>>,
 }
 
 impl Settings {
@@ -241,6 +246,7 @@ impl Settings {
             )
             .and_then(|(text, span)| check.path(base, "certs", text, span));
         let topology = check.optional(&raw.topology).map(|(text, _)| base.join(text));
+        let document = check.optional(&raw.document).map(|(text, _)| base.join(text));
 
         let mut problems = check.problems;
         problems.sort_by_key(|p| (p.at.line, p.at.col));
@@ -270,6 +276,7 @@ impl Settings {
                 log_filter,
                 certs,
                 topology,
+                document,
             }),
             _ => Err(FileError::Invalid(problems)),
         }

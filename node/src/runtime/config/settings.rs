@@ -47,9 +47,12 @@ pub struct Settings {
     /// This node's certificate directory (`node.pem`, `node.key`,
     /// `ca.pem`), or the federation's.
     pub certs: PathBuf,
-    /// The topology file; `None` is an error today, until the federation's
-    /// document replaces the file.
+    /// The topology file, for a federation run without a signed document.
     pub topology: Option<PathBuf>,
+    /// The signed federation document a new node starts on (its bootstrap
+    /// document); a node that holds a newer version in its store runs on
+    /// that.
+    pub document: Option<PathBuf>,
 }
 
 /// One change a reload applies while the node runs.
@@ -117,6 +120,7 @@ impl Settings {
             ("control", self.control != new.control),
             ("certs", self.certs != new.certs),
             ("topology", self.topology != new.topology),
+            ("document", self.document != new.document),
         ];
         changes.restart = restart
             .iter()
@@ -191,6 +195,7 @@ mod tests {
             log_filter: None,
             certs: "/etc/liandong/certs".into(),
             topology: Some("/etc/liandong/topology.toml".into()),
+            document: None,
         }
     }
 

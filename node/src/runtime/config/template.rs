@@ -91,10 +91,16 @@ pub fn render(settings: &Settings) -> String {
         &path(&settings.certs),
     );
     field(
-        "The federation's topology file (the signed federation document will\n\
-         replace it). Restart to change.",
+        "The federation's topology file, for a federation run without a signed\n\
+         document. Restart to change.",
         "topology",
         &settings.topology.as_deref().map(path).unwrap_or_default(),
+    );
+    field(
+        "The signed federation document (its .sig beside it) a new node starts on;\n\
+         after that the node runs on the newest version in its store. Restart to change.",
+        "document",
+        &settings.document.as_deref().map(path).unwrap_or_default(),
     );
     out
 }
@@ -143,6 +149,7 @@ mod tests {
             log_filter: None,
             certs: "/etc/liandong/certs".into(),
             topology: Some(PathBuf::from("/etc/liandong/topology.toml")),
+            document: None,
         }
     }
 
