@@ -210,15 +210,24 @@ impl Federation {
 
     /// Starts `node run` for `node` and waits until it says it is running.
     pub fn start(&mut self, node: &NodeId) {
+        let args: Vec<std::ffi::OsString> = vec![
+            "--topology".into(),
+            self.topology_file.clone().into(),
+            "--id".into(),
+            node.as_str().into(),
+            "--certs".into(),
+            self.certs.clone().into(),
+            "--data".into(),
+            self.data_dir(node).into(),
+        ];
+        self.start_with(node, &args);
+    }
+
+    /// Starts `node run ARGS` for `node` and waits until it says it is running.
+    pub fn start_with(&mut self, node: &NodeId, args: &[std::ffi::OsString]) {
         let mut child = node_process()
-            .args(["node", "run", "--topology"])
-            .arg(&self.topology_file)
-            .arg("--id")
-            .arg(node.as_str())
-            .arg("--certs")
-            .arg(&self.certs)
-            .arg("--data")
-            .arg(self.data_dir(node))
+            .args(["node", "run"])
+            .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

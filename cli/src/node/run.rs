@@ -237,7 +237,7 @@ async fn node_config(settings: &Settings) -> anyhow::Result<NodeConfig> {
             .map_err(|e| anyhow!("{}: {e}", certs.ca.display()))?;
         let checked =
             federation::check(&verifier, &doc, UnixTime::now()).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-        (checked.topology, Some(doc), path.display().to_string())
+        (checked.topology, Some(doc), format!("of {}", path.display()))
     } else if let Some(path) = &settings.topology {
         (Arc::new(topology::load(path)?), None, path.display().to_string())
     } else {
@@ -257,7 +257,7 @@ async fn node_config(settings: &Settings) -> anyhow::Result<NodeConfig> {
         )
     };
     if topology.get(&settings.id).is_none() {
-        bail!("node {} is not in {from}", settings.id);
+        bail!("node {} is not in the topology {from}", settings.id);
     }
     let mut config = settings.node_config(topology)?;
     config.document = document;

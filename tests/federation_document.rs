@@ -1,0 +1,314 @@
+//! A federation that runs on its signed document, with real `liandong
+//! node run` processes on loopback (real QUIC, TLS, SQLite). Every center
+//! enrols by request (its key made on its own machine, signed by the CA)
+//! and is set up by `node init` with the bootstrap document: it holds its
+//! own key and certificate, the CA's certificate and the document, no
+//! directory of other nodes' certificates, no topology file. Then the
+//! root publishes versions: a village added under a running township, a
+//! village moved to another township (while a node is down), a county
+//! revoked; and a replay and a document signed by another key are
+//! refused.
+
+mod federation;
+
+use std::ffi::OsString;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use federation::{Federation, file_report, hex, id, subscribe, wait_for};
+use liandong_control::proto::{Notice, Query, Request, Response};
+use liandong_control::ControlClient;
+use liandong_topology::{NodeId, Severity};
+
+const IP: Ipv4Addr = Ipv4Addr::new(127, 0, 14, 1);
+const WAIT: Duration = Duration::from_secs(40);
+
+const CITY: &str = "350100";
+const COUNTY: &str = "350102";
+const TOWN: &str = "350102001";
+const OTHER_TOWN: &str = "350102002";
+const VILLAGE: &str = "350102001001";
+const MOVER: &str = "350102001002";
+const SLEEPER: &str = "350102002001";
+const NEWCOMER: &str = "350102001003";
+
+fn liandong(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_liandong"))
+        .args(args)
+        .output()
+        .expect("run liandong");
+    assert!(
+        out.status.success(),
+        "liandong {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn liandong_fails(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_liandong"))
+        .args(args)
+        .output()
+        .expect("run liandong");
+    assert!(!out.status.success(), "liandong {args:?} should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn arg(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
+
+/// The demo topology as document `version`, changed by `edit` (on the
+/// file's text), signed by the admin.
+fn document(fed: &Federation, version: u64, edit: impl FnOnce(String) -> String, admin: &(PathBuf, PathBuf)) -> PathBuf {
+    let base = std::fs::read_to_string(&fed.topology_file).unwrap();
+    let text = edit(format!("[document]\nversion = {version}\n\n{base}"));
+    let path = fed.path().join(format!("federation-v{version}.toml"));
+    std::fs::write(&path, text).unwrap();
+    liandong(&[
+        "federation",
+        "sign",
+        arg(&path),
+        "--key",
+        arg(&admin.1),
+        "--cert",
+        arg(&admin.0),
+    ]);
+    path
+}
+
+/// A node block of the demo file (`[[node]]` to the next blank line).
+fn node_block(text: &str, node: &str) -> String {
+    let start = text.find(&format!("id = \"{node}\"")).expect("node in the file");
+    let start = text[..start].rfind("[[node]]").unwrap();
+    let end = text[start..].find("\n\n").map_or(text.len(), |e| start + e);
+    text[start..end].to_owned()
+}
+
+/// A machine: its directory, where its certificates and config go.
+struct Machine {
+    dir: PathBuf,
+}
+
+impl Machine {
+    fn certs(&self) -> PathBuf {
+        self.dir.join("certs")
+    }
+    fn config(&self) -> PathBuf {
+        self.dir.join("node.toml")
+    }
+}
+
+/// Enrols `node` by request (its key made in its machine's directory),
+/// signed by the CA against `topology`, and sets it up with `node init`
+/// on the bootstrap `document`.
+fn enrol(fed: &Federation, node: &str, topology: &Path, document: &Path) -> Machine {
+    let m = Machine {
+        dir: fed.path().join("machines").join(node),
+    };
+    liandong(&["certs", "request", "--node", node, "--out", arg(&m.certs())]);
+    liandong(&["certs", "sign", "--ca", arg(&fed.certs), "--topology", arg(topology), arg(&m.certs())]);
+    liandong(&[
+        "node",
+        "init",
+        "--id",
+        node,
+        "--data",
+        arg(&m.dir.join("data")),
+        "--document",
+        arg(document),
+        "--certs",
+        arg(&m.certs()),
+        "--out",
+        arg(&m.config()),
+    ]);
+    m
+}
+
+fn start(fed: &mut Federation, node: &str) {
+    let config = fed.path().join("machines").join(node).join("node.toml");
+    fed.start_with(&id(node), &[OsString::from("--config"), config.into()]);
+}
+
+fn control_addr(listen_port: u16) -> SocketAddr {
+    liandong_node::runtime::default_control_addr(SocketAddr::new(IP.into(), listen_port))
+}
+
+async fn operator_at(fed: &mut Federation, node: &str, port: u16) -> ControlClient {
+    let (cert, key) = fed.operator(&id(node), "值班员", "operator");
+    ControlClient::connect_with_files(control_addr(port), &fed.certs.join("ca.pem"), &cert, &key)
+        .await
+        .unwrap_or_else(|e| panic!("control client for {node}: {e}"))
+}
+
+async fn holds(client: &ControlClient, incident: liandong_dispatch::EnvelopeId) -> bool {
+    matches!(
+        client
+            .call(Request::Query(Query::Incident { id: hex(incident) }))
+            .await,
+        Ok(Response::Incident(_))
+    )
+}
+
+fn publish(fed: &mut Federation, file: &Path) -> Result<String, String> {
+    let (cert, _) = fed.operator(&id(CITY), "王芳", "leader");
+    let addr = control_addr(7100).to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_liandong"))
+        .args(["federation", "publish", arg(file), "--node", &addr, "--cert", arg(&cert)])
+        .output()
+        .expect("run liandong");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_federation_runs_on_its_signed_document_and_changes_without_restarts() {
+    let mut fed = Federation::demo(IP);
+    liandong(&["certs", "issue-admin", "--ca", arg(&fed.certs), "--name", "李明"]);
+    let admins = fed.certs.join("admins");
+    let admin = (admins.join("李明.pem"), admins.join("李明.key"));
+    let v1 = document(&fed, 1, |t| t, &admin);
+    let out = liandong(&["federation", "check", arg(&v1), "--ca", arg(&fed.certs.join("ca.pem"))]);
+    assert!(out.contains("version 1") && out.contains("李明"), "{out}");
+
+    // Enrolment and set-up, machine by machine; no topology file, no
+    // certificates but its own.
+    let running = [CITY, COUNTY, TOWN, OTHER_TOWN, VILLAGE, MOVER, SLEEPER];
+    for node in running {
+        let m = enrol(&fed, node, &fed.topology_file.clone(), &v1);
+        let files: Vec<String> = std::fs::read_dir(m.certs())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(files.iter().all(|f| ["node.pem", "node.key", "node.csr", "ca.pem"].contains(&f.as_str())), "{files:?}");
+        let config = std::fs::read_to_string(m.config()).unwrap();
+        assert!(!config.contains("\ntopology = \"/"), "{config}");
+    }
+    for node in running {
+        start(&mut fed, node);
+    }
+    fed.wait_log(&id(VILLAGE), "link up peer=350102001", 1, WAIT);
+
+    // A severity I report from a village reaches the city and every center
+    // on its path; the county and city learned the village's certificate
+    // from their neighbours.
+    let city = operator_at(&mut fed, CITY, 7100).await;
+    let mut at_city = subscribe(&city).await;
+    let village = operator_at(&mut fed, VILLAGE, 7104).await;
+    let first = file_report(&village, Severity::I, "山洪暴发").await;
+    wait_for(&mut at_city, "the report at the city", |n| {
+        matches!(n, Notice::IncidentRecorded { incident, .. } if incident.id == first)
+    })
+    .await;
+    for (node, port) in [(TOWN, 7103), (COUNTY, 7101)] {
+        let c = operator_at(&mut fed, node, port).await;
+        assert!(holds(&c, first).await, "{node} does not hold the report");
+    }
+
+    // Version 2: a village added under the running township.
+    let v2 = document(
+        &fed,
+        2,
+        |t| {
+            let block = node_block(&t, VILLAGE)
+                .replace(VILLAGE, NEWCOMER)
+                .replace(":7104", ":7117")
+                .replace("name = \"", "name = \"新");
+            format!("{t}\n{block}\n")
+        },
+        &admin,
+    );
+    let said = publish(&mut fed, &v2).expect("version 2 published");
+    assert!(said.contains("version 2"), "{said}");
+    for node in running {
+        fed.wait_log(&id(node), "running on federation document version 2", 1, WAIT);
+    }
+    for node in running {
+        assert_eq!(fed.log_count(&id(node), "node running"), 1, "{node} restarted");
+    }
+    enrol(&fed, NEWCOMER, &v2, &v2);
+    start(&mut fed, NEWCOMER);
+    fed.wait_log(&id(NEWCOMER), "link up peer=350102001", 1, WAIT);
+    let newcomer = operator_at(&mut fed, NEWCOMER, 7117).await;
+    let hello = file_report(&newcomer, Severity::I, "新村报到").await;
+    wait_for(&mut at_city, "the newcomer's report at the city", |n| {
+        matches!(n, Notice::IncidentRecorded { incident, .. } if incident.id == hello)
+    })
+    .await;
+
+    // Version 3, while a village of the other township is down: a village
+    // moves to the other township; its next report takes the new path.
+    fed.stop(&id(SLEEPER));
+    let v3 = document(
+        &fed,
+        3,
+        |t| {
+            let old = node_block(&t, MOVER);
+            let new = old.replace("parent = \"350102001\"", "parent = \"350102002\"");
+            t.replace(&old, &new)
+        },
+        &admin,
+    );
+    publish(&mut fed, &v3).expect("version 3 published");
+    fed.wait_log(&id(MOVER), "running on federation document version 3", 1, WAIT);
+    fed.wait_log(&id(MOVER), "link up peer=350102002", 1, WAIT);
+    let mover = operator_at(&mut fed, MOVER, 7105).await;
+    let moved = file_report(&mover, Severity::I, "迁村后首报").await;
+    wait_for(&mut at_city, "the moved village's report at the city", |n| {
+        matches!(n, Notice::IncidentRecorded { incident, .. } if incident.id == moved)
+    })
+    .await;
+    let other_town = operator_at(&mut fed, OTHER_TOWN, 7106).await;
+    let town = operator_at(&mut fed, TOWN, 7103).await;
+    assert!(holds(&other_town, moved).await, "the new township is not on its path");
+    assert!(!holds(&town, moved).await, "the old township is still on its path");
+    // The node that was down gets versions 2 and 3 when it returns.
+    start(&mut fed, SLEEPER);
+    fed.wait_log(&id(SLEEPER), "running on federation document version 3", 1, WAIT);
+
+    // A replay of an older version, and a document signed by a key that is
+    // not an admin's, are refused at the root.
+    let replay = publish(&mut fed, &v2).expect_err("a replay of version 2");
+    assert!(replay.contains("not newer"), "{replay}");
+    let (op_cert, op_key) = fed.operator(&id(CITY), "王芳", "leader");
+    let forged = document(&fed, 4, |t| t, &(op_cert, op_key));
+    let refused = publish(&mut fed, &forged).expect_err("a document signed by an operator");
+    assert!(refused.contains("not by a federation admin"), "{refused}");
+
+    // Version 4 revokes the county: its neighbours refuse it once the
+    // document reaches them.
+    let county_cert = fed.path().join("machines").join(COUNTY).join("certs").join("node.pem");
+    let serial = serial_of(&county_cert);
+    let v4 = document(
+        &fed,
+        4,
+        |t| {
+            format!(
+                "{t}\n[[revoked]]\nserial = \"{serial}\"\nreason = \"key-compromise\"\n\
+                 revoked_at = \"2026-12-05T10:00:00Z\"\nsubject = \"liandong://node/{COUNTY}\"\n"
+            )
+        },
+        &admin,
+    );
+    publish(&mut fed, &v4).expect("version 4 published");
+    for node in [CITY, TOWN, OTHER_TOWN] {
+        fed.wait_log(&id(node), "running on federation document version 4", 1, WAIT);
+        let line = fed.wait_log(&id(node), "revoked", 1, Duration::from_secs(5) + WAIT);
+        assert!(line.contains(&serial) || line.contains("revoked"), "{line}");
+    }
+    fed.stop_all();
+}
+
+/// The serial of the certificate at `path`, as revocation lists write it.
+fn serial_of(path: &Path) -> String {
+    let out = liandong(&["certs", "inspect", arg(path)]);
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("serial").map(|s| s.trim_start_matches([':', ' ']).trim().to_owned()))
+        .unwrap_or_else(|| panic!("no serial in:\n{out}"))
+}
