@@ -19,8 +19,11 @@
 //!
 //! Each node's disk is a [`Store`] folded from its Persist effects, applied
 //! before any later effect of the same input runs (the durability rule). A
-//! crash drops the core; the restart restores from the disk, or from an
-//! empty store when the fault loses the disk.
+//! crash drops the core; the restart restores from the disk, on the newest
+//! federation document stored there (as `liandong_dispatch::testing::Net`
+//! restarts a node), or from an empty store on the scenario's topology when
+//! the fault loses the disk. Every core checks documents with one shared
+//! [`TestDocuments`], so a province's nodes parse a version once.
 //!
 //! One `Sim`, its methods in one file per job: this file the state, the
 //! event heap and setup; `network` nodes and connections; `lanes` a
@@ -47,8 +50,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use liandong_dispatch::{
-    Category, Command, CommandError, Core, CoreConfig, Effect, EnvelopeId, Event, Item, Mode, Order, Record, Report,
-    Stage, Store, TargetState, Targets, TestKeys, Timestamp,
+    Category, Command, CommandError, Core, CoreConfig, DocumentCheck, Effect, EnvelopeId, Event, Item, Mode, Order,
+    Record, Report, Stage, Store, TargetState, Targets, TestDocuments, TestKeys, Timestamp,
 };
 use liandong_topology::{Level, NodeIx, Severity, Topology};
 use rand::rngs::StdRng;
@@ -285,6 +288,9 @@ pub(crate) struct Sim<'a> {
     pub topo: Arc<Topology>,
     config: CoreConfig,
     keys: TestKeys,
+    /// How every core checks federation documents: one instance, so its
+    /// parsed topologies are shared by all nodes.
+    documents: TestDocuments,
     seed: u64,
     pub rng: StdRng,
     pub now: u64,
@@ -381,6 +387,7 @@ impl<'a> Sim<'a> {
             topo: topo.clone(),
             config: CoreConfig::default(),
             keys: TestKeys::new(options.seed),
+            documents: TestDocuments::default(),
             seed: options.seed,
             rng,
             now: 0,
