@@ -32,8 +32,10 @@
 //! copies) and `pieces` the packets a lane's frames become; `keys` the
 //! live-sized test signatures; `effects` what a core's effects do to the
 //! network, disk and tallies; `load` reports and orders; `faults` the
-//! timeline's faults; `run` the loop and the end-of-run queries.
+//! timeline's faults; `documents` the versions the root publishes and who
+//! applied them when; `run` the loop and the end-of-run queries.
 
+mod documents;
 mod effects;
 mod faults;
 mod keys;
@@ -132,6 +134,13 @@ enum Ev {
     SignFor {
         node: Ix,
         order: EnvelopeId,
+        tries: u8,
+    },
+    /// The root publishes the scenario's `[[publish]]` entry `index`
+    /// (`documents`); while the root is down it is tried again, as an
+    /// operator's follow-up is.
+    Publish {
+        index: u32,
         tries: u8,
     },
     Sample,
@@ -291,6 +300,8 @@ pub(crate) struct Sim<'a> {
     /// How every core checks federation documents: one instance, so its
     /// parsed topologies are shared by all nodes.
     documents: TestDocuments,
+    /// The versions the scenario publishes and who applied them when.
+    pub docs: documents::Tally,
     seed: u64,
     pub rng: StdRng,
     pub now: u64,
@@ -388,6 +399,7 @@ impl<'a> Sim<'a> {
             config: CoreConfig::default(),
             keys: TestKeys::new(options.seed),
             documents: TestDocuments::default(),
+            docs: documents::Tally::default(),
             seed: options.seed,
             rng,
             now: 0,
@@ -423,6 +435,7 @@ impl<'a> Sim<'a> {
         sim.setup_faults()?;
         sim.setup_load();
         sim.setup_series()?;
+        sim.setup_publishes()?;
         for i in 0..n as u32 {
             sim.start(i);
         }
