@@ -4,7 +4,10 @@
 //! restarting on the version on its disk, or on the scenario's topology
 //! when the disk is gone; versions that build on each other; the oracle's
 //! invariant failing for a node that can hear nothing; a document too
-//! large for a frame. The demo topology (17 nodes) unless said otherwise.
+//! large for a frame; the shipped province-document scenario's sweep
+//! variant. The demo topology (17 nodes) unless said otherwise.
+
+mod common;
 
 use std::path::Path;
 use std::time::Duration;
@@ -376,4 +379,20 @@ fn publish_entries_are_checked() {
     assert!(e.starts_with("p.toml:8:"), "{e}");
     let e = bad("[[publish]]\nat = \"10m\"\nversion = 2\ndeadlines.V.accept = \"5m\"\n");
     assert!(e.starts_with("p.toml:8:"), "{e}");
+}
+
+#[test]
+fn the_province_document_sweep_variant_reaches_every_node_after_the_heal() {
+    // 148 nodes, its timeline scaled to an hour: two of the three cities
+    // cut off from 10m to 40m, version 2 published at 20m.
+    let s = common::load("province-document").sweep_variant();
+    let r = go(&s, 7);
+    assert!(r.passed(), "{r}");
+    let v = version(&r, 2);
+    assert_eq!(v.published, Some(mins(20)));
+    assert_eq!((v.applied, v.skipped, v.never), (148, 0, 0));
+    assert!(v.times.max >= mins(20), "{:?}", v.times);
+    assert!(v.times.p99 <= v.times.max && v.times.p50 <= v.times.p90);
+    assert_eq!(documents(&r).on_newest, 148);
+    assert_eq!(documents(&r).unsendable, 0);
 }
