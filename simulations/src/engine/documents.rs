@@ -78,7 +78,14 @@ impl<'a> Sim<'a> {
             let changes = p.changes();
             let note = toml::Value::String(changes.clone()).to_string();
             let text = format!("[document]\nversion = {}\nnote = {note}\n{}", p.version, topo.to_toml());
-            let doc = TestDocuments::document(&text);
+            // As `TestDocuments::document` makes it, without parsing the
+            // text once more for the version it was written with.
+            let doc = Document {
+                version: p.version,
+                signature: TestDocuments::sign(&text),
+                text,
+                admin: Vec::new(),
+            };
             let parsed = self
                 .documents
                 .check(&doc, Timestamp(EPOCH))
