@@ -11,7 +11,11 @@
 //! - no acked copy lost: an outbox entry acked by a peer means the
 //!   envelope is on that peer's disk;
 //! - optionally, every report at its owner within `reach_owner_within` of
-//!   the last heal before it arrived.
+//!   the last heal before it arrived;
+//! - where the scenario publishes federation documents, every node up at
+//!   the end runs the newest version the root took, on that version's
+//!   topology (a node whose disk a fault wiped is excused: it restarted on
+//!   the scenario's topology with nothing to say it ever took a version).
 //!
 //! It never changes the run: it takes the engine by shared reference.
 
@@ -120,11 +124,42 @@ pub(crate) fn judge(sim: &Sim, scenario: &Scenario) -> Verdict {
             late,
         ));
     }
+    if !scenario.publishes.is_empty() {
+        invariants.push(report::invariant(
+            "every live node ends on the newest version published",
+            behind_newest(sim),
+        ));
+    }
     Verdict {
         reports,
         order_targets,
         invariants,
     }
+}
+
+/// Live nodes not on the newest version the root published (by its core's
+/// word and by the topology it runs on), but for those whose disk a fault
+/// wiped.
+fn behind_newest(sim: &Sim) -> Vec<String> {
+    let newest = sim.newest_published();
+    let name = |v: Option<u64>| v.map_or("no version".to_string(), |v| format!("version {v}"));
+    let mut out = Vec::new();
+    for i in 0..sim.topo.len() as u32 {
+        let Some((runs, topology)) = sim.running_version(i) else {
+            continue;
+        };
+        if (runs == newest && topology == newest) || sim.disk(i).1 {
+            continue;
+        }
+        out.push(format!(
+            "{} runs {} on the topology of {}, not {}",
+            sim.node_name(i),
+            name(runs),
+            name(topology),
+            name(newest)
+        ));
+    }
+    out
 }
 
 /// Safety: an outbox entry a node persisted as acked by `peer` means

@@ -190,6 +190,77 @@ pub struct SeriesFigures {
     pub while_draining: Option<Vec<Stage>>,
 }
 
+/// One version of the federation document: when the root published it
+/// and how long each node took to apply it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocumentFigures {
+    pub version: u64,
+    /// What it changes: `I accept 20m`.
+    pub changes: String,
+    /// When the scenario has the root publish it.
+    #[serde(rename = "asked_ms", serialize_with = "ms")]
+    pub asked: Duration,
+    /// When the root took it (later than `asked` if the root was down).
+    #[serde(rename = "published_ms", serialize_with = "opt_ms")]
+    pub published: Option<Duration>,
+    /// Why the root never took it.
+    pub refused: Option<String>,
+    /// Nodes that applied it (the root included).
+    pub applied: u64,
+    /// Nodes that went from an older version straight to a newer one.
+    pub skipped: u64,
+    /// Nodes that applied neither it nor a newer version.
+    pub never: u64,
+    /// The last node to apply it and when (simulated time, ms in JSON).
+    #[serde(serialize_with = "opt_node_ms")]
+    pub last: Option<(String, Duration)>,
+    /// From publishing to each node's applying it; `max` is the last node.
+    pub times: Percentiles,
+}
+
+fn opt_node_ms<S: Serializer>(v: &Option<(String, Duration)>, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct At<'a> {
+        node: &'a str,
+        at_ms: u64,
+    }
+    match v {
+        Some((node, at)) => s.serialize_some(&At {
+            node,
+            at_ms: at.as_millis() as u64,
+        }),
+        None => s.serialize_none(),
+    }
+}
+
+/// Reports filed on one version (or before any), by severity: the accept
+/// deadline they took at their origin.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FiledOn {
+    /// `None`: on the scenario's own topology, before any version.
+    pub version: Option<u64>,
+    pub severity: String,
+    #[serde(rename = "accept_ms", serialize_with = "ms")]
+    pub accept: Duration,
+    pub count: u64,
+}
+
+/// The federation documents a scenario publishes (`[[publish]]`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Documents {
+    pub versions: Vec<DocumentFigures>,
+    /// Live nodes on the newest version published, at the end.
+    pub on_newest: u64,
+    /// Live nodes behind it whose disk a fault wiped (excused: they
+    /// restarted on the scenario's topology).
+    pub lost_with_disk: u64,
+    pub filed: Vec<FiledOn>,
+    /// Frames a core could not send (an envelope over the frame limit),
+    /// and the first such refusal.
+    pub unsendable: u64,
+    pub first_unsendable: Option<String>,
+}
+
 /// Deadline misses and automatic escalations.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Sla {
@@ -241,6 +312,9 @@ pub struct Report {
     /// Series of items at named nodes (`[[load.series]]`), if any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<SeriesFigures>,
+    /// Federation documents published (`[[publish]]`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub documents: Option<Documents>,
     pub invariants: Vec<Invariant>,
     pub timeline: Timeline,
 }
@@ -358,6 +432,9 @@ impl fmt::Display for Report {
                 )?,
             }
         }
+        if let Some(d) = &self.documents {
+            write!(f, "\n{d}")?;
+        }
         writeln!(f)?;
         let s = &self.sla;
         writeln!(
@@ -401,6 +478,66 @@ impl fmt::Display for Report {
             }
         }
         writeln!(f, "{}", if self.passed() { "PASSED" } else { "FAILED" })
+    }
+}
+
+impl fmt::Display for Documents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "federation documents (times from publishing at the root to applying)"
+        )?;
+        for v in &self.versions {
+            writeln!(f, "  version {} ({})", v.version, v.changes)?;
+            match (v.published, &v.refused) {
+                (Some(p), _) => writeln!(f, "    published at {} (asked at {})", human(p), human(v.asked))?,
+                (None, Some(why)) => writeln!(f, "    not published (asked at {}): {why}", human(v.asked))?,
+                (None, None) => writeln!(f, "    not published by the end (asked at {})", human(v.asked))?,
+            }
+            writeln!(
+                f,
+                "    applied by {}, skipped for a newer version by {}, never by {}",
+                v.applied, v.skipped, v.never
+            )?;
+            if v.applied > 0 {
+                writeln!(f, "    {:<10} {}", "to apply", v.times)?;
+            }
+            if let Some((node, at)) = &v.last {
+                writeln!(
+                    f,
+                    "    last node {node} applied it at {}, {} after it was published",
+                    human(*at),
+                    human(v.times.max)
+                )?;
+            }
+        }
+        writeln!(
+            f,
+            "  at the end: {} live node(s) on the newest version, {} behind it with a wiped disk",
+            self.on_newest, self.lost_with_disk
+        )?;
+        if !self.filed.is_empty() {
+            writeln!(f, "  reports by the version their origin ran: accept deadline taken")?;
+        }
+        for x in &self.filed {
+            let on = x.version.map_or("no version".to_string(), |v| format!("version {v}"));
+            writeln!(
+                f,
+                "    {on:<12} {:<8} accept {:>6}  x{}",
+                x.severity,
+                fmt_duration(x.accept),
+                x.count
+            )?;
+        }
+        if self.unsendable > 0 {
+            writeln!(
+                f,
+                "  frames the cores could not send: {}; first: {}",
+                self.unsendable,
+                self.first_unsendable.as_deref().unwrap_or("")
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -58,6 +58,12 @@
 //! at = "1h"
 //! for = "2h"
 //!
+//! [[publish]]               # the root publishes a federation document
+//! at = "2h"                  # when (retried while the root is down)
+//! version = 2                # higher than the one before
+//! deadlines.I.accept = "20m" # what changes: deadlines per severity
+//!                            # (accept, sign_for, finish); the tree stays
+//!
 //! [invariants]
 //! reach_owner_within = "20m" # after the path heals
 //!
@@ -70,6 +76,13 @@
 //! each frame whole with one loss, duplication and delay draw; any other
 //! carries packets on lanes, as the live transport does (the engine's
 //! `lanes` module says how).
+//!
+//! A `[[publish]]` version is the scenario's topology as it is written
+//! (`Topology::to_toml`) with a `[document]` table and its policy changes,
+//! those of the versions before it included (each version is the one before
+//! with its own changes). Only policy changes: the tree itself (nodes,
+//! parents, links) stays what the scenario says, since the engine's network
+//! is laid out once from it.
 //!
 //! Liveness mode (`liveness = true`) allows `permanent = true` faults (a
 //! node that can send but not receive, a link that drops half its frames):
@@ -434,6 +447,51 @@ fn one() -> usize {
     1
 }
 
+/// Most `[[publish]]` entries a scenario may have: as many versions as
+/// `TestDocuments` keeps parsed, so a restart never parses one again.
+pub const MAX_PUBLISHES: usize = liandong_dispatch::TestDocuments::KEEP;
+
+/// A version of the federation document the root publishes at `at`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Publish {
+    pub at: Span,
+    /// The `[document] version`: at least 1, higher than the entry before.
+    pub version: u64,
+    /// New deadlines per severity (only the stages given change).
+    #[serde(default)]
+    pub deadlines: BTreeMap<Severity, DeadlineChange>,
+}
+
+/// The stages of one severity's deadlines a version changes.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineChange {
+    pub accept: Option<Span>,
+    pub sign_for: Option<Span>,
+    pub finish: Option<Span>,
+}
+
+impl Publish {
+    /// What this version changes, for people: `I accept 20m`, or
+    /// `no policy change`.
+    pub fn changes(&self) -> String {
+        let mut parts = Vec::new();
+        for (s, c) in self.deadlines.iter().rev() {
+            for (stage, d) in [("accept", c.accept), ("sign_for", c.sign_for), ("finish", c.finish)] {
+                if let Some(d) = d {
+                    parts.push(format!("{s} {stage} {d}"));
+                }
+            }
+        }
+        if parts.is_empty() {
+            "no policy change".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Invariants {
@@ -475,6 +533,9 @@ pub struct Scenario {
     pub load: Load,
     #[serde(default, rename = "fault")]
     pub faults: Vec<Fault>,
+    /// Versions of the federation document the root publishes.
+    #[serde(default, rename = "publish")]
+    pub publishes: Vec<Publish>,
     #[serde(default)]
     pub invariants: Invariants,
     #[serde(default)]
@@ -543,6 +604,9 @@ impl Scenario {
             }
             for x in &mut s.load.series {
                 x.at = scale(x.at);
+            }
+            for p in &mut s.publishes {
+                p.at = scale(p.at);
             }
         }
         if let Some(settle) = sw.settle {
@@ -669,6 +733,27 @@ impl Scenario {
             if f.count == 0 {
                 return Err(format!("{what}: count must be at least 1"));
             }
+        }
+        if self.publishes.len() > MAX_PUBLISHES {
+            return Err(format!("at most {MAX_PUBLISHES} [[publish]] entries"));
+        }
+        let mut before: Option<&Publish> = None;
+        for (i, p) in self.publishes.iter().enumerate() {
+            let what = format!("[[publish]] #{} (version {})", i + 1, p.version);
+            if p.version == 0 {
+                return Err(format!("{what}: versions start at 1"));
+            }
+            if p.at >= self.duration {
+                return Err(format!("{what}: published after the end"));
+            }
+            if let Some(b) = before
+                && (p.version <= b.version || p.at < b.at)
+            {
+                return Err(format!(
+                    "{what}: each entry needs a higher version, at the same time or later, than the one before"
+                ));
+            }
+            before = Some(p);
         }
         if let Some(t) = &self.sweep.topology
             && usize::from(t.preset.is_some()) + usize::from(t.fanout.is_some()) + usize::from(t.file.is_some()) != 1

@@ -19,6 +19,7 @@ fn shipped_scenarios_load_and_pass_a_short_run() {
         "partitioned-province",
         "thin-rural-links",
         "liveness-deaf-and-lossy",
+        "province-document",
     ] {
         assert!(
             shipped.iter().any(|p| p.file_stem().is_some_and(|s| s == name)),

@@ -67,7 +67,10 @@ impl<'a> Sim<'a> {
                         core.handle_key(&origin, Ok(self.keys.public_key(&origin)), now);
                     }
                 }
-                // No scenario publishes a federation document yet.
+                // The driver's links follow a new version's tree; here the
+                // tree is the scenario's in every version (`documents`), so
+                // the network has nothing to follow. Applications are
+                // tallied from `Event::DocumentApplied`, which comes with it.
                 Effect::Reconfigure { .. } => {}
                 // Simulated nodes hold every key: nothing is asked.
                 Effect::KeyAsked { .. } | Effect::KeyOffered { .. } => {}
@@ -303,6 +306,8 @@ impl<'a> Sim<'a> {
                 }
             }
             Event::DeadLettered { .. } => self.out.dead_letters += 1,
+            Event::DocumentApplied { version, .. } => self.document_applied(ix, version),
+            Event::Refused { reason, .. } if reason.starts_with("cannot send") => self.unsendable(ix, &reason),
             _ => {}
         }
     }

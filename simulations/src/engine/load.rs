@@ -140,6 +140,7 @@ impl<'a> Sim<'a> {
                     bytes,
                 });
                 self.out.report_sent(severity);
+                self.document_filed(ix, id, severity);
             }
             Some(Err(CommandError::Overloaded(_))) => self.out.refused += 1,
             _ => self.out.refused += 1,

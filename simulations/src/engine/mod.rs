@@ -19,8 +19,11 @@
 //!
 //! Each node's disk is a [`Store`] folded from its Persist effects, applied
 //! before any later effect of the same input runs (the durability rule). A
-//! crash drops the core; the restart restores from the disk, or from an
-//! empty store when the fault loses the disk.
+//! crash drops the core; the restart restores from the disk, on the newest
+//! federation document stored there (as `liandong_dispatch::testing::Net`
+//! restarts a node), or from an empty store on the scenario's topology when
+//! the fault loses the disk. Every core checks documents with one shared
+//! [`TestDocuments`], so a province's nodes parse a version once.
 //!
 //! One `Sim`, its methods in one file per job: this file the state, the
 //! event heap and setup; `network` nodes and connections; `lanes` a
@@ -29,8 +32,10 @@
 //! copies) and `pieces` the packets a lane's frames become; `keys` the
 //! live-sized test signatures; `effects` what a core's effects do to the
 //! network, disk and tallies; `load` reports and orders; `faults` the
-//! timeline's faults; `run` the loop and the end-of-run queries.
+//! timeline's faults; `documents` the versions the root publishes and who
+//! applied them when; `run` the loop and the end-of-run queries.
 
+mod documents;
 mod effects;
 mod faults;
 mod keys;
@@ -47,8 +52,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use liandong_dispatch::{
-    Category, Command, CommandError, Core, CoreConfig, Effect, EnvelopeId, Event, Item, Mode, Order, Record, Report,
-    Stage, Store, TargetState, Targets, TestKeys, Timestamp,
+    Category, Command, CommandError, Core, CoreConfig, DocumentCheck, Effect, EnvelopeId, Event, Item, Mode, Order,
+    Record, Report, Stage, Store, TargetState, Targets, TestDocuments, TestKeys, Timestamp,
 };
 use liandong_topology::{Level, NodeIx, Severity, Topology};
 use rand::rngs::StdRng;
@@ -129,6 +134,13 @@ enum Ev {
     SignFor {
         node: Ix,
         order: EnvelopeId,
+        tries: u8,
+    },
+    /// The root publishes the scenario's `[[publish]]` entry `index`
+    /// (`documents`); while the root is down it is tried again, as an
+    /// operator's follow-up is.
+    Publish {
+        index: u32,
         tries: u8,
     },
     Sample,
@@ -285,6 +297,11 @@ pub(crate) struct Sim<'a> {
     pub topo: Arc<Topology>,
     config: CoreConfig,
     keys: TestKeys,
+    /// How every core checks federation documents: one instance, so its
+    /// parsed topologies are shared by all nodes.
+    documents: TestDocuments,
+    /// The versions the scenario publishes and who applied them when.
+    pub docs: documents::Tally,
     seed: u64,
     pub rng: StdRng,
     pub now: u64,
@@ -381,6 +398,8 @@ impl<'a> Sim<'a> {
             topo: topo.clone(),
             config: CoreConfig::default(),
             keys: TestKeys::new(options.seed),
+            documents: TestDocuments::default(),
+            docs: documents::Tally::default(),
             seed: options.seed,
             rng,
             now: 0,
@@ -416,6 +435,7 @@ impl<'a> Sim<'a> {
         sim.setup_faults()?;
         sim.setup_load();
         sim.setup_series()?;
+        sim.setup_publishes()?;
         for i in 0..n as u32 {
             sim.start(i);
         }

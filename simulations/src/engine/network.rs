@@ -16,8 +16,15 @@ impl<'a> Sim<'a> {
         let id = self.topo.node(NodeIx(ix)).id.clone();
         let now = self.local(ix);
         let node = &mut self.nodes[ix as usize];
+        // A node that took a federation document restarts on the newest
+        // one on its disk; a new or wiped one on the scenario's topology.
+        let topology = node
+            .disk
+            .document()
+            .and_then(|d| self.documents.check(d, now).ok())
+            .unwrap_or_else(|| self.topo.clone());
         node.core = Core::restore(
-            self.topo.clone(),
+            topology,
             id.clone(),
             self.config.clone(),
             Box::new(keys::WideSigner(Box::new(self.keys.signer(&id)))),
@@ -26,7 +33,11 @@ impl<'a> Sim<'a> {
             node.disk.clone(),
             now,
         )
-        .ok();
+        .ok()
+        .map(|mut core| {
+            core.set_documents(Box::new(self.documents.clone()));
+            core
+        });
         self.drain(ix);
     }
 

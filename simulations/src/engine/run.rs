@@ -159,6 +159,7 @@ impl<'a> Sim<'a> {
                     };
                     self.operator_acts(at, node, tries, cmd, again);
                 }
+                Ev::Publish { index, tries } => self.publish(index, tries),
                 Ev::Sample => {
                     self.sample();
                     self.push(at + SAMPLE_EVERY, Ev::Sample);
