@@ -80,12 +80,7 @@ impl<'a> Sim<'a> {
             let text = format!("[document]\nversion = {}\nnote = {note}\n{}", p.version, topo.to_toml());
             // As `TestDocuments::document` makes it, without parsing the
             // text once more for the version it was written with.
-            let doc = Document {
-                version: p.version,
-                signature: TestDocuments::sign(&text),
-                text,
-                admin: Vec::new(),
-            };
+            let doc = Document::new(p.version, &text, TestDocuments::sign(&text), Vec::new());
             let parsed = self
                 .documents
                 .check(&doc, Timestamp(EPOCH))
