@@ -18,8 +18,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use federation::{Federation, file_report, hex, id, subscribe, wait_for};
-use liandong_control::proto::{Notice, Query, Request, Response};
 use liandong_control::ControlClient;
+use liandong_control::proto::{Notice, Query, Request, Response};
 use liandong_topology::{NodeId, Severity};
 
 const IP: Ipv4Addr = Ipv4Addr::new(127, 0, 14, 1);
@@ -62,10 +62,42 @@ fn arg(p: &Path) -> &str {
 }
 
 /// The demo topology as document `version`, changed by `edit` (on the
-/// file's text), signed by the admin.
-fn document(fed: &Federation, version: u64, edit: impl FnOnce(String) -> String, admin: &(PathBuf, PathBuf)) -> PathBuf {
+/// file's text), signed by `admin`.
+fn document(
+    fed: &Federation,
+    version: u64,
+    edit: impl FnOnce(String) -> String,
+    admin: &(PathBuf, PathBuf),
+) -> PathBuf {
     let base = std::fs::read_to_string(&fed.topology_file).unwrap();
-    let text = edit(format!("[document]\nversion = {version}\n\n{base}"));
+    sign(
+        fed,
+        version,
+        edit(format!("[document]\nversion = {version}\n\n{base}")),
+        admin,
+    )
+}
+
+/// Version `version` of the federation: the document at `previous`,
+/// changed by `edit`, signed by `admin`.
+fn next_document(
+    fed: &Federation,
+    previous: &Path,
+    version: u64,
+    edit: impl FnOnce(String) -> String,
+    admin: &(PathBuf, PathBuf),
+) -> PathBuf {
+    let text = std::fs::read_to_string(previous).unwrap();
+    let at = text.find("\n\n").expect("a [document] table, then the topology");
+    sign(
+        fed,
+        version,
+        edit(format!("[document]\nversion = {version}{}", &text[at..])),
+        admin,
+    )
+}
+
+fn sign(fed: &Federation, version: u64, text: String, admin: &(PathBuf, PathBuf)) -> PathBuf {
     let path = fed.path().join(format!("federation-v{version}.toml"));
     std::fs::write(&path, text).unwrap();
     liandong(&[
@@ -110,7 +142,15 @@ fn enrol(fed: &Federation, node: &str, topology: &Path, document: &Path) -> Mach
         dir: fed.path().join("machines").join(node),
     };
     liandong(&["certs", "request", "--node", node, "--out", arg(&m.certs())]);
-    liandong(&["certs", "sign", "--ca", arg(&fed.certs), "--topology", arg(topology), arg(&m.certs())]);
+    liandong(&[
+        "certs",
+        "sign",
+        "--ca",
+        arg(&fed.certs),
+        "--topology",
+        arg(topology),
+        arg(&m.certs()),
+    ]);
     liandong(&[
         "node",
         "init",
@@ -146,9 +186,7 @@ async fn operator_at(fed: &mut Federation, node: &str, port: u16) -> ControlClie
 
 async fn holds(client: &ControlClient, incident: liandong_dispatch::EnvelopeId) -> bool {
     matches!(
-        client
-            .call(Request::Query(Query::Incident { id: hex(incident) }))
-            .await,
+        client.call(Request::Query(Query::Incident { id: hex(incident) })).await,
         Ok(Response::Incident(_))
     )
 }
@@ -157,7 +195,15 @@ fn publish(fed: &mut Federation, file: &Path) -> Result<String, String> {
     let (cert, _) = fed.operator(&id(CITY), "王芳", "leader");
     let addr = control_addr(7100).to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_liandong"))
-        .args(["federation", "publish", arg(file), "--node", &addr, "--cert", arg(&cert)])
+        .args([
+            "federation",
+            "publish",
+            arg(file),
+            "--node",
+            &addr,
+            "--cert",
+            arg(&cert),
+        ])
         .output()
         .expect("run liandong");
     if out.status.success() {
@@ -186,7 +232,12 @@ async fn a_federation_runs_on_its_signed_document_and_changes_without_restarts()
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert!(files.iter().all(|f| ["node.pem", "node.key", "node.csr", "ca.pem"].contains(&f.as_str())), "{files:?}");
+        assert!(
+            files
+                .iter()
+                .all(|f| ["node.pem", "node.key", "node.csr", "ca.pem"].contains(&f.as_str())),
+            "{files:?}"
+        );
         let config = std::fs::read_to_string(m.config()).unwrap();
         assert!(!config.contains("\ntopology = \"/"), "{config}");
     }
@@ -202,9 +253,11 @@ async fn a_federation_runs_on_its_signed_document_and_changes_without_restarts()
     let mut at_city = subscribe(&city).await;
     let village = operator_at(&mut fed, VILLAGE, 7104).await;
     let first = file_report(&village, Severity::I, "山洪暴发").await;
-    wait_for(&mut at_city, "the report at the city", |n| {
-        matches!(n, Notice::IncidentRecorded { incident, .. } if incident.id == first)
-    })
+    wait_for(
+        &mut at_city,
+        "the report at the city",
+        |n| matches!(n, Notice::IncidentRecorded { incident, .. } if incident.id == first),
+    )
     .await;
     for (node, port) in [(TOWN, 7103), (COUNTY, 7101)] {
         let c = operator_at(&mut fed, node, port).await;
@@ -237,16 +290,19 @@ async fn a_federation_runs_on_its_signed_document_and_changes_without_restarts()
     fed.wait_log(&id(NEWCOMER), "link up peer=350102001", 1, WAIT);
     let newcomer = operator_at(&mut fed, NEWCOMER, 7117).await;
     let hello = file_report(&newcomer, Severity::I, "新村报到").await;
-    wait_for(&mut at_city, "the newcomer's report at the city", |n| {
-        matches!(n, Notice::IncidentRecorded { incident, .. } if incident.id == hello)
-    })
+    wait_for(
+        &mut at_city,
+        "the newcomer's report at the city",
+        |n| matches!(n, Notice::IncidentRecorded { incident, .. } if incident.id == hello),
+    )
     .await;
 
     // Version 3, while a village of the other township is down: a village
     // moves to the other township; its next report takes the new path.
     fed.stop(&id(SLEEPER));
-    let v3 = document(
+    let v3 = next_document(
         &fed,
+        &v2,
         3,
         |t| {
             let old = node_block(&t, MOVER);
@@ -260,9 +316,11 @@ async fn a_federation_runs_on_its_signed_document_and_changes_without_restarts()
     fed.wait_log(&id(MOVER), "link up peer=350102002", 1, WAIT);
     let mover = operator_at(&mut fed, MOVER, 7105).await;
     let moved = file_report(&mover, Severity::I, "迁村后首报").await;
-    wait_for(&mut at_city, "the moved village's report at the city", |n| {
-        matches!(n, Notice::IncidentRecorded { incident, .. } if incident.id == moved)
-    })
+    wait_for(
+        &mut at_city,
+        "the moved village's report at the city",
+        |n| matches!(n, Notice::IncidentRecorded { incident, .. } if incident.id == moved),
+    )
     .await;
     let other_town = operator_at(&mut fed, OTHER_TOWN, 7106).await;
     let town = operator_at(&mut fed, TOWN, 7103).await;
@@ -281,27 +339,39 @@ async fn a_federation_runs_on_its_signed_document_and_changes_without_restarts()
     let refused = publish(&mut fed, &forged).expect_err("a document signed by an operator");
     assert!(refused.contains("not by a federation admin"), "{refused}");
 
-    // Version 4 revokes the county: its neighbours refuse it once the
-    // document reaches them.
-    let county_cert = fed.path().join("machines").join(COUNTY).join("certs").join("node.pem");
-    let serial = serial_of(&county_cert);
-    let v4 = document(
+    // Version 4 revokes a village's certificate (a stolen laptop): its
+    // township closes the live link as soon as the document reaches it,
+    // and refuses the village's next attempts.
+    let village_cert = fed.path().join("machines").join(VILLAGE).join("certs").join("node.pem");
+    let serial = serial_of(&village_cert);
+    let v4 = next_document(
         &fed,
+        &v3,
         4,
         |t| {
             format!(
                 "{t}\n[[revoked]]\nserial = \"{serial}\"\nreason = \"key-compromise\"\n\
-                 revoked_at = \"2026-12-05T10:00:00Z\"\nsubject = \"liandong://node/{COUNTY}\"\n"
+                 revoked_at = \"2026-12-05T10:00:00Z\"\nsubject = \"liandong://node/{VILLAGE}\"\n"
             )
         },
         &admin,
     );
+    let published = std::time::Instant::now();
     publish(&mut fed, &v4).expect("version 4 published");
-    for node in [CITY, TOWN, OTHER_TOWN] {
+    fed.wait_log(&id(TOWN), "revoked=1 closed=1", 1, WAIT);
+    let cut_after = published.elapsed();
+    assert!(
+        cut_after < Duration::from_secs(5),
+        "the revoked village's link was closed {cut_after:?} after the publish"
+    );
+    for node in [CITY, COUNTY, TOWN, OTHER_TOWN, MOVER, SLEEPER, NEWCOMER] {
         fed.wait_log(&id(node), "running on federation document version 4", 1, WAIT);
-        let line = fed.wait_log(&id(node), "revoked", 1, Duration::from_secs(5) + WAIT);
-        assert!(line.contains(&serial) || line.contains("revoked"), "{line}");
     }
+    let line = fed.wait_log(&id(TOWN), "revoked", 2, WAIT);
+    assert!(
+        line.contains(&format!("peer={VILLAGE}")) || line.contains(VILLAGE),
+        "{line}"
+    );
     fed.stop_all();
 }
 
@@ -309,6 +379,10 @@ async fn a_federation_runs_on_its_signed_document_and_changes_without_restarts()
 fn serial_of(path: &Path) -> String {
     let out = liandong(&["certs", "inspect", arg(path)]);
     out.lines()
-        .find_map(|l| l.trim().strip_prefix("serial").map(|s| s.trim_start_matches([':', ' ']).trim().to_owned()))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("serial")
+                .map(|s| s.trim_start_matches([':', ' ']).trim().to_owned())
+        })
         .unwrap_or_else(|| panic!("no serial in:\n{out}"))
 }

@@ -440,19 +440,29 @@ fn a_forged_or_altered_envelope_is_refused_and_never_acked() {
     let mut forged = original.clone();
     forged.id = EnvelopeId(43);
     sign_envelope(&mut forged, &TestKeys::new(14).signer(&id(TOWN)));
-    for envelope in [altered, forged] {
-        let frame = Frame::Carry(Carry {
-            envelope,
-            to: vec![id(CITY)],
-            trace: vec![Hop {
-                node: id(TOWN),
-                at: net.now,
-            }],
-            catch_up: false,
-        });
-        net.inject(&id(TOWN), &id(COUNTY), encode_frame(&frame).unwrap());
+    let frames: Vec<Vec<u8>> = [altered, forged]
+        .into_iter()
+        .map(|envelope| {
+            let frame = Frame::Carry(Carry {
+                envelope,
+                to: vec![id(CITY)],
+                trace: vec![Hop {
+                    node: id(TOWN),
+                    at: net.now,
+                }],
+                catch_up: false,
+            });
+            encode_frame(&frame).unwrap()
+        })
+        .collect();
+    for frame in &frames {
+        net.inject(&id(TOWN), &id(COUNTY), frame.clone());
     }
     net.run_for(Duration::from_secs(5));
+    // A signature matching none of the village's keys may be by a renewed
+    // one: the county refuses it and asks for the village's keys again,
+    // once for both.
+    assert_eq!(net.key_asks(&id(COUNTY)), [id(VILLAGE)]);
     let county = net.core(&id(COUNTY));
     assert!(county.incident(EnvelopeId(42)).is_none() && county.incident(EnvelopeId(43)).is_none());
     let refusals = net

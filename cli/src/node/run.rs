@@ -242,10 +242,17 @@ async fn node_config(settings: &Settings) -> anyhow::Result<NodeConfig> {
         (Arc::new(topology::load(path)?), None, path.display().to_string())
     } else {
         let location = StoreLocation::choose(settings.store.as_deref(), &settings.data)?;
-        let Some(doc) = federation::stored_document(&location, &settings.id).await? else {
+        // A store that is not there yet holds no document: say so without
+        // creating one.
+        let exists = !matches!(&location, StoreLocation::Sqlite(path) if !path.exists());
+        let stored = if exists {
+            federation::stored_document(&location, &settings.id).await?
+        } else {
+            None
+        };
+        let Some(doc) = stored else {
             bail!(
-                "no federation document in {} yet: give the signed document to start on (`document` in the config file, or --document FILE), or a topology file (--topology)",
-                location
+                "no topology: give the signed federation document to start on (`document` in the config file, or --document FILE) or a topology file (--topology); {location} holds no federation document yet"
             );
         };
         let text = doc.text().map_err(|e| anyhow!("the stored federation document: {e}"))?;

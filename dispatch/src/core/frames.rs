@@ -67,14 +67,10 @@ impl Core {
             return;
         }
         if let Err(e) = verify_envelope(&carry.envelope, &*self.check) {
-            if let SignatureError::Mismatch(origin) = &e
-                && self.await_renewed_key(peer, origin, now)
-            {
-                self.audit(
-                    now,
-                    format!("{id} from {peer} matches no key held for {origin}: waits for a renewed key"),
-                );
-                return;
+            if let SignatureError::Mismatch(origin) = &e {
+                // Perhaps signed with a renewed key: ask for it; the
+                // sender's retry (this copy is not acked) finds it here.
+                self.refresh_key(peer, origin, now);
             }
             self.refuse(peer, format!("envelope {id}: {e}"), now);
             return;

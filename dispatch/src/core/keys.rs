@@ -20,9 +20,10 @@
 //! A key that could not be loaded is asked for again only after
 //! [`KEY_RETRY`]; meanwhile envelopes it signed are refused as from an
 //! unknown origin, so a missing certificate costs one load per half
-//! minute, not one per envelope. An envelope whose signature does not
-//! match the keys held may be signed with a renewed key: the key is asked
-//! for again, at most once per [`KEY_RETRY`], before it is refused.
+//! minute, not one per envelope. An envelope whose signature matches
+//! none of the keys held is refused, and the key is asked for again (at
+//! most once per [`KEY_RETRY`]): it may be signed with a renewed key,
+//! which the sender's retry then finds here.
 
 use super::*;
 use crate::wire::RoomWhat;
@@ -97,23 +98,21 @@ impl Core {
     }
 
     /// An envelope from `peer` whose signature by `origin` matches none of
-    /// the keys held: asked again if not within [`KEY_RETRY`] (true: it
-    /// waits for the sender's retry), else refused (false).
-    pub(super) fn await_renewed_key(&mut self, peer: &NodeId, origin: &NodeId, now: Timestamp) -> bool {
-        if self.ix(origin).is_none() {
-            return false;
-        }
-        if self
-            .key_asks
-            .mismatched
-            .get(origin)
-            .is_some_and(|at| now.since(*at) < KEY_RETRY)
+    /// the keys held (it is refused): `origin` may have renewed its
+    /// certificate, so its keys are asked for again, at most once per
+    /// [`KEY_RETRY`]; the sender's retry then finds the new key here.
+    pub(super) fn refresh_key(&mut self, peer: &NodeId, origin: &NodeId, now: Timestamp) {
+        if self.ix(origin).is_none()
+            || self
+                .key_asks
+                .mismatched
+                .get(origin)
+                .is_some_and(|at| now.since(*at) < KEY_RETRY)
         {
-            return false;
+            return;
         }
         self.key_asks.mismatched.insert(origin.clone(), now);
         self.ask_key(peer, origin, now);
-        true
     }
 
     /// Asks for every key `envelope` (from `peer`) needs that the check

@@ -435,8 +435,10 @@ impl Core {
         self.after.push(Effect::Notify(event));
     }
 
-    /// Ends an input: one Persist, then everything that depends on it,
-    /// sends in lane order.
+    /// Ends an input: one Persist, then everything that depends on it:
+    /// sends in lane order (a new document still goes to a child that
+    /// moved), then a new topology for the driver, then the dials it
+    /// allows, then the rest.
     fn flush(&mut self) {
         if !self.batch.is_empty() {
             self.effects.push_back(Effect::Persist(std::mem::take(&mut self.batch)));
@@ -444,6 +446,7 @@ impl Core {
         let mut after = std::mem::take(&mut self.after);
         after.sort_by_key(|e| match e {
             Effect::Send { lane, .. } => *lane as u8,
+            Effect::Reconfigure { .. } => 8,
             Effect::Connect(_) => 10,
             _ => 20,
         });

@@ -178,6 +178,6 @@ mod tests {
                 assert!(i > 0 && lines[i - 1].starts_with("# "), "no comment above {line:?}");
             }
         }
-        assert_eq!(keys, 11, "{text}");
+        assert_eq!(keys, 12, "{text}");
     }
 }
