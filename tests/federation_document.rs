@@ -20,7 +20,7 @@ use std::time::Duration;
 use federation::{Federation, file_report, hex, id, subscribe, wait_for};
 use liandong_control::ControlClient;
 use liandong_control::proto::{Notice, Query, Request, Response};
-use liandong_topology::{NodeId, Severity};
+use liandong_topology::Severity;
 
 const IP: Ipv4Addr = Ipv4Addr::new(127, 0, 14, 1);
 const WAIT: Duration = Duration::from_secs(40);
@@ -385,4 +385,39 @@ fn serial_of(path: &Path) -> String {
                 .map(|s| s.trim_start_matches([':', ' ']).trim().to_owned())
         })
         .unwrap_or_else(|| panic!("no serial in:\n{out}"))
+}
+
+/// Broken document files are refused by `federation check`, each with an
+/// error naming the file and what is wrong.
+#[test]
+fn broken_documents_are_refused_with_the_reason() {
+    let mut fed = Federation::demo(Ipv4Addr::new(127, 0, 14, 2));
+    liandong(&["certs", "issue-admin", "--ca", arg(&fed.certs), "--name", "李明"]);
+    let admins = fed.certs.join("admins");
+    let admin = (admins.join("李明.pem"), admins.join("李明.key"));
+    let ca = fed.certs.join("ca.pem");
+    let v1 = document(&fed, 1, |t| t, &admin);
+    let text = std::fs::read_to_string(&v1).unwrap();
+
+    // Changed after signing: one center renamed.
+    std::fs::write(&v1, text.replacen("name = \"", "name = \"伪", 1)).unwrap();
+    let err = liandong_fails(&["federation", "check", arg(&v1), "--ca", arg(&ca)]);
+    assert!(err.contains("federation-v1.toml") && err.contains("signature"), "{err}");
+
+    // Cut short in the middle of a table.
+    std::fs::write(&v1, &text[..text.len() / 2]).unwrap();
+    let err = liandong_fails(&["federation", "check", arg(&v1), "--ca", arg(&ca)]);
+    assert!(err.contains("federation-v1.toml"), "{err}");
+
+    // Its signature file missing.
+    std::fs::write(&v1, &text).unwrap();
+    std::fs::remove_file(fed.path().join("federation-v1.toml.sig")).unwrap();
+    let err = liandong_fails(&["federation", "check", arg(&v1), "--ca", arg(&ca)]);
+    assert!(err.contains("federation-v1.toml.sig"), "{err}");
+
+    // Signed by a key the CA did not certify as an admin.
+    let (op_cert, op_key) = fed.operator(&id(CITY), "王芳", "leader");
+    let forged = document(&fed, 2, |t| t, &(op_cert, op_key));
+    let err = liandong_fails(&["federation", "check", arg(&forged), "--ca", arg(&ca)]);
+    assert!(err.contains("federation-v2.toml") && err.contains("admin"), "{err}");
 }
