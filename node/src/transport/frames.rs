@@ -74,11 +74,7 @@ impl Shared {
                 return;
             }
             tracing::trace!(peer = %link.peer, lane = lane.name(), len, "frame from a stream");
-            self.emit(LinkEvent::Frame {
-                peer: link.peer.clone(),
-                bytes,
-            })
-            .await;
+            self.emit_frame(&link, bytes).await;
         }
     }
 }
@@ -93,11 +89,7 @@ impl Shared {
                 match inflater.next_frame() {
                     Ok(Some(bytes)) => {
                         tracing::trace!(peer = %link.peer, lane = lane.name(), len = bytes.len(), "frame from a compressed stream");
-                        self.emit(LinkEvent::Frame {
-                            peer: link.peer.clone(),
-                            bytes,
-                        })
-                        .await;
+                        self.emit_frame(&link, bytes).await;
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -137,12 +129,23 @@ impl Shared {
                 return;
             }
             tracing::trace!(peer = %link.peer, len, "urgent copy from a datagram");
-            self.emit(LinkEvent::Frame {
-                peer: link.peer.clone(),
-                bytes: rest[..len].to_vec(),
-            })
-            .await;
+            self.emit_frame(&link, rest[..len].to_vec()).await;
         }
+    }
+}
+
+impl Shared {
+    /// Passes a frame from `link` up, unless this node refused its peer.
+    async fn emit_frame(&self, link: &Link, bytes: Vec<u8>) {
+        if link.refusing() {
+            tracing::trace!(peer = %link.peer, "frame from a refused peer dropped");
+            return;
+        }
+        self.emit(LinkEvent::Frame {
+            peer: link.peer.clone(),
+            bytes,
+        })
+        .await;
     }
 }
 

@@ -114,6 +114,32 @@ impl Link {
         }
     }
 
+    /// Refuses the peer now (nothing more from it is passed up) but closes
+    /// the connection only once what is queued for it has been written,
+    /// and a couple of round trips later, or after `grace`: the document
+    /// that revokes a node still reaches it, and through it the centers
+    /// below, which learn from it that they must refuse it too.
+    pub(super) async fn refuse_after_sending(&self, code: u32, reason: &str, grace: std::time::Duration) {
+        lock(&self.closing).get_or_insert_with(|| Closing {
+            reason: reason.to_owned(),
+            refused: true,
+        });
+        let deadline = tokio::time::Instant::now() + grace;
+        let mut poll = tokio::time::interval(std::time::Duration::from_millis(20));
+        while !lock(&self.queued).is_empty() && tokio::time::Instant::now() < deadline {
+            poll.tick().await;
+        }
+        let acked = self.conn.rtt() * 3;
+        let _ = tokio::time::timeout_at(deadline, tokio::time::sleep(acked)).await;
+        self.refuse(code, reason);
+    }
+
+    /// Whether this node refused the peer (it may still be sending what it
+    /// had queued for it): frames from it are dropped.
+    pub(super) fn refusing(&self) -> bool {
+        lock(&self.closing).as_ref().is_some_and(|c| c.refused)
+    }
+
     /// The reason this node refused the peer, if it did.
     pub(super) fn refusal(&self) -> Option<String> {
         lock(&self.closing)

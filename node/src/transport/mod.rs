@@ -138,6 +138,10 @@ use shared::{Shared, Topologies};
 /// How long [`Transport::shutdown`] waits for peers to hear the close.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
+/// Longest a refused peer's connection stays open for what was queued for
+/// it (see [`Transport::recheck`]); nothing from the peer is taken meanwhile.
+pub const REFUSAL_GRACE: Duration = Duration::from_secs(2);
+
 /// How long [`Transport::shutdown`] waits for quinn to release the socket.
 const SOCKET_RELEASE: Duration = Duration::from_secs(1);
 
@@ -327,10 +331,12 @@ impl Transport {
     }
 
     /// Re-verifies every live connection's peer certificate (CA, dates,
-    /// revocation list in force now) and closes those now refused, with the
-    /// reason; each is reported as [`LinkEvent::Refused`] then `Down`.
-    /// Call it after reloading the revocation list. Returns how many were
-    /// closed.
+    /// revocation list in force now) and refuses those that fail, with the
+    /// reason: nothing more from them is taken, and each connection closes
+    /// once what was queued for the peer has gone (at most
+    /// [`REFUSAL_GRACE`]; so the document that revoked it still goes
+    /// down), reported as [`LinkEvent::Refused`] then `Down`. Call it
+    /// after reloading the revocation list. Returns how many were refused.
     pub fn recheck(&self) -> usize {
         let shared = &self.shared;
         let links: Vec<Arc<Link>> = lock(&shared.links).values().cloned().collect();
@@ -340,7 +346,12 @@ impl Transport {
             let Err(e) = shared.verifier.verify(&link.chain, now, link.usage) else {
                 continue;
             };
-            link.refuse(close_code::REFUSED, &e.to_string());
+            let reason = e.to_string();
+            tracing::warn!(node = %shared.me, peer = %link.peer, %reason, "link refused; closing once what was queued for it has gone");
+            shared.spawn(async move {
+                link.refuse_after_sending(close_code::REFUSED, &reason, REFUSAL_GRACE)
+                    .await
+            });
             closed += 1;
         }
         closed
