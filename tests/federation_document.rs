@@ -7,19 +7,21 @@
 //! root publishes versions: a village added under a running township, a
 //! village moved to another township (while a node is down), a county
 //! revoked; and a replay and a document signed by another key are
-//! refused.
+//! refused. And a county renews its certificate while reports flow.
 
 mod federation;
 
 use std::ffi::OsString;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use federation::{Federation, file_report, hex, id, subscribe, wait_for};
+use liandong_control::Act;
 use liandong_control::ControlClient;
 use liandong_control::proto::{Notice, Query, Request, Response};
+use liandong_dispatch::wire::{Mode, Targets};
 use liandong_topology::Severity;
 
 const IP: Ipv4Addr = Ipv4Addr::new(127, 0, 14, 1);
@@ -173,13 +175,10 @@ fn start(fed: &mut Federation, node: &str) {
     fed.start_with(&id(node), &[OsString::from("--config"), config.into()]);
 }
 
-fn control_addr(listen_port: u16) -> SocketAddr {
-    liandong_node::runtime::default_control_addr(SocketAddr::new(IP.into(), listen_port))
-}
-
-async fn operator_at(fed: &mut Federation, node: &str, port: u16) -> ControlClient {
+async fn operator_at(fed: &mut Federation, node: &str) -> ControlClient {
     let (cert, key) = fed.operator(&id(node), "值班员", "operator");
-    ControlClient::connect_with_files(control_addr(port), &fed.certs.join("ca.pem"), &cert, &key)
+    let addr = fed.control_addr(&id(node));
+    ControlClient::connect_with_files(addr, &fed.certs.join("ca.pem"), &cert, &key)
         .await
         .unwrap_or_else(|e| panic!("control client for {node}: {e}"))
 }
@@ -193,7 +192,7 @@ async fn holds(client: &ControlClient, incident: liandong_dispatch::EnvelopeId) 
 
 fn publish(fed: &mut Federation, file: &Path) -> Result<String, String> {
     let (cert, _) = fed.operator(&id(CITY), "王芳", "leader");
-    let addr = control_addr(7100).to_string();
+    let addr = fed.control_addr(&id(CITY)).to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_liandong"))
         .args([
             "federation",
@@ -249,9 +248,9 @@ async fn a_federation_runs_on_its_signed_document_and_changes_without_restarts()
     // A severity I report from a village reaches the city and every center
     // on its path; the county and city learned the village's certificate
     // from their neighbours.
-    let city = operator_at(&mut fed, CITY, 7100).await;
+    let city = operator_at(&mut fed, CITY).await;
     let mut at_city = subscribe(&city).await;
-    let village = operator_at(&mut fed, VILLAGE, 7104).await;
+    let village = operator_at(&mut fed, VILLAGE).await;
     let first = file_report(&village, Severity::I, "山洪暴发").await;
     wait_for(
         &mut at_city,
@@ -259,8 +258,8 @@ async fn a_federation_runs_on_its_signed_document_and_changes_without_restarts()
         |n| matches!(n, Notice::IncidentRecorded { incident, .. } if incident.id == first),
     )
     .await;
-    for (node, port) in [(TOWN, 7103), (COUNTY, 7101)] {
-        let c = operator_at(&mut fed, node, port).await;
+    for node in [TOWN, COUNTY] {
+        let c = operator_at(&mut fed, node).await;
         assert!(holds(&c, first).await, "{node} does not hold the report");
     }
 
@@ -288,7 +287,7 @@ async fn a_federation_runs_on_its_signed_document_and_changes_without_restarts()
     enrol(&fed, NEWCOMER, &v2, &v2);
     start(&mut fed, NEWCOMER);
     fed.wait_log(&id(NEWCOMER), "link up peer=350102001", 1, WAIT);
-    let newcomer = operator_at(&mut fed, NEWCOMER, 7117).await;
+    let newcomer = operator_at(&mut fed, NEWCOMER).await;
     let hello = file_report(&newcomer, Severity::I, "新村报到").await;
     wait_for(
         &mut at_city,
@@ -314,7 +313,7 @@ async fn a_federation_runs_on_its_signed_document_and_changes_without_restarts()
     publish(&mut fed, &v3).expect("version 3 published");
     fed.wait_log(&id(MOVER), "running on federation document version 3", 1, WAIT);
     fed.wait_log(&id(MOVER), "link up peer=350102002", 1, WAIT);
-    let mover = operator_at(&mut fed, MOVER, 7105).await;
+    let mover = operator_at(&mut fed, MOVER).await;
     let moved = file_report(&mover, Severity::I, "迁村后首报").await;
     wait_for(
         &mut at_city,
@@ -322,8 +321,8 @@ async fn a_federation_runs_on_its_signed_document_and_changes_without_restarts()
         |n| matches!(n, Notice::IncidentRecorded { incident, .. } if incident.id == moved),
     )
     .await;
-    let other_town = operator_at(&mut fed, OTHER_TOWN, 7106).await;
-    let town = operator_at(&mut fed, TOWN, 7103).await;
+    let other_town = operator_at(&mut fed, OTHER_TOWN).await;
+    let town = operator_at(&mut fed, TOWN).await;
     assert!(holds(&other_town, moved).await, "the new township is not on its path");
     assert!(!holds(&town, moved).await, "the old township is still on its path");
     // The node that was down gets versions 2 and 3 when it returns.
@@ -442,4 +441,153 @@ fn broken_documents_are_refused_with_the_reason() {
     let forged = document(&fed, 2, |t| t, &(op_cert, op_key));
     let err = liandong_fails(&["federation", "check", arg(&forged), "--ca", arg(&ca)]);
     assert!(err.contains("federation-v2.toml") && err.contains("admin"), "{err}");
+}
+
+/// A county renews its certificate while reports flow through it and from
+/// it: a new key made on its machine, the CA's signature, `certs renew`,
+/// SIGHUP; no restart, nothing lost or duplicated at the city or at the
+/// county. Then the county restarts, and a township that was never up
+/// before gets an order the county signed with its old key: it asks the
+/// county, which answers with the old certificate it kept, so the order
+/// checks and arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_county_renews_its_certificate_while_reports_flow() {
+    let mut fed = Federation::demo(Ipv4Addr::new(127, 0, 14, 3));
+    liandong(&["certs", "issue-admin", "--ca", arg(&fed.certs), "--name", "李明"]);
+    let admins = fed.certs.join("admins");
+    let v1 = document(&fed, 1, |t| t, &(admins.join("李明.pem"), admins.join("李明.key")));
+    let topology = fed.topology_file.clone();
+    for node in [CITY, COUNTY, TOWN, VILLAGE, OTHER_TOWN] {
+        enrol(&fed, node, &topology, &v1);
+    }
+    for node in [CITY, COUNTY, TOWN, VILLAGE] {
+        start(&mut fed, node);
+    }
+    fed.wait_log(&id(VILLAGE), "link up peer=350102001", 1, WAIT);
+    fed.wait_log(&id(COUNTY), "link up peer=350100", 1, WAIT);
+
+    // Before the renewal: an order from the county to a township that is
+    // down (it waits in the county's outbox, signed with the old key).
+    let (cert, key) = fed.operator(&id(COUNTY), "县领导", "leader");
+    let county =
+        ControlClient::connect_with_files(fed.control_addr(&id(COUNTY)), &fed.certs.join("ca.pem"), &cert, &key)
+            .await
+            .expect("the county's leader");
+    let order = match county
+        .call(Request::Act(Act::Dispatch {
+            incident: None,
+            targets: Targets::Node(id(OTHER_TOWN)),
+            severity: Severity::II,
+            instruction: "核查堤防隐患".into(),
+            finish_by: None,
+            mode: Mode::Actual,
+        }))
+        .await
+        .expect("dispatch")
+    {
+        Response::Done { id, .. } => id,
+        other => panic!("dispatch refused: {other:?}"),
+    };
+
+    // Reports flow from the village (through the county) and from the
+    // county itself, before, during and after the renewal.
+    let village = operator_at(&mut fed, VILLAGE).await;
+    let (filed_tx, mut filed_rx) = tokio::sync::mpsc::unbounded_channel();
+    const EACH: usize = 30;
+    let flow = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut ids = Vec::new();
+        for i in 0..EACH {
+            tick.tick().await;
+            for (who, client) in [("村", &village), ("县", &county)] {
+                let id = file_report(client, Severity::I, &format!("轮换{who}{i}")).await;
+                ids.push(id);
+                let _ = filed_tx.send(id);
+            }
+        }
+        ids
+    });
+    for _ in 0..10 {
+        filed_rx.recv().await.expect("reports being filed");
+    }
+
+    // The renewal, as the ops team does it.
+    let certs = fed.path().join("machines").join(COUNTY).join("certs");
+    let old_serial = serial_of(&certs.join("node.pem"));
+    liandong(&["certs", "request", "--node", COUNTY, "--out", arg(&certs), "--renew"]);
+    let request = certs.join("renewal").join("node.csr");
+    liandong(&[
+        "certs",
+        "sign",
+        "--ca",
+        arg(&fed.certs),
+        "--topology",
+        arg(&topology),
+        arg(&request),
+    ]);
+    let said = liandong(&["certs", "renew", "--certs", arg(&certs)]);
+    assert!(said.contains(&old_serial), "{said}");
+    let new_serial = serial_of(&certs.join("node.pem"));
+    assert_ne!(new_serial, old_serial);
+    assert!(certs.join("retired").join(format!("node.{old_serial}.pem")).exists());
+    fed.hangup(&id(COUNTY));
+    let line = fed.wait_log(&id(COUNTY), "the renewed certificate is in force", 1, WAIT);
+    assert!(line.contains(&new_serial), "{line}");
+    assert_eq!(fed.log_count(&id(COUNTY), "node running"), 1, "the county restarted");
+
+    let filed = tokio::time::timeout(WAIT, flow)
+        .await
+        .expect("the reports filed")
+        .expect("filer");
+    assert_eq!(filed.len(), 2 * EACH);
+    // Nothing lost, nothing twice: every report once at the city and at
+    // the county.
+    for node in [CITY, COUNTY] {
+        let client = operator_at(&mut fed, node).await;
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let Response::Incidents(all) = client
+                .call(Request::Query(Query::Incidents { closed: true }))
+                .await
+                .expect("incidents")
+            else {
+                panic!("not an incident list");
+            };
+            let ours: Vec<_> = all.iter().filter(|i| i.report.title.starts_with("轮换")).collect();
+            let mut ids: Vec<_> = ours.iter().map(|i| i.id).collect();
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), ours.len(), "{node} holds a report twice");
+            if filed.iter().all(|f| ids.contains(f)) {
+                assert_eq!(ids.len(), filed.len(), "{node} holds reports nobody filed");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{node} holds {} of the {} reports",
+                ids.len(),
+                filed.len()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    // The county restarts on its new certificate; the township comes up
+    // for the first time and gets the order signed with the old key.
+    fed.stop(&id(COUNTY));
+    start(&mut fed, COUNTY);
+    start(&mut fed, OTHER_TOWN);
+    let town = operator_at(&mut fed, OTHER_TOWN).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !matches!(
+        town.call(Request::Query(Query::Order { id: hex(order) })).await,
+        Ok(Response::Order(_))
+    ) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the order signed before the renewal did not reach the township"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    fed.stop_all();
 }

@@ -5,6 +5,7 @@
 //! `liandong_certs`; errors carry the file they concern.
 
 mod enroll;
+mod renew;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -95,6 +96,16 @@ pub enum CertsCommand {
         there for the same key is kept. --renew replaces one for another key of the same identity,\n\
         keeping the old as node.<serial>.pem.")]
     Sign(SignArgs),
+    /// On a center's machine: put a renewed certificate in place (renewal/node.pem, signed by the
+    /// CA from `certs request --renew`), keeping the old one under retired/. Then reload the node.
+    #[command(after_help = "Example:\n  \
+        liandong certs request --node 350102 --out /etc/liandong/certs --renew\n  \
+        (on the CA machine) liandong certs sign --ca CA_DIR --renew node.csr\n  \
+        liandong certs renew --certs /etc/liandong/certs\n  \
+        systemctl reload liandong\n\n\
+        Checks the renewed certificate (this federation's CA, in date, the same identity, the new\n\
+        key) before anything is moved; the running node takes it on reload, no restart.")]
+    Renew(renew::RenewArgs),
     /// Issue a federation admin's key and certificate: it signs the federation document and is
     /// refused on every node and control port.
     #[command(
@@ -160,6 +171,7 @@ pub fn run(cmd: CertsCommand) -> anyhow::Result<()> {
         } => issue_operator(&ca, &node, &name, role, topology.as_deref(), valid_days),
         CertsCommand::Request(args) => enroll::request(&args),
         CertsCommand::Sign(args) => enroll::sign(&args),
+        CertsCommand::Renew(args) => renew::renew(&args),
         CertsCommand::IssueAdmin(args) => enroll::issue_admin(&args),
         CertsCommand::Inspect { file, ca } => inspect(&file, ca.as_deref()),
         CertsCommand::Revoke {

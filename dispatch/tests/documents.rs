@@ -329,3 +329,33 @@ fn an_older_or_equal_version_a_forgery_and_a_publish_off_the_root_are_refused() 
     );
     assert_eq!(net.core(&id(COUNTY)).document_version(), Some(2));
 }
+
+#[test]
+fn a_document_over_the_frame_limit_even_compressed_is_refused_at_the_publish() {
+    let mut net = demo();
+    // A note of pseudo-random hex: it does not compress below the limit.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let noise: String = (0..600_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_digit((x % 16) as u32, 16).unwrap_or('0')
+        })
+        .collect();
+    let t = demo_topology();
+    let text = format!("[document]\nversion = 2\nnote = \"{noise}\"\n{}", t.to_toml());
+    let doc = TestDocuments::document(&text);
+    let e = net.command(&id(CITY), Command::Publish(doc)).unwrap_err();
+    assert!(
+        matches!(e, CommandError::BadDocument(ref r) if r.contains("bytes compressed") && r.contains("at most")),
+        "{e}"
+    );
+    // Nothing changed: a version 2 that fits is still taken.
+    net.command(
+        &id(CITY),
+        Command::Publish(version(2, Duration::from_secs(300), same_nodes)),
+    )
+    .unwrap();
+    assert!(net.run_until(Duration::from_secs(30), |n| everyone_on(n, 2)));
+}

@@ -84,6 +84,8 @@ impl std::fmt::Debug for ControlConfig {
 #[derive(Debug)]
 pub struct ControlServer {
     endpoint: Endpoint,
+    /// Checks operators' certificates (kept for a renewed server config).
+    verifier: Arc<liandong_certs::Verifier>,
     local_addr: SocketAddr,
     accept_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -103,21 +105,7 @@ impl ControlServer {
         calls: mpsc::Sender<Call>,
         pushed: broadcast::Sender<Pushed>,
     ) -> Result<ControlServer, ControlError> {
-        let tls = liandong_certs::server_config(config.verifier, config.chain, config.key)
-            .map_err(|e| ControlError::Tls(e.to_string()))?;
-        let mut tls = (*tls).clone();
-        tls.alpn_protocols = vec![CONTROL_ALPN.to_vec()];
-        let crypto = QuicServerConfig::try_from(tls).map_err(|e| ControlError::Tls(e.to_string()))?;
-        let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        let mut transport = quinn::TransportConfig::default();
-        transport
-            .max_concurrent_bidi_streams(VarInt::from_u32(MAX_STREAMS))
-            // Only the node opens unidirectional streams (the welcome).
-            .max_concurrent_uni_streams(VarInt::from_u32(0))
-            .max_idle_timeout(Some(
-                quinn::IdleTimeout::try_from(IDLE_TIMEOUT).map_err(|e| ControlError::Tls(e.to_string()))?,
-            ));
-        server_config.transport_config(Arc::new(transport));
+        let server_config = server_config(config.verifier.clone(), config.chain, config.key)?;
 
         let endpoint = Endpoint::server(server_config, config.listen).map_err(|e| ControlError::Listen {
             addr: config.listen,
@@ -136,6 +124,7 @@ impl ControlServer {
         let accept_task = tokio::spawn(accept_loop(endpoint.clone(), shared));
         Ok(ControlServer {
             endpoint,
+            verifier: config.verifier,
             local_addr,
             accept_task: Mutex::new(Some(accept_task)),
         })
@@ -144,6 +133,18 @@ impl ControlServer {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Presents `chain` (this node's renewed certificate) and `key` to
+    /// consoles from the next connection on; open ones keep theirs.
+    pub fn set_identity(
+        &self,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<(), ControlError> {
+        let config = server_config(self.verifier.clone(), chain, key)?;
+        self.endpoint.set_server_config(Some(config));
+        Ok(())
     }
 
     /// Stops accepting, closes every connection with "the node is shutting
@@ -167,6 +168,31 @@ impl Drop for ControlServer {
             task.abort();
         }
     }
+}
+
+/// The QUIC server configuration of the control port: this node's chain
+/// and key, operators' certificates checked by `verifier`.
+fn server_config(
+    verifier: Arc<liandong_certs::Verifier>,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<quinn::ServerConfig, ControlError> {
+    let tls = liandong_certs::server_config(verifier, chain, key).map_err(|e| ControlError::Tls(e.to_string()))?;
+    let mut tls = (*tls).clone();
+    tls.alpn_protocols = vec![CONTROL_ALPN.to_vec()];
+    let crypto = QuicServerConfig::try_from(tls).map_err(|e| ControlError::Tls(e.to_string()))?;
+    let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .max_concurrent_bidi_streams(VarInt::from_u32(MAX_STREAMS))
+        // Only the node opens unidirectional streams (the welcome).
+        .max_concurrent_uni_streams(VarInt::from_u32(0))
+        .max_idle_timeout(Some(
+            quinn::IdleTimeout::try_from(IDLE_TIMEOUT).map_err(|e| ControlError::Tls(e.to_string()))?,
+        ));
+    server_config.transport_config(Arc::new(transport));
+
+    Ok(server_config)
 }
 
 async fn accept_loop(endpoint: Endpoint, shared: Arc<Shared>) {

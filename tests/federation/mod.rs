@@ -272,6 +272,13 @@ impl Federation {
         let _ = child.wait();
     }
 
+    /// SIGHUP: a reload (config file, renewed certificate).
+    pub fn hangup(&self, node: &NodeId) {
+        let child = self.children.get(node).expect("node is running");
+        let status = Command::new("kill").arg("-HUP").arg(child.id().to_string()).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -HUP {node}");
+    }
+
     /// SIGTERM and wait for a clean exit.
     pub fn stop(&mut self, node: &NodeId) {
         let mut child = self.children.remove(node).expect("node is running");

@@ -54,6 +54,10 @@ pub struct RequestArgs {
     /// Directory for the key and the request (created if missing, mode 0700).
     #[arg(long)]
     out: PathBuf,
+    /// A renewal: the new key and request go into OUT/renewal/, and the key in force stays in
+    /// force until `liandong certs renew --certs OUT` puts the signed certificate in place.
+    #[arg(long)]
+    renew: bool,
 }
 
 /// `liandong certs sign`: the CA, the checks, and the requests.
@@ -114,10 +118,15 @@ impl RequestArgs {
 
 pub fn request(args: &RequestArgs) -> anyhow::Result<()> {
     let identity = args.identity()?;
+    let out = if args.renew {
+        super::renew::renewal_dir(&args.out)
+    } else {
+        args.out.clone()
+    };
     let request = CertRequest::new(&identity).with_context(|| format!("cannot make a request for {identity}"))?;
     let files = request
-        .write(&args.out)
-        .with_context(|| format!("cannot write the request for {identity} into {}", args.out.display()))?;
+        .write(&out)
+        .with_context(|| format!("cannot write the request for {identity} into {}", out.display()))?;
     let pem = files.csr.with_extension("pem");
     println!("made a key and a certificate request for {identity}");
     println!("  key      {} (mode 0600): stays on this machine", files.key.display());
@@ -129,8 +138,14 @@ pub fn request(args: &RequestArgs) -> anyhow::Result<()> {
     println!(
         "then put the {} and {CA_CERT_FILE} it writes beside the request into {}",
         file_name(&pem),
-        args.out.display()
+        out.display()
     );
+    if args.renew {
+        println!(
+            "then: liandong certs renew --certs {} and reload the node (the key in force serves until then)",
+            args.out.display()
+        );
+    }
     Ok(())
 }
 

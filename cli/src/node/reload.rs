@@ -2,7 +2,8 @@
 //! the file, put the flags given at start over it again, and compare with
 //! the settings in force. What can change while the node runs is applied
 //! (log filter and format, the metrics endpoint, the parent's address for
-//! the next dial); a change to anything else (`id`, `listen`, `data`,
+//! the next dial, and a renewed certificate in the node's certificate
+//! files, `liandong certs renew`); a change to anything else (`id`, `listen`, `data`,
 //! `store`, `control`, `certs`, `topology`) is logged as needing a restart
 //! and not applied. A file that does not check is logged with its
 //! FILE:LINE:COLUMN and changes nothing.
@@ -17,7 +18,7 @@
 use std::path::PathBuf;
 
 use liandong_node::observe::LogControl;
-use liandong_node::runtime::{LiveChange, Node, Settings};
+use liandong_node::runtime::{CertificateCheck, LiveChange, Node, Settings};
 use tracing::{error, info, warn};
 
 use super::run::{Flags, log_filter};
@@ -117,6 +118,18 @@ impl Reloader {
                 Ok(())
             }
         }
+    }
+}
+
+/// What SIGHUP does with or without a config file: takes a renewed
+/// certificate in the node's certificate files (`liandong certs renew`).
+pub(super) async fn check_certificate(node: &Node) {
+    match node.check_certificate().await {
+        Ok(CertificateCheck::Unchanged) => {}
+        Ok(CertificateCheck::Renewed { serial, not_after }) => {
+            info!(%serial, %not_after, "the renewed certificate is in force")
+        }
+        Err(e) => error!(error = %e, "the certificate files were not taken: the certificate in force stays"),
     }
 }
 

@@ -35,7 +35,8 @@ With --config, SIGHUP (systemctl reload liandong) re-reads the file: parent,
 metrics, log_format and log_filter change at once; a change to another field
 is logged as needing a restart; a broken file is logged with its line and
 column and the node keeps what it runs on. RUST_LOG, when set, overrides
-the file's log_filter.";
+the file's log_filter. SIGHUP also takes a renewed certificate (liandong certs
+renew) without a restart, with or without --config.";
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
@@ -203,7 +204,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
     let config = runtime.block_on(node_config(&settings))?;
     runtime.block_on(async move {
         // Before the node starts: a SIGHUP that comes early must not kill it.
-        let mut signals = Signals::listen(args.config.is_some())?;
+        let mut signals = Signals::listen(true)?;
         let mut node = Node::start(config).await?;
         let mut reloader = args
             .config
@@ -212,6 +213,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
             match signals.next().await {
                 Wake::Stop => break,
                 Wake::Reload => {
+                    super::reload::check_certificate(&node).await;
                     if let Some(reloader) = &mut reloader {
                         reloader.reload(&mut node).await;
                     }

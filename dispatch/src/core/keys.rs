@@ -24,6 +24,10 @@
 //! none of the keys held is refused, and the key is asked for again (at
 //! most once per [`KEY_RETRY`]): it may be signed with a renewed key,
 //! which the sender's retry then finds here.
+//!
+//! A node that renews its own certificate ([`Core::renew_signer`]) signs
+//! with the new key from then on and offers the new certificate to every
+//! neighbour up, unasked, so they hold the key before its first envelope.
 
 use super::*;
 use crate::wire::RoomWhat;
@@ -87,6 +91,37 @@ impl Core {
         self.flush();
     }
 
+    /// This node renewed its certificate: what it originates from now on
+    /// is signed by `signer`, its own new public `key` is held beside the
+    /// old ones (what it signed before still checks), and `certificate`
+    /// (DER) is offered to every neighbour up, so none refuses the next
+    /// envelope for a signature it cannot check yet.
+    pub fn renew_signer(&mut self, signer: Box<dyn Signer>, key: Vec<u8>, certificate: Vec<u8>, now: Timestamp) {
+        self.signer = signer;
+        let me = self.me.clone();
+        if let Err(e) = self.check.learn(me.clone(), key) {
+            self.audit(now, format!("the renewed key of this node is not held: {e}"));
+        }
+        let up: Vec<NodeId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.up)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for peer in up {
+            self.send_frame(
+                &peer,
+                Lane::Control,
+                &Frame::KeyAnswer {
+                    node: me.clone(),
+                    certificates: vec![certificate.clone()],
+                },
+            );
+        }
+        self.audit(now, "renewed this node's certificate".to_owned());
+        self.flush();
+    }
+
     /// Asks the driver for `origin`'s key, and `peer` (which sent an
     /// envelope it signed) for its certificates.
     fn ask_key(&mut self, peer: &NodeId, origin: &NodeId, now: Timestamp) {
@@ -113,6 +148,11 @@ impl Core {
         }
         self.key_asks.mismatched.insert(origin.clone(), now);
         self.ask_key(peer, origin, now);
+        // A neighbour's own envelope: its handshake gave the key in force,
+        // so the one that signed this is an older one it kept; ask it.
+        if peer == origin {
+            self.send_frame(peer, Lane::Control, &Frame::KeyAsk { node: origin.clone() });
+        }
     }
 
     /// Asks for every key `envelope` (from `peer`) needs that the check

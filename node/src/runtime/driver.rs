@@ -42,6 +42,7 @@ use tracing::{error, info, warn};
 use super::keys::{KeyLoader, KeyNews};
 use super::notices::Notices;
 use super::operators::{self, NodeFacts, Subject};
+use super::renewal::Renewal;
 use super::revocations::RevocationWatch;
 use super::storage::{self, Storage};
 use crate::control::{Call, ControlServer};
@@ -55,6 +56,7 @@ enum Input {
     Link(LinkEvent),
     Call(Call),
     Key(KeyNews),
+    Renew(Renewal),
     Timeout,
 }
 
@@ -80,6 +82,8 @@ pub(super) struct Driver {
     pub link_rx: mpsc::Receiver<LinkEvent>,
     pub call_rx: mpsc::Receiver<Call>,
     pub key_rx: mpsc::Receiver<KeyNews>,
+    /// Renewed certificates to put in force (see `renewal`).
+    pub renew_rx: mpsc::Receiver<Renewal>,
     pub stop: watch::Receiver<bool>,
     /// When the node started (shown in its status).
     pub started: Timestamp,
@@ -97,6 +101,7 @@ impl Driver {
                 Some(ev) = self.link_rx.recv(), if self.storage.problem().is_none() => Input::Link(ev),
                 Some(call) = self.call_rx.recv() => Input::Call(call),
                 Some(key) = self.key_rx.recv() => Input::Key(key),
+                Some(renewal) = self.renew_rx.recv() => Input::Renew(renewal),
                 _ = sleep_until(deadline) => Input::Timeout,
                 _ = revocation_tick.tick() => {
                     self.revocations.check(&self.transport);
@@ -152,6 +157,7 @@ impl Driver {
                     after.push(After::Reply(call.reply, Box::new(response)));
                 }
                 Input::Key(key) => self.on_key(key, now),
+                Input::Renew(renewal) => self.renew(renewal, now).await,
                 Input::Timeout => self.core.handle_timeout(now),
             }
             self.drain(&mut records, &mut after);
@@ -363,6 +369,12 @@ impl Driver {
             }
             // Dropped with the link input: the rebuilt core asks again.
             Input::Key(_) | Input::Link(_) => {}
+            Input::Renew(renewal) => {
+                let _ = renewal.reply.send(Err(format!(
+                    "the store fails ({}): a renewed certificate waits until it recovers; reload again then",
+                    self.storage.problem().unwrap_or_default()
+                )));
+            }
         }
     }
 }

@@ -330,12 +330,24 @@ impl KeyLoader {
         });
     }
 
-    /// What this node holds of `node`'s certificates, for `peer` that asked.
+    /// This node's certificate from now on (it renewed it).
+    pub fn set_own(&mut self, der: Vec<u8>) {
+        self.own = der;
+    }
+
+    /// What this node holds of `node`'s certificates, for `peer` that
+    /// asked; of this node itself, the certificate in force first, then
+    /// the older ones kept (what it signed before checks with those).
     pub fn answer(&self, peer: NodeId, node: NodeId) {
         if node == self.me {
-            let certificates = vec![self.own.clone()];
-            let done = self.done.clone();
+            let (own, store, done) = (self.own.clone(), self.store.clone(), self.done.clone());
             tokio::spawn(async move {
+                let mut certificates = vec![own];
+                for der in store.certificates(&node).await.unwrap_or_default() {
+                    if !certificates.contains(&der) && certificates.len() < CERTIFICATES_PER_NODE {
+                        certificates.push(der);
+                    }
+                }
                 let _ = done
                     .send(KeyNews::Answer {
                         peer,
@@ -370,7 +382,7 @@ impl KeyLoader {
 /// Checks one certificate (DER) of `node`: issued by the CA, in date, not
 /// revoked, and naming that very node. Its serial and Ed25519 key, or why
 /// not.
-fn check_certificate(verifier: &Verifier, node: &NodeId, der: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
+pub(super) fn check_certificate(verifier: &Verifier, node: &NodeId, der: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
     let chain = [CertificateDer::from(der.to_vec())];
     let peer = verifier
         .verify(&chain, UnixTime::now(), Usage::Client)

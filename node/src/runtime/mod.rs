@@ -26,6 +26,7 @@ mod driver;
 mod keys;
 mod notices;
 mod operators;
+mod renewal;
 mod revocations;
 mod storage;
 
@@ -44,6 +45,7 @@ pub use config::settings::{Changes, DEFAULT_LOG_FILTER, LiveChange, Settings};
 pub use config::template::render as render_config;
 pub use config::{CONTROL_PORT_OFFSET, CertPaths, NodeConfig, NodeError, default_control_addr};
 pub use driver::BATCH_INPUTS;
+pub use renewal::CertificateCheck;
 
 use crate::control::{Call, ControlConfig, ControlServer};
 use crate::observe::serve_metrics;
@@ -73,10 +75,40 @@ pub struct Node {
     parent: Option<NodeId>,
     dial: DialAddresses,
     calls: mpsc::Sender<Call>,
+    renewals: Renewals,
     pushed: broadcast::Sender<Pushed>,
     stop: watch::Sender<bool>,
     driver: Option<JoinHandle<()>>,
     metrics_task: Option<JoinHandle<()>>,
+}
+
+/// Where this node's certificate files are, the certificate in force,
+/// and the way to the driver that puts a renewed one in force.
+struct Renewals {
+    paths: CertPaths,
+    verifier: Arc<liandong_certs::Verifier>,
+    /// The leaf in force (DER).
+    current: std::sync::Mutex<Vec<u8>>,
+    driver: mpsc::Sender<renewal::Renewal>,
+}
+
+/// Keeps this node's own certificate in the store, beside the ones it
+/// had before (a renewal): what it signed with any of them checks after
+/// a restart. A store that cannot keep it is logged; the node runs.
+async fn keep_own_certificate(durable: &Durable, creds: &Credentials, me: &NodeId) {
+    let Some(leaf) = creds.chain.first().map(|c| c.as_ref().to_vec()) else {
+        return;
+    };
+    let kept = match keys::check_certificate(&creds.verifier, me, &leaf) {
+        Ok((serial, _)) => durable
+            .keep_certificates(me, &[(serial, leaf)], clock::now())
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = kept {
+        warn!(error = %e, "this node's certificate is not kept in the store");
+    }
 }
 
 /// The topology a stored federation document describes.
@@ -117,6 +149,7 @@ impl Node {
 
         let mut creds = Credentials::load(&config.certs, &topology, &me)?;
         let durable = Durable::open(&config.store, &me, config.store_options.clone()).await?;
+        keep_own_certificate(&durable, &creds, &me).await;
         let learned = creds.add_learned(durable.all_certificates().await?);
         let restored = durable.load().await?;
         let now = clock::now();
@@ -209,6 +242,13 @@ impl Node {
         info!(links = %link_addr, control = %control_addr, metrics = ?metrics_addr, "node running");
 
         let (key_tx, key_rx) = mpsc::channel(keys::KEY_QUEUE);
+        let (renew_tx, renew_rx) = mpsc::channel(1);
+        let renewals = Renewals {
+            paths: config.certs.clone(),
+            verifier: creds.verifier.clone(),
+            current: std::sync::Mutex::new(creds.chain.first().map(|c| c.as_ref().to_vec()).unwrap_or_default()),
+            driver: renew_tx,
+        };
         let (stop, stop_rx) = watch::channel(false);
         let driver = Driver {
             core,
@@ -228,6 +268,7 @@ impl Node {
             link_rx,
             call_rx,
             key_rx,
+            renew_rx,
             stop: stop_rx,
             started: now,
         };
@@ -241,6 +282,7 @@ impl Node {
             parent,
             dial,
             calls: call_tx,
+            renewals,
             pushed,
             stop,
             driver: Some(handle),
@@ -301,6 +343,33 @@ impl Node {
                 addr,
             }),
         }
+    }
+
+    /// Reads this node's certificate and key files again; if they hold a
+    /// renewed certificate (checked: the federation's CA, in date, not
+    /// revoked, this node's, the key it certifies), puts it in force
+    /// without a restart (see `renewal`). Run on every reload.
+    pub async fn check_certificate(&self) -> Result<CertificateCheck, NodeError> {
+        let r = &self.renewals;
+        let current = renewal_lock(&r.current).clone();
+        let read = renewal::read(&r.paths, &r.verifier, &self.id, &current).map_err(NodeError::Certs)?;
+        let Some((chain, key, serial, not_after)) = read else {
+            return Ok(CertificateCheck::Unchanged);
+        };
+        let leaf = chain.first().map(|c| c.as_ref().to_vec()).unwrap_or_default();
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let renewal = renewal::Renewal {
+            chain,
+            key,
+            serial: serial.clone(),
+            not_after: not_after.clone(),
+            reply,
+        };
+        let gone = || NodeError::Certs("the node is shutting down".into());
+        r.driver.send(renewal).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?.map_err(NodeError::Certs)?;
+        *renewal_lock(&r.current) = leaf;
+        Ok(CertificateCheck::Renewed { serial, not_after })
     }
 
     /// Every change from now on, as the control API pushes it.
@@ -366,4 +435,8 @@ fn stopped() -> Response {
     Response::Refused {
         reason: "the node is shutting down".into(),
     }
+}
+
+fn renewal_lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -66,6 +66,29 @@ impl Storage {
         }
     }
 
+    /// The store itself, for what is kept outside the core's records.
+    pub fn durable(&self) -> &Durable {
+        &self.durable
+    }
+
+    /// The federation CA and the revocation list in force.
+    pub fn verifier(&self) -> Arc<liandong_certs::Verifier> {
+        self.creds.verifier.clone()
+    }
+
+    /// A renewed certificate: a rebuilt core signs with `key` and holds
+    /// `public` beside this node's older keys.
+    pub fn renew(
+        &mut self,
+        chain: Vec<liandong_certs::pki_types::CertificateDer<'static>>,
+        key: liandong_certs::pki_types::PrivateKeyDer<'static>,
+        public: Vec<u8>,
+    ) {
+        self.creds.chain = chain;
+        self.creds.key = key;
+        self.creds.keep_key(self.me.clone(), public);
+    }
+
     /// Why the store refuses work, while it does.
     pub fn problem(&self) -> Option<&str> {
         self.problem.as_deref()

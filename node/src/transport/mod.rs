@@ -122,7 +122,7 @@ use liandong_dispatch::codec::MAX_FRAME;
 use liandong_dispatch::wire::Lane;
 use liandong_topology::{NodeId, Topology};
 use quinn::VarInt;
-use rustls_pki_types::UnixTime;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -213,8 +213,8 @@ impl Transport {
             verifier,
             local_addr,
             timing,
-            client,
-            server: server_config,
+            client: Mutex::new(client),
+            server: Mutex::new(server_config),
             events,
             runtime,
             endpoint: Mutex::new(Some(endpoint.clone())),
@@ -233,6 +233,24 @@ impl Transport {
         tracing::info!(node = %shared.me, addr = %local_addr, "node transport listening");
         let owner = Arc::new(Owner { shared: shared.clone() });
         Ok(Transport { shared, _owner: owner })
+    }
+
+    /// Presents `chain` (leaf first, this node's renewed certificate) and
+    /// `key` on every connection from now on, dialed or accepted. Live
+    /// connections keep the certificate they were made with; a peer
+    /// learns the new one from the next handshake, or sooner from the
+    /// core, which offers it to every neighbour.
+    pub fn set_identity(
+        &self,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<(), TransportError> {
+        let shared = &self.shared;
+        setup::check_own_certificate(&shared.me, &chain)?;
+        let (server, client) = setup::quic_configs(&shared.timing, &shared.verifier, chain, key)?;
+        *lock(&shared.server) = server;
+        *lock(&shared.client) = client;
+        Ok(())
     }
 
     /// The bound UDP address.

@@ -37,9 +37,9 @@ pub(super) struct Shared {
     pub(super) verifier: Arc<Verifier>,
     pub(super) local_addr: SocketAddr,
     pub(super) timing: Timing,
-    pub(super) client: quinn::ClientConfig,
+    pub(super) client: Mutex<quinn::ClientConfig>,
     /// What each accepted connection's configuration is cloned from.
-    pub(super) server: quinn::ServerConfig,
+    pub(super) server: Mutex<quinn::ServerConfig>,
     pub(super) events: mpsc::Sender<LinkEvent>,
     pub(super) runtime: tokio::runtime::Handle,
     /// Taken at shutdown so the socket can be released.
@@ -103,7 +103,7 @@ impl Shared {
         let rate = RateCell::default();
         let declared = self.class_with(peer).rate;
         rate.set(declared);
-        let mut client = self.client.clone();
+        let mut client = lock(&self.client).clone();
         client.transport_config(Arc::new(self.timing.quic_transport(&rate, declared.is_some())));
         client
     }
@@ -118,7 +118,7 @@ impl Shared {
         let depth = topology.get(&self.me).map_or(0, |n| usize::from(n.level.depth()));
         let classes = &topology.link().classes;
         let declared = classes.iter().skip(depth + 1).any(|c| c.rate.is_some());
-        let mut server = self.server.clone();
+        let mut server = lock(&self.server).clone();
         server.transport_config(Arc::new(self.timing.quic_transport(&rate, declared)));
         (Arc::new(server), rate)
     }
