@@ -388,3 +388,75 @@ fn openssl_reads_every_key_request_and_certificate() {
     let signed = ok(&["certs", "sign", "--ca", arg(&ca), "--topology", DEMO, arg(&other)]);
     assert!(signed.contains("signed node 350121"), "{signed}");
 }
+
+/// `certs renew` on a center's machine: a renewal that does not check
+/// (another node's certificate, another CA's, one for another key) is
+/// refused naming the file, and nothing in force moves; a good one is put
+/// in place with the old certificate kept under retired/.
+#[test]
+fn certs_renew_checks_the_renewal_before_anything_moves() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fed_ca = ca(dir.path());
+    let center = dir.path().join("350102");
+    ok(&["certs", "request", "--node", "350102", "--out", arg(&center)]);
+    ok(&["certs", "sign", "--ca", arg(&fed_ca), "--topology", DEMO, arg(&center)]);
+    let in_force = std::fs::read(center.join("node.pem")).expect("node.pem");
+    let key_in_force = std::fs::read(center.join("node.key")).expect("node.key");
+    let renewal = center.join("renewal");
+    let refused = |what: &str| {
+        let out = liandong(&["certs", "renew", "--certs", arg(&center)]);
+        assert!(!out.status.success(), "{what} was taken");
+        assert_eq!(
+            std::fs::read(center.join("node.pem")).expect("node.pem"),
+            in_force,
+            "{what}"
+        );
+        assert_eq!(
+            std::fs::read(center.join("node.key")).expect("node.key"),
+            key_in_force,
+            "{what}"
+        );
+        stderr(&out)
+    };
+
+    // Nothing requested yet.
+    assert!(refused("no renewal").contains("renewal/node.key is missing"));
+
+    ok(&["certs", "request", "--node", "350102", "--out", arg(&center), "--renew"]);
+    assert!(renewal.join("node.key").exists() && renewal.join("node.csr").exists());
+    // Signed, but for another node: the demo city 350100.
+    std::fs::copy(fed_ca.join("nodes/350100/node.pem"), renewal.join("node.pem")).expect("copy");
+    let why = refused("another node's certificate");
+    assert!(why.contains("a renewal keeps the identity"), "{why}");
+    // This node's, but for the key in force, not the new one.
+    std::fs::write(renewal.join("node.pem"), &in_force).expect("write");
+    let why = refused("a certificate of the old key");
+    assert!(why.contains("renewal/node.pem"), "{why}");
+    // From another federation's CA.
+    let other = ca(&dir.path().join("other"));
+    let signed_elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&signed_elsewhere).expect("dir");
+    std::fs::copy(renewal.join("node.csr"), signed_elsewhere.join("node.csr")).expect("copy");
+    ok(&[
+        "certs",
+        "sign",
+        "--ca",
+        arg(&other),
+        arg(&signed_elsewhere.join("node.csr")),
+    ]);
+    std::fs::copy(signed_elsewhere.join("node.pem"), renewal.join("node.pem")).expect("copy");
+    let why = refused("another CA's certificate");
+    assert!(why.contains("renewal/node.pem is refused"), "{why}");
+
+    // The CA's signature on the renewal's own request (the other CA's
+    // certificate taken away first: `certs sign` keeps one for the same key).
+    std::fs::remove_file(renewal.join("node.pem")).expect("remove");
+    ok(&["certs", "sign", "--ca", arg(&fed_ca), arg(&renewal.join("node.csr"))]);
+    let said = ok(&["certs", "renew", "--certs", arg(&center)]);
+    assert!(said.contains("renewed node 350102"), "{said}");
+    assert_ne!(std::fs::read(center.join("node.pem")).expect("node.pem"), in_force);
+    assert_eq!(mode(&center.join("node.key")), 0o600);
+    let retired: Vec<_> = std::fs::read_dir(center.join("retired")).expect("retired/").collect();
+    assert_eq!(retired.len(), 1);
+    assert!(!renewal.exists(), "the renewal directory is left behind");
+}

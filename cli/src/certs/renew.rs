@@ -6,7 +6,7 @@
 //! renewed certificate (the federation's CA, in date, the same identity as
 //! the one in force, the key it certifies is the new key) and puts the
 //! pair in place: the old certificate is kept as
-//! `retired/node.<serial>.pem`, the old key is deleted, the new key and
+//! `retired/node.<serial hex>.pem` (as `certs sign --renew` names one), the old key is deleted, the new key and
 //! certificate take the names the node reads. A reload of the running
 //! node (`systemctl reload liandong`, SIGHUP) puts them in force without
 //! a restart. It never touches the CA's key or another node's files.
@@ -103,7 +103,8 @@ pub fn renew(args: &RenewArgs) -> anyhow::Result<()> {
 
     let retired = dir.join(RETIRED_DIR);
     std::fs::create_dir_all(&retired).with_context(|| format!("cannot create {}", retired.display()))?;
-    let kept = retired.join(format!("node.{old_serial}.pem"));
+    let hex: String = old_serial.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let kept = retired.join(format!("node.{hex}.pem"));
     std::fs::copy(dir.join(CERT), &kept)
         .with_context(|| format!("cannot keep the old certificate as {}", kept.display()))?;
     // The key first: if the certificate's rename failed, running this again
