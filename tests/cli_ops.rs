@@ -403,6 +403,8 @@ fn status_shows_the_node_and_its_links_with_cjk_names_aligned() {
     let out = node.run(&["status", "--json"]);
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
     assert_eq!(json["links"][0]["name"], "福州市综治中心");
+    assert_eq!(json["certificate"]["serial"], "3a:5f:09");
+    assert_eq!(json["certificate"]["days_left"], 12);
 }
 
 #[test]
