@@ -5,11 +5,12 @@
 //! - `Status` shows its serial and days left (the driver's `NodeFacts`);
 //! - the gauge `liandong_certificate_expiry_days` (label `node`) is set at
 //!   once and then at most once an hour;
-//! - from [`RENEW_WITHIN_DAYS`](liandong_control::proto::RENEW_WITHIN_DAYS) days before it expires the log warns at
-//!   once and then once a day, and says so as an error once it has.
+//! - from [`RENEW_WITHIN_DAYS`](liandong_control::proto::RENEW_WITHIN_DAYS)
+//!   days before it expires the log warns at once and then once a day,
+//!   and as an error from the moment it has expired.
 //!
-//! Nothing here reads the clock or decides anything: the driver passes
-//! `now` on a tick it already has ([`OwnCertificate::observe`]).
+//! Nothing here reads the clock: the driver passes `now` on a tick it
+//! already has ([`OwnCertificate::observe`]).
 
 use std::time::Duration;
 
@@ -82,17 +83,18 @@ impl OwnCertificate {
 
     /// Sets the gauge if it was never set or an hour has passed; warns
     /// (an error once expired) if renewal is due and the log never said
-    /// so or a day has passed.
+    /// so, a day has passed, or the certificate expired since.
     pub fn observe(&mut self, now: Timestamp) -> Told {
         let status = self.status(now);
         let mut told = Told::default();
+        let newly_expired = status.expired() && self.warned.is_some_and(|at| at <= self.not_after);
         if due(self.gauge_set, GAUGE_EVERY, now) {
             metrics::gauge!("liandong_certificate_expiry_days", "node" => self.label.clone())
                 .set(status.days_left as f64);
             self.gauge_set = Some(now);
             told.gauge = true;
         }
-        if status.renew_due() && due(self.warned, WARN_EVERY, now) {
+        if status.renew_due() && (due(self.warned, WARN_EVERY, now) || newly_expired) {
             let (days_left, serial, not_after) = (status.days_left, &self.serial, &self.expires);
             if status.expired() {
                 error!(
@@ -165,10 +167,26 @@ mod tests {
         );
         let day = Timestamp(now.0 + DAY);
         assert_eq!(own.observe(day), Told { gauge: true, log: true });
-        // Expired: still said daily.
+        // Expired: said at once (as an error), then daily.
+        let last_minutes = Timestamp(own.not_after.0 - 10 * 60_000);
+        assert_eq!(own.observe(last_minutes), Told { gauge: true, log: true });
         let late = Timestamp(own.not_after.0 + 1);
         assert!(own.status(late).expired());
-        assert_eq!(own.observe(late), Told { gauge: true, log: true });
+        assert_eq!(
+            own.observe(late),
+            Told {
+                gauge: false,
+                log: true
+            }
+        );
+        assert_eq!(
+            own.observe(Timestamp(late.0 + HOUR)),
+            Told {
+                gauge: true,
+                log: false
+            }
+        );
+        assert_eq!(own.observe(Timestamp(late.0 + DAY)), Told { gauge: true, log: true });
     }
 
     #[test]
