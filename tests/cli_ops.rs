@@ -9,7 +9,7 @@ use common::control::{FakeNode, ME, id, now_ms, ops, push};
 use common::{arg, column_of, liandong, stderr, stdout};
 use liandong_certs::{CaDir, Role};
 use liandong_control::{Act, Query};
-use liandong_control::{LinkView, NodeStatus, Notice, OrderView, Pushed, Request, Response};
+use liandong_control::{CertificateStatus, LinkView, NodeStatus, Notice, OrderView, Pushed, Request, Response};
 use liandong_dispatch::store::{Incident, IncidentState, OrderRecord, RollUp};
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode, Order, Report, TargetState, Targets, Timestamp};
 use liandong_node::control::Call;
@@ -96,6 +96,12 @@ fn status() -> NodeStatus {
         storage_problem: None,
         started: Timestamp(now_ms() - 3_600_000),
         now: Timestamp(now_ms()),
+        // Valid for 12 more days and an hour: renewal is due.
+        certificate: Some(CertificateStatus::at(
+            "3a:5f:09".into(),
+            Timestamp(now_ms() + 12 * 86_400_000 + 3_600_000),
+            Timestamp(now_ms()),
+        )),
     }
 }
 
@@ -375,9 +381,17 @@ fn status_shows_the_node_and_its_links_with_cjk_names_aligned() {
     let out = node.run(&["status"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.starts_with("node     350102 鼓楼区综治中心 (county)\n"), "{text}");
-    assert!(text.contains("parent   350100\n"), "{text}");
-    assert!(text.contains("open     2 incidents, 1 orders\n"), "{text}");
+    assert!(
+        text.starts_with("node         350102 鼓楼区综治中心 (county)\n"),
+        "{text}"
+    );
+    assert!(text.contains("parent       350100\n"), "{text}");
+    assert!(text.contains("open         2 incidents, 1 orders\n"), "{text}");
+    assert!(text.contains("certificate  serial 3a:5f:09  expires "), "{text}");
+    assert!(
+        text.contains(" (12 days)\nWARNING: the certificate expires in 12 days: renew it"),
+        "{text}"
+    );
     let table: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("PEER")).collect();
     assert_eq!(table.len(), 4, "{text}");
     let at = column_of(table[0], "RELATION");
@@ -389,6 +403,8 @@ fn status_shows_the_node_and_its_links_with_cjk_names_aligned() {
     let out = node.run(&["status", "--json"]);
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
     assert_eq!(json["links"][0]["name"], "福州市综治中心");
+    assert_eq!(json["certificate"]["serial"], "3a:5f:09");
+    assert_eq!(json["certificate"]["days_left"], 12);
 }
 
 #[test]

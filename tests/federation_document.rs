@@ -544,6 +544,15 @@ async fn a_county_renews_its_certificate_while_reports_flow() {
     let line = fed.wait_log(&id(COUNTY), "the renewed certificate is in force", 1, WAIT);
     assert!(line.contains(&new_serial), "{line}");
     assert_eq!(fed.log_count(&id(COUNTY), "node running"), 1, "the county restarted");
+    let status = operator_at(&mut fed, COUNTY).await.call(Request::Query(Query::Status)).await;
+    match status {
+        Ok(Response::Status(s)) => {
+            let c = s.certificate.expect("the county's status shows its certificate");
+            assert_eq!(c.serial, new_serial);
+            assert!(c.days_left > 700, "{c:?}");
+        }
+        other => panic!("status: {other:?}"),
+    }
 
     let filed = tokio::time::timeout(WAIT, flow)
         .await

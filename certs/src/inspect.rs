@@ -11,8 +11,33 @@ use x509_parser::certificate::X509Certificate;
 use crate::ca::{CertError, load_certificates, validity_of};
 use crate::identity::{identity_of_parsed, san_strings};
 use crate::rfc3339;
-use crate::serial::Serial;
+use crate::serial::{Serial, SerialError};
 use crate::verify::{Usage, Verifier};
+
+/// What a certificate says about itself that its holder shows: which one
+/// it is and when it is valid (a node's status shows its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertFacts {
+    /// Its serial number.
+    pub serial: Serial,
+    /// First valid instant (whole seconds).
+    pub not_before: OffsetDateTime,
+    /// Last valid instant (whole seconds).
+    pub not_after: OffsetDateTime,
+}
+
+/// The serial and validity of the DER certificate `der`, as
+/// [`describe`] prints them. Checks nothing else: whether it is trusted
+/// is [`Verifier`]'s question.
+pub fn certificate_facts(der: &[u8]) -> Result<CertFacts, SerialError> {
+    let (_, x509) = x509_parser::parse_x509_certificate(der).map_err(|e| SerialError::BadCertificate(e.to_string()))?;
+    let validity = validity_of(&x509);
+    Ok(CertFacts {
+        serial: Serial::from_der_integer(x509.raw_serial())?,
+        not_before: validity.not_before,
+        not_after: validity.not_after,
+    })
+}
 
 /// Summarizes the first certificate of the PEM file at `path` as of `now`.
 /// With `check`, adds whether that verifier accepts it (for the usage its

@@ -48,7 +48,8 @@
 //! - [`layout`]: where files live in a federation directory ([`CaDir`]).
 //! - [`bulk`]: `certs init` ([`init_federation`]) and operator and admin
 //!   issuance into that directory.
-//! - [`inspect`]: the text `certs inspect` prints.
+//! - [`inspect`]: the text `certs inspect` prints; a certificate's serial
+//!   and validity ([`certificate_facts`]).
 //!
 //! # Never
 //! - Never writes a private key readable by anyone but its owner: key files
@@ -101,7 +102,7 @@ pub use identity::{
     Identity, IdentityError, NameError, OperatorNameError, Role, ServerNameError, ed25519_public_key, identity_of,
     node_from_server_name, server_name_for, validate_name, validate_operator_name,
 };
-pub use inspect::inspect_file;
+pub use inspect::{CertFacts, certificate_facts, inspect_file};
 pub use keys::{Ed25519PublicKey, generate_ed25519_pkcs8_v1};
 pub use layout::CaDir;
 pub use request::{CertRequest, RequestError, RequestFiles, VerifiedRequest, parse_request, read_request};

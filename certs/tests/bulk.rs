@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use liandong_certs::{
     CaDir, CertError, Entry, FederationCa, Identity, InitError, Reason, RevocationList, Revocations, Role, Serial,
-    Validity, Verifier, identity_of, init_federation, inspect_file, issue_operator_into, load_certificates,
+    Validity, Verifier, certificate_facts, identity_of, init_federation, inspect_file, issue_operator_into,
+    load_certificates,
 };
 use liandong_topology::NodeId;
 use time::{Duration, OffsetDateTime};
@@ -218,6 +219,13 @@ fn inspect_summarizes_and_verifies() {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
     assert!(!text.contains("EXPIRED"));
+    // What a node shows of its own certificate: the same serial and dates.
+    let facts = certificate_facts(&chain[0]).unwrap();
+    let validity = Validity::days_from(now, 730);
+    assert_eq!(facts.serial, serial);
+    assert_eq!(facts.not_after, validity.not_after);
+    assert_eq!(facts.not_before, validity.not_before);
+    assert!(certificate_facts(b"not a certificate").is_err());
     let later = inspect_file(&path, now + Duration::days(800), None).unwrap();
     assert!(later.contains("EXPIRED"), "{later}");
 

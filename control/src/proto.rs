@@ -296,6 +296,57 @@ pub struct NodeStatus {
     pub storage_problem: Option<String>,
     pub started: Timestamp,
     pub now: Timestamp,
+    /// The node's own certificate (the leaf it presents on its links), as
+    /// of `now`; `None` if the node could not read it.
+    pub certificate: Option<CertificateStatus>,
+}
+
+/// Renew a node's certificate once it has this many days or fewer left:
+/// from then on `liandong status` and the node's log warn about it.
+pub const RENEW_WITHIN_DAYS: i64 = 30;
+
+const DAY_MS: i128 = 24 * 60 * 60 * 1000;
+
+/// A node's own certificate in its status: which one, and how long it
+/// has left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateStatus {
+    /// Its serial as `liandong certs inspect` prints it (`5f:3a:...`).
+    pub serial: String,
+    /// Its last valid instant.
+    pub not_after: Timestamp,
+    /// Whole days from the status's `now` to `not_after`, rounded down:
+    /// 0 on its last day, negative once it has expired.
+    pub days_left: i64,
+}
+
+impl CertificateStatus {
+    /// The certificate `serial`, valid until `not_after`, as of `now`.
+    pub fn at(serial: String, not_after: Timestamp, now: Timestamp) -> CertificateStatus {
+        CertificateStatus {
+            serial,
+            not_after,
+            days_left: days_left(not_after, now),
+        }
+    }
+
+    /// Past its last valid instant.
+    pub fn expired(&self) -> bool {
+        self.days_left < 0
+    }
+
+    /// Within [`RENEW_WITHIN_DAYS`] of expiring (or expired): time to renew.
+    pub fn renew_due(&self) -> bool {
+        self.days_left <= RENEW_WITHIN_DAYS
+    }
+}
+
+/// Whole days from `now` to `not_after`, rounded down (towards the past,
+/// so a certificate that expired a minute ago has -1 days left).
+fn days_left(not_after: Timestamp, now: Timestamp) -> i64 {
+    let ms = i128::from(not_after.0) - i128::from(now.0);
+    // |ms| < 2^64, so the number of days fits an i64.
+    ms.div_euclid(DAY_MS) as i64
 }
 
 /// A change pushed to subscribers.
@@ -410,4 +461,51 @@ pub mod close {
     pub const SHUTDOWN: u32 = 2;
     /// The node serves as many consoles as it may.
     pub const BUSY: u32 = 3;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp(1_796_000_000_000);
+
+    fn expiring_in(ms: i128) -> CertificateStatus {
+        let not_after = Timestamp(u64::try_from(i128::from(NOW.0) + ms).unwrap());
+        CertificateStatus::at("5f:3a".into(), not_after, NOW)
+    }
+
+    #[test]
+    fn days_left_are_whole_days_rounded_down_and_negative_once_expired() {
+        let minute = 60_000;
+        assert_eq!(expiring_in(0).days_left, 0, "its last instant");
+        assert_eq!(expiring_in(DAY_MS - 1).days_left, 0);
+        assert_eq!(expiring_in(DAY_MS).days_left, 1);
+        assert_eq!(expiring_in(730 * DAY_MS + minute).days_left, 730);
+        assert_eq!(expiring_in(-minute).days_left, -1, "expired a minute ago");
+        assert_eq!(expiring_in(-DAY_MS).days_left, -1);
+        assert_eq!(expiring_in(-DAY_MS - 1).days_left, -2);
+        // Before 1970 and after u64::MAX ms nothing overflows.
+        assert_eq!(
+            CertificateStatus::at(String::new(), Timestamp(0), NOW).days_left,
+            -20_788
+        );
+        let far = CertificateStatus::at(String::new(), Timestamp(u64::MAX), Timestamp(0));
+        assert_eq!(far.days_left, 213_503_982_334);
+    }
+
+    #[test]
+    fn renewal_is_due_from_30_days_left_and_expiry_from_the_first_late_instant() {
+        let hour = 3_600_000;
+        for (days, due) in [(31, false), (30, true), (29, true), (1, true), (0, true)] {
+            let status = expiring_in(days * DAY_MS + hour);
+            assert_eq!(status.days_left, days as i64);
+            assert_eq!(status.renew_due(), due, "{days} days left");
+            assert!(!status.expired(), "{days} days left");
+        }
+        let just_over = expiring_in(RENEW_WITHIN_DAYS as i128 * DAY_MS + DAY_MS - 1);
+        assert!(just_over.renew_due(), "30 days and 23:59:59.999 still counts as 30");
+        assert!(!expiring_in(0).expired());
+        let expired = expiring_in(-1);
+        assert!(expired.expired() && expired.renew_due(), "{expired:?}");
+    }
 }

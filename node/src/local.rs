@@ -15,6 +15,9 @@ use liandong_topology::{NodeId, Topology};
 use crate::runtime::{Node, NodeConfig, NodeError};
 use liandong_control::proto::Operator;
 
+/// How long the certificates [`LocalFederation::prepare`] issues last.
+pub const LOCAL_VALIDITY_DAYS: u32 = 365;
+
 /// The nodes of one topology, run side by side.
 pub struct LocalFederation {
     dir: PathBuf,
@@ -35,7 +38,8 @@ impl LocalFederation {
         })?;
         let _ = std::fs::write(dir.join("topology.toml"), topology.to_toml());
         let nodes: Vec<(NodeId, String)> = topology.nodes().map(|n| (n.id.clone(), n.name.clone())).collect();
-        let validity = Validity::days_from(OffsetDateTime::now_utc(), 30);
+        // A year: well clear of the renewal warning (`RENEW_WITHIN_DAYS`).
+        let validity = Validity::days_from(OffsetDateTime::now_utc(), LOCAL_VALIDITY_DAYS);
         init_federation(&certs, topology.name(), &nodes, validity, &|_| {})
             .map_err(|e| NodeError::Certs(e.to_string()))?;
         Ok(LocalFederation {

@@ -12,8 +12,8 @@ use liandong_certs::time::OffsetDateTime;
 use liandong_certs::{FederationCa, IssuedCert, Revocations, Role, Validity, Verifier, server_name_for};
 use liandong_control::frame;
 use liandong_control::{
-    Act, CONTROL_ALPN, ControlClient, ControlError, IdRef, MAX_RESPONSE, NodeStatus, Notice, Pushed, Query, Request,
-    Response, close,
+    Act, CONTROL_ALPN, CertificateStatus, ControlClient, ControlError, IdRef, MAX_RESPONSE, NodeStatus, Notice, Pushed,
+    Query, Request, Response, close,
 };
 use liandong_dispatch::store::{Incident, IncidentState};
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode, Report, Timestamp};
@@ -107,6 +107,11 @@ fn status() -> NodeStatus {
         storage_problem: None,
         started: Timestamp(1_700_000_000_000),
         now: Timestamp(1_700_000_100_000),
+        certificate: Some(CertificateStatus::at(
+            "5f:3a:09".into(),
+            Timestamp(1_700_000_100_000 + 12 * 86_400_000),
+            Timestamp(1_700_000_100_000),
+        )),
     }
 }
 

@@ -6,11 +6,13 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use liandong_certs::Role;
-use liandong_control::proto::{Notice, Pushed, Request, Response};
+use liandong_certs::time::OffsetDateTime;
+use liandong_certs::{CaDir, FederationCa, Role, Serial, Validity, issue_operator_into, load_certificates};
+use liandong_control::ControlClient;
+use liandong_control::proto::{NodeStatus, Notice, Pushed, Request, Response};
 use liandong_dispatch::EnvelopeId;
 use liandong_dispatch::wire::{Category, Mode};
-use liandong_node::local::{LocalFederation, operator};
+use liandong_node::local::{LOCAL_VALIDITY_DAYS, LocalFederation, operator};
 use liandong_topology::{Addressing, NodeId, Preset, Severity, Shape, generate};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::broadcast;
@@ -234,6 +236,87 @@ async fn metrics_are_served_in_the_prometheus_format() {
     assert_eq!(topology.len(), 17);
 
     let addr = fed.node(&city).unwrap().metrics_addr().expect("metrics bound");
+    let text = scrape(addr).await;
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    for metric in [
+        "liandong_link_up{node=\"350100\",peer=\"350102\"} 1",
+        "liandong_queue_depth{node=\"350100\",peer=\"350102\"}",
+        "liandong_commit_seconds_bucket{node=\"350100\"",
+        "liandong_hop_latency_seconds_bucket{node=\"350100\",kind=\"report\"",
+        "liandong_envelopes_stored_total{node=\"350100\",kind=\"report\"}",
+        // The local federation's certificates last a year from a moment ago.
+        "liandong_certificate_expiry_days{node=\"350100\"} 364",
+    ] {
+        assert!(text.contains(metric), "no {metric} in:\n{text}");
+    }
+
+    // An operator's status over the control API shows the node's own
+    // certificate: the serial in its file, and the days it has left.
+    let status = status_over_the_control_api(&fed, &city).await;
+    let certificate = status.certificate.expect("the status shows the certificate");
+    assert_eq!(certificate.serial, serial_in_file(&fed, &city));
+    assert_eq!(certificate.days_left, i64::from(LOCAL_VALIDITY_DAYS) - 1);
+    assert!(!certificate.renew_due(), "{certificate:?}");
+    fed.shutdown().await;
+}
+
+/// The status as `liandong status` gets it: over QUIC with an operator
+/// certificate issued here.
+async fn status_over_the_control_api(fed: &LocalFederation, at: &NodeId) -> NodeStatus {
+    let ca = FederationCa::load(fed.certs()).unwrap();
+    let validity = Validity::days_from(OffsetDateTime::now_utc(), 30);
+    let (_, cert, key) = issue_operator_into(fed.certs(), &ca, at, "值班员", Role::Operator, validity).unwrap();
+    let addr = fed.node(at).unwrap().control_addr();
+    let ca_pem = CaDir::new(fed.certs()).ca_cert();
+    let client = tokio::time::timeout(WAIT, ControlClient::connect_with_files(addr, &ca_pem, &cert, &key))
+        .await
+        .expect("connected in time")
+        .expect("connected");
+    match tokio::time::timeout(WAIT, client.call(Request::Query(Query::Status)))
+        .await
+        .expect("answered in time")
+    {
+        Ok(Response::Status(status)) => status,
+        other => panic!("no status: {other:?}"),
+    }
+}
+
+fn serial_in_file(fed: &LocalFederation, id: &NodeId) -> String {
+    let chain = load_certificates(&CaDir::new(fed.certs()).node_cert(id)).unwrap();
+    Serial::of_certificate(&chain[0]).unwrap().to_string()
+}
+
+/// A county whose certificate has 12 days left (a little under: issued a
+/// moment ago) says so in its status and its gauge, with renewal due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_near_expiry_shows_its_days_left_and_is_due_for_renewal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fed = demo(dir.path(), Ipv4Addr::new(127, 0, 17, 1));
+    let county = id("350102");
+    let layout = CaDir::new(fed.certs());
+    let ca = FederationCa::load(fed.certs()).unwrap();
+    ca.issue_node(&county, "鼓楼区", Validity::days_from(OffsetDateTime::now_utc(), 12))
+        .unwrap()
+        .write_replacing(&layout.node_cert(&county), &layout.node_key(&county))
+        .unwrap();
+    fed.start_with(&county, |c| c.metrics = Some("127.0.17.1:0".parse().unwrap()))
+        .await
+        .unwrap();
+
+    let status = status_over_the_control_api(&fed, &county).await;
+    let certificate = status.certificate.expect("the status shows the certificate");
+    assert_eq!(certificate.serial, serial_in_file(&fed, &county));
+    assert_eq!(certificate.days_left, 11);
+    assert!(certificate.renew_due() && !certificate.expired(), "{certificate:?}");
+
+    let addr = fed.node(&county).unwrap().metrics_addr().expect("metrics bound");
+    let text = scrape(addr).await;
+    let gauge = "liandong_certificate_expiry_days{node=\"350102\"} 11";
+    assert!(text.contains(gauge), "no {gauge} in:\n{text}");
+    fed.shutdown().await;
+}
+
+async fn scrape(addr: std::net::SocketAddr) -> String {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -244,17 +327,7 @@ async fn metrics_are_served_in_the_prometheus_format() {
         .await
         .unwrap()
         .unwrap();
-    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
-    for metric in [
-        "liandong_link_up{node=\"350100\",peer=\"350102\"} 1",
-        "liandong_queue_depth{node=\"350100\",peer=\"350102\"}",
-        "liandong_commit_seconds_bucket{node=\"350100\"",
-        "liandong_hop_latency_seconds_bucket{node=\"350100\",kind=\"report\"",
-        "liandong_envelopes_stored_total{node=\"350100\",kind=\"report\"}",
-    ] {
-        assert!(text.contains(metric), "no {metric} in:\n{text}");
-    }
-    fed.shutdown().await;
+    text
 }
 
 /// The key path end to end: a township started before its village's

@@ -243,6 +243,7 @@ pub fn snapshot() -> Response {
             storage_problem: None,
             started: Timestamp(now_ms()),
             now: Timestamp(now_ms()),
+            certificate: None,
         },
         incidents: Vec::new(),
         orders: Vec::new(),

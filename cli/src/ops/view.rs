@@ -5,7 +5,7 @@
 
 use anyhow::Context as _;
 use liandong_control::text::{countdown_words, human_coarse, pad, truncate};
-use liandong_control::{NodeStatus, Notice, OrderView, Pushed};
+use liandong_control::{CertificateStatus, NodeStatus, Notice, OrderView, Pushed};
 use liandong_dispatch::store::{Incident, IncidentState};
 use liandong_dispatch::wire::{EnvelopeId, Item, Mode, Stage, TargetState, Targets, Timestamp};
 use liandong_topology::NodeId;
@@ -304,7 +304,12 @@ pub(super) fn status_text(status: &NodeStatus, clock: Clock) -> String {
             human_coarse(status.now.since(status.started))
         ),
     );
+    fields.add("certificate", certificate_line(status.certificate.as_ref(), clock));
     let mut out = fields.render();
+    if let Some(warning) = status.certificate.as_ref().and_then(certificate_warning) {
+        out.push_str(&warning);
+        out.push('\n');
+    }
     out.push('\n');
     if status.links.is_empty() {
         out.push_str("no links\n");
@@ -328,6 +333,36 @@ pub(super) fn status_text(status: &NodeStatus, clock: Clock) -> String {
     }
     out.push_str(&table.render());
     out
+}
+
+/// `serial 3a:..  expires 2028-12-05 (729 days)`.
+fn certificate_line(certificate: Option<&CertificateStatus>, clock: Clock) -> String {
+    let Some(c) = certificate else {
+        return "unknown (the node could not read it)".to_owned();
+    };
+    let t = clock.local(c.not_after);
+    let date = format!("{}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day());
+    let left = match c.days_left {
+        d if d < 0 => "EXPIRED".to_owned(),
+        1 => "1 day".to_owned(),
+        d => format!("{d} days"),
+    };
+    format!("serial {}  expires {date} ({left})", c.serial)
+}
+
+/// The line under the status once the certificate is due for renewal
+/// (within [`RENEW_WITHIN_DAYS`](liandong_control::RENEW_WITHIN_DAYS) days of expiry, or expired).
+fn certificate_warning(c: &CertificateStatus) -> Option<String> {
+    let renew = "renew it (liandong certs request --renew, certs sign, certs renew, reload)";
+    match c.days_left {
+        _ if !c.renew_due() => None,
+        d if d < 0 => Some(format!(
+            "WARNING: the certificate has expired: peers refuse it; {renew}"
+        )),
+        0 => Some(format!("WARNING: the certificate expires today: {renew}")),
+        1 => Some(format!("WARNING: the certificate expires in 1 day: {renew}")),
+        d => Some(format!("WARNING: the certificate expires in {d} days: {renew}")),
+    }
 }
 
 /// One line of `liandong watch`.
@@ -573,6 +608,30 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(&pretty).unwrap();
         assert_eq!(parsed["id"], "3f2a9c0e1b7d4a5e8f00112233445566");
         assert!(pretty.contains("\n  \"ids\": ["), "{pretty}");
+    }
+
+    #[test]
+    fn the_certificate_line_warns_from_30_days_left() {
+        const DAY: u64 = 86_400_000;
+        let now = Timestamp(1_800_000_000_000);
+        let utc = Clock { offset: UtcOffset::UTC };
+        let expiring = |days: u64| CertificateStatus::at("3a:5f".into(), Timestamp(now.0 + days * DAY + 60_000), now);
+        let line = certificate_line(Some(&expiring(729)), utc);
+        assert_eq!(line, "serial 3a:5f  expires 2029-01-13 (729 days)");
+        assert_eq!(certificate_warning(&expiring(729)), None);
+        assert_eq!(certificate_warning(&expiring(31)), None);
+        for (days, words) in [(30, "in 30 days"), (29, "in 29 days"), (1, "in 1 day"), (0, "today")] {
+            let warning = certificate_warning(&expiring(days)).expect("renewal due");
+            assert!(
+                warning.starts_with(&format!("WARNING: the certificate expires {words}: renew it")),
+                "{warning}"
+            );
+        }
+        let expired = CertificateStatus::at("3a:5f".into(), Timestamp(now.0 - 1), now);
+        assert!(certificate_line(Some(&expired), utc).ends_with("(EXPIRED)"));
+        let warning = certificate_warning(&expired).expect("renewal due");
+        assert!(warning.starts_with("WARNING: the certificate has expired"), "{warning}");
+        assert!(certificate_line(None, utc).starts_with("unknown"));
     }
 
     #[test]

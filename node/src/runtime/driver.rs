@@ -35,10 +35,12 @@ use liandong_control::proto::{Notice, Operator, Request, Response};
 use std::path::PathBuf;
 
 use liandong_certs::RevocationList;
+use liandong_certs::pki_types::CertificateDer;
 use liandong_dispatch::{Body, Core, Effect, EnvelopeId, Record, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info, warn};
 
+use super::expiry::OwnCertificate;
 use super::keys::{KeyLoader, KeyNews};
 use super::notices::Notices;
 use super::operators::{self, NodeFacts, Subject};
@@ -87,6 +89,9 @@ pub(super) struct Driver {
     pub stop: watch::Receiver<bool>,
     /// When the node started (shown in its status).
     pub started: Timestamp,
+    /// The node's own certificate (its status, gauge and expiry
+    /// warnings): see [`Driver::set_own_certificate`].
+    pub own_certificate: Option<OwnCertificate>,
 }
 
 impl Driver {
@@ -105,6 +110,10 @@ impl Driver {
                 _ = sleep_until(deadline) => Input::Timeout,
                 _ = revocation_tick.tick() => {
                     self.revocations.check(&self.transport);
+                    // At most hourly and daily inside: a comparison per tick.
+                    if let Some(own) = &mut self.own_certificate {
+                        own.observe(clock::now());
+                    }
                     continue;
                 }
             };
@@ -261,7 +270,24 @@ impl Driver {
             storage_problem: self.storage.problem(),
             started: self.started,
             now,
+            certificate: self.own_certificate.as_ref().map(|c| (c.serial.as_str(), c.not_after)),
         }
+    }
+
+    /// The node presents `leaf` from now on (at start, and once its
+    /// certificate is renewed): its status shows it, and the expiry gauge
+    /// and any renewal warning follow at once.
+    pub(super) fn set_own_certificate(&mut self, leaf: &CertificateDer<'_>) {
+        self.own_certificate = match OwnCertificate::read(leaf, self.core.id()) {
+            Ok(mut own) => {
+                own.observe(clock::now());
+                Some(own)
+            }
+            Err(e) => {
+                error!(error = %e, "the node's own certificate does not read: its status shows no expiry");
+                None
+            }
+        };
     }
 
     fn execute(&mut self, after: After, now: Timestamp) {

@@ -11,6 +11,8 @@
 //! - `keys`: this node's credentials (chain, key, CA verifier, signer),
 //!   the keys of its branch each core starts with, and the loader that
 //!   reads another node's certificate when the core asks for its key.
+//! - `expiry`: the node's own certificate: its days left for the status,
+//!   the expiry gauge, the renewal warnings.
 //! - `operators`: pure functions of the core: an operator's act to a
 //!   command, a command's outcome to the answer, a question to its answer.
 //! - `notices`: core events to pushed notices, log lines and metrics.
@@ -23,6 +25,7 @@
 
 mod config;
 mod driver;
+mod expiry;
 mod keys;
 mod notices;
 mod operators;
@@ -250,7 +253,8 @@ impl Node {
             driver: renew_tx,
         };
         let (stop, stop_rx) = watch::channel(false);
-        let driver = Driver {
+        let leaf = creds.chain.first().cloned();
+        let mut driver = Driver {
             core,
             revocations: RevocationWatch::new(config.certs.revoked.clone(), creds.verifier.clone()),
             keys: KeyLoader::new(
@@ -271,7 +275,11 @@ impl Node {
             renew_rx,
             stop: stop_rx,
             started: now,
+            own_certificate: None,
         };
+        if let Some(leaf) = &leaf {
+            driver.set_own_certificate(leaf);
+        }
         let handle = tokio::spawn(driver.run());
         drop(_enter);
         Ok(Node {

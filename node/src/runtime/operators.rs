@@ -16,7 +16,9 @@
 //! asked here early: the kind of an acknowledgement, before the order's id
 //! is resolved (see `liandong_dispatch::core::rules`).
 
-use liandong_control::proto::{IdRef, LinkView, NodeStatus, Operator, OrderView, Response, RoomView};
+use liandong_control::proto::{
+    CertificateStatus, IdRef, LinkView, NodeStatus, Operator, OrderView, Response, RoomView,
+};
 use liandong_control::{Act, Query};
 use liandong_dispatch::core::rules;
 use liandong_dispatch::room::{Minutes, Room};
@@ -34,6 +36,9 @@ pub(super) struct NodeFacts<'a> {
     /// When this process started driving the core.
     pub started: Timestamp,
     pub now: Timestamp,
+    /// The node's own certificate: its serial (as `certs inspect` prints
+    /// it) and last valid instant.
+    pub certificate: Option<(&'a str, Timestamp)>,
 }
 
 /// The command an operator's act asks of the core, with ids resolved; or
@@ -401,6 +406,9 @@ fn status(core: &Core, facts: NodeFacts<'_>) -> NodeStatus {
         storage_problem: facts.storage_problem.map(str::to_owned),
         started: facts.started,
         now: facts.now,
+        certificate: facts
+            .certificate
+            .map(|(serial, not_after)| CertificateStatus::at(serial.to_owned(), not_after, facts.now)),
     }
 }
 

@@ -7,7 +7,8 @@
 //! their next handshake, the core signs with the new key and offers the
 //! new certificate to every neighbour up, and the certificate is kept in
 //! the store beside the old ones, so what this node signed before still
-//! checks here and at any node that asks, after restarts too.
+//! checks here and at any node that asks, after restarts too. The
+//! status, the expiry gauge and the renewal warning follow the new one.
 //!
 //! Nothing here writes a file; a renewal that does not check changes
 //! nothing and says why.
@@ -128,6 +129,9 @@ impl Driver {
         self.control
             .set_identity(chain.clone(), key.clone_key())
             .map_err(|e| e.to_string())?;
+        if let Some(leaf) = chain.first() {
+            self.set_own_certificate(leaf);
+        }
         self.storage.renew(chain, key, public.clone());
         self.keys.set_own(leaf.clone());
         // Its effects (the offers to the neighbours, an audit line) go

@@ -297,6 +297,7 @@ pub fn city_status() -> NodeStatus {
         storage_problem: None,
         started: ago(6 * 3600),
         now: NOW,
+        certificate: None,
     }
 }
 

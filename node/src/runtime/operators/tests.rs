@@ -76,6 +76,7 @@ fn facts() -> NodeFacts<'static> {
         storage_problem: None,
         started: NOW,
         now: NOW,
+        certificate: None,
     }
 }
 
@@ -374,6 +375,8 @@ fn the_status_joins_the_core_and_the_drivers_facts() {
         storage_problem: Some("disk full"),
         started: NOW,
         now: later,
+        // Valid until 12 days and a minute after `later`.
+        certificate: Some(("5f:3a:09", Timestamp(later.0 + 12 * 86_400_000 + 60_000))),
     };
     let status = match answer(Query::Status, &core, facts) {
         Response::Status(status) => status,
@@ -385,6 +388,10 @@ fn the_status_joins_the_core_and_the_drivers_facts() {
     assert_eq!(status.orders_open, 0);
     assert_eq!(status.storage_problem.as_deref(), Some("disk full"));
     assert_eq!((status.started, status.now), (NOW, later));
+    let certificate = status.certificate.clone().expect("the certificate is shown");
+    assert_eq!(certificate.serial, "5f:3a:09");
+    assert_eq!(certificate.days_left, 12);
+    assert!(certificate.renew_due() && !certificate.expired());
     match answer(Query::Subscribe, &core, facts) {
         Response::Snapshot {
             status: snapshot,
