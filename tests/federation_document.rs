@@ -544,7 +544,10 @@ async fn a_county_renews_its_certificate_while_reports_flow() {
     let line = fed.wait_log(&id(COUNTY), "the renewed certificate is in force", 1, WAIT);
     assert!(line.contains(&new_serial), "{line}");
     assert_eq!(fed.log_count(&id(COUNTY), "node running"), 1, "the county restarted");
-    let status = operator_at(&mut fed, COUNTY).await.call(Request::Query(Query::Status)).await;
+    let status = operator_at(&mut fed, COUNTY)
+        .await
+        .call(Request::Query(Query::Status))
+        .await;
     match status {
         Ok(Response::Status(s)) => {
             let c = s.certificate.expect("the county's status shows its certificate");
