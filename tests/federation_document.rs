@@ -144,15 +144,7 @@ fn enrol(fed: &Federation, node: &str, topology: &Path, document: &Path) -> Mach
         dir: fed.path().join("machines").join(node),
     };
     liandong(&["certs", "request", "--node", node, "--out", arg(&m.certs())]);
-    liandong(&[
-        "certs",
-        "sign",
-        "--ca",
-        arg(&fed.certs),
-        "--topology",
-        arg(topology),
-        arg(&m.certs()),
-    ]);
+    ca_signs(fed, topology, &m.certs());
     liandong(&[
         "node",
         "init",
@@ -168,6 +160,19 @@ fn enrol(fed: &Federation, node: &str, topology: &Path, document: &Path) -> Mach
         arg(&m.config()),
     ]);
     m
+}
+
+/// The CA machine signs the request(s) at `path`, checked against `topology`.
+fn ca_signs(fed: &Federation, topology: &Path, path: &Path) {
+    liandong(&[
+        "certs",
+        "sign",
+        "--ca",
+        arg(&fed.certs),
+        "--topology",
+        arg(topology),
+        arg(path),
+    ]);
 }
 
 fn start(fed: &mut Federation, node: &str) {
@@ -524,16 +529,7 @@ async fn a_county_renews_its_certificate_while_reports_flow() {
     let certs = fed.path().join("machines").join(COUNTY).join("certs");
     let old_serial = serial_of(&certs.join("node.pem"));
     liandong(&["certs", "request", "--node", COUNTY, "--out", arg(&certs), "--renew"]);
-    let request = certs.join("renewal").join("node.csr");
-    liandong(&[
-        "certs",
-        "sign",
-        "--ca",
-        arg(&fed.certs),
-        "--topology",
-        arg(&topology),
-        arg(&request),
-    ]);
+    ca_signs(&fed, &topology, &certs.join("renewal").join("node.csr"));
     let said = liandong(&["certs", "renew", "--certs", arg(&certs)]);
     assert!(said.contains(&old_serial), "{said}");
     let new_serial = serial_of(&certs.join("node.pem"));

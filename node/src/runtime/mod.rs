@@ -329,6 +329,9 @@ impl Node {
         };
         if let Some(task) = self.metrics_task.take() {
             task.abort();
+            // Its listener is closed once the aborted task is gone: wait
+            // for that, so "config reloaded" means the old port is free.
+            let _ = task.await;
         }
         let (bound, task) = next.unzip();
         self.metrics_addr = bound;
@@ -361,7 +364,13 @@ impl Node {
         let r = &self.renewals;
         let current = renewal_lock(&r.current).clone();
         let read = renewal::read(&r.paths, &r.verifier, &self.id, &current).map_err(NodeError::Certs)?;
-        let Some((chain, key, serial, not_after)) = read else {
+        let Some(renewal::Read {
+            chain,
+            key,
+            serial,
+            not_after,
+        }) = read
+        else {
             return Ok(CertificateCheck::Unchanged);
         };
         let leaf = chain.first().map(|c| c.as_ref().to_vec()).unwrap_or_default();

@@ -43,16 +43,23 @@ pub enum CertificateCheck {
     Renewed { serial: String, not_after: String },
 }
 
+/// A renewed certificate read from the files and checked.
+pub(super) struct Read {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+    pub serial: String,
+    pub not_after: String,
+}
+
 /// Reads this node's certificate and key files; `None` if the leaf is
 /// `current` (nothing to renew), else the checked chain and key with the
 /// serial and expiry, or why they cannot be used (each naming the file).
-#[allow(clippy::type_complexity)]
 pub(super) fn read(
     paths: &CertPaths,
     verifier: &Verifier,
     me: &NodeId,
     current: &[u8],
-) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, String, String)>, String> {
+) -> Result<Option<Read>, String> {
     let cert = paths.cert.display();
     let chain = load_certificates(&paths.cert).map_err(|e| e.to_string())?;
     let Some(leaf) = chain.first() else {
@@ -81,7 +88,12 @@ pub(super) fn read(
         ));
     }
     let not_after = liandong_certs::rfc3339(peer.not_after);
-    Ok(Some((chain, key, peer.serial.to_string(), not_after)))
+    Ok(Some(Read {
+        chain,
+        key,
+        serial: peer.serial.to_string(),
+        not_after,
+    }))
 }
 
 impl Driver {
