@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use liandong_cli::{bench, certs, demo, federation, node, ops, room, sim, topology, tui};
+use liandong_cli::{bench, certs, demo, federation, gateway, node, ops, room, sim, topology, tui};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +33,9 @@ enum Command {
     /// The signed federation document: sign, check, publish at the root.
     #[command(subcommand)]
     Federation(federation::FederationCommand),
+    /// The gateway for hotlines, apps and member units' systems: its API tokens.
+    #[command(subcommand)]
+    Gateway(gateway::GatewayCommand),
     /// The demo federation in one process with traffic and the operator console.
     Demo(demo::DemoArgs),
     /// Run this center's node.
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Topology(cmd) => topology::run(cmd),
         Command::Certs(cmd) => certs::run(cmd),
         Command::Federation(cmd) => federation::run(cmd),
+        Command::Gateway(cmd) => gateway::run(cmd),
         Command::Demo(args) => demo::run(args),
         Command::Node(cmd) => node::run(cmd),
         Command::Audit(cmd) => node::audit(cmd),

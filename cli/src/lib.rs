@@ -58,6 +58,7 @@ pub mod bench;
 pub mod certs;
 pub mod demo;
 pub mod federation;
+pub mod gateway;
 pub mod node;
 pub mod ops;
 pub mod room;

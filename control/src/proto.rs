@@ -120,6 +120,19 @@ pub enum Act {
         place: String,
         mode: Mode,
     },
+    /// File a report under an id derived from an idempotency key (the
+    /// gateway's `Idempotency-Key`): the same id again answers the report
+    /// already filed and files nothing.
+    ReportOnce {
+        /// 32 hex digits.
+        id: IdRef,
+        severity: Severity,
+        category: Category,
+        title: String,
+        detail: String,
+        place: String,
+        mode: Mode,
+    },
     Accept {
         incident: IdRef,
     },

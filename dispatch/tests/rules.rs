@@ -151,3 +151,41 @@ fn what_is_stored_and_sent_is_trimmed() {
         assert_eq!(core.order(order).unwrap().order.instruction, "到场排查", "at {node}");
     }
 }
+
+/// A report filed under a chosen id (the gateway's idempotency key) is
+/// filed once: the same id again, also after the node restarts, answers
+/// the report already held; its rules are a report's.
+#[test]
+fn a_report_filed_under_a_chosen_id_is_filed_once() {
+    let mut net = Net::new(
+        Arc::new(generate(&Shape::Preset(Preset::Demo), Addressing::default()).unwrap()),
+        7,
+    );
+    let once = |title: &str| {
+        let Command::Report { report, mode } = report(title) else {
+            unreachable!()
+        };
+        Command::ReportOnce {
+            id: EnvelopeId(0x5eed),
+            report,
+            mode,
+        }
+    };
+    let village = id(VILLAGE);
+    assert_eq!(net.command(&village, once("邻里纠纷")), Ok(EnvelopeId(0x5eed)));
+    net.run_for(Duration::from_secs(5));
+    let held = net.disk(&village).envelopes.len();
+    assert_eq!(net.command(&village, once("邻里纠纷")), Ok(EnvelopeId(0x5eed)));
+    net.restart(&village);
+    assert_eq!(net.command(&village, once("邻里纠纷")), Ok(EnvelopeId(0x5eed)));
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(net.disk(&village).envelopes.len(), held, "filed again");
+    let e = net.command(&village, {
+        let mut c = once("   ");
+        if let Command::ReportOnce { id, .. } = &mut c {
+            *id = EnvelopeId(0xbeef);
+        }
+        c
+    });
+    assert_eq!(e, Err(CommandError::NoTitle));
+}

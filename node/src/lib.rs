@@ -41,6 +41,7 @@
 pub mod control;
 pub mod demo;
 pub mod federation;
+pub mod gateway;
 pub mod local;
 pub mod observe;
 pub mod runtime;

@@ -47,6 +47,38 @@ pub struct RunArgs {
     config: Option<PathBuf>,
     #[command(flatten)]
     flags: Flags,
+    #[command(flatten)]
+    gateway: GatewayFlags,
+}
+
+/// The gateway (HTTPS for hotlines, apps and member units' systems): off
+/// unless an address is given.
+#[derive(clap::Args, Debug, Clone)]
+pub(super) struct GatewayFlags {
+    /// Serve the gateway at ADDR (e.g. 0.0.0.0:8443); tokens from
+    /// DATA/gateway-tokens.toml (`liandong gateway token issue`).
+    #[arg(long, value_name = "ADDR", requires_all = ["gateway_cert", "gateway_key"])]
+    gateway: Option<SocketAddr>,
+    /// The gateway's TLS certificate chain (PEM), for the name its systems dial.
+    #[arg(long, value_name = "FILE")]
+    gateway_cert: Option<PathBuf>,
+    /// The gateway's TLS key (PEM).
+    #[arg(long, value_name = "FILE")]
+    gateway_key: Option<PathBuf>,
+}
+
+impl GatewayFlags {
+    fn config(&self, data: &std::path::Path) -> Option<liandong_node::gateway::GatewayConfig> {
+        let (Some(listen), Some(cert), Some(key)) = (self.gateway, &self.gateway_cert, &self.gateway_key) else {
+            return None;
+        };
+        Some(liandong_node::gateway::GatewayConfig {
+            listen,
+            cert: cert.clone(),
+            key: key.clone(),
+            tokens: data.join(liandong_node::gateway::tokens::TOKENS_FILE),
+        })
+    }
 }
 
 /// The flags that stand for a config file's fields (or override them).
@@ -201,7 +233,8 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let config = runtime.block_on(node_config(&settings))?;
+    let mut config = runtime.block_on(node_config(&settings))?;
+    config.gateway = args.gateway.config(&settings.data);
     runtime.block_on(async move {
         // Before the node starts: a SIGHUP that comes early must not kill it.
         let mut signals = Signals::listen(true)?;

@@ -21,6 +21,14 @@ impl Core {
                 let to = owner.into_iter().collect();
                 Ok(self.originate(Body::Report(report), to, mode, now))
             }
+            Command::ReportOnce { id, report, mode } => {
+                if self.store.envelopes.contains_key(&id) {
+                    return Ok(id);
+                }
+                let owner = self.topology.owner(&self.me, report.severity).map(|n| n.id.clone());
+                let to = owner.into_iter().collect();
+                Ok(self.originate_as(id, Body::Report(report), to, mode, now))
+            }
             Command::Accept { incident, by } => {
                 let i = self.owned(incident, "accept")?;
                 self.expect_state(&i, "accept", &[IncidentState::Reported])?;

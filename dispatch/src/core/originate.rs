@@ -8,6 +8,18 @@ impl Core {
     /// Creates, signs, stores, applies and routes an envelope from this node.
     pub(super) fn originate(&mut self, body: Body, to: Vec<NodeId>, mode: Mode, now: Timestamp) -> EnvelopeId {
         let id = EnvelopeId(self.rng.random());
+        self.originate_as(id, body, to, mode, now)
+    }
+
+    /// [`Core::originate`] under an id the caller chose.
+    pub(super) fn originate_as(
+        &mut self,
+        id: EnvelopeId,
+        body: Body,
+        to: Vec<NodeId>,
+        mode: Mode,
+        now: Timestamp,
+    ) -> EnvelopeId {
         let mut envelope = Envelope {
             id,
             origin: self.me.clone(),

@@ -65,6 +65,12 @@ impl Command {
                 check_len("place", &report.place, MAX_TITLE)?;
                 Command::Report { report, mode }
             }
+            Command::ReportOnce { id, mut report, mode } => {
+                report.title = report_title(report.title)?;
+                check_len("detail", &report.detail, MAX_TEXT)?;
+                check_len("place", &report.place, MAX_TITLE)?;
+                Command::ReportOnce { id, report, mode }
+            }
             Command::Escalate { incident, by, reason } => Command::Escalate {
                 incident,
                 by,

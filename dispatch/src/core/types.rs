@@ -163,6 +163,14 @@ pub enum Command {
         report: Report,
         mode: Mode,
     },
+    /// A report filed under an id its filer chose (derived from an
+    /// idempotency key): if this node holds an envelope with that id, it
+    /// is answered and nothing is filed again.
+    ReportOnce {
+        id: EnvelopeId,
+        report: Report,
+        mode: Mode,
+    },
     Accept {
         incident: EnvelopeId,
         by: String,

@@ -35,6 +35,8 @@ pub enum NodeError {
     UnknownNode(NodeId),
     #[error("certificates: {0}")]
     Certs(String),
+    #[error("{0}")]
+    Gateway(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
@@ -133,6 +135,9 @@ pub struct NodeConfig {
     /// bootstrap document: `topology` is the one it describes), taken in
     /// at start unless the store holds that version or a newer one.
     pub document: Option<liandong_dispatch::Document>,
+    /// The gateway (HTTPS for hotlines, apps and member units' systems),
+    /// off when none.
+    pub gateway: Option<crate::gateway::GatewayConfig>,
 }
 
 /// The control port a node uses when none is given: the link port plus
@@ -164,6 +169,7 @@ impl NodeConfig {
             parent_addr: None,
             core: CoreConfig::default(),
             document: None,
+            gateway: None,
             topology,
             id,
         })

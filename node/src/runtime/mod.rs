@@ -78,6 +78,8 @@ pub struct Node {
     parent: Option<NodeId>,
     dial: DialAddresses,
     calls: mpsc::Sender<Call>,
+    /// The gateway, if this node serves one.
+    gateway: Option<crate::gateway::Gateway>,
     renewals: Renewals,
     pushed: broadcast::Sender<Pushed>,
     stop: watch::Sender<bool>,
@@ -230,6 +232,14 @@ impl Node {
             pushed.clone(),
         )?;
         let control_addr = control.local_addr();
+        let gateway = match config.gateway.clone() {
+            Some(g) => Some(
+                crate::gateway::Gateway::start(g, me.clone(), call_tx.clone())
+                    .await
+                    .map_err(|e| NodeError::Gateway(e.to_string()))?,
+            ),
+            None => None,
+        };
         // Tell the CLI where to find the control API of this data directory.
         let _ = std::fs::write(config.data_dir.join("control.addr"), format!("{control_addr}\n"));
 
@@ -290,6 +300,7 @@ impl Node {
             parent,
             dial,
             calls: call_tx,
+            gateway,
             renewals,
             pushed,
             stop,
@@ -312,6 +323,11 @@ impl Node {
 
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// Where the gateway listens, if this node serves one.
+    pub fn gateway_addr(&self) -> Option<SocketAddr> {
+        self.gateway.as_ref().map(|g| g.local_addr())
     }
 
     /// Serves metrics at `addr` from now on (`None`: no more). The new
@@ -416,6 +432,9 @@ impl Node {
     /// Stops taking input, commits what is pending, closes links and the
     /// control API gracefully, and closes the store.
     pub async fn shutdown(mut self) {
+        if let Some(gateway) = self.gateway.take() {
+            gateway.shutdown().await;
+        }
         let _ = self.stop.send(true);
         if let Some(driver) = self.driver.take() {
             let _ = driver.await;

@@ -66,6 +66,26 @@ pub(super) fn command(op: &Operator, act: Act, core: &Core) -> Result<Command, S
             },
             mode,
         },
+        Act::ReportOnce {
+            id,
+            severity,
+            category,
+            title,
+            detail,
+            place,
+            mode,
+        } => Command::ReportOnce {
+            id: full_id(&id).ok_or_else(|| format!("an id to file under is 32 hex digits, not {:?}", id.0))?,
+            report: Report {
+                severity,
+                category,
+                title,
+                detail,
+                place,
+                reporter: by,
+            },
+            mode,
+        },
         Act::Accept { incident } => Command::Accept {
             incident: incident_id(core, &incident)?,
             by,
@@ -197,7 +217,7 @@ pub(super) enum Subject {
 impl Subject {
     pub fn of(c: &Command) -> Subject {
         match c {
-            Command::Report { .. } => Subject::Report,
+            Command::Report { .. } | Command::ReportOnce { .. } => Subject::Report,
             Command::Dispatch { .. } => Subject::Order,
             Command::Acknowledge { order, state } => Subject::Acknowledged(*order, state.name()),
             Command::Accept { incident, .. } => Subject::Incident(*incident, "accept"),

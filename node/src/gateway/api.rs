@@ -1,0 +1,310 @@
+//! The gateway's JSON API, version 1: what a system with a token may ask.
+//! Every handler authenticates the token, turns the request into the same
+//! control request an operator's console sends (as the token's system, an
+//! operator of this center), hands it to the driver, and turns the answer
+//! into JSON with a status code. Errors are `{"error": "..."}` naming what
+//! was wrong: 400 (malformed body, a missing or bad field), 401 (no, an
+//! unknown or a revoked token), 403 (a scope the token lacks), 404, 413
+//! (a body over [`MAX_BODY`]), 422 (refused by the core's rules), 503 (the
+//! node is shutting down or its store fails).
+//!
+//! - `POST /v1/reports`: file a report. With an `Idempotency-Key` header
+//!   the report's id is derived from the key (and the token): the same key
+//!   again answers the same report and files nothing, across retries and
+//!   restarts.
+//! - `GET /v1/reports/{id}`: the stages a reporter sees.
+//! - `GET /v1/incidents[?closed=true]`: this center's incidents.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query as UrlQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::routing::{get, post};
+use liandong_certs::Role;
+use liandong_control::proto::{Act, IdRef, Operator, Query, Request, Response};
+use liandong_dispatch::store::{Incident, IncidentState};
+use liandong_dispatch::wire::{Category, EnvelopeId, Mode};
+use liandong_topology::{NodeId, Severity};
+use ring::digest::{SHA256, digest};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use super::tokens::{Scope, Token, TokenWatch};
+use crate::control::Call;
+
+/// Largest request body taken (a report's texts are at most a few KB).
+pub const MAX_BODY: usize = 64 * 1024;
+/// Longest `Idempotency-Key` taken.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// What every handler shares.
+pub struct Api {
+    pub me: NodeId,
+    pub tokens: TokenWatch,
+    pub calls: mpsc::Sender<Call>,
+}
+
+pub fn router(api: Arc<Api>) -> Router {
+    Router::new()
+        .route("/v1/reports", post(file_report))
+        .route("/v1/reports/{id}", get(report_stages))
+        .route("/v1/incidents", get(incidents))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(api)
+}
+
+/// An error answer: its status and what was wrong.
+pub struct Failure(StatusCode, String);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> HttpResponse {
+        let mut response = (self.0, axum::Json(json!({ "error": self.1 }))).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// A report as a system files it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportIn {
+    /// `I`, `II`, `III`, `IV` or `Routine` (any case).
+    severity: Severity,
+    /// `Dispute`, `Hazard`, `Request`, `Fire`, `Flood`, ... (see the OpenAPI document).
+    category: Category,
+    title: String,
+    #[serde(default)]
+    detail: String,
+    #[serde(default)]
+    place: String,
+    /// `Actual` (default) or `Exercise`.
+    #[serde(default)]
+    mode: Option<Mode>,
+}
+
+/// A report as the gateway answers for it.
+#[derive(Debug, Serialize)]
+struct ReportOut {
+    id: String,
+    stage: &'static str,
+    stages: Stages,
+    owner: NodeId,
+    state: &'static str,
+}
+
+/// The stages a reporter follows, each reached or not.
+#[derive(Debug, Serialize)]
+struct Stages {
+    stored_here: bool,
+    at_owner: bool,
+    accepted: bool,
+    resolved: bool,
+    closed: bool,
+}
+
+async fn file_report(State(api): State<Arc<Api>>, headers: HeaderMap, body: Bytes) -> Result<HttpResponse, Failure> {
+    let token = authorize(&api, &headers, Scope::Report)?;
+    let report: ReportIn = serde_json::from_slice(&body)
+        .map_err(|e| Failure(StatusCode::BAD_REQUEST, format!("the report does not read: {e}")))?;
+    let mode = report.mode.unwrap_or(Mode::Actual);
+    let act = match idempotency_key(&headers)? {
+        Some(key) => Act::ReportOnce {
+            id: IdRef(format!("{:032x}", keyed_id(&api.me, &token.id, &key).0)),
+            severity: report.severity,
+            category: report.category,
+            title: report.title,
+            detail: report.detail,
+            place: report.place,
+            mode,
+        },
+        None => Act::Report {
+            severity: report.severity,
+            category: report.category,
+            title: report.title,
+            detail: report.detail,
+            place: report.place,
+            mode,
+        },
+    };
+    match call(&api, &token, Request::Act(act)).await? {
+        Response::Done { id, .. } => {
+            let id = format!("{:032x}", id.0);
+            let mut response = (StatusCode::CREATED, axum::Json(json!({ "id": id }))).into_response();
+            if let Ok(location) = HeaderValue::from_str(&format!("/v1/reports/{id}")) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            Ok(response)
+        }
+        Response::Refused { reason } => Err(Failure(StatusCode::UNPROCESSABLE_ENTITY, reason)),
+        other => Err(unexpected(other)),
+    }
+}
+
+async fn report_stages(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ReportOut>, Failure> {
+    let token = authorize(&api, &headers, Scope::Read)?;
+    match call(&api, &token, Request::Query(Query::Incident { id: IdRef(id.clone()) })).await? {
+        Response::Incident(incident) => Ok(axum::Json(report_out(&incident))),
+        Response::Refused { reason } => Err(Failure(StatusCode::NOT_FOUND, reason)),
+        other => Err(unexpected(other)),
+    }
+}
+
+#[derive(Deserialize)]
+struct IncidentFilter {
+    #[serde(default)]
+    closed: bool,
+}
+
+async fn incidents(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    UrlQuery(filter): UrlQuery<IncidentFilter>,
+) -> Result<axum::Json<serde_json::Value>, Failure> {
+    let token = authorize(&api, &headers, Scope::Read)?;
+    match call(&api, &token, Request::Query(Query::Incidents { closed: filter.closed })).await? {
+        Response::Incidents(all) => {
+            let list: Vec<serde_json::Value> = all
+                .iter()
+                .map(|i| {
+                    json!({
+                        "id": format!("{:032x}", i.id.0),
+                        "origin": i.origin,
+                        "owner": i.owner,
+                        "severity": i.report.severity,
+                        "category": i.report.category,
+                        "title": i.report.title,
+                        "place": i.report.place,
+                        "state": i.state.name(),
+                        "reported": i.reported.0,
+                    })
+                })
+                .collect();
+            Ok(axum::Json(json!({ "incidents": list })))
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+/// The token in `Authorization: Bearer`, if it is good and has `scope`.
+fn authorize(api: &Api, headers: &HeaderMap, scope: Scope) -> Result<Token, Failure> {
+    let unauthorized = |why: String| Failure(StatusCode::UNAUTHORIZED, why);
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorized(super::tokens::Denied::Missing.to_string()))?;
+    let tokens = api.tokens.current();
+    let token = tokens
+        .check(presented)
+        .map_err(|e| unauthorized(e.to_string()))?
+        .clone();
+    if !token.scopes.contains(&scope) {
+        return Err(Failure(
+            StatusCode::FORBIDDEN,
+            format!("token {} ({}) may not {}", token.id, token.name, scope.name()),
+        ));
+    }
+    Ok(token)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Failure> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| Failure(StatusCode::BAD_REQUEST, "Idempotency-Key is not visible ASCII".into()))?
+        .trim();
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(Failure(
+            StatusCode::BAD_REQUEST,
+            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters"),
+        ));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// The id a report filed with `key` by `token` at node `me` gets: the
+/// same inputs, the same id, so a retry finds the report filed before.
+pub fn keyed_id(me: &NodeId, token: &str, key: &str) -> EnvelopeId {
+    let input = format!("liandong/idempotency\0{me}\0{token}\0{key}");
+    let d = digest(&SHA256, input.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&d.as_ref()[..16]);
+    EnvelopeId(u128::from_be_bytes(bytes))
+}
+
+/// Hands `request` to the driver as the token's system and waits for the answer.
+async fn call(api: &Api, token: &Token, request: Request) -> Result<Response, Failure> {
+    let gone = || Failure(StatusCode::SERVICE_UNAVAILABLE, crate::control::SHUTTING_DOWN.into());
+    let (reply, answer) = oneshot::channel();
+    let operator = Operator {
+        node: api.me.clone(),
+        name: token.name.clone(),
+        role: Role::Operator,
+    };
+    api.calls
+        .send(Call {
+            operator,
+            request,
+            reply,
+        })
+        .await
+        .map_err(|_| gone())?;
+    answer.await.map_err(|_| gone())
+}
+
+fn unexpected(response: Response) -> Failure {
+    Failure(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the node answered {}", response.kind()),
+    )
+}
+
+fn report_out(i: &Incident) -> ReportOut {
+    use IncidentState::*;
+    let at_owner = i.owner == i.origin
+        || i.timeline
+            .iter()
+            .any(|e| e.node == i.owner && e.what.starts_with("received"));
+    let accepted = !matches!(i.state, Reported | Cancelled);
+    let resolved = matches!(i.state, Resolved | Verified | Closed);
+    let closed = matches!(i.state, Closed | Cancelled);
+    let stages = Stages {
+        stored_here: true,
+        at_owner: at_owner || accepted,
+        accepted,
+        resolved,
+        closed,
+    };
+    let stage = if stages.closed {
+        "closed"
+    } else if stages.resolved {
+        "resolved"
+    } else if stages.accepted {
+        "accepted"
+    } else if stages.at_owner {
+        "at_owner"
+    } else {
+        "stored_here"
+    };
+    ReportOut {
+        id: format!("{:032x}", i.id.0),
+        stage,
+        stages,
+        owner: i.owner.clone(),
+        state: i.state.name(),
+    }
+}

@@ -1,0 +1,301 @@
+//! API tokens a center issues to the systems that file into it (a
+//! hotline, a grid workers' app, a member unit's system): each names the
+//! system and what it may do, and acts as this center only. They live in
+//! the node's data directory, `gateway-tokens.toml`, written by `liandong
+//! gateway token issue|revoke` and read again by the node when the file
+//! changes. Only a SHA-256 of each token's secret is kept: a token is
+//! shown once, when issued.
+//!
+//! A token reads `ld_<id>_<secret>`: `id` (8 hex digits) names it in
+//! lists and logs, `secret` is 32 random bytes in hex.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use ring::digest::{SHA256, digest};
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+
+/// The token file's name in a node's data directory.
+pub const TOKENS_FILE: &str = "gateway-tokens.toml";
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// File reports.
+    Report,
+    /// Read this center's reports and incidents.
+    Read,
+}
+
+impl Scope {
+    pub fn parse(s: &str) -> Result<Scope, TokenError> {
+        match s.trim() {
+            "report" => Ok(Scope::Report),
+            "read" => Ok(Scope::Read),
+            other => Err(TokenError::Scope(other.to_owned())),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Report => "report",
+            Scope::Read => "read",
+        }
+    }
+}
+
+/// One issued token, as the file keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Token {
+    pub id: String,
+    /// The system it was issued to, as people write it (the reporter of
+    /// what it files).
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    /// SHA-256 of the secret, hex.
+    pub hash: String,
+    /// When it was issued (RFC 3339).
+    pub issued: String,
+    /// When it was revoked, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<String>,
+}
+
+/// Every token a center issued.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tokens {
+    #[serde(default, rename = "token")]
+    pub tokens: Vec<Token>,
+}
+
+/// Why a token file or a token is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {}: {source}", .path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{}: {what}", .path.display())]
+    Invalid { path: PathBuf, what: String },
+    #[error("unknown scope {0:?} (the scopes are report and read)")]
+    Scope(String),
+    #[error("no token {0} was issued here")]
+    Unknown(String),
+    #[error("the system's name must be 1 to 64 characters")]
+    Name,
+}
+
+/// Why a presented token is not taken (the gateway answers 401).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("no token: send Authorization: Bearer <token>")]
+    Missing,
+    #[error("not a token of this center")]
+    Unknown,
+    #[error("token {0} was revoked")]
+    Revoked(String),
+}
+
+impl Tokens {
+    /// Reads the file at `path`; a missing file holds no tokens.
+    pub fn load(path: &Path) -> Result<Tokens, TokenError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Tokens::default()),
+            Err(source) => {
+                return Err(TokenError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        toml::from_str(&text).map_err(|e| TokenError::Invalid {
+            path: path.to_owned(),
+            what: e.message().trim().to_owned(),
+        })
+    }
+
+    /// Writes the file (mode 0600, replaced whole).
+    pub fn save(&self, path: &Path) -> Result<(), TokenError> {
+        let write = |source| TokenError::Write {
+            path: path.to_owned(),
+            source,
+        };
+        let text = toml::to_string(self).map_err(|e| TokenError::Invalid {
+            path: path.to_owned(),
+            what: e.to_string(),
+        })?;
+        let text = format!(
+            "# API tokens of this center's gateway: written by `liandong gateway token`.\n\
+             # Only a hash of each secret is kept here.\n\n{text}"
+        );
+        let tmp = path.with_extension("toml.new");
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(write)?;
+            f.write_all(text.as_bytes()).map_err(write)?;
+            f.sync_all().map_err(write)?;
+        }
+        std::fs::rename(&tmp, path).map_err(write)
+    }
+
+    /// Issues a token for `name` with `scopes` at `now` (RFC 3339): kept
+    /// here as a hash, returned whole (it is never shown again).
+    pub fn issue(&mut self, name: &str, scopes: Vec<Scope>, now: String) -> Result<(Token, String), TokenError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err(TokenError::Name);
+        }
+        let rng = SystemRandom::new();
+        let mut id = [0u8; 4];
+        let mut secret = [0u8; 32];
+        loop {
+            rng.fill(&mut id).map_err(|_| TokenError::Name)?;
+            if !self.tokens.iter().any(|t| t.id == hex(&id)) {
+                break;
+            }
+        }
+        rng.fill(&mut secret).map_err(|_| TokenError::Name)?;
+        let secret = hex(&secret);
+        let token = Token {
+            id: hex(&id),
+            name: name.to_owned(),
+            scopes,
+            hash: hash(&secret),
+            issued: now,
+            revoked: None,
+        };
+        let whole = format!("ld_{}_{secret}", token.id);
+        self.tokens.push(token.clone());
+        Ok((token, whole))
+    }
+
+    /// Revokes token `id` at `now`.
+    pub fn revoke(&mut self, id: &str, now: String) -> Result<&Token, TokenError> {
+        let token = self
+            .tokens
+            .iter_mut()
+            .find(|t| t.id == id)
+            .ok_or_else(|| TokenError::Unknown(id.to_owned()))?;
+        token.revoked.get_or_insert(now);
+        Ok(token)
+    }
+
+    /// The token `presented` (`ld_<id>_<secret>`) is, if it is one of
+    /// these and not revoked.
+    pub fn check(&self, presented: &str) -> Result<&Token, Denied> {
+        let mut parts = presented.trim().splitn(3, '_');
+        let (Some("ld"), Some(id), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(Denied::Unknown);
+        };
+        let token = self.tokens.iter().find(|t| t.id == id).ok_or(Denied::Unknown)?;
+        if token.hash != hash(secret) {
+            return Err(Denied::Unknown);
+        }
+        match &token.revoked {
+            Some(_) => Err(Denied::Revoked(token.id.clone())),
+            None => Ok(token),
+        }
+    }
+}
+
+/// The token file of a running gateway, read again when it changes.
+pub struct TokenWatch {
+    path: PathBuf,
+    held: Mutex<(Option<SystemTime>, Tokens)>,
+}
+
+impl TokenWatch {
+    pub fn new(path: PathBuf) -> TokenWatch {
+        TokenWatch {
+            path,
+            held: Mutex::new((None, Tokens::default())),
+        }
+    }
+
+    /// The tokens as the file says now (a file that does not read keeps
+    /// the tokens read last, and says why in the log).
+    pub fn current(&self) -> Tokens {
+        let seen = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.0 != seen || seen.is_none() {
+            match Tokens::load(&self.path) {
+                Ok(tokens) => *held = (seen, tokens),
+                Err(e) => tracing::error!(error = %e, "gateway tokens not reloaded; the previous ones stay"),
+            }
+        }
+        held.1.clone()
+    }
+}
+
+fn hash(secret: &str) -> String {
+    hex(digest(&SHA256, secret.as_bytes()).as_ref())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_issued_token_checks_until_revoked_and_only_its_hash_is_kept() {
+        let mut tokens = Tokens::default();
+        let (token, whole) = tokens
+            .issue(
+                "12345热线",
+                vec![Scope::Report, Scope::Read],
+                "2026-12-05T10:00:00Z".into(),
+            )
+            .unwrap();
+        assert!(whole.starts_with(&format!("ld_{}_", token.id)));
+        let secret = whole.rsplit('_').next().unwrap();
+        assert!(!tokens.tokens[0].hash.contains(secret));
+        assert_eq!(tokens.check(&whole).map(|t| t.name.as_str()), Ok("12345热线"));
+        let wrong = format!("{}0", &whole[..whole.len() - 1]);
+        assert_eq!(tokens.check(&wrong).err(), Some(Denied::Unknown));
+        assert_eq!(tokens.check("Bearer nonsense").err(), Some(Denied::Unknown));
+        tokens.revoke(&token.id, "2026-12-06T10:00:00Z".into()).unwrap();
+        assert_eq!(tokens.check(&whole).err(), Some(Denied::Revoked(token.id.clone())));
+    }
+
+    #[test]
+    fn the_file_round_trips_and_a_missing_file_holds_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(TOKENS_FILE);
+        assert_eq!(Tokens::load(&path).unwrap(), Tokens::default());
+        let mut tokens = Tokens::default();
+        let (_, whole) = tokens
+            .issue("e福州", vec![Scope::Report], "2026-12-05T10:00:00Z".into())
+            .unwrap();
+        tokens.save(&path).unwrap();
+        let back = Tokens::load(&path).unwrap();
+        assert_eq!(back, tokens);
+        assert!(back.check(&whole).is_ok());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        std::fs::write(&path, "[[token]]\nid = 3\n").unwrap();
+        let e = Tokens::load(&path).unwrap_err().to_string();
+        assert!(e.contains(TOKENS_FILE), "{e}");
+    }
+
+    #[test]
+    fn scopes_are_named() {
+        assert_eq!(Scope::parse("report").unwrap(), Scope::Report);
+        assert!(Scope::parse("admin").unwrap_err().to_string().contains("admin"));
+    }
+}
