@@ -20,7 +20,6 @@ use federation::{Federation, hex, id, incident_at};
 use liandong_control::proto::{Query, Request, Response};
 use liandong_dispatch::EnvelopeId;
 
-const IP: Ipv4Addr = Ipv4Addr::new(127, 0, 15, 1);
 const CITY: &str = "350100";
 const COUNTY: &str = "350102";
 const GATEWAY_PORT: u16 = 8443;
@@ -43,7 +42,7 @@ fn gateway_certificate(dir: &Path) -> (PathBuf, PathBuf) {
     (pem, key)
 }
 
-fn start_county(fed: &mut Federation, cert: &Path, key: &Path) {
+fn start_county(fed: &mut Federation, ip: Ipv4Addr, cert: &Path, key: &Path) {
     let node = id(COUNTY);
     let args: Vec<OsString> = vec![
         "--topology".into(),
@@ -55,7 +54,7 @@ fn start_county(fed: &mut Federation, cert: &Path, key: &Path) {
         "--data".into(),
         fed.data_dir(&node).into(),
         "--gateway".into(),
-        SocketAddr::new(IP.into(), GATEWAY_PORT).to_string().into(),
+        SocketAddr::new(ip.into(), GATEWAY_PORT).to_string().into(),
         "--gateway-cert".into(),
         cert.into(),
         "--gateway-key".into(),
@@ -97,7 +96,14 @@ impl Answer {
 }
 
 /// curl as a hotline's system would call the gateway.
-fn curl(cert: &Path, method: &str, path: &str, token: Option<&str>, headers: &[&str], body: Option<&[u8]>) -> Answer {
+fn curl(
+    gw: &(Ipv4Addr, PathBuf),
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[&str],
+    body: Option<&[u8]>,
+) -> Answer {
     let mut cmd = Command::new("curl");
     cmd.args([
         "-sS",
@@ -111,8 +117,8 @@ fn curl(cert: &Path, method: &str, path: &str, token: Option<&str>, headers: &[&
         "\n%{http_code}",
     ])
     .arg("--cacert")
-    .arg(cert)
-    .args(["--resolve", &format!("localhost:{GATEWAY_PORT}:{IP}")]);
+    .arg(&gw.1)
+    .args(["--resolve", &format!("localhost:{GATEWAY_PORT}:{}", gw.0)]);
     if let Some(t) = token {
         cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
     }
@@ -120,7 +126,10 @@ fn curl(cert: &Path, method: &str, path: &str, token: Option<&str>, headers: &[&
         cmd.args(["-H", h]);
     }
     if body.is_some() {
-        cmd.args(["-H", "Content-Type: application/json", "--data-binary", "@-"]);
+        if !headers.iter().any(|h| h.starts_with("Content-Type")) {
+            cmd.args(["-H", "Content-Type: application/json"]);
+        }
+        cmd.args(["--data-binary", "@-"]);
     }
     cmd.arg(format!("https://localhost:{GATEWAY_PORT}{path}"))
         .stdin(Stdio::piped())
@@ -161,17 +170,19 @@ async fn systems_file_over_https_with_tokens_once_per_idempotency_key() {
     if !common::tool::require("curl", "gateway e2e", "the HTTP client of the gateway's tests") {
         return;
     }
-    let mut fed = Federation::demo(IP);
+    let ip = Ipv4Addr::new(127, 0, 15, 1);
+    let mut fed = Federation::demo(ip);
     let (cert, key) = gateway_certificate(fed.path());
     fed.start(&id(CITY));
-    start_county(&mut fed, &cert, &key);
+    start_county(&mut fed, ip, &cert, &key);
+    let gw = (ip, cert.clone());
     let hotline = token(&fed, "12345热线", "report,read");
     let reader = token(&fed, "公安系统", "read");
 
     // Filed with a key, twice: one report, reaching its owner (the city)
     // with the hotline as its reporter.
     let first = curl(
-        &cert,
+        &gw,
         "POST",
         "/v1/reports",
         Some(&hotline),
@@ -181,7 +192,7 @@ async fn systems_file_over_https_with_tokens_once_per_idempotency_key() {
     assert_eq!(first.status, 201, "{}", first.body);
     let report = first.json()["id"].as_str().expect("an id").to_owned();
     let again = curl(
-        &cert,
+        &gw,
         "POST",
         "/v1/reports",
         Some(&hotline),
@@ -205,7 +216,7 @@ async fn systems_file_over_https_with_tokens_once_per_idempotency_key() {
     assert_eq!(at_city.report.reporter, "12345热线");
     let deadline = Instant::now() + WAIT;
     loop {
-        let stages = curl(&cert, "GET", &format!("/v1/reports/{report}"), Some(&reader), &[], None);
+        let stages = curl(&gw, "GET", &format!("/v1/reports/{report}"), Some(&reader), &[], None);
         assert_eq!(stages.status, 200, "{}", stages.body);
         if stages.json()["stages"]["at_owner"] == true {
             assert_eq!(stages.json()["owner"], CITY);
@@ -219,25 +230,25 @@ async fn systems_file_over_https_with_tokens_once_per_idempotency_key() {
     // Refused, and nothing filed: no token, a wrong one, a scope the
     // token lacks, a body too large, malformed JSON, a missing field.
     let held = incidents_at(&mut fed, COUNTY).await;
-    let no_token = curl(&cert, "POST", "/v1/reports", None, &[], Some(FLOOD.as_bytes()));
+    let no_token = curl(&gw, "POST", "/v1/reports", None, &[], Some(FLOOD.as_bytes()));
     assert_eq!(no_token.status, 401, "{}", no_token.body);
     let wrong = format!("{}0", &hotline[..hotline.len() - 1]);
     assert_eq!(
-        curl(&cert, "POST", "/v1/reports", Some(&wrong), &[], Some(FLOOD.as_bytes())).status,
+        curl(&gw, "POST", "/v1/reports", Some(&wrong), &[], Some(FLOOD.as_bytes())).status,
         401
     );
-    let read_only = curl(&cert, "POST", "/v1/reports", Some(&reader), &[], Some(FLOOD.as_bytes()));
+    let read_only = curl(&gw, "POST", "/v1/reports", Some(&reader), &[], Some(FLOOD.as_bytes()));
     assert_eq!(read_only.status, 403, "{}", read_only.body);
     let huge = format!(
         r#"{{"severity":"IV","category":"Hazard","title":"t","detail":"{}"}}"#,
         "x".repeat(70_000)
     );
     assert_eq!(
-        curl(&cert, "POST", "/v1/reports", Some(&hotline), &[], Some(huge.as_bytes())).status,
+        curl(&gw, "POST", "/v1/reports", Some(&hotline), &[], Some(huge.as_bytes())).status,
         413
     );
     let broken = curl(
-        &cert,
+        &gw,
         "POST",
         "/v1/reports",
         Some(&hotline),
@@ -246,7 +257,7 @@ async fn systems_file_over_https_with_tokens_once_per_idempotency_key() {
     );
     assert_eq!(broken.status, 400, "{}", broken.body);
     let missing = curl(
-        &cert,
+        &gw,
         "POST",
         "/v1/reports",
         Some(&hotline),
@@ -270,15 +281,15 @@ async fn systems_file_over_https_with_tokens_once_per_idempotency_key() {
     let id_of = reader.split('_').nth(1).expect("token id").to_owned();
     let out = common::liandong(&["gateway", "token", "revoke", "--data", common::arg(&data), &id_of]);
     assert!(out.status.success(), "{}", common::stderr(&out));
-    let revoked = curl(&cert, "GET", "/v1/incidents", Some(&reader), &[], None);
+    let revoked = curl(&gw, "GET", "/v1/incidents", Some(&reader), &[], None);
     assert_eq!(revoked.status, 401, "{}", revoked.body);
     assert!(revoked.body.contains("revoked"), "{}", revoked.body);
 
     // The same key after a restart: the same report, nothing filed again.
     fed.stop(&id(COUNTY));
-    start_county(&mut fed, &cert, &key);
+    start_county(&mut fed, ip, &cert, &key);
     let after = curl(
-        &cert,
+        &gw,
         "POST",
         "/v1/reports",
         Some(&hotline),
@@ -290,8 +301,139 @@ async fn systems_file_over_https_with_tokens_once_per_idempotency_key() {
         (201, Some(report.as_str()))
     );
     assert_eq!(incidents_at(&mut fed, COUNTY).await, held);
-    let listed = curl(&cert, "GET", "/v1/incidents", Some(&hotline), &[], None);
+    let listed = curl(&gw, "GET", "/v1/incidents", Some(&hotline), &[], None);
     assert_eq!(listed.status, 200, "{}", listed.body);
     assert!(listed.body.contains(&report), "{}", listed.body);
+    fed.stop_all();
+}
+
+/// An Open311 GeoReport v2 client, unchanged: it reads the services,
+/// posts a form-encoded request with its `api_key`, and follows it; a
+/// request missing a field is refused naming it, and files nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open311_client_files_and_follows_its_request() {
+    if !common::tool::require("curl", "gateway Open311 e2e", "the HTTP client of the gateway's tests") {
+        return;
+    }
+    let ip = Ipv4Addr::new(127, 0, 15, 2);
+    let mut fed = Federation::demo(ip);
+    let (cert, key) = gateway_certificate(fed.path());
+    fed.start(&id(CITY));
+    start_county(&mut fed, ip, &cert, &key);
+    let gw = (ip, cert.clone());
+    let hotline = token(&fed, "96966热线", "report,read");
+
+    let services = curl(&gw, "GET", "/open311/v2/services.json", None, &[], None);
+    assert_eq!(services.status, 200, "{}", services.body);
+    let codes: Vec<String> = services
+        .json()
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|s| s["service_code"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        codes.contains(&"flood".to_owned()) && codes.contains(&"dispute".to_owned()),
+        "{codes:?}"
+    );
+
+    let form = format!(
+        "api_key={hotline}&service_code=flood&description=%E6%B2%B3%E9%81%93%E6%BC%AB%E5%A0%A4%0A%E6%B0%B4%E4%BD%8D%E8%B6%85%E8%AD%A6%E6%88%92&address_string=%E9%BC%93%E5%B1%B1%E9%95%87&email=a%40b.cn"
+    );
+    let form_type = "Content-Type: application/x-www-form-urlencoded";
+    let filed = curl(
+        &gw,
+        "POST",
+        "/open311/v2/requests.json",
+        None,
+        &[form_type],
+        Some(form.as_bytes()),
+    );
+    assert_eq!(filed.status, 201, "{}", filed.body);
+    let request = filed.json()[0]["service_request_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+
+    let one = curl(
+        &gw,
+        "GET",
+        &format!("/open311/v2/requests/{request}.json?api_key={hotline}"),
+        None,
+        &[],
+        None,
+    );
+    assert_eq!(one.status, 200, "{}", one.body);
+    let r = &one.json()[0];
+    assert_eq!(
+        (r["status"].as_str(), r["service_code"].as_str()),
+        (Some("open"), Some("flood"))
+    );
+    assert_eq!(r["address"], "鼓山镇");
+    assert_eq!(r["description"], "河道漫堤\n水位超警戒");
+    let listed = curl(
+        &gw,
+        "GET",
+        &format!("/open311/v2/requests.json?api_key={hotline}&service_code=flood&status=open"),
+        None,
+        &[],
+        None,
+    );
+    assert!(listed.body.contains(&request), "{}", listed.body);
+    let none = curl(
+        &gw,
+        "GET",
+        &format!("/open311/v2/requests.json?api_key={hotline}&service_code=fire"),
+        None,
+        &[],
+        None,
+    );
+    assert_eq!(none.json(), serde_json::json!([]));
+
+    // The report reaches its owner (flood: severity II, the county's own).
+    let envelope = EnvelopeId(u128::from_str_radix(&request, 16).expect("hex id"));
+    let county = fed.client(&id(COUNTY), "值班员").await;
+    let at_county = incident_at(&county, envelope).await.expect("held at the county");
+    assert_eq!(at_county.report.reporter, "96966热线");
+
+    let held = incidents_at(&mut fed, COUNTY).await;
+    let missing = format!("api_key={hotline}&description=x");
+    let refused = curl(
+        &gw,
+        "POST",
+        "/open311/v2/requests.json",
+        None,
+        &[form_type],
+        Some(missing.as_bytes()),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("service_code"), "{}", refused.body);
+    let unknown = format!("api_key={hotline}&service_code=noise&description=x");
+    assert_eq!(
+        curl(
+            &gw,
+            "POST",
+            "/open311/v2/requests.json",
+            None,
+            &[form_type],
+            Some(unknown.as_bytes())
+        )
+        .status,
+        400
+    );
+    let no_key = curl(
+        &gw,
+        "POST",
+        "/open311/v2/requests.json",
+        None,
+        &[form_type],
+        Some(b"api_key=ld_0_0&service_code=flood&description=x"),
+    );
+    assert_eq!(no_key.status, 401, "{}", no_key.body);
+    assert_eq!(
+        incidents_at(&mut fed, COUNTY).await,
+        held,
+        "a refused request filed something"
+    );
     fed.stop_all();
 }

@@ -14,6 +14,8 @@
 //!   restarts.
 //! - `GET /v1/reports/{id}`: the stages a reporter sees.
 //! - `GET /v1/incidents[?closed=true]`: this center's incidents.
+//!
+//! Open311 GeoReport v2 is served beside it (`open311`).
 
 use std::sync::Arc;
 
@@ -53,12 +55,19 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/v1/reports", post(file_report))
         .route("/v1/reports/{id}", get(report_stages))
         .route("/v1/incidents", get(incidents))
+        .with_state(api.clone())
+        .merge(super::open311::router(api))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(api)
 }
 
 /// An error answer: its status and what was wrong.
 pub struct Failure(StatusCode, String);
+
+impl Failure {
+    pub fn parts(self) -> (StatusCode, String) {
+        (self.0, self.1)
+    }
+}
 
 impl IntoResponse for Failure {
     fn into_response(self) -> HttpResponse {
@@ -198,13 +207,18 @@ async fn incidents(
 }
 
 /// The token in `Authorization: Bearer`, if it is good and has `scope`.
-fn authorize(api: &Api, headers: &HeaderMap, scope: Scope) -> Result<Token, Failure> {
-    let unauthorized = |why: String| Failure(StatusCode::UNAUTHORIZED, why);
+pub fn authorize(api: &Api, headers: &HeaderMap, scope: Scope) -> Result<Token, Failure> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| unauthorized(super::tokens::Denied::Missing.to_string()))?;
+        .ok_or_else(|| Failure(StatusCode::UNAUTHORIZED, super::tokens::Denied::Missing.to_string()))?;
+    authorize_token(api, presented, scope)
+}
+
+/// Token `presented`, if it is good and has `scope`.
+pub fn authorize_token(api: &Api, presented: &str, scope: Scope) -> Result<Token, Failure> {
+    let unauthorized = |why: String| Failure(StatusCode::UNAUTHORIZED, why);
     let tokens = api.tokens.current();
     let token = tokens
         .check(presented)
@@ -247,7 +261,7 @@ pub fn keyed_id(me: &NodeId, token: &str, key: &str) -> EnvelopeId {
 }
 
 /// Hands `request` to the driver as the token's system and waits for the answer.
-async fn call(api: &Api, token: &Token, request: Request) -> Result<Response, Failure> {
+pub async fn call(api: &Api, token: &Token, request: Request) -> Result<Response, Failure> {
     let gone = || Failure(StatusCode::SERVICE_UNAVAILABLE, crate::control::SHUTTING_DOWN.into());
     let (reply, answer) = oneshot::channel();
     let operator = Operator {

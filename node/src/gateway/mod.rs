@@ -13,6 +13,7 @@
 //! connection's idle time too; bodies are bounded before they are read.
 
 pub mod api;
+pub mod open311;
 pub mod tokens;
 
 use std::net::SocketAddr;
