@@ -108,6 +108,16 @@ fn an_empty_data_directory() {
 }
 
 #[test]
+fn a_gateway_without_its_certificate() {
+    check(
+        "gateway-without-certificate",
+        9,
+        Some(11),
+        "`gateway` needs `gateway_cert` and `gateway_key`",
+    );
+}
+
+#[test]
 fn a_missing_file_names_it() {
     let path = broken("no-such-file");
     let err = Settings::load(&path).unwrap_err();

@@ -101,6 +101,8 @@ pub(super) fn run(args: InitArgs) -> anyhow::Result<()> {
         },
         topology: args.topology.as_deref().map(absolute).transpose()?,
         document: args.document.as_deref().map(absolute).transpose()?,
+        // The gateway is off until its fields are filled in (README).
+        gateway: None,
     };
     let text = render_config(&settings);
     // What is written must read back as what was meant (a path that is not

@@ -17,7 +17,7 @@ use liandong_certs::pki_types::UnixTime;
 use liandong_certs::{RevocationList, Revocations, Verifier, load_ca_certificate};
 use liandong_node::federation;
 use liandong_node::observe::{LogControl, LogFormat};
-use liandong_node::runtime::{CertPaths, DEFAULT_LOG_FILTER, Node, NodeConfig, Settings};
+use liandong_node::runtime::{CertPaths, DEFAULT_LOG_FILTER, GatewaySettings, Node, NodeConfig, Settings};
 use liandong_node::store::StoreLocation;
 use liandong_topology::NodeId;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -47,38 +47,6 @@ pub struct RunArgs {
     config: Option<PathBuf>,
     #[command(flatten)]
     flags: Flags,
-    #[command(flatten)]
-    gateway: GatewayFlags,
-}
-
-/// The gateway (HTTPS for hotlines, apps and member units' systems): off
-/// unless an address is given.
-#[derive(clap::Args, Debug, Clone)]
-pub(super) struct GatewayFlags {
-    /// Serve the gateway at ADDR (e.g. 0.0.0.0:8443); tokens from
-    /// DATA/gateway-tokens.toml (`liandong gateway token issue`).
-    #[arg(long, value_name = "ADDR", requires_all = ["gateway_cert", "gateway_key"])]
-    gateway: Option<SocketAddr>,
-    /// The gateway's TLS certificate chain (PEM), for the name its systems dial.
-    #[arg(long, value_name = "FILE")]
-    gateway_cert: Option<PathBuf>,
-    /// The gateway's TLS key (PEM).
-    #[arg(long, value_name = "FILE")]
-    gateway_key: Option<PathBuf>,
-}
-
-impl GatewayFlags {
-    fn config(&self, data: &std::path::Path) -> Option<liandong_node::gateway::GatewayConfig> {
-        let (Some(listen), Some(cert), Some(key)) = (self.gateway, &self.gateway_cert, &self.gateway_key) else {
-            return None;
-        };
-        Some(liandong_node::gateway::GatewayConfig {
-            listen,
-            cert: cert.clone(),
-            key: key.clone(),
-            tokens: data.join(liandong_node::gateway::tokens::TOKENS_FILE),
-        })
-    }
 }
 
 /// The flags that stand for a config file's fields (or override them).
@@ -123,6 +91,17 @@ pub(super) struct Flags {
     /// shippers (default: text).
     #[arg(long, value_enum)]
     log_format: Option<LogStyle>,
+    /// Serve the gateway (HTTPS for hotlines, apps and member units'
+    /// systems) at ADDR, e.g. 0.0.0.0:8443, with --gateway-cert and
+    /// --gateway-key; tokens: `liandong gateway token issue --data DATA`.
+    #[arg(long, value_name = "ADDR", requires_all = ["gateway_cert", "gateway_key"])]
+    gateway: Option<SocketAddr>,
+    /// The gateway's TLS certificate chain (PEM), for the name its systems dial.
+    #[arg(long, value_name = "FILE", requires = "gateway")]
+    gateway_cert: Option<PathBuf>,
+    /// The gateway's TLS key (PEM, mode 0600).
+    #[arg(long, value_name = "FILE", requires = "gateway")]
+    gateway_key: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -174,6 +153,7 @@ impl Flags {
             certs: certs.clone(),
             topology: None,
             document: None,
+            gateway: None,
         })
     }
 
@@ -205,6 +185,13 @@ impl Flags {
         if let Some(style) = self.log_format {
             settings.log_format = style.format();
         }
+        if let (Some(listen), Some(cert), Some(key)) = (self.gateway, &self.gateway_cert, &self.gateway_key) {
+            settings.gateway = Some(GatewaySettings {
+                listen,
+                cert: cert.clone(),
+                key: key.clone(),
+            });
+        }
         Ok(())
     }
 }
@@ -233,8 +220,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let mut config = runtime.block_on(node_config(&settings))?;
-    config.gateway = args.gateway.config(&settings.data);
+    let config = runtime.block_on(node_config(&settings))?;
     runtime.block_on(async move {
         // Before the node starts: a SIGHUP that comes early must not kill it.
         let mut signals = Signals::listen(true)?;

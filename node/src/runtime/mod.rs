@@ -44,7 +44,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, info_span, warn};
 
 pub use config::file::{FILE_NAME as CONFIG_FILE_NAME, FileError, FileProblem, ProblemKind as FileProblemKind};
-pub use config::settings::{Changes, DEFAULT_LOG_FILTER, LiveChange, Settings};
+pub use config::settings::{Changes, DEFAULT_LOG_FILTER, GatewaySettings, LiveChange, Settings};
 pub use config::template::render as render_config;
 pub use config::{CONTROL_PORT_OFFSET, CertPaths, NodeConfig, NodeError, default_control_addr};
 pub use driver::BATCH_INPUTS;

@@ -21,6 +21,9 @@
 //! certs = "/etc/liandong/certs"    # required: node.pem, node.key, ca.pem
 //! topology = "/etc/liandong/topology.toml"  # the federation's topology file
 //! document = "/etc/liandong/federation.toml" # or its signed document (first start)
+//! gateway = ""                     # the gateway, IP:PORT; empty: off
+//! gateway_cert = ""                # its TLS certificate (PEM), with gateway
+//! gateway_key = ""                 # its TLS key (PEM, 0600), with gateway
 //! ```
 //!
 //! - `id`: the center's administrative-division code (`350102`, or a member
@@ -52,6 +55,9 @@
 //!   it) a new node starts on; after that the node runs on the newest
 //!   version it holds in its store, and needs neither this nor `topology`.
 //!   Optional.
+//! - `gateway`, `gateway_cert`, `gateway_key`: the gateway's address and the
+//!   certificate and key it presents (all three, or none: off). Tokens
+//!   live in `data` (`gateway-tokens.toml`).
 //!
 //! # Errors
 //! Every problem found is reported at once, each as `FILE:LINE:COLUMN:`
@@ -73,7 +79,7 @@ use liandong_topology::{IdError, Location, NodeId};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::settings::Settings;
+use super::settings::{GatewaySettings, Settings};
 use crate::observe::LogFormat;
 use crate::store::StoreLocation;
 
@@ -138,6 +144,8 @@ pub enum ProblemKind {
     BadStore,
     #[error("`{field}` is empty: it names a directory")]
     EmptyPath { field: &'static str },
+    #[error("`gateway` needs `gateway_cert` and `gateway_key`: the certificate and key it presents")]
+    GatewayWithoutCertificate,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +163,9 @@ struct RawFile {
     certs: Option<Spanned<String>>,
     topology: Option<Spanned<String>>,
     document: Option<Spanned<String>>,
+    gateway: Option<Spanned<String>>,
+    gateway_cert: Option<Spanned<String>>,
+    gateway_key: Option<Spanned<String>>,
 }
 
 impl Settings {
@@ -247,11 +258,26 @@ impl Settings {
             .and_then(|(text, span)| check.path(base, "certs", text, span));
         let topology = check.optional(&raw.topology).map(|(text, _)| base.join(text));
         let document = check.optional(&raw.document).map(|(text, _)| base.join(text));
+        let gateway = match check.optional_address(&raw.gateway, "gateway") {
+            Some(Some(listen)) => {
+                let cert = check.optional(&raw.gateway_cert).map(|(text, _)| base.join(text));
+                let key = check.optional(&raw.gateway_key).map(|(text, _)| base.join(text));
+                match (cert, key) {
+                    (Some(cert), Some(key)) => Some(Some(GatewaySettings { listen, cert, key })),
+                    _ => {
+                        let span = raw.gateway.as_ref().map_or(0..0, |s| s.span());
+                        check.report(span, ProblemKind::GatewayWithoutCertificate)
+                    }
+                }
+            }
+            Some(None) => Some(None),
+            None => None,
+        };
 
         let mut problems = check.problems;
         problems.sort_by_key(|p| (p.at.line, p.at.col));
         match (
-            id, listen, parent, data, store, control, metrics, log_format, log_filter, certs,
+            id, listen, parent, data, store, control, metrics, log_format, log_filter, certs, gateway,
         ) {
             (
                 Some(id),
@@ -264,6 +290,7 @@ impl Settings {
                 Some(log_format),
                 Some(log_filter),
                 Some(certs),
+                Some(gateway),
             ) if problems.is_empty() => Ok(Settings {
                 id,
                 listen: Some(listen),
@@ -277,6 +304,7 @@ impl Settings {
                 certs,
                 topology,
                 document,
+                gateway,
             }),
             _ => Err(FileError::Invalid(problems)),
         }

@@ -53,6 +53,18 @@ pub struct Settings {
     /// document); a node that holds a newer version in its store runs on
     /// that.
     pub document: Option<PathBuf>,
+    /// The gateway for hotlines, apps and member units' systems; `None`: off.
+    pub gateway: Option<GatewaySettings>,
+}
+
+/// Where the gateway listens and the certificate it presents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewaySettings {
+    pub listen: SocketAddr,
+    /// Its TLS certificate chain (PEM), for the name its systems dial.
+    pub cert: PathBuf,
+    /// Its TLS key (PEM, mode 0600).
+    pub key: PathBuf,
 }
 
 /// One change a reload applies while the node runs.
@@ -121,6 +133,7 @@ impl Settings {
             ("certs", self.certs != new.certs),
             ("topology", self.topology != new.topology),
             ("document", self.document != new.document),
+            ("gateway", self.gateway != new.gateway),
         ];
         changes.restart = restart
             .iter()
@@ -174,6 +187,12 @@ impl Settings {
         }
         config.metrics = self.metrics;
         config.parent_addr = self.parent;
+        config.gateway = self.gateway.as_ref().map(|g| crate::gateway::GatewayConfig {
+            listen: g.listen,
+            cert: g.cert.clone(),
+            key: g.key.clone(),
+            tokens: self.data.join(crate::gateway::tokens::TOKENS_FILE),
+        });
         Ok(config)
     }
 }
@@ -196,6 +215,7 @@ mod tests {
             certs: "/etc/liandong/certs".into(),
             topology: Some("/etc/liandong/topology.toml".into()),
             document: None,
+            gateway: None,
         }
     }
 

@@ -102,6 +102,23 @@ pub fn render(settings: &Settings) -> String {
         "document",
         &settings.document.as_deref().map(path).unwrap_or_default(),
     );
+    let gateway = settings.gateway.as_ref();
+    field(
+        "The gateway (HTTPS for hotlines, apps and member units' systems), IP:PORT.\n\
+         Empty: off. Tokens: `liandong gateway token issue --data DATA`. Restart to change.",
+        "gateway",
+        &addr(gateway.map(|g| g.listen)),
+    );
+    field(
+        "The gateway's TLS certificate chain (PEM), for the name its systems dial.",
+        "gateway_cert",
+        &gateway.map(|g| path(&g.cert)).unwrap_or_default(),
+    );
+    field(
+        "The gateway's TLS key (PEM, mode 0600).",
+        "gateway_key",
+        &gateway.map(|g| path(&g.key)).unwrap_or_default(),
+    );
     out
 }
 
@@ -150,6 +167,11 @@ mod tests {
             certs: "/etc/liandong/certs".into(),
             topology: Some(PathBuf::from("/etc/liandong/topology.toml")),
             document: None,
+            gateway: Some(super::super::settings::GatewaySettings {
+                listen: "0.0.0.0:8443".parse().unwrap(),
+                cert: "/etc/liandong/gateway.pem".into(),
+                key: "/etc/liandong/gateway.key".into(),
+            }),
         }
     }
 
@@ -160,7 +182,7 @@ mod tests {
         assert_eq!(back, settings(), "{text}");
 
         let mut bare = settings();
-        (bare.parent, bare.store, bare.metrics, bare.topology) = (None, None, None, None);
+        (bare.parent, bare.store, bare.metrics, bare.topology, bare.gateway) = (None, None, None, None, None);
         bare.log_format = LogFormat::Human;
         let text = render(&bare);
         assert!(text.contains("\nstore = \"\"\n"), "{text}");
@@ -178,6 +200,6 @@ mod tests {
                 assert!(i > 0 && lines[i - 1].starts_with("# "), "no comment above {line:?}");
             }
         }
-        assert_eq!(keys, 12, "{text}");
+        assert_eq!(keys, 15, "{text}");
     }
 }
