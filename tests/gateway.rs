@@ -439,3 +439,93 @@ async fn an_open311_client_files_and_follows_its_request() {
     );
     fed.stop_all();
 }
+
+/// A member unit's system signs for an order addressed to its center and
+/// finishes it through the gateway; the issuer sees both. A token without
+/// the `orders` scope may not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_units_system_signs_for_and_finishes_an_order() {
+    if !common::tool::require("curl", "gateway orders e2e", "the HTTP client of the gateway's tests") {
+        return;
+    }
+    let ip = Ipv4Addr::new(127, 0, 15, 3);
+    let mut fed = Federation::demo(ip);
+    let (cert, key) = gateway_certificate(fed.path());
+    fed.start(&id(CITY));
+    start_county(&mut fed, ip, &cert, &key);
+    fed.wait_log(&id(COUNTY), "link up peer=350100", 1, WAIT);
+    let gw = (ip, cert.clone());
+    let system = token(&fed, "县应急局系统", "orders");
+    let hotline = token(&fed, "12345热线", "report");
+
+    let city = fed.leader(&id(CITY), "王芳").await;
+    let order = match city
+        .call(Request::Act(liandong_control::Act::Dispatch {
+            incident: None,
+            targets: liandong_dispatch::wire::Targets::Node(id(COUNTY)),
+            severity: liandong_topology::Severity::II,
+            instruction: "排查辖区河道堤防".into(),
+            finish_by: None,
+            mode: liandong_dispatch::wire::Mode::Actual,
+        }))
+        .await
+        .expect("dispatch")
+    {
+        Response::Done { id, .. } => id,
+        other => panic!("dispatch refused: {other:?}"),
+    };
+    let order_hex = format!("{:032x}", order.0);
+    let path = |step: &str| format!("/v1/orders/{order_hex}/{step}");
+
+    // The order reaches the county, then its system signs for it.
+    let deadline = Instant::now() + WAIT;
+    let signed = loop {
+        let a = curl(&gw, "POST", &path("sign"), Some(&system), &[], None);
+        if a.status == 200 {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "never signed for: {} {}", a.status, a.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(signed.json()["order"], order_hex.as_str());
+    let forbidden = curl(
+        &gw,
+        "POST",
+        &path("done"),
+        Some(&hotline),
+        &[],
+        Some(br#"{"note":"x"}"#),
+    );
+    assert_eq!(forbidden.status, 403, "{}", forbidden.body);
+    let unknown = curl(&gw, "POST", &path("finish"), Some(&system), &[], None);
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    let done = curl(
+        &gw,
+        "POST",
+        &path("done"),
+        Some(&system),
+        &[],
+        Some(r#"{"note":"已排查三处险段"}"#.as_bytes()),
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+
+    // The issuer sees the county's target finished, signed by the system.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let Ok(Response::Order(view)) = city.call(Request::Query(Query::Order { id: hex(order) })).await else {
+            panic!("the order at the city");
+        };
+        let state = view
+            .targets
+            .iter()
+            .find(|(n, _)| *n == id(COUNTY))
+            .map(|(_, t)| t.state.clone());
+        if matches!(state, Some(liandong_dispatch::wire::TargetState::Done { ref note }) if note == "已排查三处险段")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the city sees {state:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    fed.stop_all();
+}

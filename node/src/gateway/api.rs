@@ -14,6 +14,10 @@
 //!   restarts.
 //! - `GET /v1/reports/{id}`: the stages a reporter sees.
 //! - `GET /v1/incidents[?closed=true]`: this center's incidents.
+//! - `POST /v1/orders/{id}/sign|progress|done|refuse` (a member unit's
+//!   system): sign for (签收) an order addressed to this center, report
+//!   progress, finish or refuse it; the body `{"note": "..."}` (a reason
+//!   to refuse) is optional for `sign`.
 //!
 //! Open311 GeoReport v2 is served beside it (`open311`).
 
@@ -28,7 +32,7 @@ use axum::routing::{get, post};
 use liandong_certs::Role;
 use liandong_control::proto::{Act, IdRef, Operator, Query, Request, Response};
 use liandong_dispatch::store::{Incident, IncidentState};
-use liandong_dispatch::wire::{Category, EnvelopeId, Mode};
+use liandong_dispatch::wire::{Category, EnvelopeId, Mode, TargetState};
 use liandong_topology::{NodeId, Severity};
 use ring::digest::{SHA256, digest};
 use serde::{Deserialize, Serialize};
@@ -55,6 +59,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/v1/reports", post(file_report))
         .route("/v1/reports/{id}", get(report_stages))
         .route("/v1/incidents", get(incidents))
+        .route("/v1/orders/{id}/{step}", post(acknowledge_order))
         .with_state(api.clone())
         .merge(super::open311::router(api))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -166,6 +171,50 @@ async fn report_stages(
     match call(&api, &token, Request::Query(Query::Incident { id: IdRef(id.clone()) })).await? {
         Response::Incident(incident) => Ok(axum::Json(report_out(&incident))),
         Response::Refused { reason } => Err(Failure(StatusCode::NOT_FOUND, reason)),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// What a system says with an order's step.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepIn {
+    #[serde(default)]
+    note: String,
+}
+
+async fn acknowledge_order(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    Path((id, step)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<axum::Json<serde_json::Value>, Failure> {
+    let token = authorize(&api, &headers, Scope::Orders)?;
+    let said: StepIn = if body.is_empty() {
+        StepIn::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Failure(StatusCode::BAD_REQUEST, format!("the body does not read: {e}")))?
+    };
+    let state = match step.as_str() {
+        "sign" => TargetState::SignedFor { by: token.name.clone() },
+        "progress" => TargetState::InProgress { note: said.note },
+        "done" => TargetState::Done { note: said.note },
+        "refuse" => TargetState::Refused { reason: said.note },
+        other => {
+            return Err(Failure(
+                StatusCode::NOT_FOUND,
+                format!("no order step {other:?}: sign, progress, done or refuse"),
+            ));
+        }
+    };
+    let act = Act::Acknowledge {
+        order: IdRef(id),
+        state,
+    };
+    match call(&api, &token, Request::Act(act)).await? {
+        Response::Done { id, what } => Ok(axum::Json(json!({ "order": format!("{:032x}", id.0), "done": what }))),
+        Response::Refused { reason } => Err(Failure(StatusCode::UNPROCESSABLE_ENTITY, reason)),
         other => Err(unexpected(other)),
     }
 }

@@ -28,6 +28,8 @@ pub enum Scope {
     Report,
     /// Read this center's reports and incidents.
     Read,
+    /// Sign for, report progress on, finish or refuse orders for this center.
+    Orders,
 }
 
 impl Scope {
@@ -35,6 +37,7 @@ impl Scope {
         match s.trim() {
             "report" => Ok(Scope::Report),
             "read" => Ok(Scope::Read),
+            "orders" => Ok(Scope::Orders),
             other => Err(TokenError::Scope(other.to_owned())),
         }
     }
@@ -43,6 +46,7 @@ impl Scope {
         match self {
             Scope::Report => "report",
             Scope::Read => "read",
+            Scope::Orders => "orders",
         }
     }
 }
@@ -82,7 +86,7 @@ pub enum TokenError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("{}: {what}", .path.display())]
     Invalid { path: PathBuf, what: String },
-    #[error("unknown scope {0:?} (the scopes are report and read)")]
+    #[error("unknown scope {0:?} (the scopes are report, read and orders)")]
     Scope(String),
     #[error("no token {0} was issued here")]
     Unknown(String),
