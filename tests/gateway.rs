@@ -225,7 +225,6 @@ async fn systems_file_over_https_with_tokens_once_per_idempotency_key() {
         assert!(Instant::now() < deadline, "never at its owner: {}", stages.body);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = hex(envelope);
 
     // Refused, and nothing filed: no token, a wrong one, a scope the
     // token lacks, a body too large, malformed JSON, a missing field.

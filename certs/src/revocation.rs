@@ -229,6 +229,19 @@ struct RawDocument {
     _rest: toml::Table,
 }
 
+/// `text` (the file or document at `path`) as `R`, or where it is wrong.
+fn parse_toml<R: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<R, RevocationError> {
+    toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((1, 1), |span| line_column(text, span.start));
+        RevocationError::Parse {
+            path: path.to_owned(),
+            line,
+            column,
+            message: e.message().trim().to_owned(),
+        }
+    })
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEntry {
@@ -280,43 +293,21 @@ impl RevocationList {
 
     /// Parses file text; `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<RevocationList, RevocationError> {
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map_or((1, 1), |span| line_column(text, span.start));
-            RevocationError::Parse {
-                path: path.to_owned(),
-                line,
-                column,
-                message: e.message().trim().to_owned(),
-            }
-        })?;
-        let mut list = RevocationList::new();
-        for raw in raw.revoked {
-            list.insert(Entry {
-                serial: raw.serial,
-                reason: raw.reason,
-                revoked_at: raw.revoked_at.0,
-                subject: raw.subject,
-                note: raw.note,
-            });
-        }
-        Ok(list)
+        let raw: RawFile = parse_toml(text, path)?;
+        Ok(RevocationList::of(raw.revoked))
     }
 
     /// The revocation list of a federation document (its `[[revoked]]`
     /// entries; everything else in it is ignored here); `path` only names
     /// the document in errors.
     pub fn from_document(text: &str, path: &Path) -> Result<RevocationList, RevocationError> {
-        let raw: RawDocument = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map_or((1, 1), |span| line_column(text, span.start));
-            RevocationError::Parse {
-                path: path.to_owned(),
-                line,
-                column,
-                message: e.message().trim().to_owned(),
-            }
-        })?;
+        let raw: RawDocument = parse_toml(text, path)?;
+        Ok(RevocationList::of(raw.revoked))
+    }
+
+    fn of(entries: Vec<RawEntry>) -> RevocationList {
         let mut list = RevocationList::new();
-        for raw in raw.revoked {
+        for raw in entries {
             list.insert(Entry {
                 serial: raw.serial,
                 reason: raw.reason,
@@ -325,7 +316,7 @@ impl RevocationList {
                 note: raw.note,
             });
         }
-        Ok(list)
+        list
     }
 
     /// Every serial revoked in this list or `other` (this list's entry

@@ -43,6 +43,33 @@ impl Core {
         store.document().map(|d| d.version)
     }
 
+    /// `doc` in an envelope of this node's, signed.
+    fn document_envelope(&mut self, doc: Document, now: Timestamp) -> Envelope {
+        let mut envelope = Envelope {
+            id: EnvelopeId(self.rng.random()),
+            origin: self.me.clone(),
+            created: now,
+            expires: now.plus(DOCUMENT_TTL),
+            mode: Mode::Actual,
+            body: Body::Document(doc),
+            signature: Vec::new(),
+        };
+        sign_envelope(&mut envelope, &*self.signer);
+        envelope
+    }
+
+    /// Stores an envelope this node made, its trace starting here.
+    fn keep_own(&mut self, envelope: Envelope, now: Timestamp) {
+        self.persist(Record::Envelope(StoredEnvelope {
+            envelope,
+            trace: vec![Hop {
+                node: self.me.clone(),
+                at: now,
+            }],
+            catch_up: false,
+        }));
+    }
+
     /// The root publishes `doc`: checked, stored, applied, carried down.
     pub(super) fn publish(&mut self, doc: Document, now: Timestamp) -> Result<EnvelopeId, CommandError> {
         let root = self.topology.root().id.clone();
@@ -64,17 +91,8 @@ impl Core {
             )));
         }
         let version = doc.version;
-        let id = EnvelopeId(self.rng.random());
-        let mut envelope = Envelope {
-            id,
-            origin: self.me.clone(),
-            created: now,
-            expires: now.plus(DOCUMENT_TTL),
-            mode: Mode::Actual,
-            body: Body::Document(doc),
-            signature: Vec::new(),
-        };
-        sign_envelope(&mut envelope, &*self.signer);
+        let envelope = self.document_envelope(doc, now);
+        let id = envelope.id;
         // Room for the frame around it and a trace down a deep tree.
         let len = crate::codec::encoded_len(&envelope);
         if len + 4096 > crate::codec::MAX_FRAME {
@@ -83,14 +101,7 @@ impl Core {
                 crate::codec::MAX_FRAME - 4096
             )));
         }
-        self.persist(Record::Envelope(StoredEnvelope {
-            envelope,
-            trace: vec![Hop {
-                node: self.me.clone(),
-                at: now,
-            }],
-            catch_up: false,
-        }));
+        self.keep_own(envelope, now);
         self.audit(now, format!("published federation document version {version} ({id})"));
         self.apply_document(topology, id, version, now);
         Ok(id)
@@ -119,25 +130,9 @@ impl Core {
             )));
         };
         let version = doc.version;
-        let id = EnvelopeId(self.rng.random());
-        let mut envelope = Envelope {
-            id,
-            origin: self.me.clone(),
-            created: now,
-            expires: now.plus(DOCUMENT_TTL),
-            mode: Mode::Actual,
-            body: Body::Document(doc),
-            signature: Vec::new(),
-        };
-        sign_envelope(&mut envelope, &*self.signer);
-        self.persist(Record::Envelope(StoredEnvelope {
-            envelope,
-            trace: vec![Hop {
-                node: self.me.clone(),
-                at: now,
-            }],
-            catch_up: false,
-        }));
+        let envelope = self.document_envelope(doc, now);
+        let id = envelope.id;
+        self.keep_own(envelope, now);
         self.audit(
             now,
             format!("started on federation document version {version} (bootstrap)"),

@@ -46,7 +46,7 @@
 //! checks it again in [`Command::checked`], for drivers that do not.
 
 use super::{Command, CommandError};
-use crate::wire::{RoomAct, TargetState};
+use crate::wire::{Report, RoomAct, TargetState};
 
 /// Longest title (and place) of a report, in characters.
 pub const MAX_TITLE: usize = 200;
@@ -59,18 +59,15 @@ impl Command {
     /// checked command changes nothing.
     pub fn checked(self) -> Result<Command, CommandError> {
         let command = match self {
-            Command::Report { mut report, mode } => {
-                report.title = report_title(report.title)?;
-                check_len("detail", &report.detail, MAX_TEXT)?;
-                check_len("place", &report.place, MAX_TITLE)?;
-                Command::Report { report, mode }
-            }
-            Command::ReportOnce { id, mut report, mode } => {
-                report.title = report_title(report.title)?;
-                check_len("detail", &report.detail, MAX_TEXT)?;
-                check_len("place", &report.place, MAX_TITLE)?;
-                Command::ReportOnce { id, report, mode }
-            }
+            Command::Report { report, mode } => Command::Report {
+                report: checked_report(report)?,
+                mode,
+            },
+            Command::ReportOnce { id, report, mode } => Command::ReportOnce {
+                id,
+                report: checked_report(report)?,
+                mode,
+            },
             Command::Escalate { incident, by, reason } => Command::Escalate {
                 incident,
                 by,
@@ -181,6 +178,14 @@ fn report_title(title: String) -> Result<String, CommandError> {
     }
     check_len("title", &title, MAX_TITLE)?;
     Ok(title)
+}
+
+/// A report's texts: the title trimmed and required, detail and place bounded.
+fn checked_report(mut report: Report) -> Result<Report, CommandError> {
+    report.title = report_title(report.title)?;
+    check_len("detail", &report.detail, MAX_TEXT)?;
+    check_len("place", &report.place, MAX_TITLE)?;
+    Ok(report)
 }
 
 /// A required text: trimmed, not empty, at most [`MAX_TEXT`].

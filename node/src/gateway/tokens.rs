@@ -10,7 +10,7 @@
 //! lists and logs, `secret` is 32 random bytes in hex.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use ring::digest::{SHA256, digest};
@@ -218,25 +218,25 @@ impl Tokens {
 /// The token file of a running gateway, read again when it changes.
 pub struct TokenWatch {
     path: PathBuf,
-    held: Mutex<(Option<SystemTime>, Tokens)>,
+    held: Mutex<(Option<SystemTime>, Arc<Tokens>)>,
 }
 
 impl TokenWatch {
     pub fn new(path: PathBuf) -> TokenWatch {
         TokenWatch {
             path,
-            held: Mutex::new((None, Tokens::default())),
+            held: Mutex::new((None, Arc::new(Tokens::default()))),
         }
     }
 
     /// The tokens as the file says now (a file that does not read keeps
     /// the tokens read last, and says why in the log).
-    pub fn current(&self) -> Tokens {
+    pub fn current(&self) -> Arc<Tokens> {
         let seen = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
         let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if held.0 != seen || seen.is_none() {
+        if held.0 != seen {
             match Tokens::load(&self.path) {
-                Ok(tokens) => *held = (seen, tokens),
+                Ok(tokens) => *held = (seen, Arc::new(tokens)),
                 Err(e) => tracing::error!(error = %e, "gateway tokens not reloaded; the previous ones stay"),
             }
         }

@@ -23,9 +23,9 @@ use liandong_control::{Act, Query};
 use liandong_dispatch::core::rules;
 use liandong_dispatch::room::{Minutes, Room};
 use liandong_dispatch::store::Incident;
-use liandong_dispatch::wire::{Report, Role, RoomAct};
+use liandong_dispatch::wire::{Category, Report, Role, RoomAct};
 use liandong_dispatch::{Command, CommandError, Core, EnvelopeId, Order, TargetState, Timestamp};
-use liandong_topology::Kind;
+use liandong_topology::{Kind, Severity};
 
 /// What the driver knows about the node that the core does not: shown in
 /// `Status` (and so in a subscription's snapshot).
@@ -39,6 +39,18 @@ pub(super) struct NodeFacts<'a> {
     /// The node's own certificate: its serial (as `certs inspect` prints
     /// it) and last valid instant.
     pub certificate: Option<(&'a str, Timestamp)>,
+}
+
+/// A report as an operator (or a gateway's system) `by` filed it.
+fn report(by: String, severity: Severity, category: Category, title: String, detail: String, place: String) -> Report {
+    Report {
+        severity,
+        category,
+        title,
+        detail,
+        place,
+        reporter: by,
+    }
 }
 
 /// The command an operator's act asks of the core, with ids resolved; or
@@ -56,14 +68,7 @@ pub(super) fn command(op: &Operator, act: Act, core: &Core) -> Result<Command, S
             place,
             mode,
         } => Command::Report {
-            report: Report {
-                severity,
-                category,
-                title,
-                detail,
-                place,
-                reporter: by,
-            },
+            report: report(by, severity, category, title, detail, place),
             mode,
         },
         Act::ReportOnce {
@@ -76,14 +81,7 @@ pub(super) fn command(op: &Operator, act: Act, core: &Core) -> Result<Command, S
             mode,
         } => Command::ReportOnce {
             id: full_id(&id).ok_or_else(|| format!("an id to file under is 32 hex digits, not {:?}", id.0))?,
-            report: Report {
-                severity,
-                category,
-                title,
-                detail,
-                place,
-                reporter: by,
-            },
+            report: report(by, severity, category, title, detail, place),
             mode,
         },
         Act::Accept { incident } => Command::Accept {

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use liandong_certs::Usage;
@@ -52,6 +52,9 @@ pub(super) struct Link {
     pub(super) written: [AtomicU64; 4],
     /// Why this node closed it, if it did.
     pub(super) closing: Mutex<Option<Closing>>,
+    /// This node refused the peer: every frame from it is dropped (read
+    /// per frame, so not behind the `closing` lock).
+    pub(super) refused: AtomicBool,
 }
 
 /// Why this node closed a link.
@@ -100,6 +103,9 @@ impl Link {
     }
 
     fn close_as(&self, code: u32, reason: &str, refused: bool) {
+        if refused {
+            self.refused.store(true, Ordering::Relaxed);
+        }
         lock(&self.closing).get_or_insert_with(|| Closing {
             reason: reason.to_owned(),
             refused,
@@ -120,6 +126,7 @@ impl Link {
     /// that revokes a node still reaches it, and through it the centers
     /// below, which learn from it that they must refuse it too.
     pub(super) async fn refuse_after_sending(&self, code: u32, reason: &str, grace: std::time::Duration) {
+        self.refused.store(true, Ordering::Relaxed);
         lock(&self.closing).get_or_insert_with(|| Closing {
             reason: reason.to_owned(),
             refused: true,
@@ -137,7 +144,7 @@ impl Link {
     /// Whether this node refused the peer (it may still be sending what it
     /// had queued for it): frames from it are dropped.
     pub(super) fn refusing(&self) -> bool {
-        lock(&self.closing).as_ref().is_some_and(|c| c.refused)
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// The reason this node refused the peer, if it did.

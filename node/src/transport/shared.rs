@@ -185,6 +185,7 @@ impl Shared {
             written: Default::default(),
             urgent_copies: class.urgent_copies,
             closing: Mutex::new(None),
+            refused: std::sync::atomic::AtomicBool::new(false),
         });
         for (lane, queue) in LANES.into_iter().zip(receivers) {
             let eager = open_control && lane == Lane::Control;
