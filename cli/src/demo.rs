@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use liandong_certs::time::OffsetDateTime;
 use liandong_certs::{CaDir, FederationCa, Role, Validity, issue_operator_into};
 use liandong_control::ControlClient;
+use liandong_node::demo::doors::Doors;
 use liandong_node::demo::{TrafficOptions, TrafficStats, run_traffic};
 use liandong_node::local::LocalFederation;
 use liandong_node::observe::init_logging_to_file;
@@ -122,6 +123,7 @@ async fn demo(args: DemoArgs, console: liandong_tui::Options) -> anyhow::Result<
     eprintln!("demo: log {}; traffic seed {seed}", log.display());
 
     let mut fed = LocalFederation::prepare(&dir, topology).context("cannot prepare the demo federation")?;
+    let doors = Doors::open(&mut fed, &dir).context("cannot set up the demo's gateways")?;
     fed.start_all()
         .await
         .context("cannot start the demo's nodes (is another demo running on these ports? try --ip 127.0.0.2)")?;
@@ -131,6 +133,19 @@ async fn demo(args: DemoArgs, console: liandong_tui::Options) -> anyhow::Result<
         .map(|n| default_control_addr(n.listen))
         .expect("attach is in the topology");
     let certs = fed.certs().to_path_buf();
+    for (what, node) in doors
+        .hotline_county()
+        .map(|n| ("the 12345 hotline (Open311)", n))
+        .into_iter()
+        .chain(doors.grid_villages().map(|n| ("grid workers (JSON API, photos)", n)))
+    {
+        if let Some(addr) = fed.node(node).and_then(|n| n.gateway_addr()) {
+            eprintln!(
+                "demo: gateway of {node} at {addr} for {what} (certificate {}, name localhost)",
+                dir.join("gateway").join("gateway.pem").display()
+            );
+        }
+    }
     let fed = Arc::new(Mutex::new(fed));
 
     let options = TrafficOptions {
@@ -142,7 +157,13 @@ async fn demo(args: DemoArgs, console: liandong_tui::Options) -> anyhow::Result<
     };
     let (stop, stop_rx) = watch::channel(false);
     let (stats_tx, mut stats) = watch::channel(TrafficStats::default());
-    let traffic = tokio::spawn(run_traffic(fed.clone(), options, stop_rx, stats_tx));
+    let traffic = tokio::spawn(run_traffic(
+        fed.clone(),
+        options,
+        stop_rx,
+        stats_tx,
+        Some(Arc::new(doors)),
+    ));
 
     let outcome = if args.headless {
         headless(&mut stats, args.duration).await;

@@ -16,9 +16,19 @@
 //!   is the watched node, the person watching opens it; the others still
 //!   enter and speak once it is open.
 //!
+//! - Part of the reports enter through the gateway, as in a city
+//!   (`doors`): the 12345 hotline files at a county over Open311, grid
+//!   workers at two villages file over the JSON API with a photo (`png`).
+//!   The first report, a second after the start, is a severity I flood in
+//!   the watched center's subtree (through a grid worker's door when one
+//!   is there), so the watched board shows an item within seconds.
+//!
 //! Everything goes through the nodes' operator API ([`Node::call`](crate::runtime::Node::call)): the
 //! generator makes no protocol decisions, it only presses the buttons a
 //! person would. Randomness comes from one seed, printed by the caller.
+
+pub mod doors;
+mod png;
 
 use liandong_control::Act;
 use std::cmp::Reverse;
@@ -79,6 +89,8 @@ pub struct TrafficStats {
     pub refused: usize,
     /// Coordination rooms opened.
     pub rooms: usize,
+    /// Reports that entered through a gateway (hotline, grid workers).
+    pub through_gateway: usize,
     /// Center down right now, if any.
     pub down: Option<NodeId>,
 }
@@ -97,6 +109,9 @@ impl TrafficStats {
             self.outages,
             self.failovers
         );
+        if self.through_gateway > 0 {
+            s.push_str(&format!("; through the gateway {}", self.through_gateway));
+        }
         if let Some(d) = &self.down {
             s.push_str(&format!("; down now: {d}"));
         }
@@ -224,12 +239,143 @@ fn jitter(rng: &mut StdRng, from: u64, to: u64) -> Duration {
     Duration::from_millis(rng.random_range(from * 1000..=to * 1000))
 }
 
+/// The demo's first report: a severity I flood at a village in the
+/// watched center's subtree (a grid worker's door first, else any
+/// reporter there, else the first door), so the watched board shows it
+/// within seconds of the start: its severity and whether it came through
+/// a gateway, if filed.
+async fn first_report(
+    f: &LocalFederation,
+    options: &TrafficOptions,
+    reporters: &[NodeId],
+    doors: Option<&doors::Doors>,
+) -> Option<(Severity, bool)> {
+    let t = f.topology();
+    let under = |n: &NodeId| options.watched.as_ref().is_none_or(|w| w == n || t.is_ancestor(w, n));
+    let grid: Vec<NodeId> = doors.map_or(Vec::new(), |d| d.grid_villages().cloned().collect());
+    let origin = grid
+        .iter()
+        .find(|n| under(n))
+        .or_else(|| reporters.iter().find(|n| under(n)))
+        .or(grid.first())
+        .or(reporters.first())?
+        .clone();
+    let report = Filing {
+        severity: Severity::I,
+        category: Category::Flood,
+        title: "河道水位快速上涨，堤防出现管涌".into(),
+        reporter: format!("网格员{}", NAMES[0]),
+    };
+    file(f, &origin, report, doors, true, 0).await
+}
+
+/// One report of the demo's mix, at a random reporter; the hotline's
+/// calls at its county and grid workers' photos at theirs go through the
+/// gateway.
+async fn one_report(
+    f: &LocalFederation,
+    rng: &mut StdRng,
+    reporters: &[NodeId],
+    doors: Option<&doors::Doors>,
+) -> Option<(Severity, bool)> {
+    let (category, titles) = *pick(rng, REPORTS);
+    let severity = severity(rng, category);
+    let title = (*pick(rng, titles)).to_string();
+    if let Some(d) = doors
+        && d.hotline_county().is_some()
+        && rng.random_range(0..5) == 0
+    {
+        // A call to 12345, filed by the hotline's system over Open311.
+        let service = crate::gateway::open311::SERVICES
+            .iter()
+            .find(|svc| svc.category == category)
+            .unwrap_or(&crate::gateway::open311::SERVICES[0]);
+        let place = pick(rng, &["鼓东街道五一路", "鼓西街道西湖路", "东街口", "屏山公园"]);
+        return match d
+            .hotline_call(f, service.code, &format!("市民来电：{title}"), place)
+            .await
+        {
+            Ok(_) => Some((service.severity, true)),
+            Err(e) => {
+                tracing::debug!(error = %e, "demo: the hotline's call not filed");
+                None
+            }
+        };
+    }
+    let origin = pick(rng, reporters).clone();
+    let report = Filing {
+        severity,
+        category,
+        title,
+        reporter: format!("网格员{}", pick(rng, NAMES)),
+    };
+    let by_phone = rng.random_range(0..10) < 6;
+    let seed = rng.random_range(0..u64::MAX);
+    file(f, &origin, report, doors, by_phone, seed).await
+}
+
+/// What a generated report says.
+struct Filing {
+    severity: Severity,
+    category: Category,
+    title: String,
+    reporter: String,
+}
+
+/// Files `report` at `origin`: over the grid workers' door with a photo
+/// when `origin` has one and `by_phone`, else through the operator API.
+async fn file(
+    f: &LocalFederation,
+    origin: &NodeId,
+    report: Filing,
+    doors: Option<&doors::Doors>,
+    by_phone: bool,
+    seed: u64,
+) -> Option<(Severity, bool)> {
+    let place = f.topology().get(origin).map(|n| n.name.clone()).unwrap_or_default();
+    let detail = format!("{place}网格员巡查发现，现场情况已拍照留存。");
+    if let Some(d) = doors.filter(|d| by_phone && d.grid_villages().any(|v| v == origin)) {
+        let body = serde_json::json!({
+            "severity": report.severity,
+            "category": report.category,
+            "title": report.title,
+            "detail": detail,
+            "place": place,
+            "mode": Mode::Exercise,
+        });
+        let photo = png::photo(160, 120, seed);
+        let key = format!("demo-{seed:016x}");
+        match d.grid_report(f, origin, body, photo, &key).await {
+            Ok(_) => return Some((report.severity, true)),
+            // Down, or refused: the worker's report goes in by hand below.
+            Err(e) => tracing::debug!(error = %e, %origin, "demo: a grid worker's report not filed over the gateway"),
+        }
+    }
+    let node = f.node(origin)?;
+    let request = Request::Act(Act::Report {
+        severity: report.severity,
+        category: report.category,
+        title: report.title,
+        detail,
+        place,
+        mode: Mode::Exercise,
+    });
+    match node
+        .call(operator(origin, &report.reporter, Role::Operator), request)
+        .await
+    {
+        Response::Done { .. } => Some((report.severity, false)),
+        _ => None,
+    }
+}
+
 /// Runs until `stop` turns true. Stats go to `stats` after every change.
 pub async fn run_traffic(
     fed: Arc<Mutex<LocalFederation>>,
     options: TrafficOptions,
     mut stop: watch::Receiver<bool>,
     stats: watch::Sender<TrafficStats>,
+    doors: Option<Arc<doors::Doors>>,
 ) {
     let mut rng = StdRng::seed_from_u64(options.seed);
     let (reporters, outage_candidates, leaders) = {
@@ -264,6 +410,7 @@ pub async fn run_traffic(
     let mut later: BinaryHeap<Reverse<(Instant, Later)>> = BinaryHeap::new();
     let mut s = TrafficStats::default();
     let mut next_report = Instant::now() + Duration::from_secs(1);
+    let mut first_filed = false;
     let mut next_outage = options.outage_every.map(|e| Instant::now() + e);
     loop {
         let wake = [Some(next_report), next_outage, later.peek().map(|Reverse((t, _))| *t)]
@@ -280,27 +427,23 @@ pub async fn run_traffic(
         }
         let now = Instant::now();
         if now >= next_report {
-            let origin = pick(&mut rng, &reporters).clone();
-            let (category, titles) = *pick(&mut rng, REPORTS);
-            let severity = severity(&mut rng, category);
-            let title = (*pick(&mut rng, titles)).to_string();
             let f = fed.lock().await;
-            if let Some(node) = f.node(&origin) {
-                let place = f.topology().get(&origin).map(|n| n.name.clone()).unwrap_or_default();
-                let reporter = format!("网格员{}", pick(&mut rng, NAMES));
-                let request = Request::Act(Act::Report {
-                    severity,
-                    category,
-                    title,
-                    detail: format!("{place}网格员巡查发现，现场情况已拍照留存。"),
-                    place,
-                    mode: Mode::Exercise,
-                });
-                if let Response::Done { .. } = node.call(operator(&origin, &reporter, Role::Operator), request).await {
+            let first = !first_filed;
+            first_filed = true;
+            let filed = if first {
+                first_report(&f, &options, &reporters, doors.as_deref()).await
+            } else {
+                one_report(&f, &mut rng, &reporters, doors.as_deref()).await
+            };
+            match filed {
+                Some((severity, gateway)) => {
                     s.reports += 1;
                     s.by_severity[severity.rank()] += 1;
+                    s.through_gateway += usize::from(gateway);
                 }
+                None => {}
             }
+            drop(f);
             let mean = options.report_every.as_millis() as u64;
             next_report = now + Duration::from_millis(rng.random_range(mean / 2..=mean * 3 / 2).max(50));
         }

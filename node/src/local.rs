@@ -12,6 +12,7 @@ use liandong_certs::{Role, Validity, init_federation};
 use liandong_dispatch::CoreConfig;
 use liandong_topology::{NodeId, Topology};
 
+use crate::gateway::GatewayConfig;
 use crate::runtime::{Node, NodeConfig, NodeError};
 use liandong_control::proto::Operator;
 
@@ -25,6 +26,8 @@ pub struct LocalFederation {
     certs: PathBuf,
     core: CoreConfig,
     nodes: BTreeMap<NodeId, Node>,
+    /// Nodes that serve a gateway, every time they start.
+    gateways: BTreeMap<NodeId, GatewayConfig>,
 }
 
 impl LocalFederation {
@@ -48,7 +51,14 @@ impl LocalFederation {
             certs,
             core: CoreConfig::default(),
             nodes: BTreeMap::new(),
+            gateways: BTreeMap::new(),
         })
+    }
+
+    /// `id` serves a gateway as `config` says, from its next start on
+    /// (restarts included).
+    pub fn set_gateway(&mut self, id: &NodeId, config: GatewayConfig) {
+        self.gateways.insert(id.clone(), config);
     }
 
     /// Core settings for nodes started from now on.
@@ -78,6 +88,7 @@ impl LocalFederation {
     pub async fn start_with(&mut self, id: &NodeId, tweak: impl FnOnce(&mut NodeConfig)) -> Result<(), NodeError> {
         let mut config = NodeConfig::new(self.topology.clone(), id.clone(), &self.certs, &self.data_dir(id), None)?;
         config.core = self.core.clone();
+        config.gateway = self.gateways.get(id).cloned();
         tweak(&mut config);
         let node = Node::start(config).await?;
         self.nodes.insert(id.clone(), node);

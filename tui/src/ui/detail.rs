@@ -68,6 +68,17 @@ fn info(app: &App, i: &Incident, area: Rect, buf: &mut Buffer) {
     origin.push(Span::raw("  "));
     origin.push(label(w.reporter));
     origin.push(Span::raw(r.reporter.clone()));
+    if !r.photos.is_empty() {
+        // Each a link the gateway serves at any center on the path, and its size.
+        origin.push(Span::raw("  "));
+        origin.push(label(w.photos));
+        let listed: Vec<String> = r
+            .photos
+            .iter()
+            .map(|p| format!("/v1/photos/{} ({})", p.hex(), photo_size(p.size)))
+            .collect();
+        origin.push(Span::raw(listed.join("  ")));
+    }
     put(Line::from(origin), row(area, 1), buf);
 
     let owner_level = app
@@ -353,4 +364,13 @@ pub(super) fn target_line(
     let used: usize = spans.iter().map(|s| width(&s.content)).sum::<usize>() + 2;
     spans.push(Span::raw(truncate(&note, usize::from(cols).saturating_sub(used))));
     Line::from(spans)
+}
+
+/// A photo's size as people read it: KiB below a MiB, else MiB.
+fn photo_size(bytes: u64) -> String {
+    if bytes < 1 << 20 {
+        format!("{} KiB", bytes.div_ceil(1024))
+    } else {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
+    }
 }
