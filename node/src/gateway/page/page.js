@@ -88,16 +88,22 @@
     render();
   }
 
-  function api(method, path, body, headers) {
-    var h = { "Authorization": "Bearer " + token };
+  // One call of the JSON API with the token; given up after `ms` (a
+  // stalled link must not hold the form or the polling forever).
+  function api(method, path, body, headers, ms) {
+    var h = { "Authorization": "Bearer " + token }, stop = window.AbortController && new AbortController();
     for (var k in headers || {}) h[k] = headers[k];
-    return fetch(path, { method: method, headers: h, body: body, cache: "no-store" }).then(function (res) {
-      return res.json().catch(function () { return null; }).then(function (data) {
-        if (res.ok) return data;
-        var why = (data && data.error) || res.status + " " + res.statusText;
-        throw new Error(res.status === 401 ? t("badToken") + why : why);
-      });
-    }, function () { throw new Error(t("offline")); });
+    var timer = stop && setTimeout(function () { stop.abort(); }, ms || 30000);
+    return fetch(path, { method: method, headers: h, body: body, cache: "no-store", signal: stop && stop.signal })
+      .then(function (res) {
+        return res.json().catch(function () { return null; }).then(function (data) {
+          if (res.ok && data) return data;
+          if (res.ok) throw new Error(t("offline"));
+          var why = (data && data.error) || res.status + " " + res.statusText;
+          throw new Error(res.status === 401 ? t("badToken") + why : why);
+        });
+      }, function () { throw new Error(t("offline")); })
+      .then(function (v) { clearTimeout(timer); return v; }, function (e) { clearTimeout(timer); throw e; });
   }
 
   function newKey() {
@@ -152,7 +158,8 @@
     var p = photos[i];
     if (p.sha) return upload(i + 1);
     tell("uploading", " " + (i + 1) + "/" + photos.length + "…");
-    return shrink(p.file).then(function (blob) { return api("POST", "/v1/photos", blob); })
+    // Time enough for a slow 2G link: 4 KB a second.
+    return shrink(p.file).then(function (blob) { return api("POST", "/v1/photos", blob, null, 30000 + blob.size / 4); })
       .then(function (r) { p.sha = r.sha256; return upload(i + 1); });
   }
 
@@ -228,18 +235,19 @@
     var open = mine.filter(function (m) { return m.stage !== "closed"; });
     if (!open.length) return;
     polling = true;
-    var msg = $("listMsg");
+    var failed = null;
     open.reduce(function (chain, m) {
       return chain.then(function () {
-        return api("GET", "/v1/reports/" + encodeURIComponent(m.id)).then(function (r) {
+        return api("GET", "/v1/reports/" + encodeURIComponent(m.id), null, null, 20000).then(function (r) {
           m.stage = r.stage; m.owner = r.owner;
-        });
+        }, function (e) { failed = e; });
       });
     }, Promise.resolve()).then(function () {
-      say(msg, "");
+      say($("listMsg"), failed ? failed.message : "", failed ? "err" : "");
       store.setItem("ld.reports", JSON.stringify(mine));
-    }).catch(function (e) { say(msg, e.message, "err"); })
-      .then(function () { polling = false; render(); });
+      polling = false;
+      render();
+    });
   }
 
   $("lang").onclick = function () {
