@@ -30,6 +30,7 @@ fn incident(n: EnvelopeId, title: &str, mode: Mode, state: IncidentState) -> Inc
             detail: "三楼冒烟".into(),
             place: "仓山区建新镇".into(),
             reporter: "王芳".into(),
+            photos: Vec::new(),
         },
         mode,
         reported: Timestamp(now_ms() - 90_000),

@@ -43,18 +43,23 @@ fn gateway_certificate(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn start_county(fed: &mut Federation, ip: Ipv4Addr, cert: &Path, key: &Path) {
-    let node = id(COUNTY);
+    start_gateway(fed, COUNTY, SocketAddr::new(ip.into(), GATEWAY_PORT), cert, key);
+}
+
+/// Starts `node` serving a gateway at `at`.
+fn start_gateway(fed: &mut Federation, node: &str, at: SocketAddr, cert: &Path, key: &Path) {
+    let node = id(node);
     let args: Vec<OsString> = vec![
         "--topology".into(),
         fed.topology_file.clone().into(),
         "--id".into(),
-        COUNTY.into(),
+        node.as_str().into(),
         "--certs".into(),
         fed.certs.clone().into(),
         "--data".into(),
         fed.data_dir(&node).into(),
         "--gateway".into(),
-        SocketAddr::new(ip.into(), GATEWAY_PORT).to_string().into(),
+        at.to_string().into(),
         "--gateway-cert".into(),
         cert.into(),
         "--gateway-key".into(),
@@ -67,7 +72,11 @@ fn start_county(fed: &mut Federation, ip: Ipv4Addr, cert: &Path, key: &Path) {
 }
 
 fn token(fed: &Federation, name: &str, scope: &str) -> String {
-    let data = fed.data_dir(&id(COUNTY));
+    token_at(fed, COUNTY, name, scope)
+}
+
+fn token_at(fed: &Federation, node: &str, name: &str, scope: &str) -> String {
+    let data = fed.data_dir(&id(node));
     let out = common::liandong(&[
         "gateway",
         "token",
@@ -95,15 +104,23 @@ impl Answer {
     }
 }
 
+/// A gateway as curl reaches it: its address, the certificate to trust.
+struct Gw {
+    at: SocketAddr,
+    cert: PathBuf,
+}
+
+impl Gw {
+    fn new(ip: Ipv4Addr, port: u16, cert: &Path) -> Gw {
+        Gw {
+            at: SocketAddr::new(ip.into(), port),
+            cert: cert.to_owned(),
+        }
+    }
+}
+
 /// curl as a hotline's system would call the gateway.
-fn curl(
-    gw: &(Ipv4Addr, PathBuf),
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    headers: &[&str],
-    body: Option<&[u8]>,
-) -> Answer {
+fn curl(gw: &Gw, method: &str, path: &str, token: Option<&str>, headers: &[&str], body: Option<&[u8]>) -> Answer {
     let mut cmd = Command::new("curl");
     cmd.args([
         "-sS",
@@ -117,8 +134,8 @@ fn curl(
         "\n%{http_code}",
     ])
     .arg("--cacert")
-    .arg(&gw.1)
-    .args(["--resolve", &format!("localhost:{GATEWAY_PORT}:{}", gw.0)]);
+    .arg(&gw.cert)
+    .args(["--resolve", &format!("localhost:{}:{}", gw.at.port(), gw.at.ip())]);
     if let Some(t) = token {
         cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
     }
@@ -131,7 +148,7 @@ fn curl(
         }
         cmd.args(["--data-binary", "@-"]);
     }
-    cmd.arg(format!("https://localhost:{GATEWAY_PORT}{path}"))
+    cmd.arg(format!("https://localhost:{}{path}", gw.at.port()))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -175,7 +192,7 @@ async fn systems_file_over_https_with_tokens_once_per_idempotency_key() {
     let (cert, key) = gateway_certificate(fed.path());
     fed.start(&id(CITY));
     start_county(&mut fed, ip, &cert, &key);
-    let gw = (ip, cert.clone());
+    let gw = Gw::new(ip, GATEWAY_PORT, &cert);
     let hotline = token(&fed, "12345热线", "report,read");
     let reader = token(&fed, "公安系统", "read");
 
@@ -321,7 +338,7 @@ async fn an_open311_client_files_and_follows_its_request() {
     let (cert, key) = gateway_certificate(fed.path());
     fed.start(&id(CITY));
     start_county(&mut fed, ip, &cert, &key);
-    let gw = (ip, cert.clone());
+    let gw = Gw::new(ip, GATEWAY_PORT, &cert);
     let hotline = token(&fed, "96966热线", "report,read");
 
     let services = curl(&gw, "GET", "/open311/v2/services.json", None, &[], None);
@@ -453,7 +470,7 @@ async fn a_member_units_system_signs_for_and_finishes_an_order() {
     fed.start(&id(CITY));
     start_county(&mut fed, ip, &cert, &key);
     fed.wait_log(&id(COUNTY), "link up peer=350100", 1, WAIT);
-    let gw = (ip, cert.clone());
+    let gw = Gw::new(ip, GATEWAY_PORT, &cert);
     let system = token(&fed, "县应急局系统", "orders");
     let hotline = token(&fed, "12345热线", "report");
 
@@ -526,5 +543,181 @@ async fn a_member_units_system_signs_for_and_finishes_an_order() {
         assert!(Instant::now() < deadline, "the city sees {state:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    fed.stop_all();
+}
+
+/// curl downloading `path` into `out`: the status.
+fn curl_download(gw: &Gw, path: &str, token: &str, out: &Path) -> u16 {
+    let done = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "-o"])
+        .arg(out)
+        .args(["-w", "%{http_code}", "--cacert"])
+        .arg(&gw.cert)
+        .args(["--resolve", &format!("localhost:{}:{}", gw.at.port(), gw.at.ip())])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .arg(format!("https://localhost:{}{path}", gw.at.port()))
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&done.stdout).trim().parse().expect("a status")
+}
+
+/// A PNG's signature and `len` bytes after it: a photo by its content.
+fn png(len: usize, seed: u8) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut x = u32::from(seed) | 0x9e37_0000;
+    bytes.extend((0..len).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as u8
+    }));
+    bytes
+}
+
+/// A grid worker at a village files a severity I report with a photo over
+/// the gateway; the report climbs to the city, and the photo follows it
+/// hop by hop on the bulk lane: the city's systems fetch the same bytes.
+/// A file that is not a JPEG or PNG, and a report naming a photo not
+/// sent, are refused and file nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_filed_at_a_village_is_fetched_at_the_city() {
+    if !common::tool::require("curl", "gateway photos e2e", "the HTTP client of the gateway's tests") {
+        return;
+    }
+    const TOWNSHIP: &str = "350102001";
+    const VILLAGE: &str = "350102001001";
+    let ip = Ipv4Addr::new(127, 0, 15, 44);
+    let mut fed = Federation::demo(ip);
+    let (cert, key) = gateway_certificate(fed.path());
+    start_gateway(
+        &mut fed,
+        CITY,
+        SocketAddr::new(ip.into(), GATEWAY_PORT + 1),
+        &cert,
+        &key,
+    );
+    fed.start(&id(COUNTY));
+    fed.start(&id(TOWNSHIP));
+    start_gateway(&mut fed, VILLAGE, SocketAddr::new(ip.into(), GATEWAY_PORT), &cert, &key);
+    fed.wait_log(&id(VILLAGE), &format!("link up peer={TOWNSHIP}"), 1, WAIT);
+    let village = Gw::new(ip, GATEWAY_PORT, &cert);
+    let city = Gw::new(ip, GATEWAY_PORT + 1, &cert);
+    let worker = token_at(&fed, VILLAGE, "网格员张伟", "report,read");
+    let city_system = token_at(&fed, CITY, "市指挥中心大屏", "read");
+
+    let gif = curl(
+        &village,
+        "POST",
+        "/v1/photos",
+        Some(&worker),
+        &["Content-Type: image/png"],
+        Some(b"GIF89a\x01\x00\x01\x00"),
+    );
+    assert_eq!(gif.status, 415, "{}", gif.body);
+    assert!(gif.body.contains("JPEG or PNG"), "{}", gif.body);
+
+    // Five pieces' worth, so it crosses each hop in several frames.
+    let photo = png(300_000, 7);
+    let sent = curl(
+        &village,
+        "POST",
+        "/v1/photos",
+        Some(&worker),
+        &["Content-Type: application/octet-stream"],
+        Some(&photo),
+    );
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let sha = sent.json()["sha256"].as_str().expect("a hash").to_owned();
+    assert_eq!(sent.json()["type"], "image/png");
+    assert_eq!(sent.json()["size"], photo.len());
+
+    let held = incidents_at(&mut fed, VILLAGE).await;
+    let unknown = format!(
+        r#"{{"severity":"I","category":"Fire","title":"仓库起火","photos":["{}"]}}"#,
+        "0".repeat(64)
+    );
+    let refused = curl(
+        &village,
+        "POST",
+        "/v1/reports",
+        Some(&worker),
+        &[],
+        Some(unknown.as_bytes()),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("photos"), "{}", refused.body);
+    assert_eq!(incidents_at(&mut fed, VILLAGE).await, held, "nothing filed");
+
+    let client = fed.client(&id(VILLAGE), "值班员").await;
+    let mut pushed = federation::subscribe(&client).await;
+    let fire = format!(
+        r#"{{"severity":"I","category":"Fire","title":"仓库起火","detail":"浓烟","place":"五一社区3号仓库","photos":["{sha}"]}}"#
+    );
+    let filed = curl(
+        &village,
+        "POST",
+        "/v1/reports",
+        Some(&worker),
+        &["Idempotency-Key: fire-0001"],
+        Some(fire.as_bytes()),
+    );
+    assert_eq!(filed.status, 201, "{}", filed.body);
+    let report = filed.json()["id"].as_str().expect("an id").to_owned();
+
+    // The reporter's stages, as each notice at the village may move them.
+    let deadline = Instant::now() + WAIT;
+    let stages = loop {
+        let seen = curl(
+            &village,
+            "GET",
+            &format!("/v1/reports/{report}"),
+            Some(&worker),
+            &[],
+            None,
+        );
+        assert_eq!(seen.status, 200, "{}", seen.body);
+        let json = seen.json();
+        if json["stage"] == "at_owner" || json["stage"] == "accepted" {
+            break json;
+        }
+        assert!(Instant::now() < deadline, "not at its owner within {WAIT:?}: {json}");
+        let _ = tokio::time::timeout(Duration::from_secs(2), pushed.next()).await;
+    };
+    assert_eq!(stages["owner"], CITY);
+    assert_eq!(stages["stages"]["at_next_hop"], true, "{stages}");
+    assert_eq!(stages["photos"][0]["sha256"], sha.as_str());
+    assert_eq!(stages["photos"][0]["held_here"], true);
+
+    // The photo climbed behind it: kept at every center on the way, and
+    // the city's systems read the same bytes.
+    fed.wait_log(&id(CITY), "photo received", 1, WAIT);
+    for node in [TOWNSHIP, COUNTY, CITY] {
+        let kept = fed.data_dir(&id(node)).join("photos").join(&sha);
+        assert_eq!(std::fs::read(&kept).ok().as_deref(), Some(&photo[..]), "{node}");
+    }
+    let out = fed.path().join("fetched.png");
+    assert_eq!(
+        curl_download(&city, &format!("/v1/photos/{sha}"), &city_system, &out),
+        200
+    );
+    assert_eq!(std::fs::read(&out).expect("fetched"), photo);
+    let seen = curl(
+        &city,
+        "GET",
+        &format!("/v1/reports/{report}"),
+        Some(&city_system),
+        &[],
+        None,
+    );
+    assert_eq!(seen.json()["photos"][0]["held_here"], true, "{}", seen.body);
+    let missing = curl(
+        &city,
+        "GET",
+        &format!("/v1/photos/{}", "ab".repeat(32)),
+        Some(&city_system),
+        &[],
+        None,
+    );
+    assert_eq!(missing.status, 404, "{}", missing.body);
     fed.stop_all();
 }

@@ -99,6 +99,7 @@ fn report() -> Body {
         detail: String::new(),
         place: String::new(),
         reporter: "冒充者".into(),
+        photos: Vec::new(),
     })
 }
 

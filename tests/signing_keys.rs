@@ -39,6 +39,7 @@ fn a_node_key_from_certs_signs_envelopes_its_certificate_verifies() {
             detail: String::new(),
             place: "五一社区".into(),
             reporter: "张伟".into(),
+            photos: Vec::new(),
         }),
         signature: Vec::new(),
     };

@@ -180,6 +180,7 @@ mod tests {
                 detail: String::new(),
                 place: String::new(),
                 reporter: String::new(),
+                photos: Vec::new(),
             }),
             signature: Vec::new(),
         };

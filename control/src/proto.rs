@@ -18,7 +18,7 @@ use liandong_certs::Role;
 use liandong_dispatch::room::{Minutes, Room, RoomEntry};
 use liandong_dispatch::store::{Incident, OrderRecord, RollUp, TargetStatus};
 use liandong_dispatch::wire::{
-    Category, Document, EnvelopeId, Item, Mode, RoomAct, Stage, TargetState, Targets, Timestamp,
+    Category, Document, EnvelopeId, Item, Mode, PhotoRef, RoomAct, Stage, TargetState, Targets, Timestamp,
 };
 use liandong_topology::{Level, NodeId, Severity};
 use serde::{Deserialize, Serialize};
@@ -132,6 +132,9 @@ pub enum Act {
         detail: String,
         place: String,
         mode: Mode,
+        /// Photos already held at this node (the gateway stored them),
+        /// at most four.
+        photos: Vec<PhotoRef>,
     },
     Accept {
         incident: IdRef,

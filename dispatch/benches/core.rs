@@ -130,6 +130,7 @@ fn report(k: usize, severity: Severity) -> Report {
         detail: "路灯不亮,夜间出行不便,请尽快维修。".into(),
         place: "五一社区3号楼".into(),
         reporter: "网格员 陈静".into(),
+        photos: Vec::new(),
     }
 }
 

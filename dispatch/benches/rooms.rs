@@ -45,6 +45,7 @@ fn report(severity: Severity, k: usize) -> Command {
             detail: "下穿通道积水约半米".into(),
             place: "五一路".into(),
             reporter: "网格员 陈静".into(),
+            photos: Vec::new(),
         },
         mode: Mode::Exercise,
     }

@@ -132,6 +132,7 @@ mod tests {
                     detail,
                     place: "五一社区".into(),
                     reporter: "张伟".into(),
+                    photos: Vec::new(),
                 }),
                 signature: vec![1; 64],
             },

@@ -417,6 +417,7 @@ impl Net {
                 // certificates: a neighbour's ask is noted, not answered.
                 Effect::KeyAsked { peer, node: of } => node.asked_by.push((peer, of)),
                 Effect::KeyOffered { .. } => {}
+                Effect::PhotoAsked { .. } | Effect::PhotoPiece { .. } => {}
             }
         }
         self.rearm(id);

@@ -242,6 +242,55 @@ pub struct Report {
     pub place: String,
     /// Who filed it (operator or grid worker name).
     pub reporter: String,
+    /// Photos filed with it, by content hash: the bytes stay with the
+    /// nodes (content-addressed files) and follow the report hop by hop on
+    /// the bulk lane ([`Frame::PhotoAsk`], [`Frame::PhotoPiece`]).
+    pub photos: Vec<PhotoRef>,
+}
+
+/// A photo a report carries: what it is, not its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PhotoRef {
+    /// SHA-256 of the bytes: the photo's name everywhere.
+    pub sha256: [u8; 32],
+    pub size: u64,
+    pub kind: PhotoKind,
+}
+
+impl PhotoRef {
+    /// The hash in lowercase hex, as files and URLs name the photo.
+    pub fn hex(&self) -> String {
+        self.sha256.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// A photo's format, read from its first bytes (never from a name or a
+/// header the sender chose).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PhotoKind {
+    Jpeg,
+    Png,
+}
+
+impl PhotoKind {
+    /// The format of `bytes` by their signature, if JPEG or PNG.
+    pub fn sniff(bytes: &[u8]) -> Option<PhotoKind> {
+        if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(PhotoKind::Jpeg)
+        } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(PhotoKind::Png)
+        } else {
+            None
+        }
+    }
+
+    /// Its media type.
+    pub fn mime(self) -> &'static str {
+        match self {
+            PhotoKind::Jpeg => "image/jpeg",
+            PhotoKind::Png => "image/png",
+        }
+    }
 }
 
 /// A step in an incident's life, sent by one party to the others.
@@ -619,6 +668,19 @@ pub enum Frame {
     KeyAnswer {
         node: NodeId,
         certificates: Vec<Vec<u8>>,
+    },
+    /// "Send me photo `sha256`": asked of the neighbour that sent a report
+    /// carrying it. Answered, on the bulk lane, with its pieces.
+    PhotoAsk {
+        sha256: [u8; 32],
+    },
+    /// Bytes `offset..offset + bytes.len()` of photo `sha256` of `total`
+    /// bytes. The receiver checks the whole against the hash.
+    PhotoPiece {
+        sha256: [u8; 32],
+        offset: u64,
+        total: u64,
+        bytes: Vec<u8>,
     },
 }
 

@@ -59,6 +59,7 @@ fn file(net: &mut Net, at: &str, severity: Severity) -> EnvelopeId {
         detail: "村口河道水位上涨，已组织群众转移".into(),
         place: "村口".into(),
         reporter: "网格员".into(),
+        photos: Vec::new(),
     };
     net.command(
         &id(at),

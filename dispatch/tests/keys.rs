@@ -32,6 +32,7 @@ fn file(net: &mut Net, at: &str, severity: Severity) -> EnvelopeId {
         detail: "堵塞消防通道".into(),
         place: "五一社区3号楼".into(),
         reporter: "网格员张伟".into(),
+        photos: Vec::new(),
     };
     net.command(
         &id(at),

@@ -238,6 +238,7 @@ fn report(severity: Severity) -> Report {
         detail: "".into(),
         place: "".into(),
         reporter: "网格员".into(),
+        photos: Vec::new(),
     }
 }
 

@@ -40,6 +40,7 @@ fn flood(net: &mut Net) -> EnvelopeId {
         detail: "地下车库进水".into(),
         place: "五一路".into(),
         reporter: "网格员张伟".into(),
+        photos: Vec::new(),
     };
     let incident = net
         .command(
@@ -448,6 +449,7 @@ fn severity_one_opens_a_room_by_itself() {
         detail: String::new(),
         place: "青口镇".into(),
         reporter: "网格员".into(),
+        photos: Vec::new(),
     };
     let incident = net
         .command(

@@ -29,6 +29,7 @@ fn report(title: &str) -> Command {
             detail: "两户因宅基地边界发生争执".into(),
             place: "五一社区3号楼".into(),
             reporter: "网格员张伟".into(),
+            photos: Vec::new(),
         },
         mode: Mode::Actual,
     }

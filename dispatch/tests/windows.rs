@@ -40,6 +40,7 @@ fn file(net: &mut Net, severity: Severity, n: usize) -> EnvelopeId {
         detail: "道路积水，需要排查".into(),
         place: "村口".into(),
         reporter: "网格员".into(),
+        photos: Vec::new(),
     };
     net.command(
         &id(VILLAGE),

@@ -49,6 +49,7 @@ fn relayed_report(n: u64) -> [Record; 3] {
         detail: "五一社区3号楼楼道堆放大量杂物，堵塞消防通道，居民多次反映未果".into(),
         place: "鼓楼区五一社区3号楼".into(),
         reporter: "网格员张伟".into(),
+        photos: Vec::new(),
     };
     let envelope = Envelope {
         id,

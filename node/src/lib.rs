@@ -44,6 +44,7 @@ pub mod federation;
 pub mod gateway;
 pub mod local;
 pub mod observe;
+pub mod photos;
 pub mod runtime;
 pub mod store;
 pub mod transport;

@@ -80,6 +80,7 @@ fn incident(n: u128, title: &str) -> Incident {
             detail: String::new(),
             place: "仓山区".into(),
             reporter: "王芳".into(),
+            photos: Vec::new(),
         },
         mode: Mode::Actual,
         reported: Timestamp(1_700_000_000_000),

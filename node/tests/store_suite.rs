@@ -250,6 +250,7 @@ fn report(rng: &mut Rng) -> Report {
         detail: rng.text("两户因宅基地边界发生争执"),
         place: "五一社区3号楼".into(),
         reporter: "网格员张伟".into(),
+        photos: Vec::new(),
     }
 }
 
@@ -784,6 +785,7 @@ async fn a_real_core_restores_from_what_it_committed(db: Db) {
             detail: "楼道堆放杂物".into(),
             place: "五一社区".into(),
             reporter: "网格员张伟".into(),
+            photos: Vec::new(),
         },
         mode: Mode::Actual,
     };

@@ -102,6 +102,9 @@ pub(super) struct Flags {
     /// The gateway's TLS key (PEM, mode 0600).
     #[arg(long, value_name = "FILE", requires = "gateway")]
     gateway_key: Option<PathBuf>,
+    /// The largest photo the gateway takes, in MiB (1 to 32; default 5).
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=32))]
+    gateway_photo_max_mib: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -190,7 +193,12 @@ impl Flags {
                 listen,
                 cert: cert.clone(),
                 key: key.clone(),
+                photo_max: self
+                    .gateway_photo_max_mib
+                    .map_or(liandong_node::gateway::DEFAULT_PHOTO_MAX, |mib| mib << 20),
             });
+        } else if let (Some(gateway), Some(mib)) = (settings.gateway.as_mut(), self.gateway_photo_max_mib) {
+            gateway.photo_max = mib << 20;
         }
         Ok(())
     }

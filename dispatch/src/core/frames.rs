@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// The timeline's words for a report's first hop ack at its origin.
+pub const STORED_AT_NEXT_HOP: &str = "stored at the next hop";
+
 impl Core {
     pub(super) fn refuse(&mut self, peer: &NodeId, reason: String, now: Timestamp) {
         self.audit(now, format!("refused from {peer}: {reason}"));
@@ -43,6 +46,7 @@ impl Core {
                         .is_some_and(|s| s.envelope.origin == self.me)
                     {
                         self.notify(Event::Forwarded { id, to: peer.clone() });
+                        self.stored_at_next_hop(id, peer, now);
                     }
                 }
             }
@@ -56,7 +60,38 @@ impl Core {
                 node,
                 certificates,
             }),
+            // Photos are the driver's files: the core only passes them on.
+            Frame::PhotoAsk { sha256 } => self.after.push(Effect::PhotoAsked {
+                peer: peer.clone(),
+                sha256,
+            }),
+            Frame::PhotoPiece {
+                sha256,
+                offset,
+                total,
+                bytes,
+            } => self.after.push(Effect::PhotoPiece {
+                peer: peer.clone(),
+                sha256,
+                offset,
+                total,
+                bytes,
+            }),
         }
+    }
+
+    /// The reporter's stage "at the next hop": the first neighbour that
+    /// stored a report filed here goes in its incident's timeline, once.
+    fn stored_at_next_hop(&mut self, id: EnvelopeId, peer: &NodeId, now: Timestamp) {
+        let Some(incident) = self.store.incidents.get(&id) else {
+            return;
+        };
+        if incident.owner == self.me || incident.timeline.iter().any(|e| e.what == STORED_AT_NEXT_HOP) {
+            return;
+        }
+        let mut incident = incident.clone();
+        incident.log(now, peer, STORED_AT_NEXT_HOP.into());
+        self.persist(Record::Incident(incident));
     }
 
     pub(super) fn on_carry(&mut self, peer: &NodeId, carry: Carry, now: Timestamp) {

@@ -56,6 +56,7 @@ mod types;
 mod window;
 
 pub use document::DOCUMENT_TTL;
+pub use frames::STORED_AT_NEXT_HOP;
 use timers::Timer;
 pub use types::{Command, CommandError, CoreConfig, CoreError, Effect, Event};
 

@@ -10,7 +10,8 @@
 //! # The rules
 //! - A report's title is trimmed and required; it and the place are at
 //!   most [`MAX_TITLE`] characters, the detail at most [`MAX_TEXT`]. The
-//!   detail and the place are kept as typed and may be empty.
+//!   detail and the place are kept as typed and may be empty. It carries
+//!   at most [`MAX_PHOTOS`] photos, each named once.
 //! - A required text (an escalation's or a cancellation's reason,
 //!   feedback, a note, a resolution's summary, an order's instruction, a
 //!   room's message, decision or task) is trimmed, must not then be
@@ -52,6 +53,8 @@ use crate::wire::{Report, RoomAct, TargetState};
 pub const MAX_TITLE: usize = 200;
 /// Longest other text an operator may enter, in characters.
 pub const MAX_TEXT: usize = 8000;
+/// Most photos a report carries.
+pub const MAX_PHOTOS: usize = 4;
 
 impl Command {
     /// This command with its operator texts checked and trimmed, or the
@@ -185,6 +188,17 @@ fn checked_report(mut report: Report) -> Result<Report, CommandError> {
     report.title = report_title(report.title)?;
     check_len("detail", &report.detail, MAX_TEXT)?;
     check_len("place", &report.place, MAX_TITLE)?;
+    if report.photos.len() > MAX_PHOTOS {
+        return Err(CommandError::TooManyPhotos {
+            count: report.photos.len(),
+            max: MAX_PHOTOS,
+        });
+    }
+    for (i, photo) in report.photos.iter().enumerate() {
+        if report.photos[..i].iter().any(|p| p.sha256 == photo.sha256) {
+            return Err(CommandError::PhotoTwice(photo.hex()));
+        }
+    }
     Ok(report)
 }
 
@@ -240,6 +254,7 @@ mod tests {
                 detail: detail.into(),
                 place: place.into(),
                 reporter: "网格员张伟".into(),
+                photos: Vec::new(),
             },
             mode: Mode::Actual,
         }

@@ -65,6 +65,18 @@ pub enum Effect {
         node: NodeId,
         certificates: Vec<Vec<u8>>,
     },
+    /// `peer` asks for photo `sha256` (a report this node sent it carries
+    /// one): the driver sends what its photo files hold, on the bulk lane.
+    PhotoAsked { peer: NodeId, sha256: [u8; 32] },
+    /// A piece of a photo from `peer`: the driver keeps it with the photo
+    /// it asked for, and checks the whole against its hash.
+    PhotoPiece {
+        peer: NodeId,
+        sha256: [u8; 32],
+        offset: u64,
+        total: u64,
+        bytes: Vec<u8>,
+    },
     /// A federation document was applied: the core runs on the topology
     /// it describes ([`Core::topology_handle`](super::Core::topology_handle)).
     /// The driver follows: its links (refuse and close nodes no longer
@@ -277,6 +289,10 @@ pub enum CommandError {
         from: &'static str,
         to: &'static str,
     },
+    #[error("a report carries at most {max} photos, not {count}")]
+    TooManyPhotos { count: usize, max: usize },
+    #[error("photo {0} is named twice")]
+    PhotoTwice(String),
     #[error("the queue to {0} is full: try again when the link has caught up")]
     Overloaded(NodeId),
     #[error("only a leader may {action} a coordination room; {name} signs in as an operator")]

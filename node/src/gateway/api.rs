@@ -41,6 +41,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::tokens::{Scope, Token, TokenWatch};
 use crate::control::Call;
+use crate::photos::PhotoFiles;
 
 /// Largest request body taken (a report's texts are at most a few KB).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -52,6 +53,10 @@ pub struct Api {
     pub me: NodeId,
     pub tokens: TokenWatch,
     pub calls: mpsc::Sender<Call>,
+    /// The node's photo files.
+    pub photos: PhotoFiles,
+    /// Largest photo taken, in bytes.
+    pub photo_max: u64,
 }
 
 pub fn router(api: Arc<Api>) -> Router {
@@ -61,14 +66,19 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/v1/incidents", get(incidents))
         .route("/v1/orders/{id}/{step}", post(acknowledge_order))
         .with_state(api.clone())
-        .merge(super::open311::router(api))
+        .merge(super::open311::router(api.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .merge(super::photos::router(api))
 }
 
 /// An error answer: its status and what was wrong.
 pub struct Failure(StatusCode, String);
 
 impl Failure {
+    pub fn new(status: StatusCode, what: String) -> Failure {
+        Failure(status, what)
+    }
+
     pub fn parts(self) -> (StatusCode, String) {
         (self.0, self.1)
     }
@@ -102,6 +112,9 @@ struct ReportIn {
     /// `Actual` (default) or `Exercise`.
     #[serde(default)]
     mode: Option<Mode>,
+    /// Photos sent before to `/v1/photos`, by their SHA-256 (hex), at most four.
+    #[serde(default)]
+    photos: Vec<String>,
 }
 
 /// A report as the gateway answers for it.
@@ -112,12 +125,24 @@ struct ReportOut {
     stages: Stages,
     owner: NodeId,
     state: &'static str,
+    photos: Vec<PhotoOut>,
+}
+
+/// A photo of a report, and whether its bytes are here yet.
+#[derive(Debug, Serialize)]
+struct PhotoOut {
+    sha256: String,
+    size: u64,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    held_here: bool,
 }
 
 /// The stages a reporter follows, each reached or not.
 #[derive(Debug, Serialize)]
 struct Stages {
     stored_here: bool,
+    at_next_hop: bool,
     at_owner: bool,
     accepted: bool,
     resolved: bool,
@@ -129,24 +154,21 @@ async fn file_report(State(api): State<Arc<Api>>, headers: HeaderMap, body: Byte
     let report: ReportIn = serde_json::from_slice(&body)
         .map_err(|e| Failure(StatusCode::BAD_REQUEST, format!("the report does not read: {e}")))?;
     let mode = report.mode.unwrap_or(Mode::Actual);
-    let act = match idempotency_key(&headers)? {
-        Some(key) => Act::ReportOnce {
-            id: IdRef(format!("{:032x}", keyed_id(&api.me, &token.id, &key).0)),
-            severity: report.severity,
-            category: report.category,
-            title: report.title,
-            detail: report.detail,
-            place: report.place,
-            mode,
-        },
-        None => Act::Report {
-            severity: report.severity,
-            category: report.category,
-            title: report.title,
-            detail: report.detail,
-            place: report.place,
-            mode,
-        },
+    let photos = super::photos::resolve(&api, &report.photos)?;
+    // Without a key the report gets a fresh id (a retry files again).
+    let id = match idempotency_key(&headers)? {
+        Some(key) => keyed_id(&api.me, &token.id, &key),
+        None => fresh_id()?,
+    };
+    let act = Act::ReportOnce {
+        id: IdRef(format!("{:032x}", id.0)),
+        severity: report.severity,
+        category: report.category,
+        title: report.title,
+        detail: report.detail,
+        place: report.place,
+        mode,
+        photos,
     };
     match call(&api, &token, Request::Act(act)).await? {
         Response::Done { id, .. } => {
@@ -169,7 +191,7 @@ async fn report_stages(
 ) -> Result<axum::Json<ReportOut>, Failure> {
     let token = authorize(&api, &headers, Scope::Read)?;
     match call(&api, &token, Request::Query(Query::Incident { id: IdRef(id.clone()) })).await? {
-        Response::Incident(incident) => Ok(axum::Json(report_out(&incident))),
+        Response::Incident(incident) => Ok(axum::Json(report_out(&incident, &api.photos))),
         Response::Refused { reason } => Err(Failure(StatusCode::NOT_FOUND, reason)),
         other => Err(unexpected(other)),
     }
@@ -336,7 +358,17 @@ fn unexpected(response: Response) -> Failure {
     )
 }
 
-fn report_out(i: &Incident) -> ReportOut {
+/// A random report id (no Idempotency-Key given).
+fn fresh_id() -> Result<EnvelopeId, Failure> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Failure(StatusCode::SERVICE_UNAVAILABLE, "no randomness for a report id".into()))?;
+    Ok(EnvelopeId(u128::from_be_bytes(bytes)))
+}
+
+fn report_out(i: &Incident, files: &PhotoFiles) -> ReportOut {
     use IncidentState::*;
     let at_owner = i.owner == i.origin
         || i.timeline
@@ -345,9 +377,15 @@ fn report_out(i: &Incident) -> ReportOut {
     let accepted = !matches!(i.state, Reported | Cancelled);
     let resolved = matches!(i.state, Resolved | Verified | Closed);
     let closed = matches!(i.state, Closed | Cancelled);
+    let at_owner = at_owner || accepted;
+    let at_next_hop = at_owner
+        || i.timeline
+            .iter()
+            .any(|e| e.what == liandong_dispatch::core::STORED_AT_NEXT_HOP);
     let stages = Stages {
         stored_here: true,
-        at_owner: at_owner || accepted,
+        at_next_hop,
+        at_owner,
         accepted,
         resolved,
         closed,
@@ -360,6 +398,8 @@ fn report_out(i: &Incident) -> ReportOut {
         "accepted"
     } else if stages.at_owner {
         "at_owner"
+    } else if stages.at_next_hop {
+        "at_next_hop"
     } else {
         "stored_here"
     };
@@ -369,5 +409,16 @@ fn report_out(i: &Incident) -> ReportOut {
         stages,
         owner: i.owner.clone(),
         state: i.state.name(),
+        photos: i
+            .report
+            .photos
+            .iter()
+            .map(|p| PhotoOut {
+                sha256: p.hex(),
+                size: p.size,
+                kind: p.kind.mime(),
+                held_here: files.holds(&p.sha256),
+            })
+            .collect(),
     }
 }

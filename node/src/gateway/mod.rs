@@ -15,6 +15,7 @@
 pub mod api;
 pub mod open311;
 pub mod page;
+pub mod photos;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -33,6 +34,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
 use crate::control::Call;
+use crate::photos::PhotoFiles;
 
 /// Most connections served at once; more wait in the kernel's backlog.
 pub const MAX_CONNECTIONS: usize = 512;
@@ -51,7 +53,12 @@ pub struct GatewayConfig {
     pub key: PathBuf,
     /// The token file (`<data>/gateway-tokens.toml`).
     pub tokens: PathBuf,
+    /// Largest photo taken, in bytes ([`DEFAULT_PHOTO_MAX`] unless set).
+    pub photo_max: u64,
 }
+
+/// Largest photo the gateway takes unless configured: 5 MiB.
+pub const DEFAULT_PHOTO_MAX: u64 = 5 << 20;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +78,12 @@ pub struct Gateway {
 
 impl Gateway {
     /// Binds and serves; requests go to the driver through `calls`.
-    pub async fn start(config: GatewayConfig, me: NodeId, calls: mpsc::Sender<Call>) -> Result<Gateway, GatewayError> {
+    pub async fn start(
+        config: GatewayConfig,
+        me: NodeId,
+        calls: mpsc::Sender<Call>,
+        photos: PhotoFiles,
+    ) -> Result<Gateway, GatewayError> {
         let tls = tls_config(&config)?;
         let listener = TcpListener::bind(config.listen)
             .await
@@ -87,6 +99,8 @@ impl Gateway {
             me,
             tokens: tokens::TokenWatch::new(config.tokens.clone()),
             calls,
+            photos,
+            photo_max: config.photo_max,
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(serve(

@@ -75,6 +75,8 @@ pub(super) struct Driver {
     /// Where each turn's batch is committed, and what a failure takes.
     pub storage: Storage,
     pub transport: Transport,
+    /// Photos following the reports stored here.
+    pub photos: crate::photos::Photos,
     pub control: ControlServer,
     pub notices: Notices,
     pub revocations: RevocationWatch,
@@ -178,6 +180,13 @@ impl Driver {
                 return;
             }
             self.notices.committed(&records, started.elapsed());
+            for record in &records {
+                if let Record::Envelope(stored) = record {
+                    for (from, photo) in crate::photos::carried(stored) {
+                        self.photos.want(from, photo);
+                    }
+                }
+            }
         }
         for a in after {
             self.execute(a, now);
@@ -314,6 +323,14 @@ impl Driver {
                 node,
                 certificates,
             }) => self.keys.offer(peer, node, certificates, now),
+            After::Effect(Effect::PhotoAsked { peer, sha256 }) => self.photos.asked(peer, sha256),
+            After::Effect(Effect::PhotoPiece {
+                peer,
+                sha256,
+                offset,
+                total,
+                bytes,
+            }) => self.photos.piece(peer, sha256, offset, total, bytes),
             After::Effect(Effect::Reconfigure { version, document }) => self.reconfigure(version, document),
             After::Effect(Effect::Persist(_)) => unreachable!("persists are batched before execution"),
         }

@@ -217,6 +217,8 @@ impl Node {
             transport.connect(parent);
         }
         let parent = parent.map(|(id, _)| id);
+        let photos = crate::photos::Photos::start(crate::photos::PhotoFiles::new(&config.data_dir), transport.clone());
+        want_photos(&core, &photos);
 
         let (call_tx, call_rx) = mpsc::channel(CALL_QUEUE);
         let (pushed, _) = broadcast::channel(PUSH_QUEUE);
@@ -234,7 +236,7 @@ impl Node {
         let control_addr = control.local_addr();
         let gateway = match config.gateway.clone() {
             Some(g) => Some(
-                crate::gateway::Gateway::start(g, me.clone(), call_tx.clone())
+                crate::gateway::Gateway::start(g, me.clone(), call_tx.clone(), photos.files().clone())
                     .await
                     .map_err(|e| NodeError::Gateway(e.to_string()))?,
             ),
@@ -277,6 +279,7 @@ impl Node {
             ),
             storage: Storage::new(durable, creds, topology, me.clone(), config.core.clone()),
             transport,
+            photos,
             control,
             notices: Notices::new(pushed.clone(), &me),
             link_rx,
@@ -463,6 +466,17 @@ impl Drop for Node {
         }
         if let Some(task) = self.metrics_task.take() {
             task.abort();
+        }
+    }
+}
+
+/// Every photo of every report held here that is not here yet: fetched
+/// from the neighbour that sent the report (after a restart, what was
+/// still on its way).
+fn want_photos(core: &liandong_dispatch::Core, photos: &crate::photos::Photos) {
+    for stored in core.store().envelopes.values() {
+        for (from, photo) in crate::photos::carried(stored) {
+            photos.want(from, photo);
         }
     }
 }

@@ -50,6 +50,7 @@ fn report(by: String, severity: Severity, category: Category, title: String, det
         detail,
         place,
         reporter: by,
+        photos: Vec::new(),
     }
 }
 
@@ -79,9 +80,13 @@ pub(super) fn command(op: &Operator, act: Act, core: &Core) -> Result<Command, S
             detail,
             place,
             mode,
+            photos,
         } => Command::ReportOnce {
             id: full_id(&id).ok_or_else(|| format!("an id to file under is 32 hex digits, not {:?}", id.0))?,
-            report: report(by, severity, category, title, detail, place),
+            report: Report {
+                photos,
+                ..report(by, severity, category, title, detail, place)
+            },
             mode,
         },
         Act::Accept { incident } => Command::Accept {

@@ -73,7 +73,10 @@ impl<'a> Sim<'a> {
                 // tallied from `Event::DocumentApplied`, which comes with it.
                 Effect::Reconfigure { .. } => {}
                 // Simulated nodes hold every key: nothing is asked.
-                Effect::KeyAsked { .. } | Effect::KeyOffered { .. } => {}
+                Effect::KeyAsked { .. }
+                | Effect::KeyOffered { .. }
+                | Effect::PhotoAsked { .. }
+                | Effect::PhotoPiece { .. } => {}
             }
         }
         for p in connects {

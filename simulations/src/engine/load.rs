@@ -95,6 +95,7 @@ impl<'a> Sim<'a> {
                 detail: String::new(),
                 place: String::new(),
                 reporter: "sim".into(),
+                photos: Vec::new(),
             }
         } else {
             let k = self.series_filed(series);
@@ -110,6 +111,7 @@ impl<'a> Sim<'a> {
                 detail: "山洪预警：村口河道水位上涨，已组织群众转移".into(),
                 place: "山区村村口".into(),
                 reporter: BENCH_OPERATOR.into(),
+                photos: Vec::new(),
             }
         };
         let now = self.local(ix);

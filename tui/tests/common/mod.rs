@@ -100,6 +100,7 @@ fn incident(
             detail: String::new(),
             place: place.to_owned(),
             reporter: reporter.to_owned(),
+            photos: Vec::new(),
         },
         mode: Mode::Actual,
         reported,

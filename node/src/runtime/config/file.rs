@@ -24,6 +24,7 @@
 //! gateway = ""                     # the gateway, IP:PORT; empty: off
 //! gateway_cert = ""                # its TLS certificate (PEM), with gateway
 //! gateway_key = ""                 # its TLS key (PEM, 0600), with gateway
+//! gateway_photo_max_mib = "5"      # largest photo the gateway takes, MiB (1-32)
 //! ```
 //!
 //! - `id`: the center's administrative-division code (`350102`, or a member
@@ -57,7 +58,8 @@
 //!   Optional.
 //! - `gateway`, `gateway_cert`, `gateway_key`: the gateway's address and the
 //!   certificate and key it presents (all three, or none: off). Tokens
-//!   live in `data` (`gateway-tokens.toml`).
+//!   live in `data` (`gateway-tokens.toml`). `gateway_photo_max_mib`: the
+//!   largest photo it takes, 1 to 32 MiB (5 when empty).
 //!
 //! # Errors
 //! Every problem found is reported at once, each as `FILE:LINE:COLUMN:`
@@ -146,6 +148,8 @@ pub enum ProblemKind {
     EmptyPath { field: &'static str },
     #[error("`gateway` needs `gateway_cert` and `gateway_key`: the certificate and key it presents")]
     GatewayWithoutCertificate,
+    #[error("`gateway_photo_max_mib` {text:?} is not a whole number of MiB from 1 to 32")]
+    BadPhotoMax { text: String },
 }
 
 #[derive(Deserialize)]
@@ -166,6 +170,7 @@ struct RawFile {
     gateway: Option<Spanned<String>>,
     gateway_cert: Option<Spanned<String>>,
     gateway_key: Option<Spanned<String>>,
+    gateway_photo_max_mib: Option<Spanned<String>>,
 }
 
 impl Settings {
@@ -258,12 +263,25 @@ impl Settings {
             .and_then(|(text, span)| check.path(base, "certs", text, span));
         let topology = check.optional(&raw.topology).map(|(text, _)| base.join(text));
         let document = check.optional(&raw.document).map(|(text, _)| base.join(text));
+        let photo_max = match check.optional(&raw.gateway_photo_max_mib) {
+            None => Some(crate::gateway::DEFAULT_PHOTO_MAX),
+            Some((text, span)) => match text.parse::<u64>() {
+                Ok(mib @ 1..=32) => Some(mib << 20),
+                _ => check.report(span, ProblemKind::BadPhotoMax { text: text.to_owned() }),
+            },
+        };
         let gateway = match check.optional_address(&raw.gateway, "gateway") {
             Some(Some(listen)) => {
                 let cert = check.optional(&raw.gateway_cert).map(|(text, _)| base.join(text));
                 let key = check.optional(&raw.gateway_key).map(|(text, _)| base.join(text));
-                match (cert, key) {
-                    (Some(cert), Some(key)) => Some(Some(GatewaySettings { listen, cert, key })),
+                match (cert, key, photo_max) {
+                    (Some(cert), Some(key), Some(photo_max)) => Some(Some(GatewaySettings {
+                        listen,
+                        cert,
+                        key,
+                        photo_max,
+                    })),
+                    (_, _, None) => None,
                     _ => {
                         let span = raw.gateway.as_ref().map_or(0..0, |s| s.span());
                         check.report(span, ProblemKind::GatewayWithoutCertificate)

@@ -65,6 +65,8 @@ pub struct GatewaySettings {
     pub cert: PathBuf,
     /// Its TLS key (PEM, mode 0600).
     pub key: PathBuf,
+    /// Largest photo it takes, in bytes.
+    pub photo_max: u64,
 }
 
 /// One change a reload applies while the node runs.
@@ -192,6 +194,7 @@ impl Settings {
             cert: g.cert.clone(),
             key: g.key.clone(),
             tokens: self.data.join(crate::gateway::tokens::TOKENS_FILE),
+            photo_max: g.photo_max,
         });
         Ok(config)
     }

@@ -119,6 +119,14 @@ pub fn render(settings: &Settings) -> String {
         "gateway_key",
         &gateway.map(|g| path(&g.key)).unwrap_or_default(),
     );
+    field(
+        "The largest photo the gateway takes, in MiB (1 to 32). Empty: 5.",
+        "gateway_photo_max_mib",
+        &gateway
+            .filter(|g| g.photo_max != crate::gateway::DEFAULT_PHOTO_MAX)
+            .map(|g| (g.photo_max >> 20).to_string())
+            .unwrap_or_default(),
+    );
     out
 }
 
@@ -171,6 +179,7 @@ mod tests {
                 listen: "0.0.0.0:8443".parse().unwrap(),
                 cert: "/etc/liandong/gateway.pem".into(),
                 key: "/etc/liandong/gateway.key".into(),
+                photo_max: 8 << 20,
             }),
         }
     }
@@ -200,6 +209,6 @@ mod tests {
                 assert!(i > 0 && lines[i - 1].starts_with("# "), "no comment above {line:?}");
             }
         }
-        assert_eq!(keys, 15, "{text}");
+        assert_eq!(keys, 16, "{text}");
     }
 }
