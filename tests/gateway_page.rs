@@ -22,7 +22,7 @@ use std::time::Duration;
 use common::webdriver::{Driver, Session};
 use federation::{Federation, id, incident_at};
 use liandong_dispatch::EnvelopeId;
-use liandong_dispatch::wire::Category;
+use liandong_dispatch::wire::{Category, PhotoKind};
 use liandong_topology::Severity;
 use serde_json::json;
 
@@ -162,7 +162,7 @@ fn grid_worker(base: &str, token: &str, photo: &Path, profile: &Path) -> String 
     page.wait_text("#list li:nth-child(2) .stage", "at its owner");
     assert_eq!(page.text("h1"), "Liandong · Grid report");
     let hazard = page.text("#list li:nth-child(1)");
-    for shown in ["III", "Hazard", "photos: 1", &format!("Owner: {CITY}")] {
+    for shown in ["III", "Hazard", "1 photo", &format!("Owner: {CITY}")] {
         assert!(hazard.contains(shown), "{shown:?} not in {hazard:?}");
     }
     assert!(page.text("#msg").starts_with("Filed, number"), "{}", page.text("#msg"));
@@ -193,7 +193,9 @@ async fn a_grid_worker_files_with_a_photo_and_follows_it_to_its_owner() {
     start_county(&mut fed, &cert, &key);
     let token = common::gateway::issue_token(&fed.data_dir(&id(COUNTY)), WORKER, "report,read");
     let photo = fed.path().join("现场.png");
-    std::fs::write(&photo, common::photo::png(64, 48)).unwrap();
+    let png = common::photo::png(64, 48);
+    let photo_size = png.len() as u64;
+    std::fs::write(&photo, png).unwrap();
     let profile = fed.path().join("chromium");
 
     // The gateway's certificate names localhost; the browser is told to
@@ -212,4 +214,6 @@ async fn a_grid_worker_files_with_a_photo_and_follows_it_to_its_owner() {
     assert_eq!(incident.report.place, "鼓山镇福兴村3号楼");
     assert_eq!(incident.report.category, Category::Hazard);
     assert_eq!(incident.report.severity, Severity::III);
+    let photos: Vec<(u64, PhotoKind)> = incident.report.photos.iter().map(|p| (p.size, p.kind)).collect();
+    assert_eq!(photos, [(photo_size, PhotoKind::Png)], "the photo went with the report");
 }

@@ -17,7 +17,7 @@
       submit: "提交上报", mine: "我的上报", refresh: "刷新", none: "还没有上报。", forget: "更换令牌",
       needTitle: "请填写标题。", tooMany: "最多4张照片。", badType: "只能上传JPEG或PNG照片。",
       uploading: "正在上传照片", sending: "正在提交…", filed: "已提交，编号 ", offline: "网络不通，请稍后重试（不会重复上报）。",
-      badToken: "令牌无效：", owner: "承办：", photoN: "照片 ", checked: "更新于 ",
+      badToken: "令牌无效：", owner: "承办：", checked: "更新于 ",
       Hazard: "安全隐患", Dispute: "矛盾纠纷", Request: "群众诉求", Fire: "火灾", Flood: "汛情",
       Gathering: "群体性事件", Accident: "事故", Other: "其他",
       Routine: "常规", IV: "一般（IV级）", III: "较大（III级）", II: "重大（II级）", I: "特别重大（I级）",
@@ -33,7 +33,7 @@
       submit: "File report", mine: "My reports", refresh: "Refresh", none: "No reports yet.", forget: "Change token",
       needTitle: "Please give a title.", tooMany: "At most 4 photos.", badType: "Photos must be JPEG or PNG.",
       uploading: "Uploading photo", sending: "Filing…", filed: "Filed, number ", offline: "No connection; try again (it will not be filed twice).",
-      badToken: "Token refused: ", owner: "Owner: ", photoN: "photos: ", checked: "checked ",
+      badToken: "Token refused: ", owner: "Owner: ", checked: "checked ",
       Hazard: "Hazard", Dispute: "Dispute", Request: "Request", Fire: "Fire", Flood: "Flood",
       Gathering: "Gathering", Accident: "Accident", Other: "Other",
       Routine: "Routine", IV: "IV – general", III: "III – serious", II: "II – major", I: "I – especially major",
@@ -216,7 +216,7 @@
       var meta = [t(m.category)];
       if (m.place) meta.push(m.place);
       meta.push(when(m.at));
-      if (m.photos) meta.push(t("photoN") + m.photos);
+      if (m.photos) meta.push(lang === "zh" ? "照片 " + m.photos : m.photos + (m.photos > 1 ? " photos" : " photo"));
       var reached = STAGES.indexOf(m.stage);
       STAGES.forEach(function (s, i) { bar.appendChild(el("i", i <= reached ? "on" : "")); });
       st.appendChild(el("span", "stage", t(m.stage)));
