@@ -1,13 +1,18 @@
 //! Helpers shared by the end-to-end tests: run the real binary, read its
 //! output; [`control`] is a fake node for the operator commands; [`room`]
 //! the coordination room the room commands' tests share; [`tool`] skips a
-//! test whose tool (tmux) the machine lacks, unless `CI` is set.
+//! test whose tool (tmux) the machine lacks, unless `CI` is set;
+//! [`gateway`] the gateway's certificate and tokens; [`webdriver`] a
+//! headless Chromium for the gateway's page; [`photo`] a small real PNG.
 
 #![allow(dead_code)] // each test file uses only some of these
 
 pub mod control;
+pub mod gateway;
+pub mod photo;
 pub mod room;
 pub mod tool;
+pub mod webdriver;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod open311;
+pub mod page;
 pub mod photos;
 pub mod tokens;
 
@@ -102,7 +103,12 @@ impl Gateway {
             photo_max: config.photo_max,
         });
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(serve(listener, TlsAcceptor::from(tls), api::router(api), stopped));
+        let task = tokio::spawn(serve(
+            listener,
+            TlsAcceptor::from(tls),
+            api::router(api).merge(page::router()),
+            stopped,
+        ));
         info!(gateway = %local_addr, tokens = %config.tokens.display(), "gateway listening");
         Ok(Gateway {
             local_addr,
