@@ -298,6 +298,7 @@ pub fn city_status() -> NodeStatus {
         started: ago(6 * 3600),
         now: NOW,
         certificate: None,
+        gateway: Default::default(),
     }
 }
 
