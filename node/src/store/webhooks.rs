@@ -294,7 +294,7 @@ impl Durable {
             .inner
             .backend
             .fetch(
-                "SELECT event, state, attempts FROM webhook_deliveries WHERE subscription = $1 ORDER BY created",
+                "SELECT event, state, attempts FROM webhook_deliveries WHERE subscription = $1 ORDER BY created, event",
                 &[Arg::Text(subscription.to_owned())],
             )
             .await

@@ -327,6 +327,67 @@ mod tests {
         assert_eq!(body["data"]["order"], "ff");
     }
 
+    /// A severity I report nobody accepts, on the core's own test
+    /// network: every node maps its events; the report is an `incident`
+    /// where it is stored, each update a `stage` of its own id, and the
+    /// missed accept deadline a `supervision`.
+    #[test]
+    fn a_reports_life_and_its_missed_deadline_map_to_events() {
+        use liandong_dispatch::Command;
+        use liandong_dispatch::testing::Net;
+        use liandong_dispatch::wire::{Category, Mode, Report};
+        use liandong_topology::{Addressing, Preset, Severity, Shape, generate};
+        use std::collections::BTreeSet;
+
+        let topology = std::sync::Arc::new(generate(&Shape::Preset(Preset::Demo), Addressing::default()).unwrap());
+        let accept = topology.policy().deadlines(Severity::I).accept;
+        let mut net = Net::new(topology, 7);
+        let village = NodeId::parse("350102001001").unwrap();
+        let report = Report {
+            severity: Severity::I,
+            category: Category::Flood,
+            title: "河道漫堤".into(),
+            detail: String::new(),
+            place: "村口".into(),
+            reporter: "网格员".into(),
+        };
+        let id = net
+            .command(
+                &village,
+                Command::Report {
+                    report,
+                    mode: Mode::Actual,
+                },
+            )
+            .unwrap();
+        net.run_for(accept * 3);
+        let mut supervision = 0;
+        for node in net.ids().cloned().collect::<Vec<_>>() {
+            let core = net.core(&node);
+            let mapped: Vec<WebhookEvent> = net.events(&node).iter().flat_map(|e| events_of(e, core)).collect();
+            let again: Vec<WebhookEvent> = net.events(&node).iter().flat_map(|e| events_of(e, core)).collect();
+            assert_eq!(mapped, again, "the same events map to the same ids at {node}");
+            if core.incident(id).is_some() {
+                assert!(
+                    mapped
+                        .iter()
+                        .any(|e| e.kind == EventKind::Incident && e.data["incident"] == id_hex(id)),
+                    "no incident event at {node}"
+                );
+            }
+            let stages: Vec<&str> = (mapped.iter().filter(|e| e.kind == EventKind::Stage))
+                .map(|e| e.id.as_str())
+                .collect();
+            let distinct: BTreeSet<&str> = stages.iter().copied().collect();
+            assert_eq!(distinct.len(), stages.len(), "one stage event per update at {node}");
+            supervision += mapped
+                .iter()
+                .filter(|e| e.kind == EventKind::Supervision && e.data["stage"] == "accept")
+                .count();
+        }
+        assert!(supervision > 0, "the missed accept deadline made no supervision event");
+    }
+
     #[test]
     fn kinds_are_named() {
         for kind in EventKind::ALL {

@@ -134,3 +134,90 @@ where
         Err(format!("answered {status}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An HTTPS receiver on 127.0.0.1 with its own CA (a self-signed
+    /// certificate for the address, written to `ca`) answering `status`
+    /// to each request.
+    async fn https_receiver(ca: &Path, status: u16) -> std::net::SocketAddr {
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        std::fs::write(ca, cert.cert.pem()).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(liandong_certs::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.cert.der().clone()], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let _ = tls.write_all(answer.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            }
+        });
+        addr
+    }
+
+    fn attempt<'a>(url: &'a str, ca: Option<&'a Path>) -> Attempt<'a> {
+        Attempt {
+            url,
+            ca,
+            secret: "whsec_0",
+            event: "00",
+            body: "{}",
+            timestamp: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn https_receivers_are_trusted_by_their_ca_file_not_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let addr = https_receiver(&ca, 204).await;
+        let url = format!("https://{addr}/events");
+        let poster = Poster::default();
+        assert_eq!(poster.post(&attempt(&url, Some(&ca))).await, Ok(204));
+        let untrusted = poster.post(&attempt(&url, None)).await.unwrap_err();
+        assert!(untrusted.starts_with("TLS with"), "{untrusted}");
+    }
+
+    #[tokio::test]
+    async fn a_non_2xx_or_no_listener_is_a_failure_in_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let addr = https_receiver(&ca, 503).await;
+        let poster = Poster::default();
+        let url = format!("https://{addr}/events");
+        let failed = poster.post(&attempt(&url, Some(&ca))).await.unwrap_err();
+        assert!(failed.contains("503"), "{failed}");
+        let nobody = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let refused = poster
+            .post(&attempt(&format!("http://{nobody}/"), None))
+            .await
+            .unwrap_err();
+        assert!(refused.starts_with("cannot connect"), "{refused}");
+    }
+}

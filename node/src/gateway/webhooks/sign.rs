@@ -43,7 +43,7 @@ fn signed_bytes(timestamp: u64, body: &[u8]) -> Vec<u8> {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
