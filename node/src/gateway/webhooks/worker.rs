@@ -116,7 +116,10 @@ impl Worker {
                 Some(ended) = in_flight.join_next(), if !in_flight.is_empty() => {
                     if let Ok(ended) = ended {
                         busy.remove(&(ended.due.subscription.clone(), ended.due.event.clone()));
-                        self.record(ended).await;
+                        if !self.record(ended).await {
+                            // Its row is still due: not again until the store takes writes.
+                            tokio::time::sleep(STORE_RETRY).await;
+                        }
                     }
                     recount_at.get_or_insert_with(recount_soon);
                 }
@@ -174,8 +177,8 @@ impl Worker {
         true
     }
 
-    /// Writes what an attempt came to.
-    async fn record(&self, ended: Ended) {
+    /// Writes what an attempt came to; false if the store did not take it.
+    async fn record(&self, ended: Ended) -> bool {
         let Ended {
             due,
             attempts,
@@ -203,9 +206,13 @@ impl Worker {
                 }
             },
         };
-        if let Err(e) = written {
-            // The row stays pending as it was: the attempt is made again.
-            warn!(error = %e, subscription = sub, event, "webhook delivery outcome not stored");
+        match written {
+            Ok(()) => true,
+            Err(e) => {
+                // The row stays pending as it was: the attempt is made again.
+                warn!(error = %e, subscription = sub, event, "webhook delivery outcome not stored");
+                false
+            }
         }
     }
 
