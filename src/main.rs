@@ -33,7 +33,7 @@ enum Command {
     /// The signed federation document: sign, check, publish at the root.
     #[command(subcommand)]
     Federation(federation::FederationCommand),
-    /// The gateway for hotlines, apps and member units' systems: its API tokens.
+    /// The gateway for hotlines, apps and member units' systems: its API tokens and webhooks.
     #[command(subcommand)]
     Gateway(gateway::GatewayCommand),
     /// The demo federation in one process with traffic and the operator console.

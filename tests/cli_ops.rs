@@ -103,6 +103,7 @@ fn status() -> NodeStatus {
             Timestamp(now_ms() + 12 * 86_400_000 + 3_600_000),
             Timestamp(now_ms()),
         )),
+        gateway: Default::default(),
     }
 }
 

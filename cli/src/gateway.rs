@@ -3,6 +3,10 @@
 //! data directory; a running node reads it again when it changes, so an
 //! issued token works and a revoked one stops working without a restart).
 //! It prints a token once, when it is issued; the file keeps only a hash.
+//! `webhook add|list|remove` (in `webhook`) does the same for the systems
+//! this center sends its events to.
+
+mod webhook;
 
 use std::path::PathBuf;
 
@@ -16,6 +20,9 @@ pub enum GatewayCommand {
     /// The gateway's API tokens (issued to hotlines, apps and member units' systems).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Webhook subscriptions: systems told of this center's events (signed POSTs, retried until accepted).
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
 }
 
 #[derive(Subcommand)]
@@ -50,8 +57,11 @@ pub enum TokenCommand {
 }
 
 pub fn run(cmd: GatewayCommand) -> anyhow::Result<()> {
-    let GatewayCommand::Token(cmd) = cmd;
     let now = liandong_certs::rfc3339(OffsetDateTime::now_utc());
+    let cmd = match cmd {
+        GatewayCommand::Token(cmd) => cmd,
+        GatewayCommand::Webhook(cmd) => return webhook::run(cmd, now),
+    };
     match cmd {
         TokenCommand::Issue { data, name, scope } => {
             let scopes = scope.iter().map(|s| Scope::parse(s)).collect::<Result<Vec<_>, _>>()?;

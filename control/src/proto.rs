@@ -315,6 +315,47 @@ pub struct NodeStatus {
     /// The node's own certificate (the leaf it presents on its links), as
     /// of `now`; `None` if the node could not read it.
     pub certificate: Option<CertificateStatus>,
+    /// The gateway's API tokens and webhook subscriptions.
+    pub gateway: GatewayStatus,
+}
+
+/// The gateway in a node's status: who may file (tokens, never their
+/// secrets) and who is told (webhook subscriptions, with their
+/// deliveries).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayStatus {
+    pub tokens: Vec<TokenView>,
+    pub webhooks: Vec<WebhookView>,
+}
+
+/// An API token as the status shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    /// 8 hex digits.
+    pub id: String,
+    /// The system it was issued to.
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub revoked: bool,
+}
+
+/// A webhook subscription as the status shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookView {
+    /// 8 hex digits.
+    pub id: String,
+    /// The system subscribed.
+    pub name: String,
+    pub url: String,
+    pub events: Vec<String>,
+    /// Deliveries still being tried.
+    pub pending: u64,
+    /// Accepted by the receiver (a 2xx).
+    pub delivered: u64,
+    /// Given up at expiry (or when the subscription was removed), kept.
+    pub dead_lettered: u64,
+    /// The last error of a failed attempt still pending or dead-lettered.
+    pub last_error: Option<String>,
 }
 
 /// Renew a node's certificate once it has this many days or fewer left:

@@ -113,6 +113,7 @@ fn status() -> NodeStatus {
             Timestamp(1_700_000_100_000 + 12 * 86_400_000),
             Timestamp(1_700_000_100_000),
         )),
+        gateway: Default::default(),
     }
 }
 

@@ -23,7 +23,9 @@ use liandong_dispatch::{
     Mode, Order, OrderRecord, Person, Record, Report, Room, RoomEntry, RoomLine, RoomState, RoomTask, Store,
     TargetState, TargetStatus, Targets, TestKeys, Timestamp,
 };
-use liandong_node::store::{AuditProblem, Durable, StoreError, StoreLocation, StoreOptions};
+use liandong_node::store::{
+    AuditProblem, DeliveryState, Durable, NewDelivery, StoreError, StoreLocation, StoreOptions,
+};
 use liandong_topology::{Addressing, NodeId, Preset, Severity, Shape, generate};
 use sqlx::{Connection, Executor};
 use tempfile::TempDir;
@@ -190,6 +192,7 @@ on_both_backends!(
     the_audit_chain_verifies_and_shows_a_changed_entry,
     the_audit_chain_shows_missing_entries,
     learned_certificates_are_kept_by_serial_newest_first,
+    webhook_deliveries_are_kept_with_their_batch_once_each,
 );
 
 // ---- building records from the dispatch types ----
@@ -952,6 +955,100 @@ async fn a_store_from_a_newer_build_is_refused(db: Db) {
     };
     assert!(matches!(err, StoreError::TooNew { found: 9999, .. }), "{err:?}");
     assert!(err.to_string().contains("upgrade liandong"), "{err}");
+}
+
+fn delivery(subscription: &str, event: &str, body: &str) -> NewDelivery {
+    NewDelivery {
+        subscription: subscription.into(),
+        event: event.into(),
+        kind: "incident".into(),
+        created: Timestamp(T0),
+        body: body.into(),
+    }
+}
+
+/// Deliveries go in with the records of their turn, or not at all; the
+/// same (subscription, event) twice is one row, as first written; then
+/// the worker's writes move each to its end.
+async fn webhook_deliveries_are_kept_with_their_batch_once_each(db: Db) {
+    let store = db.open().await;
+    let mut records = Gen::new(31);
+    let first = [delivery("a1", "e1", "{\"n\":1}"), delivery("b2", "e1", "{\"n\":1}")];
+    store
+        .commit_with(&records.batch(10), &first, Timestamp(T0))
+        .await
+        .unwrap();
+    let again = [delivery("a1", "e1", "{\"n\":2}"), delivery("a1", "e2", "{}")];
+    store.commit_with(&[], &again, Timestamp(T0 + 1)).await.unwrap();
+    let pending = store.pending_deliveries(10).await.unwrap();
+    let rows: Vec<(&str, &str, &str, u32)> = pending
+        .iter()
+        .map(|d| (d.subscription.as_str(), d.event.as_str(), d.body.as_str(), d.attempts))
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows.contains(&("a1", "e1", "{\"n\":1}", 0)), "{rows:?}");
+
+    // A batch that fails keeps none of its deliveries.
+    db.exec(db.pick(
+        "CREATE TRIGGER refuse BEFORE INSERT ON incidents WHEN NEW.owner = '350199' \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        "ALTER TABLE incidents ADD CONSTRAINT refuse CHECK (owner <> '350199');",
+    ))
+    .await
+    .unwrap();
+    let mut rng = Rng(3);
+    let fresh = rng.envelope_id();
+    let mut refused = incident(&mut rng, fresh);
+    refused.owner = id("350199");
+    let lost = [delivery("a1", "e3", "{}")];
+    assert!(
+        store
+            .commit_with(&[Record::Incident(refused)], &lost, Timestamp(T0 + 2))
+            .await
+            .is_err()
+    );
+    assert_eq!(store.pending_deliveries(10).await.unwrap().len(), 3);
+
+    // Retried later, delivered, dead-lettered: counted per subscription.
+    store
+        .retry_delivery("a1", "e1", 1, Timestamp(T0 + 1_000), "answered 500")
+        .await
+        .unwrap();
+    let next = store.pending_deliveries(10).await.unwrap();
+    assert_eq!(
+        (next.last().map(|d| (d.event.as_str(), d.attempts, d.next_at))),
+        Some(("e1", 1, Timestamp(T0 + 1_000))),
+        "the soonest due first"
+    );
+    store.delivered("a1", "e1", 2, Timestamp(T0 + 1_100)).await.unwrap();
+    store
+        .dead_letter_delivery("b2", "e1", 7, Timestamp(T0 + 9_000), "cannot connect")
+        .await
+        .unwrap();
+    let counts = store.delivery_counts().await.unwrap();
+    let a1 = &counts.iter().find(|(s, _)| s == "a1").unwrap().1;
+    let b2 = &counts.iter().find(|(s, _)| s == "b2").unwrap().1;
+    assert_eq!((a1.pending, a1.delivered, a1.dead), (1, 1, 0));
+    assert_eq!((b2.pending, b2.delivered, b2.dead), (0, 0, 1));
+    assert_eq!(b2.last_error.as_deref(), Some("cannot connect"));
+    assert_eq!(
+        store.deliveries_of("a1").await.unwrap(),
+        [
+            ("e1".to_owned(), DeliveryState::Delivered, 2),
+            ("e2".to_owned(), DeliveryState::Pending, 0)
+        ]
+    );
+    // A delivered event replayed later stays delivered.
+    store
+        .commit_with(&[], &first[..1], Timestamp(T0 + 10_000))
+        .await
+        .unwrap();
+    assert_eq!(store.pending_deliveries(10).await.unwrap().len(), 1);
+
+    // Finished ones are forgotten after a while; pending ones never.
+    store.prune_deliveries(Timestamp(T0 + 100_000)).await.unwrap();
+    assert_eq!(store.deliveries_of("a1").await.unwrap().len(), 1);
+    assert!(store.deliveries_of("b2").await.unwrap().is_empty());
 }
 
 async fn a_failed_commit_keeps_nothing_of_its_batch(db: Db) {

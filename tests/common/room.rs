@@ -244,6 +244,7 @@ pub fn snapshot() -> Response {
             started: Timestamp(now_ms()),
             now: Timestamp(now_ms()),
             certificate: None,
+            gateway: Default::default(),
         },
         incidents: Vec::new(),
         orders: Vec::new(),

@@ -5,7 +5,7 @@
 
 use anyhow::Context as _;
 use liandong_control::text::{countdown_words, human_coarse, pad, truncate};
-use liandong_control::{CertificateStatus, NodeStatus, Notice, OrderView, Pushed};
+use liandong_control::{CertificateStatus, GatewayStatus, NodeStatus, Notice, OrderView, Pushed};
 use liandong_dispatch::store::{Incident, IncidentState};
 use liandong_dispatch::wire::{EnvelopeId, Item, Mode, Stage, TargetState, Targets, Timestamp};
 use liandong_topology::NodeId;
@@ -311,10 +311,17 @@ pub(super) fn status_text(status: &NodeStatus, clock: Clock) -> String {
         out.push('\n');
     }
     out.push('\n');
+    out.push_str(&links_text(status));
+    out.push_str(&gateway_text(&status.gateway));
+    out
+}
+
+/// The links table, or "no links".
+fn links_text(status: &NodeStatus) -> String {
     if status.links.is_empty() {
-        out.push_str("no links\n");
-        return out;
+        return "no links\n".to_owned();
     }
+    let mut out = String::new();
     let mut table = Table::new(["PEER", "NAME", "RELATION", "LINK", "LAST HEARD", "RTT", "QUEUED"]);
     for link in &status.links {
         table.row([
@@ -332,6 +339,46 @@ pub(super) fn status_text(status: &NodeStatus, clock: Clock) -> String {
         ]);
     }
     out.push_str(&table.render());
+    out
+}
+
+/// The gateway's tokens and webhook subscriptions (nothing when it has
+/// neither).
+fn gateway_text(gateway: &GatewayStatus) -> String {
+    let mut out = String::new();
+    if !gateway.tokens.is_empty() {
+        out.push_str("\ngateway tokens (网关令牌)\n");
+        let mut table = Table::new(["TOKEN", "SYSTEM", "SCOPES", "STATE"]);
+        for t in &gateway.tokens {
+            table.row([
+                t.id.clone(),
+                t.name.clone(),
+                t.scopes.join(","),
+                if t.revoked { "revoked" } else { "active" }.to_owned(),
+            ]);
+        }
+        out.push_str(&table.render());
+    }
+    if !gateway.webhooks.is_empty() {
+        out.push_str("\nwebhooks (事件推送)\n");
+        let mut table = Table::new(["WEBHOOK", "SYSTEM", "URL", "PENDING", "DELIVERED", "DEAD-LETTERED"]);
+        for w in &gateway.webhooks {
+            table.row([
+                w.id.clone(),
+                w.name.clone(),
+                w.url.clone(),
+                w.pending.to_string(),
+                w.delivered.to_string(),
+                w.dead_lettered.to_string(),
+            ]);
+        }
+        out.push_str(&table.render());
+        for w in gateway.webhooks.iter().filter(|w| w.pending + w.dead_lettered > 0) {
+            if let Some(error) = &w.last_error {
+                out.push_str(&format!("webhook {} last failed: {error}\n", w.id));
+            }
+        }
+    }
     out
 }
 

@@ -224,6 +224,7 @@ impl Core {
         }
         self.notify(Event::IncidentChanged {
             incident: id,
+            update: envelope.id,
             action: update.action.name(),
             by: actor.clone(),
             state,

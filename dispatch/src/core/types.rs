@@ -97,8 +97,12 @@ pub enum Event {
         severity: Severity,
         alert: bool,
     },
+    /// An update was applied to an incident here (whether or not its
+    /// state moved).
     IncidentChanged {
         incident: EnvelopeId,
+        /// The update envelope applied: one event per update.
+        update: EnvelopeId,
         action: &'static str,
         by: NodeId,
         state: IncidentState,

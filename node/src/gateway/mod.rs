@@ -7,7 +7,11 @@
 //! authenticated by an API token the center issued (`tokens`). What a
 //! request asks becomes the same control request an operator's console
 //! sends, handed to the driver (`api`): the gateway makes no protocol
-//! decisions and holds no state but the tokens.
+//! decisions and holds no state but the tokens. Out the other way,
+//! `webhooks` tells subscribed systems what happens here: signed POSTs,
+//! stored with the turn that made them and retried until accepted or
+//! expired (on whether or not the listener is). `status` is the gateway
+//! in the node's status.
 //!
 //! Connections are bounded ([`MAX_CONNECTIONS`]), each handshake and each
 //! connection's idle time too; bodies are bounded before they are read.
@@ -16,7 +20,9 @@ pub mod api;
 pub mod open311;
 pub mod page;
 pub mod photos;
+pub mod status;
 pub mod tokens;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

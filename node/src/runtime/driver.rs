@@ -26,6 +26,11 @@
 //! the result comes back as one more input; the core never waits on a
 //! file.
 //!
+//! The core's events of a turn that subscribed systems want become
+//! webhook delivery rows (`gateway::webhooks`), committed in the same
+//! transaction as the turn's records; the webhook worker, not the
+//! driver, delivers them.
+//!
 //! The driver makes no protocol decisions: it waits, hands over, drains
 //! and executes. What an operator's request means is `operators`; what
 //! the logs, metrics and subscribers are told is `notices`.
@@ -48,6 +53,9 @@ use super::renewal::Renewal;
 use super::revocations::RevocationWatch;
 use super::storage::{self, Storage};
 use crate::control::{Call, ControlServer};
+use crate::gateway::status::gateway_status;
+use crate::gateway::tokens::TokenWatch;
+use crate::gateway::webhooks::Webhooks;
 use crate::transport::{LinkEvent, Transport};
 
 /// Most inputs handled per turn, i.e. per commit. Bounds the latency one
@@ -94,6 +102,11 @@ pub(super) struct Driver {
     /// The node's own certificate (its status, gauge and expiry
     /// warnings): see [`Driver::set_own_certificate`].
     pub own_certificate: Option<OwnCertificate>,
+    /// The gateway's webhooks: each turn's events become delivery rows
+    /// committed with its records; the worker delivers them.
+    pub webhooks: Webhooks,
+    /// The gateway's API tokens, for the status.
+    pub tokens: TokenWatch,
 }
 
 impl Driver {
@@ -141,6 +154,7 @@ impl Driver {
         // before it ends), so only the connections are left to close.
         self.transport.shutdown().await;
         self.control.shutdown().await;
+        self.webhooks.shutdown().await;
         info!(node = %self.core.id(), "stopped");
     }
 
@@ -173,9 +187,14 @@ impl Driver {
             }
             self.drain(&mut records, &mut after);
         }
-        if !records.is_empty() {
+        let events = after.iter().filter_map(|a| match a {
+            After::Effect(Effect::Notify(event)) => Some(event),
+            _ => None,
+        });
+        let deliveries = self.webhooks.deliveries(events, &self.core, now);
+        if !records.is_empty() || !deliveries.is_empty() {
             let started = std::time::Instant::now();
-            if let Err(e) = self.storage.commit(&records, now).await {
+            if let Err(e) = self.storage.commit(&records, &deliveries, now).await {
                 self.storage_failed(e.to_string(), after).await;
                 return;
             }
@@ -186,6 +205,9 @@ impl Driver {
                         self.photos.want(from, photo);
                     }
                 }
+            }
+            if !deliveries.is_empty() {
+                self.webhooks.committed();
             }
         }
         for a in after {
@@ -262,7 +284,14 @@ impl Driver {
     /// the turn's, and the answer is sent after the commit).
     fn on_call(&mut self, op: &Operator, request: Request, now: Timestamp) -> Response {
         match request {
-            Request::Query(query) => operators::answer(query, &self.core, self.facts(now)),
+            Request::Query(query) => {
+                let gateway = query_needs_gateway(&query).then(|| gateway_status(&self.tokens, &self.webhooks));
+                let facts = NodeFacts {
+                    gateway: gateway.as_ref(),
+                    ..self.facts(now)
+                };
+                operators::answer(query, &self.core, facts)
+            }
             Request::Act(act) => match operators::command(op, act, &self.core) {
                 Ok(command) => {
                     let subject = Subject::of(&command);
@@ -280,6 +309,7 @@ impl Driver {
             started: self.started,
             now,
             certificate: self.own_certificate.as_ref().map(|c| (c.serial.as_str(), c.not_after)),
+            gateway: None,
         }
     }
 
@@ -389,7 +419,14 @@ impl Driver {
         match input {
             Input::Call(call) => {
                 let response = match call.request {
-                    Request::Query(query) => operators::answer(query, &self.core, self.facts(now)),
+                    Request::Query(query) => {
+                        let gateway = query_needs_gateway(&query).then(|| gateway_status(&self.tokens, &self.webhooks));
+                        let facts = NodeFacts {
+                            gateway: gateway.as_ref(),
+                            ..self.facts(now)
+                        };
+                        operators::answer(query, &self.core, facts)
+                    }
                     Request::Act(_) => Response::Refused {
                         reason: storage::refusal(self.storage.problem().unwrap_or_default()),
                     },
@@ -420,6 +457,15 @@ impl Driver {
             }
         }
     }
+}
+
+/// Whether answering `query` shows the gateway (tokens and webhooks are
+/// read only then).
+fn query_needs_gateway(query: &liandong_control::Query) -> bool {
+    matches!(
+        query,
+        liandong_control::Query::Status | liandong_control::Query::Subscribe
+    )
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -277,6 +277,8 @@ impl Node {
                 &creds.chain,
                 key_tx,
             ),
+            webhooks: crate::gateway::webhooks::Webhooks::start(&config.data_dir, me.clone(), durable.clone()),
+            tokens: crate::gateway::tokens::TokenWatch::new(config.data_dir.join(crate::gateway::tokens::TOKENS_FILE)),
             storage: Storage::new(durable, creds, topology, me.clone(), config.core.clone()),
             transport,
             photos,

@@ -74,6 +74,7 @@ impl Notices {
                 action,
                 by,
                 state,
+                ..
             } => {
                 info!(%incident, action, %by, state = state.name(), "incident changed");
                 let Some(i) = core.incident(incident).cloned() else {

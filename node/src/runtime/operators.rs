@@ -17,7 +17,7 @@
 //! is resolved (see `liandong_dispatch::core::rules`).
 
 use liandong_control::proto::{
-    CertificateStatus, IdRef, LinkView, NodeStatus, Operator, OrderView, Response, RoomView,
+    CertificateStatus, GatewayStatus, IdRef, LinkView, NodeStatus, Operator, OrderView, Response, RoomView,
 };
 use liandong_control::{Act, Query};
 use liandong_dispatch::core::rules;
@@ -39,6 +39,8 @@ pub(super) struct NodeFacts<'a> {
     /// The node's own certificate: its serial (as `certs inspect` prints
     /// it) and last valid instant.
     pub certificate: Option<(&'a str, Timestamp)>,
+    /// The gateway's tokens and webhooks (read only for a status).
+    pub gateway: Option<&'a GatewayStatus>,
 }
 
 /// A report as an operator (or a gateway's system) `by` filed it.
@@ -432,6 +434,7 @@ fn status(core: &Core, facts: NodeFacts<'_>) -> NodeStatus {
         certificate: facts
             .certificate
             .map(|(serial, not_after)| CertificateStatus::at(serial.to_owned(), not_after, facts.now)),
+        gateway: facts.gateway.cloned().unwrap_or_default(),
     }
 }
 

@@ -364,7 +364,7 @@ fn upsert(out: &mut Vec<Stmt>, sql: Dialect, rows: Vec<Vec<Arg>>, table: &str, k
 
 /// Statements over `rows`, in chunks of the sizes in [`CHUNKS`];
 /// `sql(n)` is the statement for n rows.
-fn chunked(out: &mut Vec<Stmt>, rows: Vec<Vec<Arg>>, sql: impl Fn(usize) -> String) {
+pub(super) fn chunked(out: &mut Vec<Stmt>, rows: Vec<Vec<Arg>>, sql: impl Fn(usize) -> String) {
     let mut rows = rows.into_iter().peekable();
     let mut left = rows.len();
     while rows.peek().is_some() {

@@ -23,7 +23,9 @@
 //! `outbox` (primary key peer + id), `incidents`, `orders`, `targets`
 //! (order + target), `rooms` and `room_log` (room + seq), `audit`, and
 //! `certificates` (other nodes' certificates this node learned, node +
-//! serial; not part of the core's fold, see `certificates.rs`). Every state row keeps its dispatch value
+//! serial; not part of the core's fold, see `certificates.rs`), and
+//! `webhook_deliveries` (the gateway's events out, subscription + event,
+//! written with the records of the turn that made them; see `webhooks.rs`). Every state row keeps its dispatch value
 //! whole as a bincode (serde) blob in `data`, so the schema does not chase
 //! every field; beside it are only the columns an operator or a query
 //! filters on (kind, origin, expiry, owner, state, severity, mode, lane,
@@ -65,6 +67,7 @@ mod certificates;
 mod chain;
 mod error;
 mod sql;
+mod webhooks;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -81,6 +84,7 @@ use tokio::sync::Mutex;
 pub use audit::{AuditCheck, AuditRow};
 pub use certificates::CERTIFICATES_PER_NODE;
 pub use error::{AuditProblem, StoreError, redact_url};
+pub use webhooks::{DeliveryCounts, DeliveryState, DueDelivery, NewDelivery};
 
 use backend::Backend;
 use chain::Head;
@@ -337,7 +341,19 @@ impl Durable {
     /// records). `at` is the driver's clock, for the audit entries of
     /// stored envelopes. On error nothing of the batch is kept.
     pub async fn commit(&self, records: &[Record], at: Timestamp) -> Result<(), StoreError> {
-        if records.is_empty() {
+        self.commit_with(records, &[], at).await
+    }
+
+    /// [`Durable::commit`], and the webhook `deliveries` of the events
+    /// these records made, in the same transaction: both are kept, or
+    /// (on error) neither.
+    pub async fn commit_with(
+        &self,
+        records: &[Record],
+        deliveries: &[NewDelivery],
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        if records.is_empty() && deliveries.is_empty() {
             return Ok(());
         }
         let (backend, place) = (&self.inner.backend, self.inner.place.as_str());
@@ -348,12 +364,13 @@ impl Durable {
         };
         let mut end = start;
         let what = format!("a batch of {} records (none of them was stored)", records.len());
-        let statements =
+        let mut statements =
             batch::statements(records, at, &mut end, backend.dialect()).map_err(|e| StoreError::Database {
                 place: place.to_owned(),
                 doing: format!("encoding {what}"),
                 detail: e.to_string(),
             })?;
+        statements.extend(webhooks::statements(deliveries, backend.dialect()));
         // Unknown while the write is in flight, and after it fails: the
         // next commit reads the end of the chain from disk again (also if
         // this future is dropped mid-commit).
@@ -433,6 +450,9 @@ fn futures_are_send(d: &Durable, node: &NodeId, location: &StoreLocation) {
     send(Durable::open(location, node, StoreOptions::default()));
     send(d.load());
     send(d.commit(&[], Timestamp(0)));
+    send(d.commit_with(&[], &[], Timestamp(0)));
+    send(d.pending_deliveries(1));
+    send(d.delivery_counts());
     send(d.verify_audit());
     send(d.audit_tail(1));
     send(d.certificates(node));

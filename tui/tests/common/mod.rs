@@ -299,6 +299,7 @@ pub fn city_status() -> NodeStatus {
         started: ago(6 * 3600),
         now: NOW,
         certificate: None,
+        gateway: Default::default(),
     }
 }
 

@@ -77,6 +77,7 @@ fn facts() -> NodeFacts<'static> {
         started: NOW,
         now: NOW,
         certificate: None,
+        gateway: None,
     }
 }
 
@@ -377,6 +378,7 @@ fn the_status_joins_the_core_and_the_drivers_facts() {
         now: later,
         // Valid until 12 days and a minute after `later`.
         certificate: Some(("5f:3a:09", Timestamp(later.0 + 12 * 86_400_000 + 60_000))),
+        gateway: None,
     };
     let status = match answer(Query::Status, &core, facts) {
         Response::Status(status) => status,
