@@ -45,7 +45,9 @@ fn the_gateway_bench_counts_every_report_through_both_doors() {
         assert_eq!(w[2], "50/50", "every report counted:\n{text}");
         assert_eq!((w[3], w[4]), ("0", "0"), "none failed or unsent:\n{text}");
         for figure in &w[5..] {
-            let v: f64 = figure.parse().unwrap_or_else(|_| panic!("{figure:?} is not a figure:\n{text}"));
+            let v: f64 = figure
+                .parse()
+                .unwrap_or_else(|_| panic!("{figure:?} is not a figure:\n{text}"));
             assert!(v > 0.0, "{figure} in run {}:\n{text}", i + 1);
         }
     }

@@ -197,7 +197,14 @@ struct Tally {
 }
 
 /// One worker: files reports until none are left or the run's time is up.
-async fn work(dial: Arc<Dial>, mut conn: Conn, run: usize, next: Arc<AtomicUsize>, reports: usize, until: Instant) -> Tally {
+async fn work(
+    dial: Arc<Dial>,
+    mut conn: Conn,
+    run: usize,
+    next: Arc<AtomicUsize>,
+    reports: usize,
+    until: Instant,
+) -> Tally {
     let mut tally = Tally {
         micros: Vec::new(),
         failed: 0,

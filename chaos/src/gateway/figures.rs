@@ -100,7 +100,9 @@ impl GatewayReport {
             .runs
             .iter()
             .filter(|r| r.door == door)
-            .fold((0usize, 0f64), |(a, s), r| (a + r.accepted, s + r.elapsed.as_secs_f64()));
+            .fold((0usize, 0f64), |(a, s), r| {
+                (a + r.accepted, s + r.elapsed.as_secs_f64())
+            });
         if secs > 0.0 { accepted as f64 / secs } else { 0.0 }
     }
 

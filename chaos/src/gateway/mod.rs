@@ -103,10 +103,7 @@ impl GatewayBenchConfig {
             return Err("reports: at least 1 per run".into());
         }
         if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
-            return Err(format!(
-                "concurrency {}: from 1 to {MAX_CONCURRENCY}",
-                self.concurrency
-            ));
+            return Err(format!("concurrency {}: from 1 to {MAX_CONCURRENCY}", self.concurrency));
         }
         if self.rounds == 0 {
             return Err("rounds: at least 1".into());

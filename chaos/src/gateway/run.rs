@@ -39,7 +39,11 @@ pub async fn bench(config: GatewayBenchConfig) -> anyhow::Result<GatewayReport> 
     let county = NodeId::parse(COUNTY).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut fed = bring_up(&config, &dir, &county).await?;
     fed.wait_running(&county).await?;
-    say(config.verbose, t0, format!("node {county} running in {}", dir.display()));
+    say(
+        config.verbose,
+        t0,
+        format!("node {county} running in {}", dir.display()),
+    );
     let dial = Arc::new(dial(&fed, &dir, &county)?);
 
     let limit = config.run_limit;
@@ -57,6 +61,11 @@ pub async fn bench(config: GatewayBenchConfig) -> anyhow::Result<GatewayReport> 
                 warm.first_error.as_deref().unwrap_or("none (time was up)")
             );
         }
+        say(
+            config.verbose,
+            t0,
+            format!("warm-up through the {} door: {} reports", door.name(), warm.accepted),
+        );
     }
     let mut runs: Vec<RunFigures> = Vec::with_capacity(config.rounds * 2);
     for _ in 0..config.rounds {
@@ -243,7 +252,12 @@ async fn check_owners(dial: &Dial, county: &NodeId, runs: &[RunFigures]) -> anyh
     .map_err(|_| anyhow::anyhow!("control API of {county}: no answer"))??;
     let mut seen = Vec::new();
     for (door, reporter) in [(Door::Control, OPERATOR), (Door::Http, SYSTEM)] {
-        let Some(id) = runs.iter().rev().filter(|r| r.door == door).find_map(|r| r.sample.clone()) else {
+        let Some(id) = runs
+            .iter()
+            .rev()
+            .filter(|r| r.door == door)
+            .find_map(|r| r.sample.clone())
+        else {
             bail!("no report accepted through the {} door", door.name());
         };
         let answer = tokio::time::timeout(
@@ -253,7 +267,10 @@ async fn check_owners(dial: &Dial, county: &NodeId, runs: &[RunFigures]) -> anyh
         .await
         .map_err(|_| anyhow::anyhow!("incident {id}: no answer"))??;
         let Response::Incident(incident) = answer else {
-            bail!("report {id} (through the {} door) is not at {county}: {answer:?}", door.name());
+            bail!(
+                "report {id} (through the {} door) is not at {county}: {answer:?}",
+                door.name()
+            );
         };
         if &incident.owner != county || incident.report.reporter != reporter {
             bail!(
