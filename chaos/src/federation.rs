@@ -81,6 +81,11 @@ impl Federation {
 
     /// Spawns `node run` for `id`; [`Federation::wait_running`] waits for it.
     pub(crate) fn spawn(&mut self, id: &NodeId) -> anyhow::Result<()> {
+        self.spawn_with(id, &[])
+    }
+
+    /// [`Federation::spawn`] with `extra` arguments to `node run` (the gateway's).
+    pub(crate) fn spawn_with(&mut self, id: &NodeId, extra: &[std::ffi::OsString]) -> anyhow::Result<()> {
         let listen = self.topology.get(id).expect("node in topology").listen;
         let mut cmd = Command::new(&self.binary);
         cmd.arg("node")
@@ -95,6 +100,7 @@ impl Federation {
             .arg(self.data_dir(id))
             .arg("--listen")
             .arg(listen.to_string())
+            .args(extra)
             // LIANDONG_NODE_LOG sets the nodes' log filter (RUST_LOG syntax).
             .env(
                 "RUST_LOG",

@@ -25,6 +25,9 @@
 //! - `run`: [`run`], the whole run from certificates to the end check.
 //! - [`thin`]: the thin-link bench ([`thin::bench`]): urgent traffic on
 //!   one thin lossy link while a backlog drains, `liandong bench thin-link`.
+//! - [`gateway`]: the gateway bench ([`gateway::bench`]): reports taken in
+//!   durably per second over HTTPS against the control API, on one node in
+//!   one run, `liandong bench gateway`.
 //!
 //! # What it never does
 //! - Never decides anything about the protocol or looks inside a running
@@ -43,6 +46,7 @@
 mod checks;
 mod config;
 mod federation;
+pub mod gateway;
 mod latency;
 mod launch;
 mod load;

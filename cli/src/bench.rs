@@ -3,7 +3,8 @@
 //! traffic on a 64 kbit/s lossy village link while a backlog drains. Its
 //! settings come from the flags, over a scenario file
 //! (`simulations/scenarios/live/thin-link.toml`, the same settings under
-//! the same names), over the bench's defaults.
+//! the same names), over the bench's defaults. `bench gateway` (`gateway`)
+//! is the gateway bench: HTTP intake against the control API's on one node.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -12,10 +13,14 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use liandong_chaos::thin::ThinConfig;
 
+mod gateway;
+
 #[derive(clap::Subcommand, Debug)]
 pub enum BenchCommand {
     /// Urgent reports and orders over one thin, lossy village link while a backlog drains across it.
     ThinLink(ThinArgs),
+    /// Reports accepted durably per second over the gateway's HTTPS API against the control API, on one node.
+    Gateway(gateway::GatewayArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -129,15 +134,21 @@ pub fn thin_config(args: &ThinArgs, binary: PathBuf) -> anyhow::Result<ThinConfi
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    let binary = || std::env::current_exe().context("cannot find this binary to run the nodes with");
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")
+    };
     match cmd {
+        BenchCommand::Gateway(args) => {
+            let config = gateway::gateway_config(&args, binary()?)?;
+            runtime()?.block_on(gateway::run(config))
+        }
         BenchCommand::ThinLink(args) => {
-            let binary = std::env::current_exe().context("cannot find this binary to run the nodes with")?;
-            let config = thin_config(&args, binary)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            let report = runtime.block_on(liandong_chaos::thin::bench(config))?;
+            let config = thin_config(&args, binary()?)?;
+            let report = runtime()?.block_on(liandong_chaos::thin::bench(config))?;
             println!("{report}");
             Ok(())
         }
