@@ -123,7 +123,11 @@ async fn demo(args: DemoArgs, console: liandong_tui::Options) -> anyhow::Result<
     eprintln!("demo: log {}; traffic seed {seed}", log.display());
 
     let mut fed = LocalFederation::prepare(&dir, topology).context("cannot prepare the demo federation")?;
-    let doors = Doors::open(&mut fed, &dir).context("cannot set up the demo's gateways")?;
+    let mut doors = Doors::open(&mut fed, &dir).context("cannot set up the demo's gateways")?;
+    doors
+        .open_police(&fed)
+        .await
+        .context("cannot set up the demo's police system")?;
     fed.start_all()
         .await
         .context("cannot start the demo's nodes (is another demo running on these ports? try --ip 127.0.0.2)")?;

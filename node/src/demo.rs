@@ -29,6 +29,7 @@
 
 pub mod doors;
 mod png;
+pub mod police;
 
 use liandong_control::Act;
 use std::cmp::Reverse;
@@ -91,6 +92,8 @@ pub struct TrafficStats {
     pub rooms: usize,
     /// Reports that entered through a gateway (hotline, grid workers).
     pub through_gateway: usize,
+    /// Events the police system received by webhook, if it runs.
+    pub webhooks: Option<usize>,
     /// Center down right now, if any.
     pub down: Option<NodeId>,
 }
@@ -111,6 +114,9 @@ impl TrafficStats {
         );
         if self.through_gateway > 0 {
             s.push_str(&format!("; through the gateway {}", self.through_gateway));
+        }
+        if let Some(n) = self.webhooks {
+            s.push_str(&format!("; police system's webhooks {n}"));
         }
         if let Some(d) = &self.down {
             s.push_str(&format!("; down now: {d}"));
@@ -297,7 +303,7 @@ async fn one_report(
         {
             Ok(_) => Some((service.severity, true)),
             Err(e) => {
-                tracing::debug!(error = %e, "demo: the hotline's call not filed");
+                tracing::warn!(error = %e, "demo: the hotline's call not filed");
                 None
             }
         };
@@ -348,7 +354,7 @@ async fn file(
         match d.grid_report(f, origin, body, photo, &key).await {
             Ok(_) => return Some((report.severity, true)),
             // Down, or refused: the worker's report goes in by hand below.
-            Err(e) => tracing::debug!(error = %e, %origin, "demo: a grid worker's report not filed over the gateway"),
+            Err(e) => tracing::warn!(error = %e, %origin, "demo: a grid worker's report not filed over the gateway"),
         }
     }
     let node = f.node(origin)?;
@@ -563,6 +569,7 @@ pub async fn run_traffic(
                 }
             }
         }
+        s.webhooks = doors.as_ref().and_then(|d| d.police_events());
         stats.send_replace(s.clone());
     }
     for (_, task) in forwarders {

@@ -23,10 +23,14 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use super::police::PoliceSystem;
 use crate::gateway::tokens::{Scope, TOKENS_FILE, Tokens};
 use crate::gateway::{DEFAULT_PHOTO_MAX, GatewayConfig};
 use crate::local::LocalFederation;
 use crate::runtime::NodeError;
+
+/// Longest a call to a gateway may take.
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The county whose hotline files over Open311.
 pub const HOTLINE_AT: &str = "350102";
@@ -44,6 +48,7 @@ pub struct Doors {
     tls: TlsConnector,
     hotline: Option<Door>,
     grid: Vec<Door>,
+    police: Option<PoliceSystem>,
 }
 
 impl Doors {
@@ -103,7 +108,23 @@ impl Doors {
             tls: TlsConnector::from(Arc::new(client)),
             hotline,
             grid,
+            police: None,
         })
+    }
+
+    /// Starts the police system's webhook receiver and subscribes it at
+    /// the police unit (call before the unit starts).
+    pub async fn open_police(&mut self, fed: &LocalFederation) -> Result<(), NodeError> {
+        let ip = fed.topology().root().listen.ip();
+        self.police = PoliceSystem::start(fed, ip)
+            .await
+            .map_err(|e| NodeError::Gateway(format!("the demo's police system: {e}")))?;
+        Ok(())
+    }
+
+    /// Events the police system received (distinct, signed), if it runs.
+    pub fn police_events(&self) -> Option<usize> {
+        self.police.as_ref().map(PoliceSystem::events)
     }
 
     /// The villages whose grid workers file over the gateway.
@@ -190,6 +211,23 @@ impl Doors {
     }
 
     async fn send(
+        &self,
+        at: SocketAddr,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        idempotency_key: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), String> {
+        tokio::time::timeout(
+            CALL_TIMEOUT,
+            self.send_now(at, path, token, content_type, idempotency_key, body),
+        )
+        .await
+        .map_err(|_| format!("{path} at {at}: no answer within {CALL_TIMEOUT:?}"))?
+    }
+
+    async fn send_now(
         &self,
         at: SocketAddr,
         path: &str,

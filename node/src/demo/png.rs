@@ -6,7 +6,11 @@ use std::io::Write;
 
 /// A `width`×`height` RGB PNG, its colours from `seed`.
 pub fn photo(width: u32, height: u32, seed: u64) -> Vec<u8> {
-    let (r0, g0, b0) = ((seed * 37) as u8, (seed * 91) as u8, (seed * 53) as u8);
+    let (r0, g0, b0) = (
+        seed.wrapping_mul(37) as u8,
+        seed.wrapping_mul(91) as u8,
+        seed.wrapping_mul(53) as u8,
+    );
     let mut raw = Vec::with_capacity(((width * 3 + 1) * height) as usize);
     for y in 0..height {
         raw.push(0); // no filter
@@ -83,5 +87,7 @@ mod tests {
         );
         assert!(png.ends_with(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]));
         assert_ne!(photo(64, 48, 4), png);
+        // Any seed, the largest too.
+        assert_ne!(photo(8, 8, u64::MAX), photo(8, 8, u64::MAX - 1));
     }
 }
