@@ -7,13 +7,16 @@
 //! authenticated by an API token the center issued (`tokens`). What a
 //! request asks becomes the same control request an operator's console
 //! sends, handed to the driver (`api`): the gateway makes no protocol
-//! decisions and holds no state but the tokens.
+//! decisions and holds no state but the tokens. Every route is described
+//! by the OpenAPI document served at `/v1/openapi.json` (`openapi`), made
+//! from the same code that routes it.
 //!
 //! Connections are bounded ([`MAX_CONNECTIONS`]), each handshake and each
 //! connection's idle time too; bodies are bounded before they are read.
 
 pub mod api;
 pub mod open311;
+pub mod openapi;
 pub mod photos;
 pub mod tokens;
 
