@@ -4,7 +4,10 @@
 //! set). Tokens come from `liandong gateway token`. A report filed over
 //! the JSON API reaches its owner with the token's system as reporter; the
 //! same Idempotency-Key files one report, across a restart of the node;
-//! bad tokens, scopes and bodies are refused and file nothing.
+//! bad tokens, scopes and bodies are refused and file nothing. The
+//! OpenAPI document is served without a token, describes what the node
+//! answers, and passes openapi-spec-validator (skipped without it unless
+//! `CI` is set).
 
 mod common;
 mod federation;
@@ -171,6 +174,27 @@ fn curl(gw: &Gw, method: &str, path: &str, token: Option<&str>, headers: &[&str]
     }
 }
 
+/// `document` passes openapi-spec-validator (an independent reading of
+/// the OpenAPI specification); skipped without it unless `CI` is set.
+fn validate_openapi(dir: &Path, document: &str) {
+    let tool = "openapi-spec-validator";
+    if !common::tool::require(tool, "the OpenAPI document's validation", "checks /v1/openapi.json") {
+        return;
+    }
+    let file = dir.join("openapi.json");
+    std::fs::write(&file, document).expect("write the document");
+    let out = Command::new(tool)
+        .arg(&file)
+        .output()
+        .expect("run openapi-spec-validator");
+    assert!(
+        out.status.success(),
+        "{tool}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 const FLOOD: &str =
     r#"{"severity":"I","category":"Flood","title":"河道漫堤","detail":"鼓山镇河道水位超警戒","place":"鼓山镇"}"#;
 
@@ -195,6 +219,25 @@ async fn systems_file_over_https_with_tokens_once_per_idempotency_key() {
     let gw = Gw::new(ip, GATEWAY_PORT, &cert);
     let hotline = token(&fed, "12345热线", "report,read");
     let reader = token(&fed, "公安系统", "read");
+
+    // The OpenAPI document, with no token: 3.1, the JSON API's routes.
+    let document = curl(&gw, "GET", "/v1/openapi.json", None, &[], None);
+    assert_eq!(document.status, 200, "{}", document.body);
+    let openapi = document.json();
+    assert!(
+        openapi["openapi"].as_str().is_some_and(|v| v.starts_with("3.1.")),
+        "{}",
+        openapi["openapi"]
+    );
+    for path in [
+        "/v1/reports",
+        "/v1/reports/{id}",
+        "/v1/incidents",
+        "/open311/v2/requests.json",
+    ] {
+        assert!(openapi["paths"].get(path).is_some(), "{path} is not in the document");
+    }
+    validate_openapi(fed.path(), &document.body);
 
     // Filed with a key, twice: one report, reaching its owner (the city)
     // with the hotline as its reporter.
@@ -237,6 +280,18 @@ async fn systems_file_over_https_with_tokens_once_per_idempotency_key() {
         assert_eq!(stages.status, 200, "{}", stages.body);
         if stages.json()["stages"]["at_owner"] == true {
             assert_eq!(stages.json()["owner"], CITY);
+            // The answer has the fields the document says, and no other.
+            let fields = |v: &serde_json::Value| -> Vec<String> {
+                let mut keys: Vec<String> = v.as_object().expect("an object").keys().cloned().collect();
+                keys.sort();
+                keys
+            };
+            let schemas = &openapi["components"]["schemas"];
+            assert_eq!(fields(&stages.json()), fields(&schemas["ReportOut"]["properties"]));
+            assert_eq!(
+                fields(&stages.json()["stages"]),
+                fields(&schemas["Stages"]["properties"])
+            );
             break;
         }
         assert!(Instant::now() < deadline, "never at its owner: {}", stages.body);

@@ -441,13 +441,10 @@ pub async fn run_traffic(
             } else {
                 one_report(&f, &mut rng, &reporters, doors.as_deref()).await
             };
-            match filed {
-                Some((severity, gateway)) => {
-                    s.reports += 1;
-                    s.by_severity[severity.rank()] += 1;
-                    s.through_gateway += usize::from(gateway);
-                }
-                None => {}
+            if let Some((severity, gateway)) = filed {
+                s.reports += 1;
+                s.by_severity[severity.rank()] += 1;
+                s.through_gateway += usize::from(gateway);
             }
             drop(f);
             let mean = options.report_every.as_millis() as u64;

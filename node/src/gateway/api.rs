@@ -19,7 +19,11 @@
 //!   progress, finish or refuse it; the body `{"note": "..."}` (a reason
 //!   to refuse) is optional for `sign`.
 //!
-//! Open311 GeoReport v2 is served beside it (`open311`).
+//! Open311 GeoReport v2 is served beside it (`open311`), photos too
+//! (`photos`). Every route is registered in [`routes`] together with its
+//! entry in the OpenAPI document (`openapi`, served at
+//! `/v1/openapi.json`): each handler's `#[utoipa::path]` says its method,
+//! path, scope, body and every status it answers, beside the handler.
 
 use std::sync::Arc;
 
@@ -28,7 +32,6 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query as UrlQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
-use axum::routing::{get, post};
 use liandong_certs::Role;
 use liandong_control::proto::{Act, IdRef, Operator, Query, Request, Response};
 use liandong_dispatch::store::{Incident, IncidentState};
@@ -36,8 +39,10 @@ use liandong_dispatch::wire::{Category, EnvelopeId, Mode, TargetState};
 use liandong_topology::{NodeId, Severity};
 use ring::digest::{SHA256, digest};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::tokens::{Scope, Token, TokenWatch};
 use crate::control::Call;
@@ -59,20 +64,40 @@ pub struct Api {
     pub photo_max: u64,
 }
 
+/// The gateway's router, serving every route of [`routes`] and the
+/// document they make at `/v1/openapi.json`.
 pub fn router(api: Arc<Api>) -> Router {
-    Router::new()
-        .route("/v1/reports", post(file_report))
-        .route("/v1/reports/{id}", get(report_stages))
-        .route("/v1/incidents", get(incidents))
-        .route("/v1/orders/{id}/{step}", post(acknowledge_order))
-        .with_state(api.clone())
-        .merge(super::open311::router(api.clone()))
+    let photo_max = api.photo_max;
+    super::openapi::publish(routes(photo_max), api)
+}
+
+/// Every route the gateway serves, each registered with its entry in the
+/// OpenAPI document: `routes!` adds a handler to the router at the method
+/// and path its `#[utoipa::path]` names, and that description to the
+/// document, in one call. Nothing is routed any other way (a test in
+/// `openapi` checks the gateway's files for it).
+pub fn routes(photo_max: u64) -> OpenApiRouter<Arc<Api>> {
+    OpenApiRouter::with_openapi(super::openapi::Document::openapi())
+        .routes(routes!(file_report))
+        .routes(routes!(report_stages))
+        .routes(routes!(incidents))
+        .routes(routes!(acknowledge_order))
+        .merge(super::open311::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .merge(super::photos::router(api))
+        .merge(super::photos::routes(photo_max))
+        .merge(super::openapi::routes())
+        .merge(super::page::routes())
 }
 
 /// An error answer: its status and what was wrong.
 pub struct Failure(StatusCode, String);
+
+/// The body of every error answer of the JSON API.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What was wrong, in words (a field that does not read is named).
+    pub error: String,
+}
 
 impl Failure {
     pub fn new(status: StatusCode, what: String) -> Failure {
@@ -86,7 +111,7 @@ impl Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> HttpResponse {
-        let mut response = (self.0, axum::Json(json!({ "error": self.1 }))).into_response();
+        let mut response = (self.0, axum::Json(ErrorBody { error: self.1 })).into_response();
         if self.0 == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -97,58 +122,123 @@ impl IntoResponse for Failure {
 }
 
 /// A report as a system files it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReportIn {
-    /// `I`, `II`, `III`, `IV` or `Routine` (any case).
+pub struct ReportIn {
+    /// `I`, `II`, `III`, `IV` or `Routine` (or in lower case).
+    #[schema(value_type = super::openapi::SeverityName)]
     severity: Severity,
-    /// `Dispute`, `Hazard`, `Request`, `Fire`, `Flood`, ... (see the OpenAPI document).
+    #[schema(value_type = super::openapi::CategoryName)]
     category: Category,
+    /// What happened, in a line.
     title: String,
     #[serde(default)]
     detail: String,
+    /// Where it happened, as people say it.
     #[serde(default)]
     place: String,
-    /// `Actual` (default) or `Exercise`.
+    /// `Actual` (the default) or `Exercise`.
     #[serde(default)]
+    #[schema(value_type = Option<super::openapi::ModeName>)]
     mode: Option<Mode>,
-    /// Photos sent before to `/v1/photos`, by their SHA-256 (hex), at most four.
+    /// Photos sent before to `/v1/photos`, by their SHA-256 (64 hex digits).
     #[serde(default)]
+    #[schema(max_items = 4)]
     photos: Vec<String>,
 }
 
-/// A report as the gateway answers for it.
-#[derive(Debug, Serialize)]
-struct ReportOut {
+/// A report filed: its id (`Location` names where to follow it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Filed {
+    /// The report's id (32 hex digits).
     id: String,
-    stage: &'static str,
+}
+
+/// A report as the gateway answers for it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportOut {
+    /// The report's id (32 hex digits).
+    id: String,
+    /// The furthest stage reached.
+    stage: Stage,
     stages: Stages,
+    /// The center that owns the incident.
+    #[schema(value_type = String)]
     owner: NodeId,
+    /// The incident's state at this center.
+    #[schema(value_type = super::openapi::StateName)]
     state: &'static str,
     photos: Vec<PhotoOut>,
 }
 
+/// The stages a reporter follows, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    StoredHere,
+    AtNextHop,
+    AtOwner,
+    Accepted,
+    Resolved,
+    Closed,
+}
+
 /// A photo of a report, and whether its bytes are here yet.
-#[derive(Debug, Serialize)]
-struct PhotoOut {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhotoOut {
+    /// Its SHA-256 (64 hex digits), its name at `/v1/photos/{sha256}`.
     sha256: String,
+    /// Its size in bytes.
     size: u64,
     #[serde(rename = "type")]
+    #[schema(value_type = super::openapi::PhotoType)]
     kind: &'static str,
+    /// Whether its bytes have reached this center (they follow the report hop by hop).
     held_here: bool,
 }
 
 /// The stages a reporter follows, each reached or not.
-#[derive(Debug, Serialize)]
-struct Stages {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Stages {
+    /// Stored durably at this center.
     stored_here: bool,
+    /// Stored at the next center on the way to its owner.
     at_next_hop: bool,
+    /// Received by the center that owns it.
     at_owner: bool,
     accepted: bool,
     resolved: bool,
     closed: bool,
 }
 
+/// File a report.
+///
+/// Scope `report`. With an `Idempotency-Key` the report's id is derived
+/// from the key and the token: the same key again answers the same report
+/// (201 again) and files nothing, across retries and node restarts.
+/// Without one, every request files a new report.
+#[utoipa::path(
+    post,
+    path = "/v1/reports",
+    tag = "reports",
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "1 to 255 visible ASCII characters; the same key (with the same token) files one report"),
+    ),
+    request_body = ReportIn,
+    responses(
+        (status = 201, description = "Filed, or filed before with this Idempotency-Key", body = Filed,
+            headers(("Location" = String, description = "/v1/reports/{id}"))),
+        (status = 400, description = "A body that does not read (naming the field), a bad Idempotency-Key, a photo not held here", body = ErrorBody),
+        (status = 401, description = "No, an unknown or a revoked token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "The token lacks scope `report`", body = ErrorBody),
+        (status = 413, description = "A body over 64 KiB", content_type = "text/plain", body = String),
+        (status = 422, description = "Refused by the core's rules", body = ErrorBody),
+        (status = 503, description = "The node is shutting down or its store fails", body = ErrorBody),
+    ),
+    security(("bearer" = ["report"])),
+)]
 async fn file_report(State(api): State<Arc<Api>>, headers: HeaderMap, body: Bytes) -> Result<HttpResponse, Failure> {
     let token = authorize(&api, &headers, Scope::Report)?;
     let report: ReportIn = serde_json::from_slice(&body)
@@ -173,8 +263,9 @@ async fn file_report(State(api): State<Arc<Api>>, headers: HeaderMap, body: Byte
     match call(&api, &token, Request::Act(act)).await? {
         Response::Done { id, .. } => {
             let id = format!("{:032x}", id.0);
-            let mut response = (StatusCode::CREATED, axum::Json(json!({ "id": id }))).into_response();
-            if let Ok(location) = HeaderValue::from_str(&format!("/v1/reports/{id}")) {
+            let location = HeaderValue::from_str(&format!("/v1/reports/{id}"));
+            let mut response = (StatusCode::CREATED, axum::Json(Filed { id })).into_response();
+            if let Ok(location) = location {
                 response.headers_mut().insert(header::LOCATION, location);
             }
             Ok(response)
@@ -184,6 +275,25 @@ async fn file_report(State(api): State<Arc<Api>>, headers: HeaderMap, body: Byte
     }
 }
 
+/// The stages a reporter sees.
+///
+/// Scope `read`. Any incident of this center, by its id.
+#[utoipa::path(
+    get,
+    path = "/v1/reports/{id}",
+    tag = "reports",
+    params(("id" = String, Path, description = "The report's id (32 hex digits)")),
+    responses(
+        (status = 200, description = "The report's stages", body = ReportOut),
+        (status = 400, description = "A path that is not UTF-8", content_type = "text/plain", body = String),
+        (status = 401, description = "No, an unknown or a revoked token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "The token lacks scope `read`", body = ErrorBody),
+        (status = 404, description = "No such report here", body = ErrorBody),
+        (status = 503, description = "The node is shutting down or its store fails", body = ErrorBody),
+    ),
+    security(("bearer" = ["read"])),
+)]
 async fn report_stages(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
@@ -198,19 +308,56 @@ async fn report_stages(
 }
 
 /// What a system says with an order's step.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StepIn {
+pub struct StepIn {
+    /// A note on progress or on the work done; the reason to refuse.
     #[serde(default)]
     note: String,
 }
 
+/// An order's step taken.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepDone {
+    /// The order's id (32 hex digits).
+    order: String,
+    /// What was done, in words.
+    done: String,
+}
+
+/// A step on an order addressed to this center: sign for it (签收), report progress, finish it, or refuse it.
+///
+/// Scope `orders`. For a member unit's system. The body is optional (an
+/// empty body is an empty note).
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/{step}",
+    tag = "orders",
+    params(
+        ("id" = String, Path, description = "The order's id (32 hex digits)"),
+        ("step" = super::openapi::StepName, Path, description = "The step"),
+    ),
+    request_body(content = Option<StepIn>, description = "Optional"),
+    responses(
+        (status = 200, description = "The step is taken", body = StepDone),
+        (status = 400, description = "A body that does not read (JSON, naming the field), or a path that is not UTF-8 (plain text)",
+            content((ErrorBody = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No, an unknown or a revoked token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "The token lacks scope `orders`", body = ErrorBody),
+        (status = 404, description = "No such step", body = ErrorBody),
+        (status = 413, description = "A body over 64 KiB", content_type = "text/plain", body = String),
+        (status = 422, description = "Refused by the core's rules (no such order for this center, a step out of turn)", body = ErrorBody),
+        (status = 503, description = "The node is shutting down or its store fails", body = ErrorBody),
+    ),
+    security(("bearer" = ["orders"])),
+)]
 async fn acknowledge_order(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
     Path((id, step)): Path<(String, String)>,
     body: Bytes,
-) -> Result<axum::Json<serde_json::Value>, Failure> {
+) -> Result<axum::Json<StepDone>, Failure> {
     let token = authorize(&api, &headers, Scope::Orders)?;
     let said: StepIn = if body.is_empty() {
         StepIn::default()
@@ -218,60 +365,119 @@ async fn acknowledge_order(
         serde_json::from_slice(&body)
             .map_err(|e| Failure(StatusCode::BAD_REQUEST, format!("the body does not read: {e}")))?
     };
-    let state = match step.as_str() {
-        "sign" => TargetState::SignedFor { by: token.name.clone() },
-        "progress" => TargetState::InProgress { note: said.note },
-        "done" => TargetState::Done { note: said.note },
-        "refuse" => TargetState::Refused { reason: said.note },
-        other => {
-            return Err(Failure(
-                StatusCode::NOT_FOUND,
-                format!("no order step {other:?}: sign, progress, done or refuse"),
-            ));
-        }
-    };
+    let state = order_step(&step, &token.name, said.note).ok_or_else(|| {
+        Failure(
+            StatusCode::NOT_FOUND,
+            format!("no order step {step:?}: sign, progress, done or refuse"),
+        )
+    })?;
     let act = Act::Acknowledge {
         order: IdRef(id),
         state,
     };
     match call(&api, &token, Request::Act(act)).await? {
-        Response::Done { id, what } => Ok(axum::Json(json!({ "order": format!("{:032x}", id.0), "done": what }))),
+        Response::Done { id, what } => Ok(axum::Json(StepDone {
+            order: format!("{:032x}", id.0),
+            done: what,
+        })),
         Response::Refused { reason } => Err(Failure(StatusCode::UNPROCESSABLE_ENTITY, reason)),
         other => Err(unexpected(other)),
     }
 }
 
-#[derive(Deserialize)]
+/// The steps of `POST /v1/orders/{id}/{step}`, as the path names them.
+pub const ORDER_STEPS: [&str; 4] = ["sign", "progress", "done", "refuse"];
+
+/// The state an order's `step` puts it in, taken by the system `by` with
+/// its `note`; `None` for a step that is not one of [`ORDER_STEPS`].
+fn order_step(step: &str, by: &str, note: String) -> Option<TargetState> {
+    Some(match step {
+        "sign" => TargetState::SignedFor { by: by.to_owned() },
+        "progress" => TargetState::InProgress { note },
+        "done" => TargetState::Done { note },
+        "refuse" => TargetState::Refused { reason: note },
+        _ => return None,
+    })
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct IncidentFilter {
+    /// Closed incidents too (`true`), or open ones only (`false`, the default).
     #[serde(default)]
     closed: bool,
 }
 
+/// This center's incidents.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentList {
+    incidents: Vec<IncidentOut>,
+}
+
+/// An incident as a list shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentOut {
+    /// Its id (32 hex digits).
+    id: String,
+    /// The center where it was reported.
+    #[schema(value_type = String)]
+    origin: NodeId,
+    /// The center that owns it.
+    #[schema(value_type = String)]
+    owner: NodeId,
+    #[schema(value_type = super::openapi::SeverityName)]
+    severity: Severity,
+    #[schema(value_type = super::openapi::CategoryName)]
+    category: Category,
+    title: String,
+    place: String,
+    #[schema(value_type = super::openapi::StateName)]
+    state: &'static str,
+    /// When it was reported, in milliseconds since the Unix epoch.
+    reported: u64,
+}
+
+/// This center's incidents.
+///
+/// Scope `read`. Open ones only unless `closed=true`.
+#[utoipa::path(
+    get,
+    path = "/v1/incidents",
+    tag = "incidents",
+    params(IncidentFilter),
+    responses(
+        (status = 200, description = "The incidents", body = IncidentList),
+        (status = 400, description = "A query that does not read", content_type = "text/plain", body = String),
+        (status = 401, description = "No, an unknown or a revoked token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "The token lacks scope `read`", body = ErrorBody),
+        (status = 503, description = "The node is shutting down or its store fails", body = ErrorBody),
+    ),
+    security(("bearer" = ["read"])),
+)]
 async fn incidents(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
     UrlQuery(filter): UrlQuery<IncidentFilter>,
-) -> Result<axum::Json<serde_json::Value>, Failure> {
+) -> Result<axum::Json<IncidentList>, Failure> {
     let token = authorize(&api, &headers, Scope::Read)?;
     match call(&api, &token, Request::Query(Query::Incidents { closed: filter.closed })).await? {
         Response::Incidents(all) => {
-            let list: Vec<serde_json::Value> = all
+            let incidents = all
                 .iter()
-                .map(|i| {
-                    json!({
-                        "id": format!("{:032x}", i.id.0),
-                        "origin": i.origin,
-                        "owner": i.owner,
-                        "severity": i.report.severity,
-                        "category": i.report.category,
-                        "title": i.report.title,
-                        "place": i.report.place,
-                        "state": i.state.name(),
-                        "reported": i.reported.0,
-                    })
+                .map(|i| IncidentOut {
+                    id: format!("{:032x}", i.id.0),
+                    origin: i.origin.clone(),
+                    owner: i.owner.clone(),
+                    severity: i.report.severity,
+                    category: i.report.category,
+                    title: i.report.title.clone(),
+                    place: i.report.place.clone(),
+                    state: i.state.name(),
+                    reported: i.reported.0,
                 })
                 .collect();
-            Ok(axum::Json(json!({ "incidents": list })))
+            Ok(axum::Json(IncidentList { incidents }))
         }
         other => Err(unexpected(other)),
     }
@@ -391,17 +597,17 @@ fn report_out(i: &Incident, files: &PhotoFiles) -> ReportOut {
         closed,
     };
     let stage = if stages.closed {
-        "closed"
+        Stage::Closed
     } else if stages.resolved {
-        "resolved"
+        Stage::Resolved
     } else if stages.accepted {
-        "accepted"
+        Stage::Accepted
     } else if stages.at_owner {
-        "at_owner"
+        Stage::AtOwner
     } else if stages.at_next_hop {
-        "at_next_hop"
+        Stage::AtNextHop
     } else {
-        "stored_here"
+        Stage::StoredHere
     };
     ReportOut {
         id: format!("{:032x}", i.id.0),
@@ -420,5 +626,18 @@ fn report_out(i: &Incident, files: &PhotoFiles) -> ReportOut {
                 held_here: files.holds(&p.sha256),
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_order_step_is_taken_and_no_other() {
+        for step in ORDER_STEPS {
+            assert!(order_step(step, "96966", String::new()).is_some(), "{step}");
+        }
+        assert!(order_step("finish", "96966", String::new()).is_none());
     }
 }

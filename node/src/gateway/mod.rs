@@ -11,13 +11,17 @@
 //! `webhooks` tells subscribed systems what happens here: signed POSTs,
 //! stored with the turn that made them and retried until accepted or
 //! expired (on whether or not the listener is). `status` is the gateway
-//! in the node's status.
+//! in the node's status. Every route is described by the OpenAPI
+//! document served at `/v1/openapi.json` (`openapi`), made from the same
+//! code that routes it; `page` is the grid workers' page, `photos` the
+//! photos sent before a report names them.
 //!
 //! Connections are bounded ([`MAX_CONNECTIONS`]), each handshake and each
 //! connection's idle time too; bodies are bounded before they are read.
 
 pub mod api;
 pub mod open311;
+pub mod openapi;
 pub mod page;
 pub mod photos;
 pub mod status;
@@ -109,12 +113,7 @@ impl Gateway {
             photo_max: config.photo_max,
         });
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(serve(
-            listener,
-            TlsAcceptor::from(tls),
-            api::router(api).merge(page::router()),
-            stopped,
-        ));
+        let task = tokio::spawn(serve(listener, TlsAcceptor::from(tls), api::router(api), stopped));
         info!(gateway = %local_addr, tokens = %config.tokens.display(), "gateway listening");
         Ok(Gateway {
             local_addr,

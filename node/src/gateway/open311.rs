@@ -13,25 +13,29 @@
 //!   incident is resolved, then `closed`).
 //!
 //! Errors are Open311's: a JSON array of `{"code", "description"}` with
-//! the HTTP status (400 naming the field, 401, 403, 404).
+//! the HTTP status (400 naming the field, 401, 403, 404). Each route is
+//! registered with its entry in the OpenAPI document ([`routes`]).
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
-use axum::routing::{get, post};
 use liandong_control::proto::{Act, IdRef, Query, Request, Response};
 use liandong_dispatch::store::{Incident, IncidentState};
 use liandong_dispatch::wire::{Category, Mode};
-use liandong_topology::Severity;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use liandong_topology::{NodeId, Severity};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::api::{Api, Failure, authorize_token, call};
 use super::tokens::Scope;
+
+/// The statuses a request shows.
+pub const STATUSES: [&str; 2] = ["open", "closed"];
 
 /// A service an Open311 client may request: its code, names, and what a
 /// request for it files in Liandong.
@@ -104,21 +108,33 @@ pub const SERVICES: &[Service] = &[
     },
 ];
 
-pub fn router(api: Arc<Api>) -> Router {
-    Router::new()
-        .route("/open311/v2/services.json", get(services))
-        .route("/open311/v2/requests.json", post(file_request).get(list_requests))
-        .route("/open311/v2/requests/{id}", get(one_request))
-        .with_state(api)
+/// The Open311 routes, each with its entry in the OpenAPI document.
+pub fn routes() -> OpenApiRouter<Arc<Api>> {
+    OpenApiRouter::default()
+        .routes(routes!(services))
+        .routes(routes!(file_request, list_requests))
+        .routes(routes!(one_request))
 }
 
 /// An Open311 error answer.
 struct Open311Error(StatusCode, String);
 
+/// One error of an Open311 error answer (a JSON array of them).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Open311Problem {
+    /// The HTTP status.
+    code: u16,
+    /// What was wrong (a field that does not read is named).
+    description: String,
+}
+
 impl IntoResponse for Open311Error {
     fn into_response(self) -> HttpResponse {
-        let code = self.0.as_u16();
-        (self.0, axum::Json(json!([{ "code": code, "description": self.1 }]))).into_response()
+        let problem = Open311Problem {
+            code: self.0.as_u16(),
+            description: self.1,
+        };
+        (self.0, axum::Json([problem])).into_response()
     }
 }
 
@@ -129,32 +145,63 @@ impl From<Failure> for Open311Error {
     }
 }
 
-async fn services() -> axum::Json<Value> {
-    let list: Vec<Value> = SERVICES
+/// A service as `services.json` lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceOut {
+    #[schema(value_type = super::openapi::ServiceCode)]
+    service_code: &'static str,
+    /// Its name in Chinese.
+    service_name: &'static str,
+    /// Its name in English.
+    description: &'static str,
+    /// Always false: no service takes attributes.
+    metadata: bool,
+    /// Always `realtime`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// The Liandong category a request for it files under.
+    #[schema(value_type = super::openapi::CategoryName)]
+    keywords: Category,
+    /// Always `liandong`.
+    group: &'static str,
+}
+
+/// The services and their codes (no token needed).
+#[utoipa::path(
+    get,
+    path = "/open311/v2/services.json",
+    tag = "open311",
+    responses((status = 200, description = "The service list", body = [ServiceOut])),
+    security(()),
+)]
+async fn services() -> axum::Json<Vec<ServiceOut>> {
+    let list = SERVICES
         .iter()
-        .map(|s| {
-            json!({
-                "service_code": s.code,
-                "service_name": s.name,
-                "description": s.name_en,
-                "metadata": false,
-                "type": "realtime",
-                "keywords": format!("{:?}", s.category),
-                "group": "liandong",
-            })
+        .map(|s| ServiceOut {
+            service_code: s.code,
+            service_name: s.name,
+            description: s.name_en,
+            metadata: false,
+            kind: "realtime",
+            keywords: s.category,
+            group: "liandong",
         })
         .collect();
-    axum::Json(Value::Array(list))
+    axum::Json(list)
 }
 
 /// A request as Open311 clients post it (fields Liandong does not use,
 /// such as `email`, are taken and ignored).
-#[derive(Deserialize)]
-struct RequestIn {
+#[derive(Deserialize, ToSchema)]
+pub struct RequestIn {
+    /// A gateway token with scope `report`.
     api_key: String,
+    #[schema(value_type = super::openapi::ServiceCode)]
     service_code: String,
+    /// What happened; its first line (up to 60 characters) is the title. Must not be empty.
     #[serde(default)]
     description: String,
+    /// Where it happened; else `lat`,`long`.
     #[serde(default)]
     address_string: String,
     #[serde(default)]
@@ -163,6 +210,38 @@ struct RequestIn {
     long: Option<String>,
 }
 
+/// A request filed (an array of one, as Open311 answers).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestFiled {
+    /// The request's id, the incident's (32 hex digits).
+    service_request_id: String,
+    /// Where and as what it was filed.
+    service_notice: String,
+    /// Always null.
+    account_id: Option<String>,
+}
+
+/// File a request (form-encoded, the token as the form field `api_key`).
+///
+/// Scope `report`. `service_code` gives the category and severity,
+/// `description` the text, `address_string` (or `lat`/`long`) the place.
+/// Unknown fields (such as `email`) are taken and ignored.
+#[utoipa::path(
+    post,
+    path = "/open311/v2/requests.json",
+    tag = "open311",
+    request_body(content = RequestIn, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 201, description = "Filed", body = [RequestFiled]),
+        (status = 400, description = "A form that does not read (naming the field), an unknown service_code, an empty description, or refused by the core's rules",
+            body = [Open311Problem]),
+        (status = 401, description = "An unknown or a revoked api_key", body = [Open311Problem]),
+        (status = 403, description = "The token lacks scope `report`", body = [Open311Problem]),
+        (status = 413, description = "A body over 64 KiB", content_type = "text/plain", body = String),
+        (status = 503, description = "The node is shutting down or its store fails", body = [Open311Problem]),
+    ),
+    security(()),
+)]
 async fn file_request(State(api): State<Arc<Api>>, body: Bytes) -> Result<HttpResponse, Open311Error> {
     let form: RequestIn = serde_urlencoded::from_bytes(&body)
         .map_err(|e| Open311Error(StatusCode::BAD_REQUEST, format!("the request does not read: {e}")))?;
@@ -201,15 +280,14 @@ async fn file_request(State(api): State<Arc<Api>>, body: Bytes) -> Result<HttpRe
         mode: Mode::Actual,
     };
     match call(&api, &token, Request::Act(act)).await? {
-        Response::Done { id, .. } => Ok((
-            StatusCode::CREATED,
-            axum::Json(json!([{
-                "service_request_id": format!("{:032x}", id.0),
-                "service_notice": format!("filed at {} as {} ({:?})", api.me, service.name, service.severity),
-                "account_id": null,
-            }])),
-        )
-            .into_response()),
+        Response::Done { id, .. } => {
+            let filed = RequestFiled {
+                service_request_id: format!("{:032x}", id.0),
+                service_notice: format!("filed at {} as {} ({:?})", api.me, service.name, service.severity),
+                account_id: None,
+            };
+            Ok((StatusCode::CREATED, axum::Json([filed])).into_response())
+        }
         Response::Refused { reason } => Err(Open311Error(StatusCode::BAD_REQUEST, reason)),
         other => Err(Open311Error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -219,14 +297,66 @@ async fn file_request(State(api): State<Arc<Api>>, body: Bytes) -> Result<HttpRe
 }
 
 /// The filters of `GET requests.json`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Filters {
+    /// A gateway token with scope `read` (or send it as `Authorization: Bearer`).
     api_key: Option<String>,
+    /// Request ids, comma-separated.
     service_request_id: Option<String>,
+    #[param(value_type = Option<super::openapi::ServiceCode>)]
     service_code: Option<String>,
+    /// `open` or `closed`.
+    #[param(value_type = Option<super::openapi::Open311Status>)]
     status: Option<String>,
+    /// Requested at or after (RFC 3339).
     start_date: Option<String>,
+    /// Requested at or before (RFC 3339).
     end_date: Option<String>,
+}
+
+/// The query of `GET requests/{id}.json`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Documents the query; the handler reads it as `Filters`.
+struct KeyOnly {
+    /// A gateway token with scope `read` (or send it as `Authorization: Bearer`).
+    api_key: Option<String>,
+}
+
+/// A request as Open311 shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestOut {
+    /// The incident's id (32 hex digits).
+    service_request_id: String,
+    /// `open` until the incident is resolved, then `closed`.
+    #[schema(value_type = super::openapi::Open311Status)]
+    status: &'static str,
+    /// The incident's state at this center.
+    #[schema(value_type = super::openapi::StateName)]
+    status_notes: &'static str,
+    service_name: Option<&'static str>,
+    #[schema(value_type = Option<super::openapi::ServiceCode>)]
+    service_code: Option<&'static str>,
+    description: String,
+    /// The center that owns the incident.
+    #[schema(value_type = String)]
+    agency_responsible: NodeId,
+    service_notice: Option<String>,
+    /// RFC 3339, UTC.
+    requested_datetime: String,
+    /// RFC 3339, UTC: the incident's last event.
+    updated_datetime: String,
+    expected_datetime: Option<String>,
+    address: String,
+    address_id: Option<String>,
+    zipcode: Option<String>,
+    lat: Option<f64>,
+    long: Option<f64>,
+    media_url: Option<String>,
+    /// The center whose gateway answers.
+    #[schema(value_type = String)]
+    filed_at: NodeId,
 }
 
 fn filters(query: Option<String>) -> Result<Filters, Open311Error> {
@@ -234,11 +364,29 @@ fn filters(query: Option<String>) -> Result<Filters, Open311Error> {
         .map_err(|e| Open311Error(StatusCode::BAD_REQUEST, format!("the query does not read: {e}")))
 }
 
+/// Requests, with Open311's filters.
+///
+/// Scope `read`: the token as `api_key` in the query or as a Bearer token.
+/// This center's requests, open and closed.
+#[utoipa::path(
+    get,
+    path = "/open311/v2/requests.json",
+    tag = "open311",
+    params(Filters),
+    responses(
+        (status = 200, description = "The requests", body = [RequestOut]),
+        (status = 400, description = "A query that does not read, a date that is not RFC 3339", body = [Open311Problem]),
+        (status = 401, description = "No, an unknown or a revoked token", body = [Open311Problem]),
+        (status = 403, description = "The token lacks scope `read`", body = [Open311Problem]),
+        (status = 503, description = "The node is shutting down or its store fails", body = [Open311Problem]),
+    ),
+    security(("api_key" = ["read"]), ("bearer" = ["read"])),
+)]
 async fn list_requests(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<axum::Json<Value>, Open311Error> {
+) -> Result<axum::Json<Vec<RequestOut>>, Open311Error> {
     let f = filters(query)?;
     let token = token_of(&api, &headers, f.api_key.as_deref())?;
     let all = incidents(&api, &token).await?;
@@ -248,7 +396,7 @@ async fn list_requests(
         .map(|s| s.split(',').map(|x| x.trim().to_ascii_lowercase()).collect());
     let start = f.start_date.as_deref().map(unix_of).transpose()?;
     let end = f.end_date.as_deref().map(unix_of).transpose()?;
-    let list: Vec<Value> = all
+    let list: Vec<RequestOut> = all
         .iter()
         .filter(|i| ids.as_ref().is_none_or(|ids| ids.contains(&format!("{:032x}", i.id.0))))
         .filter(|i| {
@@ -261,20 +409,42 @@ async fn list_requests(
         .filter(|i| end.is_none_or(|t| i.reported.0 / 1000 <= t))
         .map(|i| request_out(&api, i))
         .collect();
-    Ok(axum::Json(Value::Array(list)))
+    Ok(axum::Json(list))
 }
 
+/// One request (an array of one, as Open311 answers).
+///
+/// Scope `read`: the token as `api_key` in the query or as a Bearer token.
+#[utoipa::path(
+    get,
+    path = "/open311/v2/requests/{id}",
+    tag = "open311",
+    params(
+        ("id" = String, Path, description = "The request's id and `.json`: `requests/{service_request_id}.json`"),
+        KeyOnly,
+    ),
+    responses(
+        (status = 200, description = "The request", body = [RequestOut]),
+        (status = 400, description = "A query that does not read (JSON), a path that is not UTF-8 (plain text)",
+            content((Vec<Open311Problem> = "application/json"), (String = "text/plain"))),
+        (status = 401, description = "No, an unknown or a revoked token", body = [Open311Problem]),
+        (status = 403, description = "The token lacks scope `read`", body = [Open311Problem]),
+        (status = 404, description = "No such request here", body = [Open311Problem]),
+        (status = 503, description = "The node is shutting down or its store fails", body = [Open311Problem]),
+    ),
+    security(("api_key" = ["read"]), ("bearer" = ["read"])),
+)]
 async fn one_request(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
     Path(file): Path<String>,
     RawQuery(query): RawQuery,
-) -> Result<axum::Json<Value>, Open311Error> {
+) -> Result<axum::Json<[RequestOut; 1]>, Open311Error> {
     let f = filters(query)?;
     let token = token_of(&api, &headers, f.api_key.as_deref())?;
     let id = file.strip_suffix(".json").unwrap_or(&file).to_owned();
     match call(&api, &token, Request::Query(Query::Incident { id: IdRef(id) })).await? {
-        Response::Incident(i) => Ok(axum::Json(json!([request_out(&api, &i)]))),
+        Response::Incident(i) => Ok(axum::Json([request_out(&api, &i)])),
         Response::Refused { reason } => Err(Open311Error(StatusCode::NOT_FOUND, reason)),
         other => Err(Open311Error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -306,35 +476,40 @@ fn service_of(i: &Incident) -> Option<&'static Service> {
 }
 
 fn status_of(i: &Incident) -> &'static str {
+    status_of_state(i.state)
+}
+
+/// A request's Open311 status (one of [`STATUSES`]) when its incident is in `state`.
+pub fn status_of_state(state: IncidentState) -> &'static str {
     use IncidentState::*;
-    match i.state {
+    match state {
         Resolved | Verified | Closed | Cancelled => "closed",
         Reported | Accepted | Dispatched => "open",
     }
 }
 
-fn request_out(api: &Api, i: &Incident) -> Value {
+fn request_out(api: &Api, i: &Incident) -> RequestOut {
     let service = service_of(i);
-    json!({
-        "service_request_id": format!("{:032x}", i.id.0),
-        "status": status_of(i),
-        "status_notes": i.state.name(),
-        "service_name": service.map(|s| s.name),
-        "service_code": service.map(|s| s.code),
-        "description": i.report.detail,
-        "agency_responsible": i.owner,
-        "service_notice": null,
-        "requested_datetime": rfc3339(i.reported.0),
-        "updated_datetime": rfc3339(i.timeline.last().map_or(i.reported.0, |e| e.at.0)),
-        "expected_datetime": null,
-        "address": i.report.place,
-        "address_id": null,
-        "zipcode": null,
-        "lat": null,
-        "long": null,
-        "media_url": null,
-        "filed_at": api.me,
-    })
+    RequestOut {
+        service_request_id: format!("{:032x}", i.id.0),
+        status: status_of(i),
+        status_notes: i.state.name(),
+        service_name: service.map(|s| s.name),
+        service_code: service.map(|s| s.code),
+        description: i.report.detail.clone(),
+        agency_responsible: i.owner.clone(),
+        service_notice: None,
+        requested_datetime: rfc3339(i.reported.0),
+        updated_datetime: rfc3339(i.timeline.last().map_or(i.reported.0, |e| e.at.0)),
+        expected_datetime: None,
+        address: i.report.place.clone(),
+        address_id: None,
+        zipcode: None,
+        lat: None,
+        long: None,
+        media_url: None,
+        filed_at: api.me.clone(),
+    }
 }
 
 /// Milliseconds since the epoch as RFC 3339 (UTC).

@@ -13,12 +13,14 @@
 //! run as script, and the token goes nowhere else.
 
 use std::io::Write;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
-use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::api::Api;
 use base64::Engine;
 use ring::digest::{SHA256, digest};
 
@@ -62,12 +64,37 @@ static PAGE: LazyLock<Page> = LazyLock::new(|| {
 });
 
 /// `GET /` and `GET /app`; no token needed.
-pub fn router() -> Router {
-    Router::new()
-        .route("/", get(|| async { Redirect::to(PATH) }))
-        .route(PATH, get(page))
+pub fn routes() -> OpenApiRouter<Arc<Api>> {
+    OpenApiRouter::default().routes(routes!(home)).routes(routes!(page))
 }
 
+/// `/` leads to the page.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "page",
+    description = "Leads to the grid workers' page (`/app`). No token.",
+    responses((status = 303, description = "See `/app`")),
+    security(()),
+)]
+async fn home() -> Redirect {
+    Redirect::to(PATH)
+}
+
+/// The grid workers' page.
+#[utoipa::path(
+    get,
+    path = "/app",
+    tag = "page",
+    description = "The grid workers' page: one HTML document (gzipped when the phone accepts it), \
+                   Chinese first, English on its toggle; every call it makes is this API's with the \
+                   worker's token. No token to load it.",
+    responses(
+        (status = 200, description = "The page", content_type = "text/html"),
+        (status = 304, description = "Not modified (If-None-Match)"),
+    ),
+    security(()),
+)]
 async fn page(headers: HeaderMap) -> Response {
     let page = &*PAGE;
     let fresh = headers
