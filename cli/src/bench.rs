@@ -52,6 +52,10 @@ pub struct ThinArgs {
     /// Urgent reports and orders (each) on the idle link first [default: 10].
     #[arg(long)]
     pub quiet: Option<usize>,
+    /// Last, a photo of this many MiB follows a report up the thin link while the idle link's
+    /// urgent items are filed again [default: 0, no photo phase].
+    #[arg(long)]
+    pub photo_mib: Option<f64>,
     /// The loopback address the nodes listen on (ports 7100 to 7103).
     #[arg(long, default_value_t = Ipv4Addr::new(127, 0, 44, 1))]
     pub ip: Ipv4Addr,
@@ -116,6 +120,12 @@ pub fn thin_config(args: &ThinArgs, binary: PathBuf) -> anyhow::Result<ThinConfi
     (c.backlog_reports, c.backlog_orders) = (backlog, backlog);
     c.urgent = args.urgent.or(file.urgent).unwrap_or(c.urgent);
     c.quiet = args.quiet.or(file.quiet).unwrap_or(c.quiet);
+    if let Some(mib) = args.photo_mib {
+        if !(0.0..=32.0).contains(&mib) {
+            bail!("--photo-mib {mib}: from 0 to 32");
+        }
+        c.photo = (mib * f64::from(1u32 << 20)) as u64;
+    }
     if let Some(s) = args.urgent_every.or(file.urgent_every) {
         c.urgent_every = Duration::try_from_secs_f64(s)
             .ok()

@@ -52,6 +52,12 @@ pub struct LevelFigures {
     pub quiet: [Samples; 3],
     /// While the backlog drains (items filed before it had drained).
     pub loaded: [Samples; 3],
+    /// While a photo climbs the thin link (empty without that phase).
+    pub photo: [Samples; 3],
+    /// The photo's size, and whether it was still in flight (not yet
+    /// whole at the township) when the last of those items arrived.
+    pub photo_bytes: u64,
+    pub photo_in_flight: bool,
     /// Urgent items filed after the backlog had drained (not in `loaded`).
     pub after_drain: usize,
     /// Of the urgent items filed while the backlog drained, how many
@@ -110,7 +116,10 @@ impl fmt::Display for ThinReport {
                 "  {:<8} {:<24} {:>4} {:>9} {:>9} {:>9} {:>5}",
                 "", "urgent (severity I)", "n", "p50", "p99", "max", "lost"
             )?;
-            for (phase, rows) in [("idle", &l.quiet), ("backlog", &l.loaded)] {
+            for (phase, rows) in [("idle", &l.quiet), ("backlog", &l.loaded), ("photo", &l.photo)] {
+                if rows.iter().all(|s| s.0.is_empty()) {
+                    continue;
+                }
                 for (name, s) in ROWS.iter().zip(rows.iter()) {
                     writeln!(
                         f,
@@ -154,6 +163,18 @@ impl fmt::Display for ThinReport {
                     )?,
                     _ => writeln!(f, "  backlog {name}: {} items, not drained within the run", d.items)?,
                 }
+            }
+            if l.photo_bytes > 0 {
+                writeln!(
+                    f,
+                    "  photo phase: a {:.1} MiB photo climbing the thin link; {} when the last urgent item arrived",
+                    l.photo_bytes as f64 / f64::from(1u32 << 20),
+                    if l.photo_in_flight {
+                        "still in flight"
+                    } else {
+                        "already whole at the township"
+                    }
+                )?;
             }
             writeln!(f, "  reconnects {}, failovers {}", l.reconnects, l.failovers)?;
             if let Some(dir) = &l.kept {

@@ -15,6 +15,11 @@
 //! 3. **Loaded**: while both backlogs drain, severity I reports at the
 //!    village and urgent orders from the city, every `urgent_every`.
 //!
+//! 4. **Photo** (with `photo` bytes): a routine report at the village
+//!    carrying a photo that size, which the township pulls over the thin
+//!    link on the bulk lane; while it is in flight, urgent items again as
+//!    on the idle link.
+//!
 //! Times are from the filing call to the pushed notice at the center
 //! (the harness's clock: every process is on this machine). It prints
 //! urgent p50/p99 with and without the backlog, to the township (one
@@ -59,6 +64,9 @@ pub struct ThinConfig {
     pub urgent_every: Duration,
     /// Urgent reports (and orders) on the idle link first.
     pub quiet: usize,
+    /// Last, a photo of this many bytes follows a report up the thin link
+    /// while `quiet` urgent items are filed again (0: no photo phase).
+    pub photo: u64,
     /// Longest wait for the backlog to drain and the last urgent item.
     pub drain_within: Duration,
     /// How the village links are declared in the topology: `Some(copies)`
@@ -88,6 +96,7 @@ impl ThinConfig {
             urgent: 30,
             urgent_every: Duration::from_secs(10),
             quiet: 10,
+            photo: 0,
             drain_within: Duration::from_secs(1200),
             declare: Some(1),
             seed: 1,

@@ -10,6 +10,7 @@ use liandong_control::proto::{IdRef, Query, Request, Response};
 use liandong_control::{Act, ControlClient};
 use liandong_dispatch::codec::encoded_len;
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode, Targets};
+use liandong_node::photos::PhotoFiles;
 use liandong_node::store::{Durable, StoreLocation, StoreOptions};
 use liandong_topology::{NodeId, Severity, Topology};
 use tokio::time::Instant;
@@ -353,6 +354,26 @@ async fn measure(
     want.extend(up.iter().map(|i| (township_id.clone(), *i, false)));
     want.extend(down.iter().map(|i| (village_id.clone(), *i, true)));
     wait_all(fed, &arrivals, &want, reconnected + config.drain_within).await?;
+
+    // 4. A photo in flight.
+    let mut photo = Vec::new();
+    let mut photo_in_flight = false;
+    if config.photo > 0 {
+        say(
+            v,
+            t0,
+            format!("a {} B photo follows a report up; urgent items meanwhile", config.photo),
+        );
+        let sha = file_photo(fed, &village, config.photo, config.seed).await?;
+        let mut tick = tokio::time::interval(every);
+        for n in 0..config.quiet {
+            tick.tick().await;
+            file_urgent(&village, &city, 2000 + n, &mut photo).await?;
+        }
+        let want: Vec<_> = photo.iter().map(|u| (u.at.clone(), u.id, u.kind == 2)).collect();
+        wait_all(fed, &arrivals, &want, Instant::now() + Duration::from_secs(120)).await?;
+        photo_in_flight = !fed.data_dir(&township_id).join("photos").join(&sha).is_file();
+    }
     say(v, t0, "done; stopping the nodes");
     for w in watchers {
         w.abort();
@@ -389,6 +410,11 @@ async fn measure(
     for u in &quiet {
         figures.quiet[u.kind].0.push(sample(u));
     }
+    for u in &photo {
+        figures.photo[u.kind].0.push(sample(u));
+    }
+    figures.photo_bytes = config.photo;
+    figures.photo_in_flight = photo_in_flight;
     for u in &loaded {
         if drained.is_some_and(|d| u.filed > d) {
             figures.after_drain += 1;
@@ -401,6 +427,37 @@ async fn measure(
         }
     }
     Ok((figures, (up, down)))
+}
+
+/// Puts a photo of `size` bytes (a PNG by its first bytes) in the
+/// village's photo files, as its gateway would, and files a routine
+/// report carrying it: the township asks for the photo and pulls it over
+/// the thin link on the bulk lane. Its hash, in hex.
+async fn file_photo(fed: &Federation, village: &ControlClient, size: u64, seed: u64) -> anyhow::Result<String> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut x = seed | 1;
+    bytes.extend((8..size.max(9)).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x as u8
+    }));
+    let files = PhotoFiles::new(&fed.data_dir(&id(VILLAGE)));
+    let photo = files
+        .put(&bytes, u64::MAX)
+        .context("the photo in the village's files")?;
+    let act = Act::ReportOnce {
+        id: IdRef(format!("{:032x}", u128::from(seed) << 64 | 0x70686f746f)),
+        severity: Severity::Routine,
+        category: Category::Hazard,
+        title: "山体裂缝（附现场照片）".into(),
+        detail: String::new(),
+        place: "山区村后山".into(),
+        mode: Mode::Actual,
+        photos: vec![photo],
+    };
+    file(village, act).await?;
+    Ok(photo.hex())
 }
 
 /// The encoded bytes of the `ids` stored at `at` (its node stopped).

@@ -350,6 +350,7 @@ mod tests {
             detail: String::new(),
             place: "村口".into(),
             reporter: "网格员".into(),
+            photos: Vec::new(),
         };
         let id = net
             .command(
