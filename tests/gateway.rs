@@ -774,5 +774,10 @@ async fn a_photo_filed_at_a_village_is_fetched_at_the_city() {
         None,
     );
     assert_eq!(missing.status, 404, "{}", missing.body);
+    // A token of the city shown to the village: refused, naming whose it is.
+    assert!(city_system.starts_with("ld.350100_"), "{city_system}");
+    let elsewhere = curl(&village, "GET", "/v1/incidents", Some(&city_system), &[], None);
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
+    assert!(elsewhere.body.contains("350100"), "{}", elsewhere.body);
     fed.stop_all();
 }

@@ -496,6 +496,14 @@ pub fn authorize(api: &Api, headers: &HeaderMap, scope: Scope) -> Result<Token, 
 /// Token `presented`, if it is good and has `scope`.
 pub fn authorize_token(api: &Api, presented: &str, scope: Scope) -> Result<Token, Failure> {
     let unauthorized = |why: String| Failure(StatusCode::UNAUTHORIZED, why);
+    if let Some(center) = super::tokens::center_of(presented)
+        && center != api.me.as_str()
+    {
+        return Err(Failure(
+            StatusCode::FORBIDDEN,
+            format!("this token acts for center {center}, not for {}", api.me),
+        ));
+    }
     let tokens = api.tokens.current();
     let token = tokens
         .check(presented)

@@ -95,6 +95,11 @@ impl Gateway {
         photos: PhotoFiles,
     ) -> Result<Gateway, GatewayError> {
         let tls = tls_config(&config)?;
+        // Tokens issued from now on name this center (another center's
+        // gateway then answers 403 for them, not 401).
+        if let Err(e) = tokens::claim(&config.tokens, me.as_str()) {
+            warn!(error = %e, "gateway tokens: this center's id not recorded");
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| GatewayError::Listen {

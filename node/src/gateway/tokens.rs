@@ -6,8 +6,12 @@
 //! changes. Only a SHA-256 of each token's secret is kept: a token is
 //! shown once, when issued.
 //!
-//! A token reads `ld_<id>_<secret>`: `id` (8 hex digits) names it in
-//! lists and logs, `secret` is 32 random bytes in hex.
+//! A token reads `ld.<center>_<id>_<secret>`: `center` the center it acts
+//! for (recorded in the file by the gateway when it first starts; tokens
+//! issued before that read `ld_<id>_<secret>`), `id` (8 hex digits) names
+//! it in lists and logs, `secret` is 32 random bytes in hex. Shown to
+//! another center's gateway, a token naming its center is refused with
+//! 403 naming it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -73,6 +77,12 @@ pub struct Token {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tokens {
+    /// The center these tokens act for, once its gateway has started
+    /// (it writes its id here): tokens issued from then on name it
+    /// (`ld.<center>_<id>_<secret>`), so another center's gateway can say
+    /// whose token it was shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub center: Option<String>,
     #[serde(default, rename = "token")]
     pub tokens: Vec<Token>,
 }
@@ -92,6 +102,23 @@ pub enum TokenError {
     Unknown(String),
     #[error("the system's name must be 1 to 64 characters")]
     Name,
+}
+
+/// The center a presented token names (`ld.<center>_...`), if it names one.
+pub fn center_of(presented: &str) -> Option<&str> {
+    let head = presented.trim().split('_').next()?;
+    head.strip_prefix("ld.")
+}
+
+/// Records at `path` that its tokens act for `center`, if the file does
+/// not say yet (the gateway, as it starts).
+pub fn claim(path: &Path, center: &str) -> Result<(), TokenError> {
+    let mut tokens = Tokens::load(path)?;
+    if tokens.center.is_some() {
+        return Ok(());
+    }
+    tokens.center = Some(center.to_owned());
+    tokens.save(path)
 }
 
 /// Why a presented token is not taken (the gateway answers 401).
@@ -181,7 +208,10 @@ impl Tokens {
             issued: now,
             revoked: None,
         };
-        let whole = format!("ld_{}_{secret}", token.id);
+        let whole = match &self.center {
+            Some(center) => format!("ld.{center}_{}_{secret}", token.id),
+            None => format!("ld_{}_{secret}", token.id),
+        };
         self.tokens.push(token.clone());
         Ok((token, whole))
     }
@@ -197,13 +227,16 @@ impl Tokens {
         Ok(token)
     }
 
-    /// The token `presented` (`ld_<id>_<secret>`) is, if it is one of
-    /// these and not revoked.
+    /// The token `presented` (`ld_<id>_<secret>`, or `ld.<center>_...`)
+    /// is, if it is one of these and not revoked.
     pub fn check(&self, presented: &str) -> Result<&Token, Denied> {
         let mut parts = presented.trim().splitn(3, '_');
-        let (Some("ld"), Some(id), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(head), Some(id), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(Denied::Unknown);
         };
+        if head != "ld" && !head.starts_with("ld.") {
+            return Err(Denied::Unknown);
+        }
         let token = self.tokens.iter().find(|t| t.id == id).ok_or(Denied::Unknown)?;
         if token.hash != hash(secret) {
             return Err(Denied::Unknown);
@@ -255,6 +288,24 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn once_claimed_tokens_name_their_center() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(TOKENS_FILE);
+        claim(&path, "350102").unwrap();
+        claim(&path, "350100").unwrap();
+        let mut tokens = Tokens::load(&path).unwrap();
+        assert_eq!(tokens.center.as_deref(), Some("350102"));
+        let (_, whole) = tokens
+            .issue("12345热线", vec![Scope::Report], "2026-12-05T10:00:00Z".into())
+            .unwrap();
+        assert!(whole.starts_with("ld.350102_"), "{whole}");
+        assert_eq!(center_of(&whole), Some("350102"));
+        assert!(tokens.check(&whole).is_ok());
+        assert_eq!(center_of("ld_0a1b2c3d_00"), None);
+        assert_eq!(tokens.check("lx.350102_0a1b2c3d_00").err(), Some(Denied::Unknown));
+    }
 
     #[test]
     fn an_issued_token_checks_until_revoked_and_only_its_hash_is_kept() {
