@@ -12,7 +12,6 @@
 mod common;
 mod federation;
 
-use std::ffi::OsString;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -28,50 +27,8 @@ const COUNTY: &str = "350102";
 const GATEWAY_PORT: u16 = 8443;
 const WAIT: Duration = Duration::from_secs(30);
 
-/// The gateway's certificate for `localhost`, and its key (mode 0600).
-fn gateway_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
-    let (pem, key) = (dir.join("gateway.pem"), dir.join("gateway.key"));
-    std::fs::write(&pem, cert.cert.pem()).unwrap();
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&key)
-        .unwrap();
-    f.write_all(cert.signing_key.serialize_pem().as_bytes()).unwrap();
-    (pem, key)
-}
-
 fn start_county(fed: &mut Federation, ip: Ipv4Addr, cert: &Path, key: &Path) {
-    start_gateway(fed, COUNTY, SocketAddr::new(ip.into(), GATEWAY_PORT), cert, key);
-}
-
-/// Starts `node` serving a gateway at `at`.
-fn start_gateway(fed: &mut Federation, node: &str, at: SocketAddr, cert: &Path, key: &Path) {
-    let node = id(node);
-    let args: Vec<OsString> = vec![
-        "--topology".into(),
-        fed.topology_file.clone().into(),
-        "--id".into(),
-        node.as_str().into(),
-        "--certs".into(),
-        fed.certs.clone().into(),
-        "--data".into(),
-        fed.data_dir(&node).into(),
-        "--gateway".into(),
-        at.to_string().into(),
-        "--gateway-cert".into(),
-        cert.into(),
-        "--gateway-key".into(),
-        key.into(),
-    ];
-    // This start's own line: a restart's log follows the first run's.
-    let listening = fed.log_count(&node, "gateway listening");
-    fed.start_with(&node, &args);
-    fed.wait_log(&node, "gateway listening", listening + 1, WAIT);
+    fed.start_gateway(&id(COUNTY), SocketAddr::new(ip.into(), GATEWAY_PORT), cert, key);
 }
 
 fn token(fed: &Federation, name: &str, scope: &str) -> String {
@@ -79,20 +36,7 @@ fn token(fed: &Federation, name: &str, scope: &str) -> String {
 }
 
 fn token_at(fed: &Federation, node: &str, name: &str, scope: &str) -> String {
-    let data = fed.data_dir(&id(node));
-    let out = common::liandong(&[
-        "gateway",
-        "token",
-        "issue",
-        "--data",
-        common::arg(&data),
-        "--name",
-        name,
-        "--scope",
-        scope,
-    ]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    common::stdout(&out).trim().to_owned()
+    common::gateway::issue_token(&fed.data_dir(&id(node)), name, scope)
 }
 
 /// What curl got: the status and the body.
@@ -213,7 +157,7 @@ async fn systems_file_over_https_with_tokens_once_per_idempotency_key() {
     }
     let ip = Ipv4Addr::new(127, 0, 15, 1);
     let mut fed = Federation::demo(ip);
-    let (cert, key) = gateway_certificate(fed.path());
+    let (cert, key) = common::gateway::certificate(fed.path());
     fed.start(&id(CITY));
     start_county(&mut fed, ip, &cert, &key);
     let gw = Gw::new(ip, GATEWAY_PORT, &cert);
@@ -390,7 +334,7 @@ async fn an_open311_client_files_and_follows_its_request() {
     }
     let ip = Ipv4Addr::new(127, 0, 15, 2);
     let mut fed = Federation::demo(ip);
-    let (cert, key) = gateway_certificate(fed.path());
+    let (cert, key) = common::gateway::certificate(fed.path());
     fed.start(&id(CITY));
     start_county(&mut fed, ip, &cert, &key);
     let gw = Gw::new(ip, GATEWAY_PORT, &cert);
@@ -521,7 +465,7 @@ async fn a_member_units_system_signs_for_and_finishes_an_order() {
     }
     let ip = Ipv4Addr::new(127, 0, 15, 3);
     let mut fed = Federation::demo(ip);
-    let (cert, key) = gateway_certificate(fed.path());
+    let (cert, key) = common::gateway::certificate(fed.path());
     fed.start(&id(CITY));
     start_county(&mut fed, ip, &cert, &key);
     fed.wait_log(&id(COUNTY), "link up peer=350100", 1, WAIT);
@@ -643,17 +587,11 @@ async fn a_photo_filed_at_a_village_is_fetched_at_the_city() {
     const VILLAGE: &str = "350102001001";
     let ip = Ipv4Addr::new(127, 0, 15, 44);
     let mut fed = Federation::demo(ip);
-    let (cert, key) = gateway_certificate(fed.path());
-    start_gateway(
-        &mut fed,
-        CITY,
-        SocketAddr::new(ip.into(), GATEWAY_PORT + 1),
-        &cert,
-        &key,
-    );
+    let (cert, key) = common::gateway::certificate(fed.path());
+    fed.start_gateway(&id(CITY), SocketAddr::new(ip.into(), GATEWAY_PORT + 1), &cert, &key);
     fed.start(&id(COUNTY));
     fed.start(&id(TOWNSHIP));
-    start_gateway(&mut fed, VILLAGE, SocketAddr::new(ip.into(), GATEWAY_PORT), &cert, &key);
+    fed.start_gateway(&id(VILLAGE), SocketAddr::new(ip.into(), GATEWAY_PORT), &cert, &key);
     fed.wait_log(&id(VILLAGE), &format!("link up peer={TOWNSHIP}"), 1, WAIT);
     let village = Gw::new(ip, GATEWAY_PORT, &cert);
     let city = Gw::new(ip, GATEWAY_PORT + 1, &cert);

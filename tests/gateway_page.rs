@@ -14,7 +14,6 @@
 mod common;
 mod federation;
 
-use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,25 +36,7 @@ const WORKER: &str = "网格员 林晓";
 const SCREENSHOTS: &str = "LIANDONG_WRITE_SCREENSHOTS";
 
 fn start_county(fed: &mut Federation, cert: &Path, key: &Path) {
-    let node = id(COUNTY);
-    let args: Vec<OsString> = vec![
-        "--topology".into(),
-        fed.topology_file.clone().into(),
-        "--id".into(),
-        COUNTY.into(),
-        "--certs".into(),
-        fed.certs.clone().into(),
-        "--data".into(),
-        fed.data_dir(&node).into(),
-        "--gateway".into(),
-        SocketAddr::new(IP.into(), GATEWAY_PORT).to_string().into(),
-        "--gateway-cert".into(),
-        cert.into(),
-        "--gateway-key".into(),
-        key.into(),
-    ];
-    fed.start_with(&node, &args);
-    fed.wait_log(&node, "gateway listening", 1, WAIT);
+    fed.start_gateway(&id(COUNTY), SocketAddr::new(IP.into(), GATEWAY_PORT), cert, key);
 }
 
 /// Chooses `value` in the select `css` as a finger would: a tap on its option.

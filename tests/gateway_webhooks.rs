@@ -16,10 +16,8 @@ mod common;
 mod federation;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsString;
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,44 +35,8 @@ const CITY: &str = "350100";
 const COUNTY: &str = "350102";
 const GATEWAY_PORT: u16 = 8443;
 
-/// The gateway's certificate for `localhost`, and its key (mode 0600).
-fn gateway_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
-    let (pem, key) = (dir.join("gateway.pem"), dir.join("gateway.key"));
-    std::fs::write(&pem, cert.cert.pem()).unwrap();
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&key)
-        .unwrap();
-    f.write_all(cert.signing_key.serialize_pem().as_bytes()).unwrap();
-    (pem, key)
-}
-
 fn start_county(fed: &mut Federation, ip: Ipv4Addr, cert: &Path, key: &Path) {
-    let node = id(COUNTY);
-    let args: Vec<OsString> = vec![
-        "--topology".into(),
-        fed.topology_file.clone().into(),
-        "--id".into(),
-        COUNTY.into(),
-        "--certs".into(),
-        fed.certs.clone().into(),
-        "--data".into(),
-        fed.data_dir(&node).into(),
-        "--gateway".into(),
-        SocketAddr::new(ip.into(), GATEWAY_PORT).to_string().into(),
-        "--gateway-cert".into(),
-        cert.into(),
-        "--gateway-key".into(),
-        key.into(),
-    ];
-    let listening = fed.log_count(&node, "gateway listening");
-    fed.start_with(&node, &args);
-    fed.wait_log(&node, "gateway listening", listening + 1, WAIT);
+    fed.start_gateway(&id(COUNTY), SocketAddr::new(ip.into(), GATEWAY_PORT), cert, key);
 }
 
 /// `liandong gateway ARGS --data <county's data>`: its stdout, checked.
@@ -299,7 +261,7 @@ async fn act(client: &liandong_control::ControlClient, act: Act) -> EnvelopeId {
 async fn every_event_arrives_once_signed_across_a_restart_of_the_node() {
     let ip = Ipv4Addr::new(127, 0, 16, 1);
     let mut fed = Federation::demo(ip);
-    let (cert, key) = gateway_certificate(fed.path());
+    let (cert, key) = common::gateway::certificate(fed.path());
     let listener = TcpListener::bind((ip, 0)).await.expect("bind the receiver");
     let url = format!("http://{}/liandong/events", listener.local_addr().unwrap());
     let (sub, secret) = subscribe(&fed, &url, 86_400);
@@ -458,7 +420,7 @@ async fn every_event_arrives_once_signed_across_a_restart_of_the_node() {
 async fn an_unreachable_receivers_delivery_is_dead_lettered_and_shown_in_status() {
     let ip = Ipv4Addr::new(127, 0, 16, 2);
     let mut fed = Federation::demo(ip);
-    let (cert, key) = gateway_certificate(fed.path());
+    let (cert, key) = common::gateway::certificate(fed.path());
     // A port that was free a moment ago: nothing listens there.
     let nobody = TcpListener::bind((ip, 0)).await.expect("bind").local_addr().unwrap();
     let (sub, _) = subscribe(&fed, &format!("http://{nobody}/events"), 3);
