@@ -11,19 +11,43 @@ pub mod transfer;
 pub use files::{PhotoError, PhotoFiles, hex, parse_hex};
 pub use transfer::Photos;
 
-use liandong_dispatch::store::StoredEnvelope;
-use liandong_dispatch::wire::{Body, PhotoRef};
+use liandong_dispatch::store::{Store, StoredEnvelope};
+use liandong_dispatch::wire::{Action, Body, Envelope, PhotoRef};
 use liandong_topology::NodeId;
 
-/// The photos a stored envelope's report carries, each with the
-/// neighbour that sent the report (none for a report filed here).
-pub fn carried(stored: &StoredEnvelope) -> impl Iterator<Item = (&NodeId, PhotoRef)> {
-    let photos: &[PhotoRef] = match &stored.envelope.body {
+/// The photos an envelope's report carries: a report's own, or those of
+/// the report an escalation hands to the new owner.
+pub fn photos_of(envelope: &Envelope) -> &[PhotoRef] {
+    match &envelope.body {
         Body::Report(report) => &report.photos,
+        Body::Update(update) => match &update.action {
+            Action::Escalate { report, .. } => match &report.body {
+                Body::Report(r) => &r.photos,
+                _ => &[],
+            },
+            _ => &[],
+        },
         _ => &[],
-    };
+    }
+}
+
+/// The photos a stored envelope's report carries, each with the
+/// neighbour that sent the envelope (none for one filed here).
+pub fn carried(stored: &StoredEnvelope) -> impl Iterator<Item = (&NodeId, PhotoRef)> {
+    let photos = photos_of(&stored.envelope);
     let sender = stored.trace.len().checked_sub(2).and_then(|i| stored.trace.get(i));
     photos
         .iter()
         .filter_map(move |photo| sender.map(|hop| (&hop.node, *photo)))
+}
+
+/// Whether this node sent `peer` an envelope carrying photo `sha256`:
+/// only then does it answer `peer`'s ask for it (a neighbour cannot fetch
+/// a photo by its hash alone). One pass over what the node holds; asks
+/// come once per photo and hop.
+pub fn sent_to(store: &Store, peer: &NodeId, sha256: &[u8; 32]) -> bool {
+    store.envelopes.values().any(|s| {
+        photos_of(&s.envelope).iter().any(|p| &p.sha256 == sha256)
+            && store.outbox.contains_key(&(peer.clone(), s.envelope.id))
+    })
 }

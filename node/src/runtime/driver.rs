@@ -353,7 +353,13 @@ impl Driver {
                 node,
                 certificates,
             }) => self.keys.offer(peer, node, certificates, now),
-            After::Effect(Effect::PhotoAsked { peer, sha256 }) => self.photos.asked(peer, sha256),
+            After::Effect(Effect::PhotoAsked { peer, sha256 }) => {
+                if crate::photos::sent_to(self.core.store(), &peer, &sha256) {
+                    self.photos.asked(peer, sha256);
+                } else {
+                    warn!(%peer, photo = %crate::photos::hex(&sha256), "photo ask refused: this node sent it no report carrying that photo");
+                }
+            }
             After::Effect(Effect::PhotoPiece {
                 peer,
                 sha256,
