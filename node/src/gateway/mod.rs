@@ -24,6 +24,7 @@ pub mod open311;
 pub mod openapi;
 pub mod page;
 pub mod photos;
+pub mod reread;
 pub mod status;
 pub mod tokens;
 pub mod webhooks;

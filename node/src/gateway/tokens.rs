@@ -14,12 +14,12 @@
 //! 403 naming it.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
+
+use super::reread::{FileWatch, Watched};
 
 /// The token file's name in a node's data directory.
 pub const TOKENS_FILE: &str = "gateway-tokens.toml";
@@ -249,31 +249,13 @@ impl Tokens {
 }
 
 /// The token file of a running gateway, read again when it changes.
-pub struct TokenWatch {
-    path: PathBuf,
-    held: Mutex<(Option<SystemTime>, Arc<Tokens>)>,
-}
+pub type TokenWatch = FileWatch<Tokens>;
 
-impl TokenWatch {
-    pub fn new(path: PathBuf) -> TokenWatch {
-        TokenWatch {
-            path,
-            held: Mutex::new((None, Arc::new(Tokens::default()))),
-        }
-    }
+impl Watched for Tokens {
+    const WHAT: &'static str = "gateway tokens";
 
-    /// The tokens as the file says now (a file that does not read keeps
-    /// the tokens read last, and says why in the log).
-    pub fn current(&self) -> Arc<Tokens> {
-        let seen = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
-        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if held.0 != seen {
-            match Tokens::load(&self.path) {
-                Ok(tokens) => *held = (seen, Arc::new(tokens)),
-                Err(e) => tracing::error!(error = %e, "gateway tokens not reloaded; the previous ones stay"),
-            }
-        }
-        held.1.clone()
+    fn load(path: &Path) -> Result<Tokens, String> {
+        Tokens::load(path).map_err(|e| e.to_string())
     }
 }
 

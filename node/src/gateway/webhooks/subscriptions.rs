@@ -9,13 +9,13 @@
 //! checks each delivery's signature with it (see `sign`).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
 use super::events::EventKind;
+use crate::gateway::reread::{FileWatch, Watched};
 
 /// The subscription file's name in a node's data directory.
 pub const WEBHOOKS_FILE: &str = "gateway-webhooks.toml";
@@ -229,31 +229,13 @@ pub fn check_url(url: &str) -> Result<hyper::Uri, SubscriptionError> {
 }
 
 /// The subscription file of a running node, read again when it changes.
-pub struct SubscriptionWatch {
-    path: PathBuf,
-    held: Mutex<(Option<SystemTime>, Arc<Subscriptions>)>,
-}
+pub type SubscriptionWatch = FileWatch<Subscriptions>;
 
-impl SubscriptionWatch {
-    pub fn new(path: PathBuf) -> SubscriptionWatch {
-        SubscriptionWatch {
-            path,
-            held: Mutex::new((None, Arc::new(Subscriptions::default()))),
-        }
-    }
+impl Watched for Subscriptions {
+    const WHAT: &'static str = "webhook subscriptions";
 
-    /// The subscriptions as the file says now (a file that does not read
-    /// keeps the ones read last, and says why in the log).
-    pub fn current(&self) -> Arc<Subscriptions> {
-        let seen = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
-        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if held.0 != seen {
-            match Subscriptions::load(&self.path) {
-                Ok(subs) => *held = (seen, Arc::new(subs)),
-                Err(e) => tracing::error!(error = %e, "webhook subscriptions not reloaded; the previous ones stay"),
-            }
-        }
-        held.1.clone()
+    fn load(path: &Path) -> Result<Subscriptions, String> {
+        Subscriptions::load(path).map_err(|e| e.to_string())
     }
 }
 
