@@ -174,7 +174,7 @@ async fn a_grid_worker_files_with_a_photo_and_follows_it_to_its_owner() {
     start_county(&mut fed, &cert, &key);
     let token = common::gateway::issue_token(&fed.data_dir(&id(COUNTY)), WORKER, "report,read");
     let photo = fed.path().join("现场.png");
-    let png = common::photo::png(64, 48);
+    let png = liandong_node::demo::png::photo(64, 48, 1);
     let photo_size = png.len() as u64;
     std::fs::write(&photo, png).unwrap();
     let profile = fed.path().join("chromium");

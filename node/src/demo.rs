@@ -28,7 +28,7 @@
 //! person would. Randomness comes from one seed, printed by the caller.
 
 pub mod doors;
-mod png;
+pub mod png;
 pub mod police;
 
 use liandong_control::Act;

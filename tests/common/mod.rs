@@ -9,7 +9,6 @@
 
 pub mod control;
 pub mod gateway;
-pub mod photo;
 pub mod room;
 pub mod tool;
 pub mod webdriver;

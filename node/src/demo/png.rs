@@ -1,4 +1,4 @@
-//! Small real PNG images for the demo's grid workers to attach: a
+//! Small real PNG images for the demo's grid workers (and the tests) to attach: a
 //! gradient with a stripe, different per seed, written by hand (zlib
 //! from flate2, CRC-32 here) so a viewer opens what the demo files.
 
