@@ -608,6 +608,18 @@ async fn a_photo_filed_at_a_village_is_fetched_at_the_city() {
     );
     assert_eq!(gif.status, 415, "{}", gif.body);
     assert!(gif.body.contains("JPEG or PNG"), "{}", gif.body);
+    // Over the gateway's 5 MiB: refused before it is kept.
+    let huge = curl(
+        &village,
+        "POST",
+        "/v1/photos",
+        Some(&worker),
+        &[],
+        Some(&png(5 << 20, 3)),
+    );
+    assert_eq!(huge.status, 413, "{}", huge.body);
+    let kept = std::fs::read_dir(fed.data_dir(&id(VILLAGE)).join("photos")).map_or(0, |d| d.count());
+    assert_eq!(kept, 0, "nothing kept for refused photos");
 
     // Five pieces' worth, so it crosses each hop in several frames.
     let photo = png(300_000, 7);
