@@ -250,6 +250,9 @@ impl Federation {
 
     /// Starts `node run ARGS` for `node` and waits until it says it is running.
     pub fn start_with(&mut self, node: &NodeId, args: &[std::ffi::OsString]) {
+        // This start's own line: counted before the process can log it (a
+        // restart's follows the first run's in the same log).
+        let before = self.log_count(node, "node running");
         let mut child = node_process()
             .args(["node", "run"])
             .args(args)
@@ -278,9 +281,7 @@ impl Federation {
             }
         });
         self.children.insert(node.clone(), child);
-        let started = self.log_count(node, "node running");
-        // A restart logs "node running" a second time.
-        self.wait_log(node, "node running", started.max(1), Duration::from_secs(20));
+        self.wait_log(node, "node running", before + 1, Duration::from_secs(20));
     }
 
     pub fn start_all(&mut self) {
