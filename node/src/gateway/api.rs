@@ -27,25 +27,22 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query as UrlQuery, State};
+use axum::extract::{Path, Query as UrlQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
-use liandong_certs::Role;
-use liandong_control::proto::{Act, IdRef, Operator, Query, Request, Response};
+use liandong_control::proto::{Act, IdRef, Query, Request, Response};
 use liandong_dispatch::store::{Incident, IncidentState};
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode, TargetState};
 use liandong_topology::{NodeId, Severity};
 use ring::digest::{SHA256, digest};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::tokens::{Scope, Token, TokenWatch};
-use crate::control::Call;
+use super::door::{Api, ErrorBody, Failure, authorize, call};
+use super::tokens::Scope;
 use crate::photos::PhotoFiles;
 
 /// Largest request body taken (a report's texts are at most a few KB).
@@ -53,72 +50,13 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// Longest `Idempotency-Key` taken.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
-/// What every handler shares.
-pub struct Api {
-    pub me: NodeId,
-    pub tokens: TokenWatch,
-    pub calls: mpsc::Sender<Call>,
-    /// The node's photo files.
-    pub photos: PhotoFiles,
-    /// Largest photo taken, in bytes.
-    pub photo_max: u64,
-}
-
-/// The gateway's router, serving every route of [`routes`] and the
-/// document they make at `/v1/openapi.json`.
-pub fn router(api: Arc<Api>) -> Router {
-    let photo_max = api.photo_max;
-    super::openapi::publish(routes(photo_max), api)
-}
-
-/// Every route the gateway serves, each registered with its entry in the
-/// OpenAPI document: `routes!` adds a handler to the router at the method
-/// and path its `#[utoipa::path]` names, and that description to the
-/// document, in one call. Nothing is routed any other way (a test in
-/// `openapi` checks the gateway's files for it).
-pub fn routes(photo_max: u64) -> OpenApiRouter<Arc<Api>> {
-    OpenApiRouter::with_openapi(super::openapi::Document::openapi())
+/// The JSON API's own routes (each with its entry in the document).
+pub fn routes() -> OpenApiRouter<Arc<Api>> {
+    OpenApiRouter::default()
         .routes(routes!(file_report))
         .routes(routes!(report_stages))
         .routes(routes!(incidents))
         .routes(routes!(acknowledge_order))
-        .merge(super::open311::routes())
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .merge(super::photos::routes(photo_max))
-        .merge(super::openapi::routes())
-        .merge(super::page::routes())
-}
-
-/// An error answer: its status and what was wrong.
-pub struct Failure(StatusCode, String);
-
-/// The body of every error answer of the JSON API.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// What was wrong, in words (a field that does not read is named).
-    pub error: String,
-}
-
-impl Failure {
-    pub fn new(status: StatusCode, what: String) -> Failure {
-        Failure(status, what)
-    }
-
-    pub fn parts(self) -> (StatusCode, String) {
-        (self.0, self.1)
-    }
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> HttpResponse {
-        let mut response = (self.0, axum::Json(ErrorBody { error: self.1 })).into_response();
-        if self.0 == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        response
-    }
 }
 
 /// A report as a system files it.
@@ -126,9 +64,9 @@ impl IntoResponse for Failure {
 #[serde(deny_unknown_fields)]
 pub struct ReportIn {
     /// `I`, `II`, `III`, `IV` or `Routine` (or in lower case).
-    #[schema(value_type = super::openapi::SeverityName)]
+    #[schema(value_type = super::schemas::SeverityName)]
     severity: Severity,
-    #[schema(value_type = super::openapi::CategoryName)]
+    #[schema(value_type = super::schemas::CategoryName)]
     category: Category,
     /// What happened, in a line.
     title: String,
@@ -139,7 +77,7 @@ pub struct ReportIn {
     place: String,
     /// `Actual` (the default) or `Exercise`.
     #[serde(default)]
-    #[schema(value_type = Option<super::openapi::ModeName>)]
+    #[schema(value_type = Option<super::schemas::ModeName>)]
     mode: Option<Mode>,
     /// Photos sent before to `/v1/photos`, by their SHA-256 (64 hex digits).
     #[serde(default)]
@@ -166,7 +104,7 @@ pub struct ReportOut {
     #[schema(value_type = String)]
     owner: NodeId,
     /// The incident's state at this center.
-    #[schema(value_type = super::openapi::StateName)]
+    #[schema(value_type = super::schemas::StateName)]
     state: &'static str,
     photos: Vec<PhotoOut>,
 }
@@ -191,7 +129,7 @@ pub struct PhotoOut {
     /// Its size in bytes.
     size: u64,
     #[serde(rename = "type")]
-    #[schema(value_type = super::openapi::PhotoType)]
+    #[schema(value_type = super::schemas::PhotoType)]
     kind: &'static str,
     /// Whether its bytes have reached this center (they follow the report hop by hop).
     held_here: bool,
@@ -335,7 +273,7 @@ pub struct StepDone {
     tag = "orders",
     params(
         ("id" = String, Path, description = "The order's id (32 hex digits)"),
-        ("step" = super::openapi::StepName, Path, description = "The step"),
+        ("step" = super::schemas::StepName, Path, description = "The step"),
     ),
     request_body(content = Option<StepIn>, description = "Optional"),
     responses(
@@ -385,11 +323,8 @@ async fn acknowledge_order(
     }
 }
 
-/// The steps of `POST /v1/orders/{id}/{step}`, as the path names them.
-pub const ORDER_STEPS: [&str; 4] = ["sign", "progress", "done", "refuse"];
-
 /// The state an order's `step` puts it in, taken by the system `by` with
-/// its `note`; `None` for a step that is not one of [`ORDER_STEPS`].
+/// its `note`; `None` for a step that is not one of [`ORDER_STEPS`](super::schemas::ORDER_STEPS).
 fn order_step(step: &str, by: &str, note: String) -> Option<TargetState> {
     Some(match step {
         "sign" => TargetState::SignedFor { by: by.to_owned() },
@@ -425,13 +360,13 @@ pub struct IncidentOut {
     /// The center that owns it.
     #[schema(value_type = String)]
     owner: NodeId,
-    #[schema(value_type = super::openapi::SeverityName)]
+    #[schema(value_type = super::schemas::SeverityName)]
     severity: Severity,
-    #[schema(value_type = super::openapi::CategoryName)]
+    #[schema(value_type = super::schemas::CategoryName)]
     category: Category,
     title: String,
     place: String,
-    #[schema(value_type = super::openapi::StateName)]
+    #[schema(value_type = super::schemas::StateName)]
     state: &'static str,
     /// When it was reported, in milliseconds since the Unix epoch.
     reported: u64,
@@ -483,41 +418,6 @@ async fn incidents(
     }
 }
 
-/// The token in `Authorization: Bearer`, if it is good and has `scope`.
-pub fn authorize(api: &Api, headers: &HeaderMap, scope: Scope) -> Result<Token, Failure> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| Failure(StatusCode::UNAUTHORIZED, super::tokens::Denied::Missing.to_string()))?;
-    authorize_token(api, presented, scope)
-}
-
-/// Token `presented`, if it is good and has `scope`.
-pub fn authorize_token(api: &Api, presented: &str, scope: Scope) -> Result<Token, Failure> {
-    let unauthorized = |why: String| Failure(StatusCode::UNAUTHORIZED, why);
-    if let Some(center) = super::tokens::center_of(presented)
-        && center != api.me.as_str()
-    {
-        return Err(Failure(
-            StatusCode::FORBIDDEN,
-            format!("this token acts for center {center}, not for {}", api.me),
-        ));
-    }
-    let tokens = api.tokens.current();
-    let token = tokens
-        .check(presented)
-        .map_err(|e| unauthorized(e.to_string()))?
-        .clone();
-    if !token.scopes.contains(&scope) {
-        return Err(Failure(
-            StatusCode::FORBIDDEN,
-            format!("token {} ({}) may not {}", token.id, token.name, scope.name()),
-        ));
-    }
-    Ok(token)
-}
-
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Failure> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
@@ -543,26 +443,6 @@ pub fn keyed_id(me: &NodeId, token: &str, key: &str) -> EnvelopeId {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&d.as_ref()[..16]);
     EnvelopeId(u128::from_be_bytes(bytes))
-}
-
-/// Hands `request` to the driver as the token's system and waits for the answer.
-pub async fn call(api: &Api, token: &Token, request: Request) -> Result<Response, Failure> {
-    let gone = || Failure(StatusCode::SERVICE_UNAVAILABLE, crate::control::SHUTTING_DOWN.into());
-    let (reply, answer) = oneshot::channel();
-    let operator = Operator {
-        node: api.me.clone(),
-        name: token.name.clone(),
-        role: Role::Operator,
-    };
-    api.calls
-        .send(Call {
-            operator,
-            request,
-            reply,
-        })
-        .await
-        .map_err(|_| gone())?;
-    answer.await.map_err(|_| gone())
 }
 
 fn unexpected(response: Response) -> Failure {
@@ -639,6 +519,7 @@ fn report_out(i: &Incident, files: &PhotoFiles) -> ReportOut {
 
 #[cfg(test)]
 mod tests {
+    use super::super::schemas::ORDER_STEPS;
     use super::*;
 
     #[test]

@@ -20,11 +20,14 @@
 //! connection's idle time too; bodies are bounded before they are read.
 
 pub mod api;
+pub mod door;
 pub mod open311;
 pub mod openapi;
 pub mod page;
 pub mod photos;
 pub mod reread;
+pub mod routes;
+pub mod schemas;
 pub mod status;
 pub mod tokens;
 pub mod webhooks;
@@ -111,7 +114,7 @@ impl Gateway {
             addr: config.listen,
             source,
         })?;
-        let api = Arc::new(api::Api {
+        let api = Arc::new(door::Api {
             me,
             tokens: tokens::TokenWatch::new(config.tokens.clone()),
             calls,
@@ -119,7 +122,7 @@ impl Gateway {
             photo_max: config.photo_max,
         });
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(serve(listener, TlsAcceptor::from(tls), api::router(api), stopped));
+        let task = tokio::spawn(serve(listener, TlsAcceptor::from(tls), routes::router(api), stopped));
         info!(gateway = %local_addr, tokens = %config.tokens.display(), "gateway listening");
         Ok(Gateway {
             local_addr,

@@ -31,7 +31,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::api::{Api, Failure, authorize_token, call};
+use super::door::{Api, Failure, authorize_token, call};
+use super::schemas::{named_schema, one_of};
 use super::tokens::Scope;
 
 /// The statuses a request shows.
@@ -148,7 +149,7 @@ impl From<Failure> for Open311Error {
 /// A service as `services.json` lists it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceOut {
-    #[schema(value_type = super::openapi::ServiceCode)]
+    #[schema(value_type = ServiceCode)]
     service_code: &'static str,
     /// Its name in Chinese.
     service_name: &'static str,
@@ -160,7 +161,7 @@ pub struct ServiceOut {
     #[serde(rename = "type")]
     kind: &'static str,
     /// The Liandong category a request for it files under.
-    #[schema(value_type = super::openapi::CategoryName)]
+    #[schema(value_type = super::schemas::CategoryName)]
     keywords: Category,
     /// Always `liandong`.
     group: &'static str,
@@ -196,7 +197,7 @@ async fn services() -> axum::Json<Vec<ServiceOut>> {
 pub struct RequestIn {
     /// A gateway token with scope `report`.
     api_key: String,
-    #[schema(value_type = super::openapi::ServiceCode)]
+    #[schema(value_type = ServiceCode)]
     service_code: String,
     /// What happened; its first line (up to 60 characters) is the title. Must not be empty.
     #[serde(default)]
@@ -304,10 +305,10 @@ struct Filters {
     api_key: Option<String>,
     /// Request ids, comma-separated.
     service_request_id: Option<String>,
-    #[param(value_type = Option<super::openapi::ServiceCode>)]
+    #[param(value_type = Option<ServiceCode>)]
     service_code: Option<String>,
     /// `open` or `closed`.
-    #[param(value_type = Option<super::openapi::Open311Status>)]
+    #[param(value_type = Option<Open311Status>)]
     status: Option<String>,
     /// Requested at or after (RFC 3339).
     start_date: Option<String>,
@@ -330,13 +331,13 @@ pub struct RequestOut {
     /// The incident's id (32 hex digits).
     service_request_id: String,
     /// `open` until the incident is resolved, then `closed`.
-    #[schema(value_type = super::openapi::Open311Status)]
+    #[schema(value_type = Open311Status)]
     status: &'static str,
     /// The incident's state at this center.
-    #[schema(value_type = super::openapi::StateName)]
+    #[schema(value_type = super::schemas::StateName)]
     status_notes: &'static str,
     service_name: Option<&'static str>,
-    #[schema(value_type = Option<super::openapi::ServiceCode>)]
+    #[schema(value_type = Option<ServiceCode>)]
     service_code: Option<&'static str>,
     description: String,
     /// The center that owns the incident.
@@ -457,7 +458,7 @@ async fn one_request(
 fn token_of(api: &Api, headers: &HeaderMap, key: Option<&str>) -> Result<super::tokens::Token, Open311Error> {
     match key {
         Some(k) => Ok(authorize_token(api, k, Scope::Read)?),
-        None => Ok(super::api::authorize(api, headers, Scope::Read)?),
+        None => Ok(super::door::authorize(api, headers, Scope::Read)?),
     }
 }
 
@@ -528,3 +529,23 @@ fn unix_of(s: &str) -> Result<u64, Open311Error> {
         .and_then(|t| u64::try_from(t.unix_timestamp()).ok())
         .ok_or_else(|| Open311Error(StatusCode::BAD_REQUEST, format!("{s:?} is not an RFC 3339 date")))
 }
+
+named_schema!(
+    /// Open311's service codes.
+    ServiceCode,
+    "ServiceCode",
+    one_of(
+        "An Open311 service code (services.json): each files one category at one severity",
+        SERVICES.iter().map(|s| s.code.to_owned()),
+    )
+);
+
+named_schema!(
+    /// Open311's request statuses.
+    Open311Status,
+    "Open311Status",
+    one_of(
+        "open until the incident is resolved, then closed",
+        STATUSES.iter().map(|s| (*s).to_owned()),
+    )
+);

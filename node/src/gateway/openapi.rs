@@ -13,23 +13,18 @@
 //! topology know nothing of OpenAPI, and the route that serves the
 //! document. It authenticates nothing and never calls the driver.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::Extension;
 use axum::Router;
 use axum::response::{IntoResponse, Response as HttpResponse};
-use liandong_dispatch::store::IncidentState;
-use liandong_dispatch::wire::{Category, Mode, PhotoKind};
-use liandong_topology::Severity;
-use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::api::Api;
+use super::door::Api;
+use super::schemas::StepName;
 
 /// The document's head: what every route adds its entry to.
 #[derive(OpenApi)]
@@ -115,186 +110,6 @@ pub fn publish(routes: OpenApiRouter<Arc<Api>>, api: Arc<Api>) -> Router {
 async fn openapi_json(Extension(Published(document)): Extension<Published>) -> HttpResponse {
     axum::Json(document.as_ref()).into_response()
 }
-
-/// Every category, for its schema. The match in `every_category_listed`
-/// has no wildcard: a category that dispatch adds stops the build there,
-/// to be listed here too.
-const CATEGORIES: [Category; 8] = [
-    Category::Dispute,
-    Category::Hazard,
-    Category::Request,
-    Category::Fire,
-    Category::Flood,
-    Category::Gathering,
-    Category::Accident,
-    Category::Other,
-];
-
-#[allow(dead_code)] // A guard for the compiler, never called.
-fn every_category_listed(c: Category) {
-    use Category::*;
-    match c {
-        Dispute | Hazard | Request | Fire | Flood | Gathering | Accident | Other => {}
-    }
-}
-
-/// Every mode (as [`CATEGORIES`]).
-const MODES: [Mode; 2] = [Mode::Actual, Mode::Exercise];
-
-#[allow(dead_code)] // A guard for the compiler, never called.
-fn every_mode_listed(m: Mode) {
-    match m {
-        Mode::Actual | Mode::Exercise => {}
-    }
-}
-
-/// Every incident state (as [`CATEGORIES`]).
-const STATES: [IncidentState; 7] = [
-    IncidentState::Reported,
-    IncidentState::Accepted,
-    IncidentState::Dispatched,
-    IncidentState::Resolved,
-    IncidentState::Verified,
-    IncidentState::Closed,
-    IncidentState::Cancelled,
-];
-
-#[allow(dead_code)] // A guard for the compiler, never called.
-fn every_state_listed(s: IncidentState) {
-    use IncidentState::*;
-    match s {
-        Reported | Accepted | Dispatched | Resolved | Verified | Closed | Cancelled => {}
-    }
-}
-
-/// Every photo format (as [`CATEGORIES`]).
-const PHOTO_KINDS: [PhotoKind; 2] = [PhotoKind::Jpeg, PhotoKind::Png];
-
-#[allow(dead_code)] // A guard for the compiler, never called.
-fn every_photo_kind_listed(k: PhotoKind) {
-    match k {
-        PhotoKind::Jpeg | PhotoKind::Png => {}
-    }
-}
-
-/// The name serde gives `value`: how it reads and is written in JSON.
-fn serde_name<T: Serialize>(value: T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => name,
-        other => format!("{other:?}"),
-    }
-}
-
-/// A string schema: one of `names`.
-fn one_of(description: &str, names: impl IntoIterator<Item = String>) -> RefOr<Schema> {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .description(Some(description))
-        .enum_values(Some(names))
-        .into()
-}
-
-/// Declares a schema named `$name` for a type of another crate (or a
-/// string the handlers write), built by `$schema`.
-macro_rules! named_schema {
-    ($(#[$doc:meta])* $ty:ident, $name:literal, $schema:expr) => {
-        $(#[$doc])*
-        pub struct $ty;
-
-        impl PartialSchema for $ty {
-            fn schema() -> RefOr<Schema> {
-                $schema
-            }
-        }
-
-        impl ToSchema for $ty {
-            fn name() -> Cow<'static, str> {
-                Cow::Borrowed($name)
-            }
-        }
-    };
-}
-
-named_schema!(
-    /// topology's `Severity`.
-    SeverityName,
-    "Severity",
-    one_of(
-        "A report's severity, least severe first (read in lower case too)",
-        Severity::ALL.iter().map(serde_name),
-    )
-);
-
-named_schema!(
-    /// dispatch's `Category`.
-    CategoryName,
-    "Category",
-    one_of(
-        "What a report is about: 矛盾纠纷 Dispute, 安全隐患 Hazard, 群众诉求 Request, 火情 Fire, \
-         汛情 Flood, 群体性事件 Gathering, 事故 Accident, 其他 Other",
-        CATEGORIES.iter().map(serde_name),
-    )
-);
-
-named_schema!(
-    /// dispatch's `Mode`.
-    ModeName,
-    "Mode",
-    one_of(
-        "A real case or a drill (exercises never mix with real cases)",
-        MODES.iter().map(serde_name),
-    )
-);
-
-named_schema!(
-    /// dispatch's `IncidentState`, by its name.
-    StateName,
-    "IncidentState",
-    one_of(
-        "Where an incident is in its life, as this center knows it",
-        STATES.iter().map(|s| s.name().to_owned()),
-    )
-);
-
-named_schema!(
-    /// dispatch's `PhotoKind`, by its media type.
-    PhotoType,
-    "PhotoType",
-    one_of(
-        "A photo's format, read from its bytes",
-        PHOTO_KINDS.iter().map(|k| k.mime().to_owned()),
-    )
-);
-
-named_schema!(
-    /// The steps of an order.
-    StepName,
-    "OrderStep",
-    one_of(
-        "sign (签收) for the order, report progress, report it done, or refuse it",
-        super::api::ORDER_STEPS.iter().map(|s| (*s).to_owned()),
-    )
-);
-
-named_schema!(
-    /// Open311's service codes.
-    ServiceCode,
-    "ServiceCode",
-    one_of(
-        "An Open311 service code (services.json): each files one category at one severity",
-        super::open311::SERVICES.iter().map(|s| s.code.to_owned()),
-    )
-);
-
-named_schema!(
-    /// Open311's request statuses.
-    Open311Status,
-    "Open311Status",
-    one_of(
-        "open until the incident is resolved, then closed",
-        super::open311::STATUSES.iter().map(|s| (*s).to_owned()),
-    )
-);
 
 #[cfg(test)]
 mod tests;

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::api::Api;
+use super::door::Api;
 use base64::Engine;
 use ring::digest::{SHA256, digest};
 

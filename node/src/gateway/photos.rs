@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
-use super::api::{Api, ErrorBody, Failure, authorize};
+use super::door::{Api, ErrorBody, Failure, authorize};
 use super::tokens::Scope;
 use crate::photos::{PhotoError, parse_hex};
 
@@ -47,7 +47,7 @@ pub struct PhotoKept {
     /// Its size in bytes.
     size: u64,
     #[serde(rename = "type")]
-    #[schema(value_type = super::openapi::PhotoType)]
+    #[schema(value_type = super::schemas::PhotoType)]
     kind: &'static str,
 }
 

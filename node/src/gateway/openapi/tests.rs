@@ -12,11 +12,14 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::*;
-use crate::gateway::{DEFAULT_PHOTO_MAX, api, tokens};
+use crate::gateway::door::Api;
+use crate::gateway::schemas::*;
+use crate::gateway::{DEFAULT_PHOTO_MAX, routes, tokens};
 use crate::photos::PhotoFiles;
+use liandong_topology::Severity;
 
 /// Every route the gateway serves, as its method and path. A route added
-/// to `api::routes` is added to the document with it; this list makes
+/// to `routes::routes` is added to the document with it; this list makes
 /// the change visible in review (and the test fails until it is named).
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/reports"),
@@ -38,7 +41,7 @@ const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "
 
 /// The document as a client reads it: serialized, parsed back.
 fn document() -> Value {
-    let text = api::routes(DEFAULT_PHOTO_MAX)
+    let text = routes::routes(DEFAULT_PHOTO_MAX)
         .into_openapi()
         .to_pretty_json()
         .expect("the document serializes");
@@ -210,7 +213,7 @@ fn foreign_enums_are_listed_by_their_serde_names() {
     }
     let codes: Vec<&str> = super::super::open311::SERVICES.iter().map(|s| s.code).collect();
     assert_eq!(listed(&doc, "ServiceCode"), codes);
-    assert_eq!(listed(&doc, "OrderStep"), api::ORDER_STEPS);
+    assert_eq!(listed(&doc, "OrderStep"), ORDER_STEPS);
     let max = &doc["components"]["schemas"]["ReportIn"]["properties"]["photos"]["maxItems"];
     assert_eq!(max.as_u64(), Some(liandong_dispatch::core::rules::MAX_PHOTOS as u64));
 }
@@ -225,7 +228,7 @@ fn router(dir: &std::path::Path) -> Router {
         photos: PhotoFiles::new(dir),
         photo_max: DEFAULT_PHOTO_MAX,
     });
-    api::router(api)
+    routes::router(api)
 }
 
 /// Every documented operation reaches its handler: the router answers it
