@@ -19,7 +19,7 @@ use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
-use super::reread::{FileWatch, Watched};
+use super::reread::{FileWatch, Watched, read_if_present, write_private};
 
 /// The token file's name in a node's data directory.
 pub const TOKENS_FILE: &str = "gateway-tokens.toml";
@@ -135,15 +135,12 @@ pub enum Denied {
 impl Tokens {
     /// Reads the file at `path`; a missing file holds no tokens.
     pub fn load(path: &Path) -> Result<Tokens, TokenError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Tokens::default()),
-            Err(source) => {
-                return Err(TokenError::Read {
-                    path: path.to_owned(),
-                    source,
-                });
-            }
+        let text = read_if_present(path).map_err(|source| TokenError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let Some(text) = text else {
+            return Ok(Tokens::default());
         };
         toml::from_str(&text).map_err(|e| TokenError::Invalid {
             path: path.to_owned(),
@@ -153,10 +150,6 @@ impl Tokens {
 
     /// Writes the file (mode 0600, replaced whole).
     pub fn save(&self, path: &Path) -> Result<(), TokenError> {
-        let write = |source| TokenError::Write {
-            path: path.to_owned(),
-            source,
-        };
         let text = toml::to_string(self).map_err(|e| TokenError::Invalid {
             path: path.to_owned(),
             what: e.to_string(),
@@ -165,21 +158,10 @@ impl Tokens {
             "# API tokens of this center's gateway: written by `liandong gateway token`.\n\
              # Only a hash of each secret is kept here.\n\n{text}"
         );
-        let tmp = path.with_extension("toml.new");
-        {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(write)?;
-            f.write_all(text.as_bytes()).map_err(write)?;
-            f.sync_all().map_err(write)?;
-        }
-        std::fs::rename(&tmp, path).map_err(write)
+        write_private(path, &text).map_err(|source| TokenError::Write {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     /// Issues a token for `name` with `scopes` at `now` (RFC 3339): kept

@@ -15,7 +15,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
 use super::events::EventKind;
-use crate::gateway::reread::{FileWatch, Watched};
+use crate::gateway::reread::{FileWatch, Watched, read_if_present, write_private};
 
 /// The subscription file's name in a node's data directory.
 pub const WEBHOOKS_FILE: &str = "gateway-webhooks.toml";
@@ -104,15 +104,12 @@ pub enum SubscriptionError {
 impl Subscriptions {
     /// Reads the file at `path`; a missing file holds no subscriptions.
     pub fn load(path: &Path) -> Result<Subscriptions, SubscriptionError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Subscriptions::default()),
-            Err(source) => {
-                return Err(SubscriptionError::Read {
-                    path: path.to_owned(),
-                    source,
-                });
-            }
+        let text = read_if_present(path).map_err(|source| SubscriptionError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let Some(text) = text else {
+            return Ok(Subscriptions::default());
         };
         let invalid = |what: String| SubscriptionError::Invalid {
             path: path.to_owned(),
@@ -139,21 +136,7 @@ impl Subscriptions {
             "# Webhook subscriptions of this center's gateway: written by `liandong gateway webhook`.\n\
              # Each secret signs its deliveries: keep this file private.\n\n{text}"
         );
-        let tmp = path.with_extension("toml.new");
-        {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(write)?;
-            f.write_all(text.as_bytes()).map_err(write)?;
-            f.sync_all().map_err(write)?;
-        }
-        std::fs::rename(&tmp, path).map_err(write)
+        write_private(path, &text).map_err(write)
     }
 
     /// Adds a subscription at `now` (RFC 3339) with a new secret.
