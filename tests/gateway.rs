@@ -690,6 +690,17 @@ async fn a_photo_filed_at_a_village_is_fetched_at_the_city() {
     };
     assert_eq!(stages["owner"], CITY);
     assert_eq!(stages["stages"]["at_next_hop"], true, "{stages}");
+    // The next hop's own mark: its hop ack, written once in the village's
+    // timeline (at_next_hop above also follows from at_owner).
+    let envelope = EnvelopeId(u128::from_str_radix(&report, 16).expect("hex id"));
+    let at_village = incident_at(&client, envelope).await.expect("held at the village");
+    let marks: Vec<_> = at_village
+        .timeline
+        .iter()
+        .filter(|e| e.what == liandong_dispatch::core::STORED_AT_NEXT_HOP)
+        .map(|e| e.node.as_str())
+        .collect();
+    assert_eq!(marks, [TOWNSHIP], "{:?}", at_village.timeline);
     assert_eq!(stages["photos"][0]["sha256"], sha.as_str());
     assert_eq!(stages["photos"][0]["held_here"], true);
 
