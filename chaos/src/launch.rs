@@ -70,21 +70,7 @@ pub(crate) async fn launch(
         }
     }
     let canonical = topology.to_toml();
-    let topology_file = dir.join("topology.toml");
-    std::fs::write(&topology_file, &canonical)?;
-    let certs = dir.join("certs");
-    run_binary(
-        binary,
-        &[
-            "certs".as_ref(),
-            "init".as_ref(),
-            "--topology".as_ref(),
-            topology_file.as_os_str(),
-            "--out".as_ref(),
-            certs.as_os_str(),
-        ],
-    )
-    .await?;
+    let (_, certs) = topology_and_certs(binary, dir, &canonical).await?;
     let mut proxies: Proxies = Vec::new();
     for n in topology.nodes() {
         let mut text = canonical.clone();
@@ -147,4 +133,26 @@ pub(crate) async fn launch(
         fed.wait_running(id).await?;
     }
     Ok((fed, proxies))
+}
+
+/// Writes the run's topology (`text`) as `dir/topology.toml` and makes
+/// every node's certificates in `dir/certs` with `liandong certs init`:
+/// the two paths.
+pub(crate) async fn topology_and_certs(binary: &Path, dir: &Path, text: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let topology_file = dir.join("topology.toml");
+    std::fs::write(&topology_file, text)?;
+    let certs = dir.join("certs");
+    run_binary(
+        binary,
+        &[
+            "certs".as_ref(),
+            "init".as_ref(),
+            "--topology".as_ref(),
+            topology_file.as_os_str(),
+            "--out".as_ref(),
+            certs.as_os_str(),
+        ],
+    )
+    .await?;
+    Ok((topology_file, certs))
 }

@@ -23,7 +23,7 @@ use super::doors::{Dial, Door, GATEWAY_NAME, run_door};
 use super::figures::{GatewayReport, Machine, RunFigures};
 use super::{GATEWAY_PORT, GatewayBenchConfig};
 use crate::federation::{CALL_TIMEOUT, Federation, OPERATOR, run_binary, say};
-use crate::launch::work_dir;
+use crate::launch::{topology_and_certs, work_dir};
 
 /// The node under test: a county, which owns the Routine reports filed at it.
 const COUNTY: &str = "350102";
@@ -115,24 +115,10 @@ async fn bring_up(config: &GatewayBenchConfig, dir: &Path, county: &NodeId) -> a
         bail!("the demo federation has no node {county}");
     }
     let text = topology.to_toml();
-    let topology_file = dir.join("topology.toml");
-    std::fs::write(&topology_file, &text)?;
     // The node's own copy (unproxied: nothing stands in its links).
     std::fs::write(dir.join("topology").join(format!("{county}.toml")), &text)?;
-    let certs = dir.join("certs");
     let binary = &config.binary;
-    run_binary(
-        binary,
-        &[
-            "certs".as_ref(),
-            "init".as_ref(),
-            "--topology".as_ref(),
-            topology_file.as_os_str(),
-            "--out".as_ref(),
-            certs.as_os_str(),
-        ],
-    )
-    .await?;
+    let (_, certs) = topology_and_certs(binary, dir, &text).await?;
     run_binary(
         binary,
         &[
