@@ -1,0 +1,30 @@
+//! CAP 1.2, the OASIS Common Alerting Protocol, for Liandong: alerts in
+//! from warning-release platforms, incidents out as standard alerts.
+//!
+//! - `model`: an alert as plain data, the schema's elements in its order;
+//! - `time`: CAP's dateTime with its explicit offset;
+//! - `xml`: a bounded reader (size, depth, elements; no DOCTYPE, no
+//!   entity declarations, UTF-8 only) giving elements with their lines;
+//! - `read`: an alert from XML, checked to the schema and to the spec's
+//!   rules beyond it, every problem naming its element and line;
+//! - `write`: an alert as XML that validates against the OASIS schema.
+//!
+//! Never does I/O, never resolves anything outside the document it is
+//! given, and never panics on input.
+
+pub mod error;
+pub mod model;
+pub mod time;
+
+pub use error::CapError;
+pub use model::*;
+pub use time::CapTime;
+
+/// Largest alert read, in bytes (a CAP alert is a few kilobytes; one with
+/// an embedded resource may be more).
+pub const MAX_BYTES: usize = 1 << 20;
+/// Deepest element nesting read (an alert's is five: alert, info, area,
+/// geocode, value).
+pub const MAX_DEPTH: usize = 16;
+/// Most elements read in one alert.
+pub const MAX_ELEMENTS: usize = 20_000;
