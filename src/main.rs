@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use liandong_cli::{bench, certs, demo, federation, gateway, node, ops, room, sim, topology, tui};
+use liandong_cli::{bench, cap, certs, demo, federation, gateway, node, ops, room, sim, topology, tui};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +36,9 @@ enum Command {
     /// The gateway for hotlines, apps and member units' systems: its API tokens and webhooks.
     #[command(subcommand)]
     Gateway(gateway::GatewayCommand),
+    /// CAP 1.2 alerts from warning-release platforms: import one at your node.
+    #[command(subcommand)]
+    Cap(cap::CapCommand),
     /// The demo federation in one process with traffic and the operator console.
     Demo(demo::DemoArgs),
     /// Run this center's node.
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Certs(cmd) => certs::run(cmd),
         Command::Federation(cmd) => federation::run(cmd),
         Command::Gateway(cmd) => gateway::run(cmd),
+        Command::Cap(cmd) => cap::run(cmd),
         Command::Demo(args) => demo::run(args),
         Command::Node(cmd) => node::run(cmd),
         Command::Audit(cmd) => node::audit(cmd),

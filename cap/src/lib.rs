@@ -7,13 +7,20 @@
 //!   entity declarations, UTF-8 only) giving elements with their lines;
 //! - `read`: an alert from XML, checked to the schema and to the spec's
 //!   rules beyond it, every problem naming its element and line;
-//! - `write`: an alert as XML that validates against the OASIS schema.
+//! - `write`: an alert as XML that validates against the OASIS schema;
+//! - `tables`: the documented mappings of severity, category and mode;
+//! - `export`: an incident as the alert its center sends;
+//! - `import`: what an alert becomes at a center (a report, an order, a
+//!   note, a cancellation, nothing), decided from what the center holds.
 //!
 //! Never does I/O, never resolves anything outside the document it is
 //! given, and never panics on input.
 
 pub mod error;
+pub mod export;
+pub mod import;
 pub mod model;
+pub mod tables;
 pub mod time;
 
 pub use error::CapError;
@@ -21,10 +28,24 @@ pub use model::*;
 pub use time::CapTime;
 
 /// Largest alert read, in bytes (a CAP alert is a few kilobytes; one with
-/// an embedded resource may be more).
-pub const MAX_BYTES: usize = 1 << 20;
+/// an embedded resource may be more): what a control request carries
+/// (`liandong_control::proto::MAX_CAP`).
+pub const MAX_BYTES: usize = 240 * 1024;
 /// Deepest element nesting read (an alert's is five: alert, info, area,
 /// geocode, value).
 pub const MAX_DEPTH: usize = 16;
 /// Most elements read in one alert.
 pub const MAX_ELEMENTS: usize = 20_000;
+
+// Placeholders until the reader and writer land (replaced at their merge).
+/// An alert from its XML.
+pub fn parse(_bytes: &[u8]) -> Result<Alert, CapError> {
+    Err(CapError::Xml {
+        line: 1,
+        problem: "the CAP reader is not built yet".into(),
+    })
+}
+/// An alert as XML.
+pub fn to_xml(alert: &Alert) -> String {
+    format!("{alert:?}")
+}

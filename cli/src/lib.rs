@@ -25,6 +25,8 @@
 //!   `orders`, `status`, `watch`): flags in `ops/args.rs`, what is printed
 //!   in `ops/view.rs`, and the connection options and following of pushed
 //!   notices the other control clients share.
+//! - [`cap`]: `liandong cap import FILE`, a CAP 1.2 alert imported at
+//!   one's own node (an incident goes out with `incident show --format cap`).
 //! - [`room`]: `liandong room ...`, the coordination room of an incident;
 //!   flags in `room/args.rs`.
 //! - [`tui`]: `liandong tui`, the operator console (`liandong-tui`)
@@ -55,6 +57,7 @@
 //! the binary depends on it.
 
 pub mod bench;
+pub mod cap;
 pub mod certs;
 pub mod demo;
 pub mod federation;

@@ -58,6 +58,7 @@ async fn execute(cmd: OpsCommand, clock: Clock) -> anyhow::Result<()> {
         OpsCommand::Report(args) => report(args, clock).await,
         OpsCommand::Dispatch(args) => dispatch(args, clock).await,
         OpsCommand::Sign(args) => sign(args).await,
+        OpsCommand::Incident(IncidentCommand::Show(args)) => show(args, clock).await,
         OpsCommand::Incident(cmd) => incident(cmd).await,
         OpsCommand::Incidents(args) => incidents(args, clock).await,
         OpsCommand::Orders(args) => orders(args, clock).await,
@@ -355,6 +356,7 @@ async fn sign(args: SignArgs) -> anyhow::Result<()> {
 
 async fn incident(cmd: IncidentCommand) -> anyhow::Result<()> {
     let (conn, request) = match cmd {
+        IncidentCommand::Show(a) => (a.conn, Request::Query(Query::Incident { id: a.id })),
         IncidentCommand::Accept(a) => (a.conn, Request::Act(Act::Accept { incident: a.id })),
         IncidentCommand::Escalate(a) => (
             a.conn,
@@ -428,6 +430,27 @@ async fn incidents(args: ListArgs, clock: Clock) -> anyhow::Result<()> {
         }
         other => Err(unexpected(other, "Incidents")),
     }
+}
+
+/// `incident show`: the detail view, JSON, or the CAP alert.
+async fn show(args: ShowArgs, clock: Clock) -> anyhow::Result<()> {
+    if args.format == "cap" {
+        return match query(&args.conn, Request::Query(Query::IncidentCap { id: args.id })).await? {
+            Response::CapAlert { xml } => {
+                print!("{xml}");
+                Ok(())
+            }
+            Response::Refused { reason } => bail!("{reason}"),
+            other => Err(unexpected(other, "CapAlert")),
+        };
+    }
+    let list = ListArgs {
+        id: Some(args.id),
+        all: false,
+        json: args.format == "json",
+        conn: args.conn,
+    };
+    incidents(list, clock).await
 }
 
 async fn orders(args: ListArgs, clock: Clock) -> anyhow::Result<()> {

@@ -104,6 +104,11 @@ pub enum Query {
     /// The federation's topology file as this node runs it (consoles show
     /// readable paths and pick order targets from it).
     Topology,
+    /// An incident as the CAP 1.2 alert this center sends
+    /// ([`Response::CapAlert`]).
+    IncidentCap {
+        id: IdRef,
+    },
     /// A snapshot, then every change as it happens.
     Subscribe,
 }
@@ -196,6 +201,13 @@ pub enum Act {
         act: RoomAct,
         home: Option<NodeId>,
     },
+    /// Import a CAP 1.2 alert (its XML as sent, at most
+    /// [`MAX_CAP`] bytes): filed as a report or an order, an update, a
+    /// cancellation or a note, or not filed; answered with
+    /// [`Response::CapImported`].
+    ImportCap {
+        xml: Vec<u8>,
+    },
     /// Publish a new version of the federation document (a leader at the
     /// root): checked, applied at the root and carried to every node. Its
     /// text and the admin's signature and certificate chain, as signed.
@@ -239,6 +251,63 @@ pub enum Response {
     },
     /// Every later answer to [`Query::Subscribe`].
     Pushed(Pushed),
+    /// An incident as a CAP 1.2 alert, XML.
+    CapAlert {
+        xml: String,
+    },
+    /// What an imported CAP alert became.
+    CapImported(CapImport),
+}
+
+/// Largest CAP alert a node imports, in bytes: under [`MAX_REQUEST`] with
+/// room for the request around it.
+pub const MAX_CAP: usize = 240 * 1024;
+
+/// What an imported CAP alert became at the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapImport {
+    pub outcome: CapOutcome,
+    /// The incident or order it filed or changed, if any.
+    pub id: Option<EnvelopeId>,
+    /// In words, for the sending platform's operator.
+    pub what: String,
+}
+
+/// The kinds of [`CapImport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CapOutcome {
+    /// An Alert filed as a report at this center (an incident).
+    Filed,
+    /// An Alert for divisions below this center, issued to them as an order.
+    Ordered,
+    /// An Update added to the incident it refers to.
+    Updated,
+    /// A Cancel cancelled the incident it refers to.
+    Cancelled,
+    /// An Ack or Error noted on the incident it refers to.
+    Recorded,
+    /// The same alert (sender, identifier, sent) was imported before.
+    Duplicate,
+    /// Read, but not filed (Test, System, Draft; nothing referred to held here).
+    NotFiled,
+    /// Not a valid CAP 1.2 alert; `what` names the element and line.
+    Invalid,
+}
+
+impl CapOutcome {
+    /// The word on the wire and in the gateway's JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            CapOutcome::Filed => "filed",
+            CapOutcome::Ordered => "ordered",
+            CapOutcome::Updated => "updated",
+            CapOutcome::Cancelled => "cancelled",
+            CapOutcome::Recorded => "recorded",
+            CapOutcome::Duplicate => "duplicate",
+            CapOutcome::NotFiled => "not_filed",
+            CapOutcome::Invalid => "invalid",
+        }
+    }
 }
 
 impl Response {
@@ -259,6 +328,8 @@ impl Response {
             Response::Topology(_) => "Topology",
             Response::Snapshot { .. } => "Snapshot",
             Response::Pushed(_) => "Pushed",
+            Response::CapAlert { .. } => "CapAlert",
+            Response::CapImported(_) => "CapImported",
         }
     }
 }

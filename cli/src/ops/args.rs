@@ -179,6 +179,10 @@ pub struct IdReasonArgs {
 
 #[derive(Subcommand)]
 pub enum IncidentCommand {
+    /// Show it: in detail (text), as JSON, or as the CAP 1.2 alert your center sends.
+    #[command(after_help = "Examples:\n  liandong incident show 3f2a9c01b7e4\n  \
+        liandong incident show 3f2a9c01b7e4 --format cap > incident.xml")]
+    Show(ShowArgs),
     /// Take ownership of a report (受理).
     Accept(IdArgs),
     /// Hand it one level up, saying why.
@@ -213,6 +217,18 @@ pub enum IncidentCommand {
     Note(IdTextArgs),
     /// Withdraw it, saying why.
     Cancel(IdReasonArgs),
+}
+
+#[derive(Args)]
+pub struct ShowArgs {
+    /// The incident (full id or a unique prefix).
+    #[arg(value_parser = id_ref)]
+    pub(crate) id: IdRef,
+    /// text (the detail view), json, or cap (a CAP 1.2 alert, XML).
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "cap"])]
+    pub(crate) format: String,
+    #[command(flatten)]
+    pub(crate) conn: Connection,
 }
 
 #[derive(Args)]

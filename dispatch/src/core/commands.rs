@@ -16,6 +16,15 @@ impl Core {
             return Err(CommandError::Overloaded(peer.clone()));
         }
         match command {
+            Command::Once { id, command } => {
+                if self.store.envelopes.contains_key(&id) {
+                    return Ok(id);
+                }
+                self.chosen = Some(id);
+                let done = self.on_command(*command, now);
+                self.chosen = None;
+                done
+            }
             Command::Report { report, mode } => {
                 let owner = self.topology.owner(&self.me, report.severity).map(|n| n.id.clone());
                 let to = owner.into_iter().collect();

@@ -139,6 +139,9 @@ pub struct Core {
     /// Origin keys asked of the driver, and loads that failed.
     key_asks: keys::KeyAsks,
     rng: StdRng,
+    /// The id the command being handled chose for the envelope it
+    /// originates ([`Command::Once`]); taken by the first `originate`.
+    chosen: Option<EnvelopeId>,
     store: Store,
     /// Records of the input being handled, emitted as one Persist.
     batch: Vec<Record>,
@@ -224,6 +227,7 @@ impl Core {
             document,
             key_asks: keys::KeyAsks::default(),
             rng: StdRng::seed_from_u64(seed),
+            chosen: None,
             store,
             batch: Vec::new(),
             after: Vec::new(),

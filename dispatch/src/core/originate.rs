@@ -5,9 +5,13 @@
 use super::*;
 
 impl Core {
-    /// Creates, signs, stores, applies and routes an envelope from this node.
+    /// Creates, signs, stores, applies and routes an envelope from this node,
+    /// under the id its command chose ([`Command::Once`]) or a fresh one.
     pub(super) fn originate(&mut self, body: Body, to: Vec<NodeId>, mode: Mode, now: Timestamp) -> EnvelopeId {
-        let id = EnvelopeId(self.rng.random());
+        let id = match self.chosen.take() {
+            Some(id) => id,
+            None => EnvelopeId(self.rng.random()),
+        };
         self.originate_as(id, body, to, mode, now)
     }
 

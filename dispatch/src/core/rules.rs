@@ -62,6 +62,10 @@ impl Command {
     /// checked command changes nothing.
     pub fn checked(self) -> Result<Command, CommandError> {
         let command = match self {
+            Command::Once { id, command } => Command::Once {
+                id,
+                command: Box::new(command.checked()?),
+            },
             Command::Report { report, mode } => Command::Report {
                 report: checked_report(report)?,
                 mode,

@@ -187,6 +187,13 @@ pub enum Command {
         report: Report,
         mode: Mode,
     },
+    /// `command`, its envelope under an id the caller chose (derived from
+    /// what it imports, such as a CAP alert): if this node holds an
+    /// envelope with that id, it is answered and nothing is done again.
+    Once {
+        id: EnvelopeId,
+        command: Box<Command>,
+    },
     Accept {
         incident: EnvelopeId,
         by: String,

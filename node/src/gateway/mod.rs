@@ -14,12 +14,14 @@
 //! in the node's status. Every route is described by the OpenAPI
 //! document served at `/v1/openapi.json` (`openapi`), made from the same
 //! code that routes it; `page` is the grid workers' page, `photos` the
-//! photos sent before a report names them.
+//! photos sent before a report names them, `cap` CAP 1.2 alerts in from
+//! warning-release platforms and incidents out as alerts.
 //!
 //! Connections are bounded ([`MAX_CONNECTIONS`]), each handshake and each
 //! connection's idle time too; bodies are bounded before they are read.
 
 pub mod api;
+pub mod cap;
 pub mod door;
 pub mod open311;
 pub mod openapi;

@@ -35,7 +35,7 @@ use super::schemas::StepName;
             hotlines, grid workers' apps, member units' systems). Every route but this document and \
             Open311's service list needs a token the center issued (`liandong gateway token issue`), \
             as `Authorization: Bearer <token>` (or Open311's `api_key`); its scope (`report`, `read`, \
-            `orders`) is named in each route's description and security requirement. A token acts \
+            `orders`, `cap`) is named in each route's description and security requirement. A token acts \
             as its center only.",
         license(name = "MIT OR Apache-2.0"),
     ),
@@ -47,6 +47,7 @@ use super::schemas::StepName;
         (name = "incidents", description = "This center's incidents"),
         (name = "orders", description = "Member units' systems on the orders addressed to this center"),
         (name = "photos", description = "Photos sent before the report that names them"),
+        (name = "cap", description = "CAP 1.2 alerts in from warning-release platforms, incidents out as alerts"),
         (name = "open311", description = "Open311 GeoReport v2"),
         (name = "document", description = "This document"),
     ),

@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use super::api::MAX_BODY;
 use super::door::Api;
-use super::{api, open311, openapi, page, photos};
+use super::{api, cap, open311, openapi, page, photos};
 
 /// The gateway's router, serving every route of [`routes`] and the
 /// document they make at `/v1/openapi.json`.
@@ -24,13 +24,14 @@ pub fn router(api: Arc<Api>) -> Router {
 }
 
 /// Every route, with the document they make. Bodies are bounded at
-/// [`MAX_BODY`] but for photos (`photo_max`).
+/// [`MAX_BODY`] but for photos (`photo_max`) and CAP alerts (`MAX_CAP`).
 pub fn routes(photo_max: u64) -> OpenApiRouter<Arc<Api>> {
     OpenApiRouter::with_openapi(openapi::Document::openapi())
         .merge(api::routes())
         .merge(open311::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .merge(photos::routes(photo_max))
+        .merge(cap::routes())
         .merge(openapi::routes())
         .merge(page::routes())
 }

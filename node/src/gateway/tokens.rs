@@ -34,6 +34,10 @@ pub enum Scope {
     Read,
     /// Sign for, report progress on, finish or refuse orders for this center.
     Orders,
+    /// Import CAP alerts (a warning-release platform): they become reports
+    /// here, or orders to the centers below that the alert's area names,
+    /// and their updates and cancellations change what they filed.
+    Cap,
 }
 
 impl Scope {
@@ -42,6 +46,7 @@ impl Scope {
             "report" => Ok(Scope::Report),
             "read" => Ok(Scope::Read),
             "orders" => Ok(Scope::Orders),
+            "cap" => Ok(Scope::Cap),
             other => Err(TokenError::Scope(other.to_owned())),
         }
     }
@@ -51,6 +56,7 @@ impl Scope {
             Scope::Report => "report",
             Scope::Read => "read",
             Scope::Orders => "orders",
+            Scope::Cap => "cap",
         }
     }
 }
@@ -96,7 +102,7 @@ pub enum TokenError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("{}: {what}", .path.display())]
     Invalid { path: PathBuf, what: String },
-    #[error("unknown scope {0:?} (the scopes are report, read and orders)")]
+    #[error("unknown scope {0:?} (the scopes are report, read, orders and cap)")]
     Scope(String),
     #[error("no token {0} was issued here")]
     Unknown(String),

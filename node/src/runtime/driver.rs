@@ -36,7 +36,7 @@
 //! the logs, metrics and subscribers are told is `notices`.
 
 use liandong_control::clock;
-use liandong_control::proto::{Notice, Operator, Request, Response};
+use liandong_control::proto::{Act, Notice, Operator, Request, Response};
 use std::path::PathBuf;
 
 use liandong_certs::RevocationList;
@@ -45,6 +45,7 @@ use liandong_dispatch::{Body, Core, Effect, EnvelopeId, Record, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info, warn};
 
+use super::cap;
 use super::expiry::OwnCertificate;
 use super::keys::{KeyLoader, KeyNews};
 use super::notices::Notices;
@@ -292,6 +293,13 @@ impl Driver {
                 };
                 operators::answer(query, &self.core, facts)
             }
+            Request::Act(Act::ImportCap { xml }) => match cap::import(op, &xml, &self.core) {
+                cap::Import::Command { command, outcome } => {
+                    let done = self.core.handle_command(command, now);
+                    cap::outcome(outcome, done, &self.core)
+                }
+                cap::Import::Answer(answer) => answer,
+            },
             Request::Act(act) => match operators::command(op, act, &self.core) {
                 Ok(command) => {
                     let subject = Subject::of(&command);

@@ -23,6 +23,7 @@
 //!   act.
 //! - this file: the [`Node`] handle and its start.
 
+mod cap;
 mod config;
 mod driver;
 mod expiry;

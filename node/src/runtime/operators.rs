@@ -63,6 +63,8 @@ fn report(by: String, severity: Severity, category: Category, title: String, det
 pub(super) fn command(op: &Operator, act: Act, core: &Core) -> Result<Command, String> {
     let by = op.name.clone();
     let command = match act {
+        // The driver imports alerts itself (`cap`): their answer is their own.
+        Act::ImportCap { .. } => return Err("a CAP alert is imported as a whole, not as a command".into()),
         Act::Report {
             severity,
             category,
@@ -222,6 +224,7 @@ pub(super) enum Subject {
 impl Subject {
     pub fn of(c: &Command) -> Subject {
         match c {
+            Command::Once { command, .. } => Subject::of(command),
             Command::Report { .. } | Command::ReportOnce { .. } => Subject::Report,
             Command::Dispatch { .. } => Subject::Order,
             Command::Acknowledge { order, state } => Subject::Acknowledged(*order, state.name()),
@@ -290,6 +293,7 @@ pub(super) fn outcome(subject: Subject, outcome: Result<EnvelopeId, CommandError
 /// status, the driver's `facts`).
 pub(super) fn answer(query: Query, core: &Core, facts: NodeFacts<'_>) -> Response {
     match query {
+        Query::IncidentCap { id } => super::cap::alert(core, &id),
         Query::Incidents { closed } => Response::Incidents(incidents(core, closed)),
         Query::Incident { id } => match incident_id(core, &id) {
             Ok(id) => core.incident(id).cloned().map_or_else(
@@ -438,7 +442,7 @@ fn status(core: &Core, facts: NodeFacts<'_>) -> NodeStatus {
     }
 }
 
-fn incident_id(core: &Core, r: &IdRef) -> Result<EnvelopeId, String> {
+pub(super) fn incident_id(core: &Core, r: &IdRef) -> Result<EnvelopeId, String> {
     resolve(r, "incident", core.incidents().map(|i| i.id))
 }
 
