@@ -5,7 +5,9 @@
 //! - **Alert**: a report filed at this center, or, when its areas name
 //!   (by a geocode whose value is a node id of the federation) only
 //!   divisions strictly below this center, a dispatch order to those
-//!   centers. Its id is derived from (this center, sender, identifier,
+//!   centers. An incident another Liandong exported (its info carries
+//!   `liandong:incident`) is a report wherever it happened: its area says
+//!   where it was reported, not who must act. Its id is derived from (this center, sender, identifier,
 //!   sent), so the same alert again files nothing.
 //! - **Update**: a note on the incident its `references` name (the first
 //!   one held here, following an earlier update to its incident), or for
@@ -186,7 +188,12 @@ fn new_alert(alert: &Alert, id: EnvelopeId, mode: Mode, me: &NodeId, topology: &
     let infos = ordered(&alert.infos);
     let first = infos.first().copied();
     let severity = first.map(tables::level_of).unwrap_or(Level::Routine);
-    let below = divisions_below(alert, me, topology);
+    let exported_incident = first.is_some_and(|i| tables::param(i, tables::PARAM_INCIDENT).is_some());
+    let below = if exported_incident {
+        Vec::new()
+    } else {
+        divisions_below(alert, me, topology)
+    };
     if !below.is_empty() {
         let headline = first.map(title_of).unwrap_or_else(|| alert.identifier.clone());
         return Plan::Order {

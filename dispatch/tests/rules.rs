@@ -190,3 +190,59 @@ fn a_report_filed_under_a_chosen_id_is_filed_once() {
     });
     assert_eq!(e, Err(CommandError::NoTitle));
 }
+
+/// Any command under a chosen id (an imported CAP alert's): its envelope
+/// carries that id, the same id again does nothing (also after a restart),
+/// a refused one leaves the id free, and the next command without one
+/// gets a fresh id.
+#[test]
+fn a_command_under_a_chosen_id_is_done_once() {
+    let mut net = Net::new(
+        Arc::new(generate(&Shape::Preset(Preset::Demo), Addressing::default()).unwrap()),
+        8,
+    );
+    let county = id(COUNTY);
+    let incident = net.command(&county, report("邻里纠纷")).unwrap();
+    net.run_for(Duration::from_secs(5));
+    let note = |text: &str| Command::Once {
+        id: EnvelopeId(0xca9),
+        command: Box::new(Command::Note {
+            incident,
+            by: "预警发布平台".into(),
+            text: text.into(),
+        }),
+    };
+    // Refused by the rules: nothing stored, the id still free.
+    assert_eq!(
+        net.command(&county, note("  ")),
+        Err(CommandError::EmptyText { field: "note" })
+    );
+    assert!(!net.core(&county).store().envelopes.contains_key(&EnvelopeId(0xca9)));
+    assert_eq!(net.command(&county, note("台风蓝色预警更新")), Ok(EnvelopeId(0xca9)));
+    let notes = |net: &Net| {
+        net.core(&county)
+            .incident(incident)
+            .unwrap()
+            .timeline
+            .iter()
+            .filter(|e| e.what.contains("台风蓝色预警更新"))
+            .count()
+    };
+    assert_eq!(notes(&net), 1);
+    assert_eq!(net.command(&county, note("台风蓝色预警更新")), Ok(EnvelopeId(0xca9)));
+    net.restart(&county);
+    assert_eq!(net.command(&county, note("台风蓝色预警更新")), Ok(EnvelopeId(0xca9)));
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(notes(&net), 1, "noted again");
+    let fresh = net
+        .command(
+            &county,
+            Command::Note {
+                incident,
+                by: "值班员".into(),
+                text: "另一条".into(),
+            },
+        )
+        .unwrap();
+    assert_ne!(fresh, EnvelopeId(0xca9));
+}

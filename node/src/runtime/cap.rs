@@ -17,7 +17,7 @@ pub(super) enum Import {
     /// A command for the core; `outcome` names what it does if taken.
     Command { command: Command, outcome: CapOutcome },
     /// Nothing for the core: the answer as it stands.
-    Answer(Response),
+    Answer(Box<Response>),
 }
 
 fn answer(outcome: CapOutcome, id: Option<EnvelopeId>, what: String) -> Response {
@@ -29,11 +29,11 @@ pub(super) fn import(op: &Operator, xml: &[u8], core: &Core) -> Import {
     let alert = match liandong_cap::parse(xml) {
         Ok(alert) => alert,
         Err(e) => {
-            return Import::Answer(answer(
+            return Import::Answer(Box::new(answer(
                 CapOutcome::Invalid,
                 None,
                 format!("not a valid CAP 1.2 alert: {e}"),
-            ));
+            )));
         }
     };
     let by = op.name.clone();
@@ -75,9 +75,9 @@ pub(super) fn import(op: &Operator, xml: &[u8], core: &Core) -> Import {
                 "alert {} from {} sent {} was imported before, as {what}; nothing filed again",
                 alert.identifier, alert.sender, alert.sent
             );
-            return Import::Answer(answer(CapOutcome::Duplicate, Some(of), what));
+            return Import::Answer(Box::new(answer(CapOutcome::Duplicate, Some(of), what)));
         }
-        Plan::NotFiled { reason } => return Import::Answer(answer(CapOutcome::NotFiled, None, reason)),
+        Plan::NotFiled { reason } => return Import::Answer(Box::new(answer(CapOutcome::NotFiled, None, reason))),
     };
     let command = match command {
         once @ Command::ReportOnce { .. } => once,

@@ -298,7 +298,7 @@ impl Driver {
                     let done = self.core.handle_command(command, now);
                     cap::outcome(outcome, done, &self.core)
                 }
-                cap::Import::Answer(answer) => answer,
+                cap::Import::Answer(answer) => *answer,
             },
             Request::Act(act) => match operators::command(op, act, &self.core) {
                 Ok(command) => {
