@@ -12,12 +12,12 @@
 mod common;
 mod federation;
 
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::gateway::{Gw, curl};
 use federation::{Federation, hex, id, incident_at};
 use liandong_control::proto::{Query, Request, Response};
 use liandong_dispatch::EnvelopeId;
@@ -37,85 +37,6 @@ fn token(fed: &Federation, name: &str, scope: &str) -> String {
 
 fn token_at(fed: &Federation, node: &str, name: &str, scope: &str) -> String {
     common::gateway::issue_token(&fed.data_dir(&id(node)), name, scope)
-}
-
-/// What curl got: the status and the body.
-struct Answer {
-    status: u16,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: status {} body {:?}", self.status, self.body))
-    }
-}
-
-/// A gateway as curl reaches it: its address, the certificate to trust.
-struct Gw {
-    at: SocketAddr,
-    cert: PathBuf,
-}
-
-impl Gw {
-    fn new(ip: Ipv4Addr, port: u16, cert: &Path) -> Gw {
-        Gw {
-            at: SocketAddr::new(ip.into(), port),
-            cert: cert.to_owned(),
-        }
-    }
-}
-
-/// curl as a hotline's system would call the gateway.
-fn curl(gw: &Gw, method: &str, path: &str, token: Option<&str>, headers: &[&str], body: Option<&[u8]>) -> Answer {
-    let mut cmd = Command::new("curl");
-    cmd.args([
-        "-sS",
-        "--max-time",
-        "20",
-        "-X",
-        method,
-        "-o",
-        "-",
-        "-w",
-        "\n%{http_code}",
-    ])
-    .arg("--cacert")
-    .arg(&gw.cert)
-    .args(["--resolve", &format!("localhost:{}:{}", gw.at.port(), gw.at.ip())]);
-    if let Some(t) = token {
-        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
-    }
-    for h in headers {
-        cmd.args(["-H", h]);
-    }
-    if body.is_some() {
-        if !headers.iter().any(|h| h.starts_with("Content-Type")) {
-            cmd.args(["-H", "Content-Type: application/json"]);
-        }
-        cmd.args(["--data-binary", "@-"]);
-    }
-    cmd.arg(format!("https://localhost:{}{path}", gw.at.port()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("run curl");
-    if let Some(b) = body {
-        child.stdin.take().expect("stdin").write_all(b).expect("body to curl");
-    } else {
-        drop(child.stdin.take());
-    }
-    let out = child.wait_with_output().expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    let status = match code.trim().parse::<u16>() {
-        Ok(0) | Err(_) => panic!("curl {method} {path}: {text} {}", String::from_utf8_lossy(&out.stderr)),
-        Ok(status) => status,
-    };
-    Answer {
-        status,
-        body: body.to_owned(),
-    }
 }
 
 /// `document` passes openapi-spec-validator (an independent reading of
