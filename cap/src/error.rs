@@ -15,5 +15,9 @@ pub enum CapError {
     /// Well-formed, but not a valid CAP 1.2 alert: `element` is the local
     /// name of the element at fault (or the parent missing a child).
     #[error("line {line}: <{element}>: {problem}")]
-    Invalid { line: u32, element: String, problem: String },
+    Invalid {
+        line: u32,
+        element: String,
+        problem: String,
+    },
 }

@@ -14,11 +14,16 @@
 
 pub mod error;
 pub mod model;
+pub mod read;
 pub mod time;
+pub mod write;
+mod xml;
 
 pub use error::CapError;
 pub use model::*;
+pub use read::parse;
 pub use time::CapTime;
+pub use write::to_xml;
 
 /// Largest alert read, in bytes (a CAP alert is a few kilobytes; one with
 /// an embedded resource may be more).
