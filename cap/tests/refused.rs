@@ -9,7 +9,7 @@
 mod common;
 
 use common::xmllint;
-use liandong_cap::{parse, CapError, MsgType, Status};
+use liandong_cap::{CapError, MsgType, Status, parse};
 
 /// A valid alert, one element per line: the line numbers below count on it.
 const BASE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -137,7 +137,10 @@ const CASES: &[Case] = &[
     },
     Case {
         what: "scope before msgType",
-        edits: &[("  <msgType>Alert</msgType>\n  <scope>Public</scope>", "  <scope>Public</scope>\n  <msgType>Alert</msgType>")],
+        edits: &[(
+            "  <msgType>Alert</msgType>\n  <scope>Public</scope>",
+            "  <scope>Public</scope>\n  <msgType>Alert</msgType>",
+        )],
         element: "scope",
         line: 7,
         says: "out of order: <msgType> comes before it",
@@ -153,7 +156,10 @@ const CASES: &[Case] = &[
     },
     Case {
         what: "a foreign element inside info",
-        edits: &[("<event>台风</event>", "<event>台风</event><x:extra xmlns:x=\"urn:example\"/>")],
+        edits: &[(
+            "<event>台风</event>",
+            "<event>台风</event><x:extra xmlns:x=\"urn:example\"/>",
+        )],
         element: "extra",
         line: 11,
         says: "is in urn:example, not CAP 1.2's namespace",
@@ -187,7 +193,10 @@ const CASES: &[Case] = &[
         what: "Cancel with a malformed reference",
         edits: &[
             ("<msgType>Alert", "<msgType>Cancel"),
-            ("<scope>Public</scope>", "<scope>Public</scope><references>center.example.cn,LD-0</references>"),
+            (
+                "<scope>Public</scope>",
+                "<scope>Public</scope><references>center.example.cn,LD-0</references>",
+            ),
         ],
         element: "references",
         line: 8,
@@ -340,7 +349,10 @@ const CASES: &[Case] = &[
     },
     Case {
         what: "a CAP element after the signature",
-        edits: &[("  </info>\n", "  </info>\n  <Signature xmlns=\"http://www.w3.org/2000/09/xmldsig#\"/>\n  <note>late</note>\n")],
+        edits: &[(
+            "  </info>\n",
+            "  </info>\n  <Signature xmlns=\"http://www.w3.org/2000/09/xmldsig#\"/>\n  <note>late</note>\n",
+        )],
         element: "note",
         line: 33,
         says: "comes after the XML Signature",
@@ -391,7 +403,11 @@ fn the_schema_catches_the_schema_cases_and_only_those() {
     for case in CASES {
         let schema_refuses = xmllint::validate(edited(case).as_bytes()).is_err();
         if schema_refuses != (case.rule == Rule::Schema) {
-            wrong.push(format!("{}: the schema {}", case.what, if schema_refuses { "refuses it" } else { "accepts it" }));
+            wrong.push(format!(
+                "{}: the schema {}",
+                case.what,
+                if schema_refuses { "refuses it" } else { "accepts it" }
+            ));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -412,7 +428,11 @@ fn whitespace_around_values_is_trimmed_and_free_text_kept() {
     let text = BASE
         .replacen("<status>Actual", "<status>\n    Actual\n  ", 1)
         .replacen("<identifier>LD-1", "<identifier> LD-1\t", 1)
-        .replacen("<sent>2024-07-21T08:30:00+08:00", "<sent>\n2024-07-21T08:30:00+08:00\n", 1)
+        .replacen(
+            "<sent>2024-07-21T08:30:00+08:00",
+            "<sent>\n2024-07-21T08:30:00+08:00\n",
+            1,
+        )
         .replacen("<event>台风", "<event> 台风\n", 1);
     let alert = parse(text.as_bytes()).unwrap();
     assert_eq!(alert.status, Status::Actual);
@@ -438,8 +458,11 @@ fn prefixes_references_and_a_trailing_signature_are_read() {
         );
     let alert = parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(alert.msg_type, MsgType::Update);
-    let refs: Vec<(&str, &str, String)> =
-        alert.references.iter().map(|r| (&*r.sender, &*r.identifier, r.sent.to_string())).collect();
+    let refs: Vec<(&str, &str, String)> = alert
+        .references
+        .iter()
+        .map(|r| (&*r.sender, &*r.identifier, r.sent.to_string()))
+        .collect();
     assert_eq!(
         refs,
         [
@@ -455,16 +478,31 @@ fn prefixes_references_and_a_trailing_signature_are_read() {
 #[test]
 fn other_roots_say_what_they_are() {
     let cases = [
-        ("<feed xmlns=\"http://www.w3.org/2005/Atom\"/>", "feed", "is not a CAP alert (namespace http://www.w3.org/2005/Atom)"),
-        ("<alert xmlns=\"http://www.incident.com/cap/1.0\"/>", "alert", "is in CAP 1.0"),
-        ("\n\n<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.3\"/>", "alert", "is in CAP 1.3"),
+        (
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"/>",
+            "feed",
+            "is not a CAP alert (namespace http://www.w3.org/2005/Atom)",
+        ),
+        (
+            "<alert xmlns=\"http://www.incident.com/cap/1.0\"/>",
+            "alert",
+            "is in CAP 1.0",
+        ),
+        (
+            "\n\n<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.3\"/>",
+            "alert",
+            "is in CAP 1.3",
+        ),
     ];
     for (text, element_at_fault, says) in cases {
         match parse(text.as_bytes()) {
-            Err(CapError::Invalid { element, problem, .. }) if element == element_at_fault && problem.contains(says) => {}
+            Err(CapError::Invalid { element, problem, .. })
+                if element == element_at_fault && problem.contains(says) => {}
             other => panic!("{text}: {other:?}"),
         }
     }
-    let Err(CapError::Invalid { line, .. }) = parse(cases[2].0.as_bytes()) else { panic!() };
+    let Err(CapError::Invalid { line, .. }) = parse(cases[2].0.as_bytes()) else {
+        panic!()
+    };
     assert_eq!(line, 3);
 }
