@@ -393,3 +393,49 @@ fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>, line: u32) -> 
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elements_carry_namespace_line_and_text() {
+        let text = "\u{feff}<?xml version=\"1.0\"?>\n<!-- a comment -->\n<p:root xmlns:p=\"urn:a\" xmlns=\"urn:b\">\n  <child>one &amp; <![CDATA[<two>]]>&#x4E09;</child>\r\n  <p:other\n    xmlns:q=\"urn:q\" q:x=\"1\"/>\n</p:root>\n";
+        let root = read(text.as_bytes()).unwrap();
+        assert_eq!(
+            (root.namespace.as_deref(), root.name.as_str(), root.line),
+            (Some("urn:a"), "root", 3)
+        );
+        let [child, other] = &root.children[..] else {
+            panic!("{root:?}")
+        };
+        assert_eq!(
+            (child.namespace.as_deref(), child.name.as_str(), child.line),
+            (Some("urn:b"), "child", 4)
+        );
+        assert_eq!(child.text, "one & <two>三");
+        assert_eq!((other.namespace.as_deref(), other.line), (Some("urn:a"), 5));
+        assert_eq!(
+            other.attributes,
+            [Attribute {
+                namespace: Some("urn:q".to_string()),
+                name: "x".to_string()
+            }]
+        );
+    }
+
+    #[test]
+    fn line_ends_are_normalised_in_text() {
+        let root = read(b"<r>a\r\nb\rc</r>").unwrap();
+        assert_eq!(root.text, "a\nb\nc");
+    }
+
+    #[test]
+    fn lines_count_from_one_also_after_an_error_earlier_in_the_text() {
+        let mut tree = Tree::new("a\nb\nc\n");
+        assert_eq!(tree.line(4), 3);
+        assert_eq!(tree.line(0), 1);
+        assert_eq!(tree.line(2), 2);
+        assert_eq!(tree.line(u64::MAX), 4);
+    }
+}
