@@ -20,12 +20,17 @@ pub mod error;
 pub mod export;
 pub mod import;
 pub mod model;
+pub mod read;
 pub mod tables;
 pub mod time;
+pub mod write;
+mod xml;
 
 pub use error::CapError;
 pub use model::*;
+pub use read::parse;
 pub use time::CapTime;
+pub use write::to_xml;
 
 /// Largest alert read, in bytes (a CAP alert is a few kilobytes; one with
 /// an embedded resource may be more): what a control request carries
@@ -35,17 +40,4 @@ pub const MAX_BYTES: usize = 240 * 1024;
 /// geocode, value).
 pub const MAX_DEPTH: usize = 16;
 /// Most elements read in one alert.
-pub const MAX_ELEMENTS: usize = 20_000;
-
-// Placeholders until the reader and writer land (replaced at their merge).
-/// An alert from its XML.
-pub fn parse(_bytes: &[u8]) -> Result<Alert, CapError> {
-    Err(CapError::Xml {
-        line: 1,
-        problem: "the CAP reader is not built yet".into(),
-    })
-}
-/// An alert as XML.
-pub fn to_xml(alert: &Alert) -> String {
-    format!("{alert:?}")
-}
+pub const MAX_ELEMENTS: usize = 10_000;
