@@ -21,8 +21,8 @@ use std::process::Command;
 
 use common::gateway::{Answer, Gw, curl};
 use federation::{Federation, hex, id, incident_at};
-use liandong_control::proto::{Act, Query, Request, Response};
 use liandong_control::ControlClient;
+use liandong_control::proto::{Act, Query, Request, Response};
 use liandong_dispatch::store::IncidentState;
 use liandong_dispatch::wire::{Category, EnvelopeId, Mode};
 use liandong_topology::Severity;
@@ -77,7 +77,14 @@ fn post(gw: &Gw, token: &str, xml: &[u8]) -> Answer {
 }
 
 fn export(gw: &Gw, token: &str, incident: EnvelopeId) -> String {
-    let got = curl(gw, "GET", &format!("/v1/incidents/{:032x}.cap", incident.0), Some(token), &[], None);
+    let got = curl(
+        gw,
+        "GET",
+        &format!("/v1/incidents/{:032x}.cap", incident.0),
+        Some(token),
+        &[],
+        None,
+    );
     assert_eq!(got.status, 200, "{}", got.body);
     got.body
 }
@@ -171,11 +178,20 @@ async fn an_incident_leaves_one_federation_as_an_alert_and_becomes_the_same_inci
     assert_eq!(there.mode, original.mode);
     assert_eq!(there.owner, county);
     let again = post(&gw_b, &platform_b, first.as_bytes());
-    assert_eq!((again.status, outcome(&again)), (200, ("duplicate".to_owned(), Some(copy))));
+    assert_eq!(
+        (again.status, outcome(&again)),
+        (200, ("duplicate".to_owned(), Some(copy)))
+    );
     assert_eq!(incident_count(&op_b).await, before + 1);
 
     // A accepts and notes: an Update, which B adds to the same incident.
-    act(&op_a, Act::Accept { incident: hex(incident) }).await;
+    act(
+        &op_a,
+        Act::Accept {
+            incident: hex(incident),
+        },
+    )
+    .await;
     act(
         &op_a,
         Act::Note {
@@ -186,9 +202,17 @@ async fn an_incident_leaves_one_federation_as_an_alert_and_becomes_the_same_inci
     .await;
     let update = export(&gw_a, &read_a, incident);
     validate(a.path(), "update.xml", &update);
-    assert!(update.contains("<msgType>Update</msgType>") && update.contains("<references>"), "{update}");
+    assert!(
+        update.contains("<msgType>Update</msgType>") && update.contains("<references>"),
+        "{update}"
+    );
     let updated = post(&gw_b, &platform_b, update.as_bytes());
-    assert_eq!((updated.status, outcome(&updated)), (200, ("updated".to_owned(), Some(copy))), "{}", updated.body);
+    assert_eq!(
+        (updated.status, outcome(&updated)),
+        (200, ("updated".to_owned(), Some(copy))),
+        "{}",
+        updated.body
+    );
     let there = incident_at(&op_b, copy).await.expect("B's incident");
     assert!(
         there.timeline.iter().any(|e| e.what.contains("CAP Update")),
@@ -209,10 +233,19 @@ async fn an_incident_leaves_one_federation_as_an_alert_and_becomes_the_same_inci
     validate(a.path(), "cancel.xml", &cancel);
     assert!(cancel.contains("<msgType>Cancel</msgType>"), "{cancel}");
     let cancelled = post(&gw_b, &platform_b, cancel.as_bytes());
-    assert_eq!(outcome(&cancelled), ("cancelled".to_owned(), Some(copy)), "{}", cancelled.body);
+    assert_eq!(
+        outcome(&cancelled),
+        ("cancelled".to_owned(), Some(copy)),
+        "{}",
+        cancelled.body
+    );
     let there = incident_at(&op_b, copy).await.expect("B's incident");
     assert_eq!(there.state, IncidentState::Cancelled);
-    assert_eq!(incident_count(&op_b).await, before + 1, "the updates filed incidents of their own");
+    assert_eq!(
+        incident_count(&op_b).await,
+        before + 1,
+        "the updates filed incidents of their own"
+    );
 
     // The specification's example alerts import (their areas are American:
     // reports at this center; the earthquake's Update refers to an alert
@@ -227,7 +260,13 @@ async fn an_incident_leaves_one_federation_as_an_alert_and_becomes_the_same_inci
     for example in &examples {
         let xml = std::fs::read(example).expect("read the example");
         let got = post(&gw_b, &platform_b, &xml);
-        assert_eq!((got.status, outcome(&got).0.as_str()), (201, "filed"), "{}: {}", example.display(), got.body);
+        assert_eq!(
+            (got.status, outcome(&got).0.as_str()),
+            (201, "filed"),
+            "{}: {}",
+            example.display(),
+            got.body
+        );
     }
 
     // The CLI: a drill alert naming a township below the county is an order
@@ -245,9 +284,13 @@ async fn an_incident_leaves_one_federation_as_an_alert_and_becomes_the_same_inci
     let answer: serde_json::Value = serde_json::from_str(common::stdout(&out).trim()).expect("JSON");
     assert_eq!(answer["outcome"], "ordered", "{answer}\n{drill}");
     let order = EnvelopeId(u128::from_str_radix(answer["id"].as_str().expect("id"), 16).expect("hex"));
-    match op_b.call(Request::Query(Query::Order { id: hex(order) })).await.expect("call") {
+    match op_b
+        .call(Request::Query(Query::Order { id: hex(order) }))
+        .await
+        .expect("call")
+    {
         Response::Order(o) => {
-            assert_eq!(o.record.mode, Mode::Exercise);
+            assert_eq!(o.order.mode, Mode::Exercise);
             assert!(o.targets.iter().any(|(n, _)| n.as_str() == TOWN), "{o:?}");
         }
         other => panic!("{other:?}"),
@@ -256,7 +299,11 @@ async fn an_incident_leaves_one_federation_as_an_alert_and_becomes_the_same_inci
     std::fs::write(&file, &test).expect("write the test alert");
     let out = cli(&b, &cert_b, &["cap", "import", file.to_str().expect("path")]);
     assert!(out.status.success(), "{}", common::stderr(&out));
-    assert!(common::stdout(&out).starts_with("not filed: status Test"), "{}", common::stdout(&out));
+    assert!(
+        common::stdout(&out).starts_with("not filed: status Test"),
+        "{}",
+        common::stdout(&out)
+    );
     a.stop_all();
     b.stop_all();
 }
@@ -267,10 +314,84 @@ fn strip_parameters(xml: &str) -> String {
     let mut out = String::new();
     let mut rest = xml;
     while let Some(start) = rest.find("<parameter>") {
-        let Some(end) = rest[start..].find("</parameter>") else { break };
+        let Some(end) = rest[start..].find("</parameter>") else {
+            break;
+        };
         out.push_str(rest[..start].trim_end_matches([' ', '\n']));
         rest = &rest[start + end + "</parameter>".len()..];
     }
     out.push_str(rest);
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_and_broken_alerts_are_refused_with_a_clear_error_and_file_nothing() {
+    if !tools("cap_refusals") {
+        return;
+    }
+    let (mut fed, gw) = county_with_gateway(Ipv4Addr::new(127, 0, 18, 3));
+    let platform = token(&fed, "省预警发布平台", "cap");
+    let reader = token(&fed, "只读系统", "read");
+    let op = fed.client(&id(COUNTY), "值班员").await;
+    let before = incident_count(&op).await;
+    let good = std::fs::read(data().join("appendix-a2.xml")).expect("the example");
+    let good_text = String::from_utf8(good.clone()).expect("UTF-8");
+
+    let xxe = "<?xml version=\"1.0\"?>\n<!DOCTYPE alert [\n  <!ENTITY xxe SYSTEM \"file:///etc/passwd\">\n]>\n\
+        <alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\"><identifier>&xxe;</identifier></alert>";
+    let mut laughs = String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n <!ENTITY lol0 \"lol\">\n");
+    for i in 1..10 {
+        laughs.push_str(&format!(
+            " <!ENTITY lol{i} \"{}\">\n",
+            format!("&lol{};", i - 1).repeat(10)
+        ));
+    }
+    laughs.push_str("]>\n<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">&lol9;</alert>");
+    let deep = format!(
+        "<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">{}",
+        "<a>".repeat(50_000)
+    );
+    let mut not_utf8 = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">\n<identifier>"
+        .to_vec();
+    not_utf8.extend_from_slice(b"\xC3\x28</identifier>\n</alert>\n");
+    let open_polygon = good_text.replace(
+        "38.62,-119.89 38.47,-120.14</polygon>",
+        "38.62,-119.89 38.40,-120.00</polygon>",
+    );
+    assert_ne!(open_polygon, good_text, "the example's polygon changed");
+    let zulu = good_text.replacen("-07:00</sent>", "Z</sent>", 1);
+    let huge = vec![b' '; 10 << 20];
+    let cases: [(&str, &[u8], u16, &str); 7] = [
+        (
+            "an external entity",
+            xxe.as_bytes(),
+            400,
+            "line 2: DOCTYPE is not allowed",
+        ),
+        (
+            "billion laughs",
+            laughs.as_bytes(),
+            400,
+            "line 2: DOCTYPE is not allowed",
+        ),
+        ("deep nesting", deep.as_bytes(), 400, "nested deeper than 16 levels"),
+        ("invalid UTF-8", &not_utf8, 400, "line 3"),
+        ("a polygon not closed", open_polygon.as_bytes(), 400, "<polygon>"),
+        ("a time in Z", zulu.as_bytes(), 400, "<sent>"),
+        ("a 10 MB body", &huge, 413, ""),
+    ];
+    for (what, body, status, says) in cases {
+        let got = post(&gw, &platform, body);
+        assert_eq!(got.status, status, "{what}: {}", got.body);
+        assert!(got.body.contains(says), "{what}: {}", got.body);
+        assert!(!got.body.contains("root:"), "{what}: /etc/passwd read: {}", got.body);
+    }
+    // A token without scope cap may not import.
+    assert_eq!(post(&gw, &reader, &good).status, 403);
+    assert_eq!(incident_count(&op).await, before, "a refused alert filed something");
+    // The node goes on: a good alert files.
+    let got = post(&gw, &platform, &good);
+    assert_eq!((got.status, outcome(&got).0.as_str()), (201, "filed"), "{}", got.body);
+    assert_eq!(incident_count(&op).await, before + 1);
+    fed.stop_all();
 }

@@ -1,10 +1,12 @@
 //! An incident as a CAP 1.2 alert, as one center knows it.
 //!
-//! - **Versions.** Every distinct second in the incident's timeline here
-//!   is a version: the report is the first, each later step (accepted,
-//!   escalated, a note, resolved, ...) a new one. The latest version is
-//!   the alert; its identifier is `<incident, 32 hex digits>-<its Unix
-//!   second>`, so exporting twice with nothing new gives the same alert.
+//! - **Versions.** Every distinct time (to the millisecond) in the
+//!   incident's timeline here is a version: the report is the first, each
+//!   later step (accepted, escalated, a note, resolved, ...) a new one. The
+//!   latest version is the alert; its identifier is `<incident, 32 hex
+//!   digits>-<its Unix time in ms>` (`sent` has CAP's whole seconds, so
+//!   two steps in one second still differ), and exporting twice with
+//!   nothing new gives the same alert.
 //! - **msgType**: Alert while the report is the only version, Cancel once
 //!   the incident is cancelled, else Update, whose `references` name every
 //!   earlier version (`sender,identifier,sent`).
@@ -41,23 +43,28 @@ pub fn sender_of(center: &NodeId) -> String {
     format!("{center}@liandong")
 }
 
-/// The versions of `incident` known here: distinct seconds, oldest first
-/// (the report's time first even if a timeline line says otherwise).
-fn versions(incident: &Incident) -> Vec<CapTime> {
-    let mut seconds: Vec<u64> = incident.timeline.iter().map(|e| e.at.0 / 1000).collect();
-    seconds.push(incident.reported.0 / 1000);
-    let first = incident.reported.0 / 1000;
-    seconds.retain(|s| *s >= first);
-    seconds.sort_unstable();
-    seconds.dedup();
-    seconds
-        .into_iter()
-        .map(|s| CapTime::from_unix_ms(s * 1000, OFFSET_MINUTES))
-        .collect()
+/// The versions of `incident` known here: the distinct times (in
+/// milliseconds) of its timeline, oldest first, from the report's.
+fn versions(incident: &Incident) -> Vec<u64> {
+    let first = incident.reported.0;
+    let mut at: Vec<u64> = incident
+        .timeline
+        .iter()
+        .map(|e| e.at.0)
+        .filter(|t| *t >= first)
+        .collect();
+    at.push(first);
+    at.sort_unstable();
+    at.dedup();
+    at
 }
 
-fn identifier(incident: &Incident, at: CapTime) -> String {
-    format!("{:032x}-{}", incident.id.0, at.unix_ms() / 1000)
+fn identifier(incident: &Incident, at_ms: u64) -> String {
+    format!("{:032x}-{at_ms}", incident.id.0)
+}
+
+fn sent(at_ms: u64) -> CapTime {
+    CapTime::from_unix_ms(at_ms, OFFSET_MINUTES)
 }
 
 /// `incident` as the alert center `me` sends, with the names in `topology`.
@@ -65,16 +72,13 @@ pub fn export(incident: &Incident, me: &NodeId, topology: &Topology) -> Alert {
     let sender = sender_of(me);
     let versions = versions(incident);
     // versions() always holds the report's time.
-    let latest = versions
-        .last()
-        .copied()
-        .unwrap_or(CapTime::from_unix_ms(incident.reported.0, OFFSET_MINUTES));
+    let latest = versions.last().copied().unwrap_or(incident.reported.0);
     let references: Vec<Reference> = versions[..versions.len().saturating_sub(1)]
         .iter()
         .map(|at| Reference {
             sender: sender.clone(),
             identifier: identifier(incident, *at),
-            sent: *at,
+            sent: sent(*at),
         })
         .collect();
     let msg_type = if incident.state == liandong_dispatch::IncidentState::Cancelled {
@@ -143,7 +147,7 @@ pub fn export(incident: &Incident, me: &NodeId, topology: &Topology) -> Alert {
     Alert {
         identifier: identifier(incident, latest),
         sender,
-        sent: latest,
+        sent: sent(latest),
         status: tables::cap_status(incident.mode),
         msg_type,
         source: Some("Liandong".into()),
