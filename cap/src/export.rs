@@ -114,35 +114,23 @@ pub fn export(incident: &Incident, me: &NodeId, topology: &Topology) -> Alert {
     if !report.place.trim().is_empty() {
         parameters.push(nv(tables::PARAM_PLACE, report.place.clone()));
     }
+    let mut area = Area::new(&name_of(&incident.origin));
+    area.geocodes = vec![nv(tables::GEOCODE_DIVISION, incident.origin.as_str())];
     let info = Info {
-        language: "zh-CN".into(),
-        categories: vec![tables::cap_category(report.category)],
-        event: tables::kind_zh(report.category).into(),
-        response_types: Vec::new(),
-        urgency,
-        severity,
-        certainty,
-        audience: None,
-        event_codes: Vec::new(),
-        effective: None,
-        onset: Some(CapTime::from_unix_ms(incident.reported.0, OFFSET_MINUTES)),
-        expires: None,
+        onset: Some(sent(incident.reported.0)),
         sender_name: Some(name_of(me)),
         headline: Some(report.title.clone()),
         description: (!report.detail.trim().is_empty()).then(|| report.detail.clone()),
-        instruction: None,
-        web: None,
-        contact: None,
         parameters,
-        resources: Vec::new(),
-        areas: vec![Area {
-            description: name_of(&incident.origin),
-            polygons: Vec::new(),
-            circles: Vec::new(),
-            geocodes: vec![nv(tables::GEOCODE_DIVISION, incident.origin.as_str())],
-            altitude: None,
-            ceiling: None,
-        }],
+        areas: vec![area],
+        ..Info::new(
+            "zh-CN",
+            vec![tables::cap_category(report.category)],
+            tables::kind_zh(report.category),
+            urgency,
+            severity,
+            certainty,
+        )
     };
     Alert {
         identifier: identifier(incident, latest),

@@ -68,6 +68,42 @@ pub struct Info {
     pub areas: Vec<Area>,
 }
 
+impl Info {
+    /// An info block with its required elements and nothing optional.
+    pub fn new(
+        language: &str,
+        categories: Vec<Category>,
+        event: &str,
+        urgency: Urgency,
+        severity: Severity,
+        certainty: Certainty,
+    ) -> Info {
+        Info {
+            language: language.into(),
+            categories,
+            event: event.into(),
+            response_types: Vec::new(),
+            urgency,
+            severity,
+            certainty,
+            audience: None,
+            event_codes: Vec::new(),
+            effective: None,
+            onset: None,
+            expires: None,
+            sender_name: None,
+            headline: None,
+            description: None,
+            instruction: None,
+            web: None,
+            contact: None,
+            parameters: Vec::new(),
+            resources: Vec::new(),
+            areas: Vec::new(),
+        }
+    }
+}
+
 /// `<eventCode>`, `<parameter>`, `<geocode>`: a `valueName` and a `value`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameValue {
@@ -100,6 +136,20 @@ pub struct Area {
     pub altitude: Option<f64>,
     /// Feet; only with `altitude`.
     pub ceiling: Option<f64>,
+}
+
+impl Area {
+    /// An area described in words only.
+    pub fn new(description: &str) -> Area {
+        Area {
+            description: description.into(),
+            polygons: Vec::new(),
+            circles: Vec::new(),
+            geocodes: Vec::new(),
+            altitude: None,
+            ceiling: None,
+        }
+    }
 }
 
 /// A WGS 84 point: latitude in −90..=90, longitude in −180..=180.
