@@ -137,7 +137,7 @@ pub(super) fn outcome(outcome: CapOutcome, done: Result<EnvelopeId, CommandError
 
 /// Incident `id` as the CAP 1.2 alert this center sends.
 pub(super) fn alert(core: &Core, id: &IdRef) -> Response {
-    let incident = match super::operators::incident_id(core, id).map(|i| core.incident(i)) {
+    let incident = match super::names::incident_id(core, id).map(|i| core.incident(i)) {
         Ok(Some(incident)) => incident,
         Ok(None) => {
             return Response::Refused {

@@ -28,6 +28,7 @@ mod config;
 mod driver;
 mod expiry;
 mod keys;
+mod names;
 mod notices;
 mod operators;
 mod renewal;

@@ -17,7 +17,7 @@
 //! is resolved (see `liandong_dispatch::core::rules`).
 
 use liandong_control::proto::{
-    CertificateStatus, GatewayStatus, IdRef, LinkView, NodeStatus, Operator, OrderView, Response, RoomView,
+    CertificateStatus, GatewayStatus, LinkView, NodeStatus, Operator, OrderView, Response, RoomView,
 };
 use liandong_control::{Act, Query};
 use liandong_dispatch::core::rules;
@@ -26,6 +26,8 @@ use liandong_dispatch::store::Incident;
 use liandong_dispatch::wire::{Category, Report, Role, RoomAct};
 use liandong_dispatch::{Command, CommandError, Core, EnvelopeId, Order, TargetState, Timestamp};
 use liandong_topology::{Kind, Severity};
+
+use super::names::{full_id, incident_id, order_id, room_id};
 
 /// What the driver knows about the node that the core does not: shown in
 /// `Status` (and so in a subscription's snapshot).
@@ -439,41 +441,6 @@ fn status(core: &Core, facts: NodeFacts<'_>) -> NodeStatus {
             .certificate
             .map(|(serial, not_after)| CertificateStatus::at(serial.to_owned(), not_after, facts.now)),
         gateway: facts.gateway.cloned().unwrap_or_default(),
-    }
-}
-
-pub(super) fn incident_id(core: &Core, r: &IdRef) -> Result<EnvelopeId, String> {
-    resolve(r, "incident", core.incidents().map(|i| i.id))
-}
-
-fn order_id(core: &Core, r: &IdRef) -> Result<EnvelopeId, String> {
-    resolve(r, "order", core.orders().map(|o| o.id))
-}
-
-fn room_id(core: &Core, r: &IdRef) -> Result<EnvelopeId, String> {
-    resolve(r, "room", core.rooms().map(|o| o.id))
-}
-
-/// An id given in full (32 hex digits), for items not known here.
-fn full_id(r: &IdRef) -> Option<EnvelopeId> {
-    let hex = r.0.trim();
-    (hex.len() == 32)
-        .then(|| u128::from_str_radix(hex, 16).ok())
-        .flatten()
-        .map(EnvelopeId)
-}
-
-/// An id from its full hex form or a unique prefix of it.
-fn resolve(r: &IdRef, what: &str, known: impl Iterator<Item = EnvelopeId>) -> Result<EnvelopeId, String> {
-    let wanted = r.0.trim().to_ascii_lowercase();
-    if wanted.is_empty() || !wanted.chars().all(|c| c.is_ascii_hexdigit()) || wanted.len() > 32 {
-        return Err(format!("{:?} is not an {what} id (up to 32 hex digits)", r.0));
-    }
-    let mut found = known.filter(|id| format!("{:032x}", id.0).starts_with(&wanted));
-    match (found.next(), found.next()) {
-        (Some(id), None) => Ok(id),
-        (None, _) => Err(format!("no {what} {wanted} is known here")),
-        (Some(_), Some(_)) => Err(format!("{wanted} matches more than one {what}: give more digits")),
     }
 }
 

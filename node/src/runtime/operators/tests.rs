@@ -9,6 +9,8 @@ use liandong_dispatch::{CoreConfig, TestKeys};
 use liandong_topology::{Addressing, NodeId, Preset, Severity, Shape, generate};
 
 use super::*;
+use crate::runtime::names::resolve;
+use liandong_control::proto::IdRef;
 
 const CITY: &str = "350100";
 const COUNTY: &str = "350102";
