@@ -15,6 +15,12 @@
 //!
 //! Never does I/O, never resolves anything outside the document it is
 //! given, and never panics on input.
+//!
+//! Why a crate of our own on quick-xml rather than a CAP crate: the one
+//! on crates.io, oasiscap 0.2 (last released in 2022), reads through
+//! serde over xml-rs, so its errors name no line, and it neither bounds
+//! nesting nor refuses a DOCTYPE; the checks beyond the schema and the
+//! bounds hostile input needs would have been ours anyway.
 
 pub mod error;
 pub mod export;

@@ -28,6 +28,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/orders/{id}/{step}"),
     ("post", "/v1/photos"),
     ("get", "/v1/photos/{sha256}"),
+    ("post", "/v1/cap"),
+    ("get", "/v1/incidents/{file}"),
     ("get", "/v1/openapi.json"),
     ("get", "/open311/v2/services.json"),
     ("post", "/open311/v2/requests.json"),
