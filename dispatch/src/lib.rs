@@ -46,9 +46,11 @@
 //!   (frames go unstored and unacked so senders retry; commands fail with
 //!   `Overloaded`) and never drops what it already holds.
 
+pub mod calendar;
 pub mod codec;
 pub mod core;
 pub mod document;
+pub mod figures;
 pub mod room;
 pub mod sign;
 pub mod store;

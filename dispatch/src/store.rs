@@ -122,6 +122,18 @@ pub struct TimelineEntry {
     pub what: String,
 }
 
+/// How a timeline line begins for the steps the figures count: the core
+/// writes them so and `figures` reads them back, both from here.
+pub mod step {
+    pub const REPORTED: &str = "reported by ";
+    pub const ACCEPTED: &str = "accepted by ";
+    pub const ESCALATED: &str = "escalated to ";
+    pub const RESOLVED: &str = "resolved by ";
+    pub const VERIFIED: &str = "verified by ";
+    pub const CLOSED: &str = "closed by ";
+    pub const CANCELLED: &str = "cancelled by ";
+}
+
 /// Longest timeline kept per incident; older middle entries are dropped
 /// (the first entries and the envelopes themselves remain).
 pub const MAX_TIMELINE: usize = 256;

@@ -216,7 +216,7 @@ impl Document {
 }
 
 /// Categories operators file reports under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Category {
     /// 矛盾纠纷
     Dispute,

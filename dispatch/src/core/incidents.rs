@@ -4,6 +4,7 @@
 //! arming its accept and finish deadlines.
 
 use super::*;
+use crate::store::step;
 
 impl Core {
     /// Applies a newly stored envelope to incidents, orders and rooms
@@ -69,7 +70,7 @@ impl Core {
         incident.log(
             envelope.created,
             &envelope.origin,
-            format!("reported by {}", report.reporter),
+            format!("{}{}", step::REPORTED, report.reporter),
         );
         if envelope.origin != self.me {
             incident.log(at, &self.me, "recorded here".into());
@@ -188,15 +189,15 @@ impl Core {
         }
         let what = match &update.action {
             Action::Received => format!("received by its owner {actor}"),
-            Action::Accept => format!("accepted by {}", update.by),
-            Action::Escalate { to, reason, .. } => format!("escalated to {to} by {}: {reason}", update.by),
+            Action::Accept => format!("{}{}", step::ACCEPTED, update.by),
+            Action::Escalate { to, reason, .. } => format!("{}{to} by {}: {reason}", step::ESCALATED, update.by),
             Action::Feedback { text } => format!("feedback from {}: {text}", update.by),
-            Action::Resolve { summary } => format!("resolved by {}: {summary}", update.by),
-            Action::Verify { accepted: true, note } => format!("verified by {}: {note}", update.by),
+            Action::Resolve { summary } => format!("{}{}: {summary}", step::RESOLVED, update.by),
+            Action::Verify { accepted: true, note } => format!("{}{}: {note}", step::VERIFIED, update.by),
             Action::Verify { accepted: false, note } => format!("sent back by {}: {note}", update.by),
-            Action::Close => format!("closed by {}", update.by),
+            Action::Close => format!("{}{}", step::CLOSED, update.by),
             Action::Note { text } => format!("note from {}: {text}", update.by),
-            Action::Cancel { reason } => format!("cancelled by {}: {reason}", update.by),
+            Action::Cancel { reason } => format!("{}{}: {reason}", step::CANCELLED, update.by),
         };
         incident.log(envelope.created, actor, what);
         let state = incident.state;
