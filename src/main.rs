@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use liandong_cli::{bench, cap, certs, demo, federation, gateway, node, ops, room, sim, topology, tui};
+use liandong_cli::{bench, cap, certs, demo, federation, gateway, node, ops, room, safety, sim, topology, tui};
 
 #[derive(Parser)]
 #[command(
@@ -53,6 +53,8 @@ enum Command {
     /// The coordination room (综合协调室) of an incident: list, show, open, enter, say, decide, task, close, minutes.
     #[command(subcommand)]
     Room(room::RoomCommand),
+    /// Your center's safety report (平安报表) for a month or a day: Markdown, CSV or JSON.
+    SafetyReport(safety::SafetyArgs),
     /// The operator console (ratatui) attached to your own node.
     Tui(tui::TuiArgs),
     /// Failure simulations: deterministic runs and sweeps of a scenario; the live chaos harness.
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => node::audit(cmd),
         Command::Ops(cmd) => ops::run(cmd),
         Command::Room(cmd) => room::run(cmd),
+        Command::SafetyReport(args) => safety::run(args),
         Command::Tui(args) => tui::run(args),
         Command::Sim(cmd) => sim::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),

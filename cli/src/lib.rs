@@ -29,6 +29,8 @@
 //!   one's own node (an incident goes out with `incident show --format cap`).
 //! - [`room`]: `liandong room ...`, the coordination room of an incident;
 //!   flags in `room/args.rs`.
+//! - [`safety`]: `liandong safety-report --period P`, the center's own
+//!   figures (平安报表) as Markdown, CSV or JSON.
 //! - [`tui`]: `liandong tui`, the operator console (`liandong-tui`)
 //!   attached to one's own node.
 //! - [`demo`]: `liandong demo`, the demo federation in one process with
@@ -65,6 +67,7 @@ pub mod gateway;
 pub mod node;
 pub mod ops;
 pub mod room;
+pub mod safety;
 pub mod sim;
 pub mod topology;
 pub mod tui;

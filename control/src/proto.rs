@@ -15,6 +15,7 @@
 //! with, never from a request: a request cannot claim to be someone else.
 
 use liandong_certs::Role;
+use liandong_dispatch::figures::CenterFigures;
 use liandong_dispatch::room::{Minutes, Room, RoomEntry};
 use liandong_dispatch::store::{Incident, OrderRecord, RollUp, TargetStatus};
 use liandong_dispatch::wire::{
@@ -104,6 +105,11 @@ pub enum Query {
     /// The federation's topology file as this node runs it (consoles show
     /// readable paths and pick order targets from it).
     Topology,
+    /// This center's own figures (平安报表) for a period, `2026-11` or
+    /// `2026-11-05` ([`Response::Figures`]).
+    Figures {
+        period: String,
+    },
     /// An incident as the CAP 1.2 alert this center sends
     /// ([`Response::CapAlert`]).
     IncidentCap {
@@ -257,6 +263,8 @@ pub enum Response {
     },
     /// What an imported CAP alert became.
     CapImported(CapImport),
+    /// A center's own figures for a period.
+    Figures(Box<CenterFigures>),
 }
 
 /// Largest CAP alert a node imports, in bytes: under [`MAX_REQUEST`] with
@@ -330,6 +338,7 @@ impl Response {
             Response::Pushed(_) => "Pushed",
             Response::CapAlert { .. } => "CapAlert",
             Response::CapImported(_) => "CapImported",
+            Response::Figures(_) => "Figures",
         }
     }
 }
