@@ -74,6 +74,10 @@ async fn a_counties_own_figures_for_the_month_as_markdown_csv_and_json() {
     assert!(md.contains(&format!("# 平安报表 Safety report · {COUNTY} ")), "{md}");
     assert!(md.contains("| **合计 total** | 2 | 2 | 0 | 1 | 50.0% |"), "{md}");
     assert!(md.contains("## 演练 Drills"), "{md}");
+    // (40 × 1/2 + 40 × 0) / 80 = 25, minus 2 IV owned: 23.
+    assert_eq!(figures.index, 230);
+    assert!(figures.alarm);
+    assert!(md.contains("平安指数 safety index: **23.0** ⚠"), "{md}");
     let csv = common::stdout(&run("csv"));
     assert!(
         csv.lines()

@@ -109,6 +109,16 @@ pub fn markdown(f: &CenterFigures, topology: Option<&Topology>) -> String {
          time buckets up to {} days.\n",
         BOUNDS_S[BOUNDS_S.len() - 1] / 86_400
     );
+    let _ = writeln!(
+        out,
+        "平安指数 safety index: **{:.1}**{}\n",
+        f64::from(f.index) / 10.0,
+        if f.alarm {
+            " ⚠ 低于预警线 below the alarm line"
+        } else {
+            ""
+        }
+    );
     for (title, b) in [
         ("实战 Actual", &f.actual),
         ("演练 Drills (apart, never added in)", &f.drill),
@@ -156,12 +166,18 @@ pub fn csv(f: &CenterFigures) -> String {
     for c in COLUMNS {
         let _ = write!(out, ",{}", c.0);
     }
-    out.push('\n');
+    out.push_str(",平安指数 index\n");
     for (mode, b) in [("actual", &f.actual), ("drill", &f.drill)] {
         let mut line = |slice: &str, key: String, fig: &Figures| {
             let _ = write!(out, "{},{},{mode},{slice},{key}", f.center, f.period);
             for c in COLUMNS {
                 let _ = write!(out, ",{}", (c.1)(fig));
+            }
+            // The index is the center's, of its actual figures.
+            if mode == "actual" && slice == "all" {
+                let _ = write!(out, ",{:.1}", f64::from(f.index) / 10.0);
+            } else {
+                out.push(',');
             }
             out.push('\n');
         };

@@ -128,6 +128,8 @@ pub enum ProblemKind {
     FailoverTooShort { heartbeat: String, failover: String },
     #[error("bad {what}: {why}")]
     BadLinkClass { what: String, why: String },
+    #[error("{0}")]
+    BadIndex(String),
 }
 
 fn join_ids(ids: &[NodeId]) -> String {

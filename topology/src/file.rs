@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use crate::duration;
 use crate::error::{LineIndex, Problem, ProblemKind};
-use crate::policy::{Deadlines, LinkClass, LinkSettings, Policy, Reach};
+use crate::policy::{Deadlines, IndexWeights, LinkClass, LinkSettings, Policy, Reach};
 use crate::tree::{DocumentHeader, FileSpans, NodeInfo, NodeSpans, assemble};
 use crate::{Kind, Level, LoadError, NodeId, Severity, Topology};
 
@@ -57,6 +57,21 @@ struct RawPolicy {
     deadlines: BTreeMap<Severity, RawDeadlines>,
     alert_path: Option<Vec<Severity>>,
     room_auto_open: Option<Vec<Severity>>,
+    index: Option<Spanned<RawIndex>>,
+}
+
+/// `[policy.index]`: the safety index's weights; what is absent keeps
+/// its default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIndex {
+    on_time: Option<u32>,
+    resolved: Option<u32>,
+    signed_for: Option<u32>,
+    #[serde(default)]
+    per_incident: BTreeMap<Severity, u32>,
+    per_supervised: Option<u32>,
+    alarm_below: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -237,6 +252,23 @@ impl Topology {
         out.push_str("# Severities whose owner opens a coordination room at once (others: a leader opens it).\n");
         let rooms: Vec<String> = policy.room_auto_open().iter().map(|s| format!("\"{s}\"")).collect();
         let _ = writeln!(out, "room_auto_open = [{}]", rooms.join(", "));
+        let index = policy.index();
+        if index != IndexWeights::default() {
+            let per: Vec<String> = Severity::ALL
+                .iter()
+                .map(|&s| format!("{s} = {}", index.per_incident[s.rank()]))
+                .collect();
+            let _ = writeln!(
+                out,
+                "\n[policy.index]\n# The safety index (平安指数): weights of the rates, points off per owned incident and\n# per supervised item, and the index under which a child alarms its parent.\non_time = {}\nresolved = {}\nsigned_for = {}\nper_incident = {{ {} }}\nper_supervised = {}\nalarm_below = {}",
+                index.on_time,
+                index.resolved,
+                index.signed_for,
+                per.join(", "),
+                index.per_supervised,
+                index.alarm_below
+            );
+        }
         out.push_str("\n[policy.deadlines]\n# accept: report at its owner -> accepted; sign_for: order delivered -> signed for;\n# finish: accepted or signed for -> done.\n");
         for s in Severity::ALL {
             let d = policy.deadlines(s);
@@ -293,7 +325,8 @@ impl Topology {
 
 const HEADER: &str = "\
 # Format: [federation] name; [policy] reach, alert_path, room_auto_open and deadlines per
-# severity (Routine, IV, III, II, I); [link] heartbeat and failover_after;
+# severity (Routine, IV, III, II, I) and [policy.index] the safety index's weights;
+# [link] heartbeat and failover_after;
 # then one [[node]] per center or member unit with id (division code, or
 # code-unit for a member unit), name, level (province, city, county,
 # township, village, grid), kind (center, the default, or member-unit),
@@ -369,6 +402,39 @@ fn read_policy(raw: &RawPolicy, report: &mut impl FnMut(std::ops::Range<usize>, 
     }
     if let Some(rooms) = &raw.room_auto_open {
         policy.set_room_auto_open(rooms.clone());
+    }
+    if let Some(spanned) = &raw.index {
+        let (raw, span) = (spanned.get_ref(), spanned.span());
+        let mut w = policy.index();
+        w.on_time = raw.on_time.unwrap_or(w.on_time);
+        w.resolved = raw.resolved.unwrap_or(w.resolved);
+        w.signed_for = raw.signed_for.unwrap_or(w.signed_for);
+        for (severity, points) in &raw.per_incident {
+            w.per_incident[severity.rank()] = *points;
+        }
+        w.per_supervised = raw.per_supervised.unwrap_or(w.per_supervised);
+        if let Some(below) = &raw.alarm_below {
+            if *below.get_ref() > 100 {
+                report(
+                    below.span(),
+                    ProblemKind::BadIndex(format!(
+                        "policy.index.alarm_below is {}; the index runs from 0 to 100",
+                        below.get_ref()
+                    )),
+                );
+            } else {
+                w.alarm_below = *below.get_ref();
+            }
+        }
+        if w.on_time + w.resolved + w.signed_for == 0 {
+            report(
+                span,
+                ProblemKind::BadIndex(
+                    "policy.index gives the rates no weight: on_time, resolved and signed_for are all 0".into(),
+                ),
+            );
+        }
+        policy.set_index(w);
     }
     policy
 }

@@ -34,6 +34,14 @@
 //! # signed for; finish: accepted or signed for -> done.
 //! II = { accept = "10m", sign_for = "20m", finish = "12h" }
 //!
+//! [policy.index]            # the safety index (平安指数), 0-100; defaults shown
+//! on_time = 40              # weight of the on-time acceptance rate
+//! resolved = 40             # weight of the resolution rate
+//! signed_for = 20           # weight of the on-time sign-for rate of orders
+//! per_incident = { Routine = 0, IV = 1, III = 4, II = 10, I = 20 } # points off each
+//! per_supervised = 2        # points off per supervised (督办) item
+//! alarm_below = 60          # a child under this alarms its parent
+//!
 //! [link]
 //! heartbeat = "5s"          # heartbeat interval on an idle link
 //! failover_after = "30s"    # parent unreachable this long -> skip-level
@@ -119,5 +127,5 @@ pub use error::{LoadError, Location, Problem, ProblemKind};
 pub use generate::{Addressing, FanOut, GenerateError, Preset, Shape, generate};
 pub use id::{IdError, NodeId};
 pub use level::{Kind, Level, Severity};
-pub use policy::{Deadlines, LinkClass, LinkSettings, Policy, Reach};
+pub use policy::{Deadlines, IndexWeights, LinkClass, LinkSettings, Policy, Reach};
 pub use tree::{DocumentHeader, LevelCount, NodeInfo, NodeIx, Topology};

@@ -63,6 +63,42 @@ pub struct Policy {
     deadlines: BTreeMap<Severity, Deadlines>,
     alert_path: Vec<Severity>,
     room_auto_open: Vec<Severity>,
+    index: IndexWeights,
+}
+
+/// The weights of the safety index (平安指数) of a center for a period,
+/// `[policy.index]` in the file: points for the rates, penalties for
+/// serious incidents owned and for supervised items, and the threshold
+/// under which a child's index alarms its parent. The formula is in
+/// `liandong_dispatch::figures::index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexWeights {
+    /// Weight of the on-time acceptance rate (按时受理率).
+    pub on_time: u32,
+    /// Weight of the resolution rate (办结率).
+    pub resolved: u32,
+    /// Weight of the on-time sign-for rate of orders (按时签收率).
+    pub signed_for: u32,
+    /// Points off per owned incident, by severity (least severe first:
+    /// Routine, IV, III, II, I).
+    pub per_incident: [u32; 5],
+    /// Points off per supervised (督办) item.
+    pub per_supervised: u32,
+    /// An index under this alarms the parent (the early warning).
+    pub alarm_below: u32,
+}
+
+impl Default for IndexWeights {
+    fn default() -> Self {
+        IndexWeights {
+            on_time: 40,
+            resolved: 40,
+            signed_for: 20,
+            per_incident: [0, 1, 4, 10, 20],
+            per_supervised: 2,
+            alarm_below: 60,
+        }
+    }
 }
 
 const fn mins(m: u64) -> Duration {
@@ -127,6 +163,7 @@ impl Default for Policy {
             deadlines: deadlines.into_iter().collect(),
             alert_path: vec![Severity::I],
             room_auto_open: vec![Severity::I],
+            index: IndexWeights::default(),
         }
     }
 }
@@ -175,6 +212,15 @@ impl Policy {
 
     pub fn set_room_auto_open(&mut self, severities: Vec<Severity>) {
         self.room_auto_open = severities;
+    }
+
+    /// The safety index's weights.
+    pub fn index(&self) -> IndexWeights {
+        self.index
+    }
+
+    pub fn set_index(&mut self, index: IndexWeights) {
+        self.index = index;
     }
 }
 

@@ -192,3 +192,26 @@ fn bad_link_class() {
     let kinds = check("bad-link-class.toml", "bad link.village.rate_kbps: 4 is below 8 kbit/s");
     assert!(matches!(kinds[..], [ProblemKind::BadLinkClass { .. }]), "{kinds:?}");
 }
+
+#[test]
+fn safety_index_threshold_beyond_100() {
+    let kinds = check(
+        "bad-index.toml",
+        "policy.index.alarm_below is 120; the index runs from 0 to 100",
+    );
+    assert!(matches!(kinds[..], [ProblemKind::BadIndex(_)]), "{kinds:?}");
+}
+
+/// `[policy.index]` read, with what it leaves out at its default, and
+/// written back by `to_toml` as read.
+#[test]
+fn safety_index_weights_are_read_and_written_back() {
+    let text = "[policy]\nreach = { Routine = \"city\", IV = \"city\", III = \"city\" }\n\n[policy.index]\non_time = 50\nper_incident = { I = 30, II = 12 }\nalarm_below = 70\n\n\
+        [[node]]\nid = \"350100\"\nname = \"福州市\"\nlevel = \"city\"\nlisten = \"127.0.0.1:7100\"\n";
+    let t = Topology::parse(text, None).unwrap();
+    let w = t.policy().index();
+    assert_eq!((w.on_time, w.resolved, w.alarm_below), (50, 40, 70));
+    assert_eq!(w.per_incident, [0, 1, 4, 12, 30]);
+    let again = Topology::parse(&t.to_toml(), None).unwrap();
+    assert_eq!(again.policy().index(), w);
+}

@@ -13,6 +13,8 @@ pub fn fold(store: &Store, topology: &Topology, me: &NodeId, period: Period) -> 
         period,
         actual: Breakdown::default(),
         drill: Breakdown::default(),
+        index: 1000,
+        alarm: false,
     };
     for incident in store.incidents.values().filter(|i| period.contains(i.reported)) {
         let Some(child) = child_toward(topology, me, &incident.origin) else {
@@ -68,6 +70,9 @@ pub fn fold(store: &Store, topology: &Topology, me: &NodeId, period: Period) -> 
         // An order is counted once in the child slices above, by target,
         // and whole in `orders` only at the center: its issuing is here.
     }
+    let weights = topology.policy().index();
+    out.index = super::safety_index(&out.actual, &weights);
+    out.alarm = out.index < weights.alarm_below * 10;
     out
 }
 

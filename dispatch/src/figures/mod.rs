@@ -13,6 +13,7 @@
 
 mod durations;
 mod fold;
+mod index;
 mod period;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ use crate::wire::Category;
 
 pub use durations::{BOUNDS_S, Durations, Within};
 pub use fold::fold;
+pub use index::safety_index;
 pub use period::{Period, PeriodError};
 
 /// The figures of one slice (a severity, a category, a child, or all).
@@ -126,4 +128,9 @@ pub struct CenterFigures {
     pub period: Period,
     pub actual: Breakdown,
     pub drill: Breakdown,
+    /// 平安指数 of the actual figures, tenths of a point (0..=1000), under
+    /// the policy's weights ([`safety_index`]).
+    pub index: u32,
+    /// Under the policy's `alarm_below`: the early warning.
+    pub alarm: bool,
 }

@@ -1,0 +1,90 @@
+//! 平安指数, the safety index of a center for a period, from its actual
+//! figures and the weights in the policy (`[policy.index]`), 0 to 100:
+//!
+//! ```text
+//! score   = 100 × (on_time × 按时受理率 + resolved × 办结率 + signed_for × 按时签收率)
+//!                / (the weights of the rates that exist: a rate of nothing owned
+//!                   or no order issued is left out; none: 100)
+//! penalty = Σ per_incident[severity] × incidents owned of that severity
+//!         + per_supervised × supervised items
+//! index   = score − penalty, within 0..100
+//! ```
+//!
+//! Kept in tenths of a point so figures stay exact and comparable; a child
+//! whose index is under `alarm_below` alarms its parent (the early
+//! warning). Pure.
+
+use liandong_topology::IndexWeights;
+
+use super::Breakdown;
+
+/// The index of `b` under `w`, in tenths of a point (0..=1000).
+pub fn safety_index(b: &Breakdown, w: &IndexWeights) -> u32 {
+    let all = &b.all;
+    let rates = [
+        (w.on_time, all.on_time_rate()),
+        (w.resolved, all.resolution_rate()),
+        (w.signed_for, all.sign_for_rate()),
+    ];
+    let (mut weighted, mut weights) = (0.0, 0.0);
+    for (weight, rate) in rates {
+        if let (true, Some(rate)) = (weight > 0, rate) {
+            weighted += f64::from(weight) * rate;
+            weights += f64::from(weight);
+        }
+    }
+    let score = if weights > 0.0 {
+        100.0 * weighted / weights
+    } else {
+        100.0
+    };
+    let incidents: u64 = b
+        .by_severity
+        .iter()
+        .map(|(severity, f)| u64::from(w.per_incident[severity.rank()]) * f.owned)
+        .sum();
+    let penalty = incidents as f64 + f64::from(w.per_supervised) * all.supervised as f64;
+    ((score - penalty).clamp(0.0, 100.0) * 10.0).round() as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use liandong_topology::Severity;
+
+    use super::*;
+    use crate::figures::Figures;
+
+    #[test]
+    fn the_formula_as_documented() {
+        let w = IndexWeights::default();
+        // Nothing happened: 100.
+        assert_eq!(safety_index(&Breakdown::default(), &w), 1000);
+        let mut b = Breakdown::default();
+        let iv = Figures {
+            received: 10,
+            owned: 10,
+            accepted: 10,
+            accepted_on_time: 8,
+            resolved: 9,
+            ..Figures::default()
+        };
+        b.all.merge(&iv);
+        b.by_severity.insert(Severity::IV, iv);
+        // (40 × 0.8 + 40 × 0.9) / 80 = 85; 10 IV owned at 1 point each: 75.
+        assert_eq!(safety_index(&b, &w), 750);
+        let ii = Figures {
+            owned: 1,
+            supervised: 1,
+            ..Figures::default()
+        };
+        b.all.merge(&ii);
+        b.by_severity.insert(Severity::II, ii);
+        // 11 owned: (40 × 8/11 + 40 × 9/11) / 80 = 77.27; minus 10 + 10 + 2.
+        assert_eq!(safety_index(&b, &w), 553);
+        let harsh = IndexWeights {
+            per_incident: [0, 50, 50, 50, 50],
+            ..w
+        };
+        assert_eq!(safety_index(&b, &harsh), 0);
+    }
+}
