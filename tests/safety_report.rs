@@ -90,6 +90,31 @@ async fn a_counties_own_figures_for_the_month_as_markdown_csv_and_json() {
         "{csv}"
     );
 
+    // The month's trend, drawn: well-formed SVG (xmllint, when here) with
+    // the county's own line holding its two reports.
+    let svg = run("svg");
+    assert!(svg.status.success(), "{}", common::stderr(&svg));
+    let svg = common::stdout(&svg);
+    assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"), "{svg}");
+    assert!(
+        svg.contains("<polyline") && svg.contains(&format!("{COUNTY} 鼓楼区 (本级 own): 2")),
+        "{svg}"
+    );
+    if common::tool::require(
+        "xmllint",
+        "the safety report's SVG check",
+        "checks the SVG is well-formed XML",
+    ) {
+        let file = fed.path().join("trend.svg");
+        std::fs::write(&file, &svg).expect("write the SVG");
+        let out = std::process::Command::new("xmllint")
+            .args(["--noout", "--nonet"])
+            .arg(&file)
+            .output()
+            .expect("xmllint");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
     let bad = common::liandong(&[
         "safety-report",
         "--period",

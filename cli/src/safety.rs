@@ -1,6 +1,8 @@
 //! `liandong safety-report --period 2026-11`: this center's own figures
 //! (平安报表) for a month or a day, as the node folds them from its store:
-//! a Markdown table to print (default), CSV for spreadsheets, or JSON.
+//! a Markdown table to print (default), CSV for spreadsheets, JSON, or
+//! for a month an SVG chart of each day's reports by where they came from
+//! (`svg`).
 //! Actual cases and drills are printed apart and never added together.
 //!
 //! Today the report is the center's own figures; its children's summaries
@@ -11,11 +13,14 @@ use std::fmt::Write as _;
 use anyhow::bail;
 use clap::Args;
 use liandong_control::{Query, Request, Response};
-use liandong_dispatch::figures::{BOUNDS_S, Breakdown, CenterFigures, Figures, Within};
+use liandong_dispatch::calendar::days_in_month;
+use liandong_dispatch::figures::{BOUNDS_S, Breakdown, CenterFigures, Figures, Period, Within};
 use liandong_topology::Topology;
 
 use crate::ops::view::print_json;
-use crate::ops::{Connection, block_on, query, unexpected};
+use crate::ops::{Connection, block_on, connect, query, unexpected};
+
+mod svg;
 
 #[derive(Args)]
 #[command(after_help = "Examples:\n  liandong safety-report --period 2026-11\n  \
@@ -24,14 +29,18 @@ pub struct SafetyArgs {
     /// A month (2026-11) or a day (2026-11-05), on China Standard Time.
     #[arg(long)]
     pub period: String,
-    /// md (a table to print), csv (for spreadsheets) or json.
-    #[arg(long, default_value = "md", value_parser = ["md", "csv", "json"])]
+    /// md (a table to print), csv (for spreadsheets), json, or svg (a
+    /// month's trend per day, by where reports came from).
+    #[arg(long, default_value = "md", value_parser = ["md", "csv", "json", "svg"])]
     pub format: String,
     #[command(flatten)]
     pub conn: Connection,
 }
 
 pub fn run(args: SafetyArgs) -> anyhow::Result<()> {
+    if args.format == "svg" {
+        return block_on(|_| trend(args));
+    }
     block_on(|_| async move {
         let figures = match query(&args.conn, Request::Query(Query::Figures { period: args.period })).await? {
             Response::Figures(f) => *f,
@@ -54,6 +63,34 @@ pub fn run(args: SafetyArgs) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// `--format svg`: the figures of every day of the month, drawn.
+async fn trend(args: SafetyArgs) -> anyhow::Result<()> {
+    let Ok(Period::Month { year, month }) = Period::parse(&args.period) else {
+        bail!("an SVG trend is drawn for a month, like 2026-11, not {:?}", args.period);
+    };
+    let client = connect(&args.conn).await?;
+    let mut days = Vec::new();
+    for day in 1..=days_in_month(year.into(), month.into()) {
+        let period = format!("{year:04}-{month:02}-{day:02}");
+        match client.call(Request::Query(Query::Figures { period })).await? {
+            Response::Figures(f) => days.push(*f),
+            Response::Refused { reason } => bail!("{reason}"),
+            other => return Err(unexpected(other, "Figures")),
+        }
+    }
+    let topology = match client.call(Request::Query(Query::Topology)).await? {
+        Response::Topology(text) => Topology::parse(&text, None).ok(),
+        _ => None,
+    };
+    client.close().await;
+    let center = days.first().map(|d| d.center.clone());
+    match center {
+        Some(center) => print!("{}", svg::trend(&center, &args.period, &days, topology.as_ref())),
+        None => bail!("the month {} has no days", args.period),
+    }
+    Ok(())
 }
 
 /// The columns of every table and of the CSV: header (zh / en) and value.
