@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::door::{Api, ErrorBody, Failure, authorize, call};
+use super::door::{Api, ErrorBody, Failure, authorize, call, declared_length, unexpected};
 use super::tokens::Scope;
 
 /// The CAP routes, bodies bounded at [`MAX_CAP`].
@@ -27,6 +27,7 @@ pub fn routes() -> OpenApiRouter<Arc<Api>> {
         .routes(routes!(import_alert))
         .routes(routes!(incident_alert))
         .layer(DefaultBodyLimit::max(MAX_CAP))
+        .layer(axum::middleware::from_fn_with_state(MAX_CAP, declared_length))
 }
 
 /// What an imported alert became.
@@ -91,10 +92,7 @@ async fn import_alert(State(api): State<Arc<Api>>, headers: HeaderMap, body: Byt
             Ok((status, axum::Json(body)).into_response())
         }
         Response::Refused { reason } => Err(Failure::new(StatusCode::UNPROCESSABLE_ENTITY, reason)),
-        other => Err(Failure::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the node answered {}", other.kind()),
-        )),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -144,9 +142,6 @@ async fn incident_alert(
             Ok(response)
         }
         Response::Refused { reason } => Err(Failure::new(StatusCode::NOT_FOUND, reason)),
-        other => Err(Failure::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the node answered {}", other.kind()),
-        )),
+        other => Err(unexpected(other)),
     }
 }

@@ -60,6 +60,39 @@ impl IntoResponse for Failure {
     }
 }
 
+/// Middleware (`from_fn_with_state(max, declared_length)`): a body whose
+/// declared length is over `max` bytes gets 413 before a byte of it is
+/// read, so no client is told to go on (`100 Continue`) with a body that
+/// will be refused, and none is cut off midway. A body that declares no
+/// length is still bounded where it is read (`DefaultBodyLimit`).
+pub async fn declared_length(
+    axum::extract::State(max): axum::extract::State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> HttpResponse {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > max as u64 => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a body of {len} bytes is over this route's {max}"),
+        )
+            .into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// The answer to a node that answered what a route never asks for.
+pub fn unexpected(response: Response) -> Failure {
+    Failure(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the node answered {}", response.kind()),
+    )
+}
+
 /// The token in `Authorization: Bearer`, if it is good and has `scope`.
 pub fn authorize(api: &Api, headers: &HeaderMap, scope: Scope) -> Result<Token, Failure> {
     let presented = headers

@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::api::MAX_BODY;
-use super::door::Api;
+use super::door::{Api, declared_length};
 use super::{api, cap, open311, openapi, page, photos};
 
 /// The gateway's router, serving every route of [`routes`] and the
@@ -24,12 +24,14 @@ pub fn router(api: Arc<Api>) -> Router {
 }
 
 /// Every route, with the document they make. Bodies are bounded at
-/// [`MAX_BODY`] but for photos (`photo_max`) and CAP alerts (`MAX_CAP`).
+/// [`MAX_BODY`] but for photos (`photo_max`) and CAP alerts (`MAX_CAP`);
+/// one declaring a longer length is refused before it is read.
 pub fn routes(photo_max: u64) -> OpenApiRouter<Arc<Api>> {
     OpenApiRouter::with_openapi(openapi::Document::openapi())
         .merge(api::routes())
         .merge(open311::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(MAX_BODY, declared_length))
         .merge(photos::routes(photo_max))
         .merge(cap::routes())
         .merge(openapi::routes())
