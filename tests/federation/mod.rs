@@ -210,7 +210,13 @@ impl Federation {
 
     /// Starts `node run` for `node` and waits until it says it is running.
     pub fn start(&mut self, node: &NodeId) {
-        let args: Vec<std::ffi::OsString> = vec![
+        let args = self.node_args(node);
+        self.start_with(node, &args);
+    }
+
+    /// `node run`'s arguments for `node` in this federation.
+    fn node_args(&self, node: &NodeId) -> Vec<std::ffi::OsString> {
+        vec![
             "--topology".into(),
             self.topology_file.clone().into(),
             "--id".into(),
@@ -219,30 +225,22 @@ impl Federation {
             self.certs.clone().into(),
             "--data".into(),
             self.data_dir(node).into(),
-        ];
-        self.start_with(node, &args);
+        ]
     }
 
     /// Starts `node run` for `node` serving a gateway at `at` with the
     /// certificate and key given, and waits until this start's gateway
     /// listens (a restart's line follows the first run's).
     pub fn start_gateway(&mut self, node: &NodeId, at: SocketAddr, cert: &Path, key: &Path) {
-        let args: Vec<std::ffi::OsString> = vec![
-            "--topology".into(),
-            self.topology_file.clone().into(),
-            "--id".into(),
-            node.as_str().into(),
-            "--certs".into(),
-            self.certs.clone().into(),
-            "--data".into(),
-            self.data_dir(node).into(),
+        let mut args = self.node_args(node);
+        args.extend::<[std::ffi::OsString; 6]>([
             "--gateway".into(),
             at.to_string().into(),
             "--gateway-cert".into(),
             cert.into(),
             "--gateway-key".into(),
             key.into(),
-        ];
+        ]);
         let listening = self.log_count(node, "gateway listening");
         self.start_with(node, &args);
         self.wait_log(node, "gateway listening", listening + 1, Duration::from_secs(30));

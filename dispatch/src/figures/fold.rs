@@ -29,7 +29,7 @@ pub fn fold(store: &Store, topology: &Topology, me: &NodeId, period: Period) -> 
             breakdown,
             &figures,
             incident.report.severity,
-            Some(incident.report.category),
+            incident.report.category,
             child,
         );
     }
@@ -140,13 +140,11 @@ fn add(
     b: &mut Breakdown,
     f: &Figures,
     severity: liandong_topology::Severity,
-    category: Option<crate::wire::Category>,
+    category: crate::wire::Category,
     child: NodeId,
 ) {
     b.all.merge(f);
     b.by_severity.entry(severity).or_default().merge(f);
-    if let Some(c) = category {
-        b.by_category.entry(c).or_default().merge(f);
-    }
+    b.by_category.entry(category).or_default().merge(f);
     b.by_child.entry(child).or_default().merge(f);
 }

@@ -41,7 +41,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::door::{Api, ErrorBody, Failure, authorize, call};
+use super::door::{Api, ErrorBody, Failure, authorize, call, unexpected};
 use super::tokens::Scope;
 use crate::photos::PhotoFiles;
 
@@ -443,13 +443,6 @@ pub fn keyed_id(me: &NodeId, token: &str, key: &str) -> EnvelopeId {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&d.as_ref()[..16]);
     EnvelopeId(u128::from_be_bytes(bytes))
-}
-
-fn unexpected(response: Response) -> Failure {
-    Failure(
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!("the node answered {}", response.kind()),
-    )
 }
 
 /// A random report id (no Idempotency-Key given).

@@ -31,7 +31,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::door::{Api, Failure, authorize_token, call};
+use super::door::{Api, Failure, authorize_token, call, unexpected};
 use super::schemas::{named_schema, one_of};
 use super::tokens::Scope;
 
@@ -290,10 +290,7 @@ async fn file_request(State(api): State<Arc<Api>>, body: Bytes) -> Result<HttpRe
             Ok((StatusCode::CREATED, axum::Json([filed])).into_response())
         }
         Response::Refused { reason } => Err(Open311Error(StatusCode::BAD_REQUEST, reason)),
-        other => Err(Open311Error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the node answered {}", other.kind()),
-        )),
+        other => Err(unexpected(other).into()),
     }
 }
 
@@ -447,10 +444,7 @@ async fn one_request(
     match call(&api, &token, Request::Query(Query::Incident { id: IdRef(id) })).await? {
         Response::Incident(i) => Ok(axum::Json([request_out(&api, &i)])),
         Response::Refused { reason } => Err(Open311Error(StatusCode::NOT_FOUND, reason)),
-        other => Err(Open311Error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the node answered {}", other.kind()),
-        )),
+        other => Err(unexpected(other).into()),
     }
 }
 
@@ -465,10 +459,7 @@ fn token_of(api: &Api, headers: &HeaderMap, key: Option<&str>) -> Result<super::
 async fn incidents(api: &Api, token: &super::tokens::Token) -> Result<Vec<Incident>, Open311Error> {
     match call(api, token, Request::Query(Query::Incidents { closed: true })).await? {
         Response::Incidents(all) => Ok(all),
-        other => Err(Open311Error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the node answered {}", other.kind()),
-        )),
+        other => Err(unexpected(other).into()),
     }
 }
 

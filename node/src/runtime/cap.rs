@@ -12,6 +12,10 @@ use liandong_control::proto::{CapImport, CapOutcome, IdRef, Operator, Response};
 use liandong_dispatch::wire::{Body, Targets};
 use liandong_dispatch::{Command, CommandError, Core, EnvelopeId, Order};
 
+// One bound, two crates: what a control request carries of an alert
+// (and the gateway reads of a body) is what the reader reads.
+const _: () = assert!(liandong_control::proto::MAX_CAP == liandong_cap::MAX_BYTES);
+
 /// What an imported alert asks of the core.
 pub(super) enum Import {
     /// A command for the core; `outcome` names what it does if taken.
