@@ -130,6 +130,9 @@ pub enum ProblemKind {
     BadLinkClass { what: String, why: String },
     #[error("{0}")]
     BadIndex(String),
+    /// `[policy.summary]` names an unknown period or too long a grace.
+    #[error("{0}")]
+    BadSummary(String),
 }
 
 fn join_ids(ids: &[NodeId]) -> String {

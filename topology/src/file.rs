@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use crate::duration;
 use crate::error::{LineIndex, Problem, ProblemKind};
-use crate::policy::{Deadlines, IndexWeights, LinkClass, LinkSettings, Policy, Reach};
+use crate::policy::{Deadlines, IndexWeights, LinkClass, LinkSettings, Policy, Reach, SummarySettings};
 use crate::tree::{DocumentHeader, FileSpans, NodeInfo, NodeSpans, assemble};
 use crate::{Kind, Level, LoadError, NodeId, Severity, Topology};
 
@@ -58,6 +58,15 @@ struct RawPolicy {
     alert_path: Option<Vec<Severity>>,
     room_auto_open: Option<Vec<Severity>>,
     index: Option<Spanned<RawIndex>>,
+    summary: Option<RawSummary>,
+}
+
+/// `[policy.summary]`: when centers send their figures up.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSummary {
+    periods: Option<Spanned<Vec<String>>>,
+    grace: Option<Spanned<String>>,
 }
 
 /// `[policy.index]`: the safety index's weights; what is absent keeps
@@ -269,6 +278,19 @@ impl Topology {
                 index.alarm_below
             );
         }
+        let summary = policy.summary();
+        if summary != SummarySettings::default() {
+            let periods: Vec<&str> = [(summary.day, "\"day\""), (summary.month, "\"month\"")]
+                .into_iter()
+                .filter_map(|(on, name)| on.then_some(name))
+                .collect();
+            let _ = writeln!(
+                out,
+                "\n[policy.summary]\n# Which periods' ends send a center's figures to its parent, and the wait after\n# a period's end per level below the sender.\nperiods = [{}]\ngrace = \"{}\"",
+                periods.join(", "),
+                crate::duration::format(summary.grace)
+            );
+        }
         out.push_str("\n[policy.deadlines]\n# accept: report at its owner -> accepted; sign_for: order delivered -> signed for;\n# finish: accepted or signed for -> done.\n");
         for s in Severity::ALL {
             let d = policy.deadlines(s);
@@ -325,7 +347,8 @@ impl Topology {
 
 const HEADER: &str = "\
 # Format: [federation] name; [policy] reach, alert_path, room_auto_open and deadlines per
-# severity (Routine, IV, III, II, I) and [policy.index] the safety index's weights;
+# severity (Routine, IV, III, II, I), [policy.index] the safety index's weights and
+# [policy.summary] when figures go up;
 # [link] heartbeat and failover_after;
 # then one [[node]] per center or member unit with id (division code, or
 # code-unit for a member unit), name, level (province, city, county,
@@ -436,7 +459,55 @@ fn read_policy(raw: &RawPolicy, report: &mut impl FnMut(std::ops::Range<usize>, 
         }
         policy.set_index(w);
     }
+    if let Some(raw) = &raw.summary {
+        policy.set_summary(summary_settings(raw, policy.summary(), report));
+    }
     policy
+}
+
+/// `[policy.summary]` over the defaults; what is wrong is reported.
+fn summary_settings(
+    raw: &RawSummary,
+    mut s: SummarySettings,
+    report: &mut impl FnMut(std::ops::Range<usize>, ProblemKind),
+) -> SummarySettings {
+    if let Some(periods) = &raw.periods {
+        s.day = false;
+        s.month = false;
+        for p in periods.get_ref() {
+            match p.as_str() {
+                "day" => s.day = true,
+                "month" => s.month = true,
+                other => report(
+                    periods.span(),
+                    ProblemKind::BadSummary(format!(
+                        "policy.summary.periods names {other:?}; the periods are \"day\" and \"month\""
+                    )),
+                ),
+            }
+        }
+    }
+    if let Some(grace) = &raw.grace {
+        match crate::duration::parse(grace.get_ref()) {
+            Ok(d) if d <= std::time::Duration::from_secs(6 * 3600) => s.grace = d,
+            Ok(_) => report(
+                grace.span(),
+                ProblemKind::BadSummary(format!(
+                    "policy.summary.grace is {:?}; at most 6h, as a city waits it once per level",
+                    grace.get_ref()
+                )),
+            ),
+            Err(why) => report(
+                grace.span(),
+                ProblemKind::BadDuration {
+                    what: "policy.summary.grace".into(),
+                    text: grace.get_ref().clone(),
+                    why,
+                },
+            ),
+        }
+    }
+    s
 }
 
 fn read_link_class(

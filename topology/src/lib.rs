@@ -42,6 +42,10 @@
 //! per_supervised = 2        # points off per supervised (督办) item
 //! alarm_below = 60          # a child under this alarms its parent
 //!
+//! [policy.summary]          # figures sent up to the parent (平安报表); defaults shown
+//! periods = ["day", "month"] # which periods' ends send a summary ([] for none)
+//! grace = "5m"              # wait after a period's end, per level below the sender
+//!
 //! [link]
 //! heartbeat = "5s"          # heartbeat interval on an idle link
 //! failover_after = "30s"    # parent unreachable this long -> skip-level
@@ -127,5 +131,5 @@ pub use error::{LoadError, Location, Problem, ProblemKind};
 pub use generate::{Addressing, FanOut, GenerateError, Preset, Shape, generate};
 pub use id::{IdError, NodeId};
 pub use level::{Kind, Level, Severity};
-pub use policy::{Deadlines, IndexWeights, LinkClass, LinkSettings, Policy, Reach};
+pub use policy::{Deadlines, IndexWeights, LinkClass, LinkSettings, Policy, Reach, SummarySettings};
 pub use tree::{DocumentHeader, LevelCount, NodeInfo, NodeIx, Topology};

@@ -64,6 +64,33 @@ pub struct Policy {
     alert_path: Vec<Severity>,
     room_auto_open: Vec<Severity>,
     index: IndexWeights,
+    summary: SummarySettings,
+}
+
+/// When centers send their figures up (`[policy.summary]` in the file):
+/// which periods end in a summary to the parent, and the grace after a
+/// period's end before a center sends. A center sends at the period's end
+/// plus `grace` times one more than the levels below it (a village after
+/// one grace, its township after two, ...), so its children's summaries
+/// are usually in before its own leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SummarySettings {
+    /// A summary at the end of every day (China Standard Time).
+    pub day: bool,
+    /// A summary at the end of every month.
+    pub month: bool,
+    /// The wait after a period's end, per level below the sender.
+    pub grace: Duration,
+}
+
+impl Default for SummarySettings {
+    fn default() -> Self {
+        SummarySettings {
+            day: true,
+            month: true,
+            grace: mins(5),
+        }
+    }
 }
 
 /// The weights of the safety index (平安指数) of a center for a period,
@@ -164,6 +191,7 @@ impl Default for Policy {
             alert_path: vec![Severity::I],
             room_auto_open: vec![Severity::I],
             index: IndexWeights::default(),
+            summary: SummarySettings::default(),
         }
     }
 }
@@ -221,6 +249,15 @@ impl Policy {
 
     pub fn set_index(&mut self, index: IndexWeights) {
         self.index = index;
+    }
+
+    /// When centers send their figures up.
+    pub fn summary(&self) -> SummarySettings {
+        self.summary
+    }
+
+    pub fn set_summary(&mut self, summary: SummarySettings) {
+        self.summary = summary;
     }
 }
 

@@ -215,3 +215,34 @@ fn safety_index_weights_are_read_and_written_back() {
     let again = Topology::parse(&t.to_toml(), None).unwrap();
     assert_eq!(again.policy().index(), w);
 }
+
+#[test]
+fn summary_period_unknown() {
+    let kinds = check(
+        "bad-summary.toml",
+        "policy.summary.periods names \"week\"; the periods are \"day\" and \"month\"",
+    );
+    assert!(matches!(kinds[..], [ProblemKind::BadSummary(_)]), "{kinds:?}");
+}
+
+/// `[policy.summary]` read and written back; its defaults are day and
+/// month after five minutes per level.
+#[test]
+fn summary_settings_are_read_and_written_back() {
+    let tree = "[[node]]\nid = \"350100\"\nname = \"福州市\"\nlevel = \"city\"\nlisten = \"127.0.0.1:7100\"\n";
+    let policy = "[policy]\nreach = { Routine = \"city\", IV = \"city\", III = \"city\" }\n";
+    let plain = Topology::parse(&format!("{policy}\n{tree}"), None).unwrap();
+    let s = plain.policy().summary();
+    assert_eq!((s.day, s.month, s.grace.as_secs()), (true, true, 300));
+    let text = format!("{policy}\n[policy.summary]\nperiods = [\"month\"]\ngrace = \"15m\"\n\n{tree}");
+    let t = Topology::parse(&text, None).unwrap();
+    let s = t.policy().summary();
+    assert_eq!((s.day, s.month, s.grace.as_secs()), (false, true, 900));
+    let again = Topology::parse(&t.to_toml(), None).unwrap();
+    assert_eq!(again.policy().summary(), s);
+    let err = Topology::parse(&text.replace("15m", "7h"), None).unwrap_err();
+    assert!(
+        err.to_string().contains("policy.summary.grace is \"7h\"; at most 6h"),
+        "{err}"
+    );
+}
