@@ -1,12 +1,10 @@
-//! `liandong safety-report --period 2026-11`: this center's own figures
-//! (平安报表) for a month or a day, as the node folds them from its store:
-//! a Markdown table to print (default), CSV for spreadsheets, JSON, or
-//! for a month an SVG chart of each day's reports by where they came from
-//! (`svg`).
-//! Actual cases and drills are printed apart and never added together.
-//!
-//! Today the report is the center's own figures; its children's summaries
-//! climbing the tree (the subtree report) come next.
+//! `liandong safety-report --period 2026-11`: the subtree report
+//! (平安报表) for a month or a day: this center's own figures, folded by
+//! the node from its store, plus each child's latest summary, one row per
+//! source, with `--center CHILD` a child's subtree from its summary. A
+//! Markdown table to print (default), CSV for spreadsheets, JSON, or for a
+//! month an SVG chart of each day's reports by source (`svg`). Actual
+//! cases and drills are printed apart and never added together.
 
 use std::fmt::Write as _;
 
@@ -14,8 +12,8 @@ use anyhow::bail;
 use clap::Args;
 use liandong_control::{Query, Request, Response};
 use liandong_dispatch::calendar::days_in_month;
-use liandong_dispatch::figures::{BOUNDS_S, Breakdown, CenterFigures, Figures, Period, Within};
-use liandong_topology::Topology;
+use liandong_dispatch::figures::{BOUNDS_S, Breakdown, Figures, Period, Report, Row, Source, Within};
+use liandong_topology::{NodeId, Topology};
 
 use crate::ops::view::print_json;
 use crate::ops::{Connection, block_on, connect, query, unexpected};
@@ -24,11 +22,16 @@ mod svg;
 
 #[derive(Args)]
 #[command(after_help = "Examples:\n  liandong safety-report --period 2026-11\n  \
+    liandong safety-report --period 2026-11 --center 350102001\n  \
     liandong safety-report --period 2026-11-05 --format csv > 2026-11-05.csv")]
 pub struct SafetyArgs {
     /// A month (2026-11) or a day (2026-11-05), on China Standard Time.
     #[arg(long)]
     pub period: String,
+    /// A child of this center: its subtree from its latest summary
+    /// (default: this center's whole subtree).
+    #[arg(long, value_name = "ID")]
+    pub center: Option<NodeId>,
     /// md (a table to print), csv (for spreadsheets), json, or svg (a
     /// month's trend per day, by where reports came from).
     #[arg(long, default_value = "md", value_parser = ["md", "csv", "json", "svg"])]
@@ -42,15 +45,19 @@ pub fn run(args: SafetyArgs) -> anyhow::Result<()> {
         return block_on(|_| trend(args));
     }
     block_on(|_| async move {
-        let figures = match query(&args.conn, Request::Query(Query::Figures { period: args.period })).await? {
+        let ask = Query::Figures {
+            period: args.period,
+            center: args.center,
+        };
+        let report = match query(&args.conn, Request::Query(ask)).await? {
             Response::Figures(f) => *f,
             Response::Refused { reason } => bail!("{reason}"),
             other => return Err(unexpected(other, "Figures")),
         };
         match args.format.as_str() {
-            "json" => print_json(&figures),
+            "json" => print_json(&report),
             "csv" => {
-                print!("{}", csv(&figures));
+                print!("{}", csv(&report));
                 Ok(())
             }
             _ => {
@@ -58,14 +65,14 @@ pub fn run(args: SafetyArgs) -> anyhow::Result<()> {
                     Response::Topology(text) => Topology::parse(&text, None).ok(),
                     _ => None,
                 };
-                print!("{}", markdown(&figures, topology.as_ref()));
+                print!("{}", markdown(&report, topology.as_ref()));
                 Ok(())
             }
         }
     })
 }
 
-/// `--format svg`: the figures of every day of the month, drawn.
+/// `--format svg`: the report of every day of the month, drawn.
 async fn trend(args: SafetyArgs) -> anyhow::Result<()> {
     let Ok(Period::Month { year, month }) = Period::parse(&args.period) else {
         bail!("an SVG trend is drawn for a month, like 2026-11, not {:?}", args.period);
@@ -74,8 +81,14 @@ async fn trend(args: SafetyArgs) -> anyhow::Result<()> {
     let mut days = Vec::new();
     for day in 1..=days_in_month(year.into(), month.into()) {
         let period = format!("{year:04}-{month:02}-{day:02}");
-        match client.call(Request::Query(Query::Figures { period })).await? {
+        let ask = Query::Figures {
+            period,
+            center: args.center.clone(),
+        };
+        match client.call(Request::Query(ask)).await? {
             Response::Figures(f) => days.push(*f),
+            // A child's day with no summary yet is drawn as nothing.
+            Response::Refused { reason } if args.center.is_some() && reason.starts_with("no summary") => {}
             Response::Refused { reason } => bail!("{reason}"),
             other => return Err(unexpected(other, "Figures")),
         }
@@ -88,7 +101,11 @@ async fn trend(args: SafetyArgs) -> anyhow::Result<()> {
     let center = days.first().map(|d| d.center.clone());
     match center {
         Some(center) => print!("{}", svg::trend(&center, &args.period, &days, topology.as_ref())),
-        None => bail!("the month {} has no days", args.period),
+        None => bail!(
+            "no summary of {} came for any day of {}",
+            args.center.map_or_else(String::new, |c| c.to_string()),
+            args.period
+        ),
     }
     Ok(())
 }
@@ -131,102 +148,171 @@ fn within(w: Option<Within>) -> String {
     }
 }
 
-/// The figures as Markdown: actual, then drills, each by where from.
-pub fn markdown(f: &CenterFigures, topology: Option<&Topology>) -> String {
-    let name = |id: &liandong_topology::NodeId| {
+/// How a row's figures came, in zh and en.
+fn source(s: &Source) -> String {
+    match s {
+        Source::Own => "本级 own".into(),
+        Source::Summary {
+            version, late: false, ..
+        } => format!("报送 summary v{version}"),
+        Source::Summary {
+            version, late: true, ..
+        } => format!("迟报 late summary v{version}"),
+        Source::Reported => "报送 in summary".into(),
+        Source::Awaiting => "未报送 awaiting".into(),
+    }
+}
+
+fn tenths(index: u32) -> String {
+    format!("{}.{}", index / 10, index % 10)
+}
+
+/// The report as Markdown: the whole, then actual and drills apart, each
+/// by source, severity and category.
+pub fn markdown(r: &Report, topology: Option<&Topology>) -> String {
+    let name = |id: &NodeId| {
         topology
             .and_then(|t| t.get(id))
             .map_or_else(|| id.to_string(), |n| format!("{id} {}", n.name))
     };
     let mut out = String::new();
-    let _ = writeln!(out, "# 平安报表 Safety report · {} · {}\n", name(&f.center), f.period);
+    let _ = writeln!(out, "# 平安报表 Safety report · {} · {}\n", name(&r.center), r.period);
+    let whence = match &r.source {
+        Source::Summary { version, late, .. } => format!(
+            "辖区数据, 来自其报送第 {version} 版{} / the subtree, from its summary version {version}{}",
+            if *late { " (迟报)" } else { "" },
+            if *late { " (late)" } else { "" }
+        ),
+        _ => "辖区数据 / the subtree: this center's own figures and each child's latest summary".into(),
+    };
     let _ = writeln!(
         out,
-        "本级数据 / this center's own figures. Every incident counts once, at its owner; \
-         time buckets up to {} days.\n",
+        "{whence}. Every incident counts once, at its owner; time buckets up to {} days.\n",
         BOUNDS_S[BOUNDS_S.len() - 1] / 86_400
     );
     let _ = writeln!(
         out,
-        "平安指数 safety index: **{:.1}**{}\n",
-        f64::from(f.index) / 10.0,
-        if f.alarm {
+        "平安指数 safety index: **{}**{}\n",
+        tenths(r.index),
+        if r.alarm {
             " ⚠ 低于预警线 below the alarm line"
         } else {
             ""
         }
     );
-    for (title, b) in [
-        ("实战 Actual", &f.actual),
-        ("演练 Drills (apart, never added in)", &f.drill),
+    if !r.missing.is_empty() {
+        let missing: Vec<String> = r.missing.iter().map(&name).collect();
+        let _ = writeln!(
+            out,
+            "未报送 awaiting summaries from: {} (their rows show only what reached this center)\n",
+            missing.join(", ")
+        );
+    }
+    for (title, b, drill) in [
+        ("实战 Actual", &r.actual, false),
+        ("演练 Drills (apart, never added in)", &r.drill, true),
     ] {
         let _ = writeln!(out, "## {title}\n");
-        table(&mut out, b, &f.center, &name);
+        table(&mut out, r, b, drill, &name);
     }
     out
 }
 
-fn table(
-    out: &mut String,
-    b: &Breakdown,
-    me: &liandong_topology::NodeId,
-    name: &dyn Fn(&liandong_topology::NodeId) -> String,
-) {
+fn table(out: &mut String, r: &Report, b: &Breakdown, drill: bool, name: &dyn Fn(&NodeId) -> String) {
     let header: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
-    let _ = writeln!(out, "| 来自 from | {} |", header.join(" | "));
-    let _ = writeln!(out, "|---|{}", "---:|".repeat(COLUMNS.len()));
-    let row = |out: &mut String, label: String, f: &Figures| {
+    let _ = writeln!(
+        out,
+        "| 来自 from | 数据 source | {} | 平安指数 index |",
+        header.join(" | ")
+    );
+    let _ = writeln!(out, "|---|---|{}---:|", "---:|".repeat(COLUMNS.len()));
+    let line = |out: &mut String, label: String, whence: String, f: &Figures, index: String| {
         let cells: Vec<String> = COLUMNS.iter().map(|c| (c.1)(f)).collect();
-        let _ = writeln!(out, "| {label} | {} |", cells.join(" | "));
+        let _ = writeln!(out, "| {label} | {whence} | {} | {index} |", cells.join(" | "));
     };
-    row(out, "**合计 total**".into(), &b.all);
-    for (child, f) in &b.by_child {
-        let label = if child == me {
-            format!("{} (本级 own)", name(child))
-        } else {
-            name(child)
-        };
-        row(out, label, f);
+    let index = |i: Option<u32>, alarm: bool| match (drill, i) {
+        (false, Some(i)) => format!("{}{}", tenths(i), if alarm { " ⚠" } else { "" }),
+        _ => String::new(),
+    };
+    line(
+        out,
+        "**合计 total**".into(),
+        String::new(),
+        &b.all,
+        index(Some(r.index), r.alarm),
+    );
+    for row in &r.rows {
+        let f = if drill { &row.drill } else { &row.actual };
+        line(
+            out,
+            name(&row.node),
+            source(&row.source),
+            f,
+            index(row.index, row.alarm),
+        );
     }
     for (severity, f) in &b.by_severity {
-        row(out, format!("级别 severity {severity}"), f);
+        line(
+            out,
+            format!("级别 severity {severity}"),
+            String::new(),
+            f,
+            String::new(),
+        );
     }
     for (category, f) in &b.by_category {
-        row(out, format!("类别 category {category:?}"), f);
+        line(
+            out,
+            format!("类别 category {category:?}"),
+            String::new(),
+            f,
+            String::new(),
+        );
     }
     out.push('\n');
 }
 
-/// The figures as CSV: one line per mode and slice.
-pub fn csv(f: &CenterFigures) -> String {
-    let mut out = String::from("center,period,mode,slice,key");
+/// The report as CSV: one line per mode and slice (all, each source row,
+/// each severity, each category).
+pub fn csv(r: &Report) -> String {
+    let mut out = String::from("center,period,mode,slice,key,source");
     for c in COLUMNS {
         let _ = write!(out, ",{}", c.0);
     }
     out.push_str(",平安指数 index\n");
-    for (mode, b) in [("actual", &f.actual), ("drill", &f.drill)] {
-        let mut line = |slice: &str, key: String, fig: &Figures| {
-            let _ = write!(out, "{},{},{mode},{slice},{key}", f.center, f.period);
+    for (mode, b) in [("actual", &r.actual), ("drill", &r.drill)] {
+        let mut line = |slice: &str, key: String, whence: String, fig: &Figures, index: Option<u32>| {
+            let _ = write!(out, "{},{},{mode},{slice},{key},{whence}", r.center, r.period);
             for c in COLUMNS {
                 let _ = write!(out, ",{}", (c.1)(fig));
             }
-            // The index is the center's, of its actual figures.
-            if mode == "actual" && slice == "all" {
-                let _ = write!(out, ",{:.1}", f64::from(f.index) / 10.0);
-            } else {
-                out.push(',');
+            // Indexes are of actual figures.
+            match index.filter(|_| mode == "actual") {
+                Some(i) => {
+                    let _ = write!(out, ",{}", tenths(i));
+                }
+                None => out.push(','),
             }
             out.push('\n');
         };
-        line("all", String::new(), &b.all);
-        for (k, fig) in &b.by_child {
-            line("child", k.to_string(), fig);
+        line("all", String::new(), String::new(), &b.all, Some(r.index));
+        for Row {
+            node,
+            source: whence,
+            actual,
+            drill,
+            index,
+            ..
+        } in &r.rows
+        {
+            let f = if mode == "actual" { actual } else { drill };
+            line("row", node.to_string(), source(whence), f, *index);
         }
         for (k, fig) in &b.by_severity {
-            line("severity", k.to_string(), fig);
+            line("severity", k.to_string(), String::new(), fig, None);
         }
         for (k, fig) in &b.by_category {
-            line("category", format!("{k:?}"), fig);
+            line("category", format!("{k:?}"), String::new(), fig, None);
         }
     }
     out

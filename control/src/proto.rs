@@ -15,7 +15,7 @@
 //! with, never from a request: a request cannot claim to be someone else.
 
 use liandong_certs::Role;
-use liandong_dispatch::figures::CenterFigures;
+use liandong_dispatch::figures::{Period, Report};
 use liandong_dispatch::room::{Minutes, Room, RoomEntry};
 use liandong_dispatch::store::{Incident, OrderRecord, RollUp, TargetStatus};
 use liandong_dispatch::wire::{
@@ -105,10 +105,14 @@ pub enum Query {
     /// The federation's topology file as this node runs it (consoles show
     /// readable paths and pick order targets from it).
     Topology,
-    /// This center's own figures (平安报表) for a period, `2026-11` or
-    /// `2026-11-05` ([`Response::Figures`]).
+    /// The subtree report (平安报表) for a period, `2026-11` or
+    /// `2026-11-05` ([`Response::Figures`]): this center's own figures
+    /// and its children's summaries, or with `center` a child's subtree
+    /// from the child's latest summary.
     Figures {
         period: String,
+        #[serde(default)]
+        center: Option<NodeId>,
     },
     /// An incident as the CAP 1.2 alert this center sends
     /// ([`Response::CapAlert`]).
@@ -263,8 +267,8 @@ pub enum Response {
     },
     /// What an imported CAP alert became.
     CapImported(CapImport),
-    /// A center's own figures for a period.
-    Figures(Box<CenterFigures>),
+    /// A subtree report for a period.
+    Figures(Box<Report>),
 }
 
 /// Largest CAP alert a node imports, in bytes: under [`MAX_REQUEST`] with
@@ -569,6 +573,21 @@ pub enum Notice {
     /// fresh snapshot.
     Lagged {
         missed: u64,
+    },
+    /// A child's summary of figures (平安报表) for `period` came.
+    Summary {
+        child: NodeId,
+        period: Period,
+        version: u32,
+        late: bool,
+    },
+    /// A child's 平安指数 for `period` fell under the policy's line: the
+    /// early warning (`index` in tenths, `below` in points).
+    IndexAlarm {
+        child: NodeId,
+        period: Period,
+        index: u32,
+        below: u32,
     },
 }
 

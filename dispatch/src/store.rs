@@ -13,6 +13,7 @@ use std::fmt;
 use liandong_topology::NodeId;
 use serde::{Deserialize, Serialize};
 
+use crate::figures::{Period, SummaryRecord};
 use crate::room::{Room, RoomEntry};
 use crate::wire::{
     Body, Document, Envelope, EnvelopeId, Hop, Item, Lane, Mode, Order, Report, Stage, TargetState, Timestamp,
@@ -55,6 +56,10 @@ pub enum Record {
     Room(Room),
     /// One more line of a room's log, applied in sequence order.
     RoomEntry(RoomEntry),
+    /// A summary of figures (平安报表): a child's, as it came, or this
+    /// center's own, as it was sent. The highest version per (center,
+    /// period) is kept.
+    Summary(Box<SummaryRecord>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +251,9 @@ pub struct Store {
     pub rooms: BTreeMap<EnvelopeId, Room>,
     /// Their logs, by (room, sequence number).
     pub room_log: BTreeMap<(EnvelopeId, u64), RoomEntry>,
+    /// Summaries of figures by (center, period): the children's latest
+    /// and this center's last sent.
+    pub summaries: BTreeMap<(NodeId, Period), SummaryRecord>,
 }
 
 impl Store {
@@ -301,6 +309,17 @@ impl Store {
             }
             Record::RoomEntry(entry) => {
                 self.room_log.insert((entry.room, entry.seq), entry.clone());
+            }
+            Record::Summary(record) => {
+                let s = &record.summary;
+                let key = (s.center.clone(), s.period);
+                if self
+                    .summaries
+                    .get(&key)
+                    .is_none_or(|held| held.summary.version <= s.version)
+                {
+                    self.summaries.insert(key, (**record).clone());
+                }
             }
         }
     }

@@ -91,6 +91,7 @@ impl Envelope {
             Body::DeadLetter(_) => Kind::DeadLetter,
             Body::Room(_) => Kind::Room,
             Body::Document(_) => Kind::Document,
+            Body::Summary(_) => Kind::Summary,
         }
     }
 
@@ -120,6 +121,7 @@ pub enum Kind {
     DeadLetter,
     Room,
     Document,
+    Summary,
 }
 
 impl Kind {
@@ -134,6 +136,7 @@ impl Kind {
             Kind::DeadLetter => "dead letter",
             Kind::Room => "room",
             Kind::Document => "document",
+            Kind::Summary => "summary",
         }
     }
 }
@@ -160,6 +163,9 @@ pub enum Body {
     /// settings, revocations), published at the root and carried down to
     /// every node.
     Document(Document),
+    /// A center's figures for a period (平安报表), sent to its parent on
+    /// the bulk lane at the period's end and again when they change.
+    Summary(Box<crate::figures::Summary>),
 }
 
 /// A federation document as it travels: the document's text, which says

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use liandong_dispatch::figures::{Breakdown, Figures, Period, Summary, SummaryRecord};
 use liandong_dispatch::room::{Closing, Presence};
 use liandong_dispatch::store::{AUDIT_IN_MEMORY, AuditEntry, OutboxEntry, StoredEnvelope, TimelineEntry};
 use liandong_dispatch::wire::{Hop, Role, Update};
@@ -429,6 +430,37 @@ fn room(rng: &mut Rng, id: EnvelopeId) -> Room {
     }
 }
 
+/// A summary of figures from one of a few centers for one of a few days,
+/// in one of a few versions: later ones replace earlier ones.
+fn summary(rng: &mut Rng) -> SummaryRecord {
+    let mut actual = Breakdown::default();
+    actual.all.received = rng.below(50) as u64;
+    actual.by_child.insert(
+        rng.peer(),
+        Figures {
+            owned: rng.below(9) as u64,
+            ..Figures::default()
+        },
+    );
+    SummaryRecord {
+        summary: Summary {
+            center: rng.peer(),
+            period: Period::Day {
+                year: 2026,
+                month: 11,
+                day: 1 + rng.below(3) as u8,
+            },
+            version: 1 + rng.below(4) as u32,
+            late: rng.percent(30),
+            actual,
+            drill: Breakdown::default(),
+            index: rng.below(1001) as u32,
+            missing: Vec::new(),
+        },
+        at: Timestamp(rng.below(1_000_000) as u64),
+    }
+}
+
 fn room_entry(rng: &mut Rng, room: EnvelopeId) -> RoomEntry {
     let line = match rng.below(4) {
         0 => RoomLine::Entered,
@@ -538,10 +570,11 @@ impl Gen {
                 let id = self.known_id();
                 Record::Room(room(&mut self.rng, id))
             }
-            93..96 => {
+            93..95 => {
                 let id = self.known_id();
                 Record::RoomEntry(room_entry(&mut self.rng, id))
             }
+            95..97 => Record::Summary(Box::new(summary(&mut self.rng))),
             _ => Record::Forget((0..1 + self.rng.below(3)).map(|_| self.known_id()).collect()),
         }
     }
@@ -569,6 +602,7 @@ fn assert_same(loaded: &Store, expected: &Store, context: &str) {
     assert_eq!(loaded.audit_count, expected.audit_count, "{context}: audit_count");
     assert_eq!(loaded.rooms, expected.rooms, "{context}: rooms");
     assert_eq!(loaded.room_log, expected.room_log, "{context}: room_log");
+    assert_eq!(loaded.summaries, expected.summaries, "{context}: summaries");
 }
 
 fn kind(record: &Record) -> &'static str {
@@ -584,6 +618,7 @@ fn kind(record: &Record) -> &'static str {
         Record::Forget(_) => "forget",
         Record::Room(_) => "room",
         Record::RoomEntry(_) => "room entry",
+        Record::Summary(_) => "summary",
     }
 }
 

@@ -184,7 +184,11 @@ impl Model {
                     s.storage_problem = problem.clone();
                 }
             }
-            Notice::DeadLettered { .. } | Notice::Refused { .. } | Notice::Lagged { .. } => {}
+            Notice::DeadLettered { .. }
+            | Notice::Refused { .. }
+            | Notice::Lagged { .. }
+            | Notice::Summary { .. }
+            | Notice::IndexAlarm { .. } => {}
         }
         if self.notices.len() == MAX_NOTICES {
             self.notices.pop_front();

@@ -470,6 +470,25 @@ pub(super) fn pushed_line(pushed: &Pushed, clock: Clock) -> String {
         Notice::Lagged { missed } => {
             format!("missed {missed} changes (this terminal fell behind); restart watch for a fresh view")
         }
+        Notice::Summary {
+            child,
+            period,
+            version,
+            late,
+        } => format!(
+            "summary {period} from {child}, version {version}{}",
+            if *late { " (late)" } else { "" }
+        ),
+        Notice::IndexAlarm {
+            child,
+            period,
+            index,
+            below,
+        } => format!(
+            "ALARM safety index of {child} for {period}: {}.{}, under {below}",
+            index / 10,
+            index % 10
+        ),
     };
     format!("{}  {text}", clock.time(pushed.at))
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use liandong_dispatch::figures::CenterFigures;
+use liandong_dispatch::figures::Report;
 use liandong_topology::{NodeId, Topology};
 
 const WIDTH: f64 = 860.0;
@@ -24,14 +24,18 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The chart of `days` (one center's figures per day of `month`, in order).
-pub fn trend(center: &NodeId, month: &str, days: &[CenterFigures], topology: Option<&Topology>) -> String {
+/// The chart of `days` (one center's report per day of `month`, in
+/// order): a line per row (the center's own, each child's subtree).
+pub fn trend(center: &NodeId, month: &str, days: &[Report], topology: Option<&Topology>) -> String {
     let name = |id: &NodeId| {
         topology
             .and_then(|t| t.get(id))
             .map_or_else(|| id.to_string(), |n| format!("{id} {}", n.name))
     };
-    let mut children: Vec<NodeId> = days.iter().flat_map(|d| d.actual.by_child.keys().cloned()).collect();
+    let mut children: Vec<NodeId> = days
+        .iter()
+        .flat_map(|d| d.rows.iter().map(|r| r.node.clone()))
+        .collect();
     children.sort();
     children.dedup();
     let series: Vec<(NodeId, Vec<u64>)> = children
@@ -39,7 +43,7 @@ pub fn trend(center: &NodeId, month: &str, days: &[CenterFigures], topology: Opt
         .map(|c| {
             let values = days
                 .iter()
-                .map(|d| d.actual.by_child.get(&c).map_or(0, |f| f.received))
+                .map(|d| d.rows.iter().find(|r| r.node == c).map_or(0, |r| r.actual.received))
                 .collect();
             (c, values)
         })
@@ -153,7 +157,7 @@ pub fn trend(center: &NodeId, month: &str, days: &[CenterFigures], topology: Opt
 
 #[cfg(test)]
 mod tests {
-    use liandong_dispatch::figures::{Breakdown, Figures, Period};
+    use liandong_dispatch::figures::{Breakdown, Figures, Period, Row, Source};
 
     use super::*;
 
@@ -167,26 +171,31 @@ mod tests {
     fn a_line_per_source_with_its_total_in_the_legend() {
         let county = id("350102");
         let sources = [county.clone(), id("350102001"), id("350102002")];
-        let days: Vec<CenterFigures> = (1..=30u64)
+        let days: Vec<Report> = (1..=30u64)
             .map(|d| {
-                let mut actual = Breakdown::default();
-                for (k, s) in sources.iter().enumerate() {
-                    let received = (d * (k as u64 + 1) * 7) % 11;
-                    actual.by_child.insert(
-                        s.clone(),
-                        Figures {
-                            received,
+                let rows = (sources.iter().enumerate())
+                    .map(|(k, s)| Row {
+                        node: s.clone(),
+                        source: Source::Own,
+                        actual: Figures {
+                            received: (d * (k as u64 + 1) * 7) % 11,
                             ..Figures::default()
                         },
-                    );
-                }
-                CenterFigures {
+                        drill: Figures::default(),
+                        index: None,
+                        alarm: false,
+                    })
+                    .collect();
+                Report {
                     center: county.clone(),
                     period: Period::parse(&format!("2026-11-{d:02}")).unwrap(),
-                    actual,
+                    source: Source::Own,
+                    actual: Breakdown::default(),
                     drill: Breakdown::default(),
                     index: 1000,
                     alarm: false,
+                    rows,
+                    missing: Vec::new(),
                 }
             })
             .collect();

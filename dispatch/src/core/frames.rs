@@ -114,6 +114,10 @@ impl Core {
             self.refuse(peer, format!("envelope {id}: {reason}"), now);
             return;
         }
+        if let Some(reason) = self.summary_refused(&carry.envelope, &carry.to) {
+            self.refuse(peer, format!("envelope {id}: {reason}"), now);
+            return;
+        }
         let known = self.store.envelopes.contains_key(&id);
         if !known && matches!(carry.envelope.body, Body::Document(_)) {
             self.on_document(peer, carry, now);

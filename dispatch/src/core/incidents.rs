@@ -24,6 +24,7 @@ impl Core {
             Body::OrderAck(ack) => self.apply_ack(&envelope, ack, at),
             Body::Supervise(s) => self.apply_supervise(&envelope, s, at),
             Body::Room(body) => self.on_room(&envelope, body, addressed, now),
+            Body::Summary(s) => self.on_summary(&envelope, s, now),
             // Applied when it was checked and stored (`document`).
             Body::Document(_) => {}
             Body::DeadLetter(d) => {

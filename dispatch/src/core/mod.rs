@@ -51,12 +51,14 @@ mod room_asks;
 mod room_events;
 mod routing;
 pub mod rules;
+mod summaries;
 mod timers;
 mod types;
 mod window;
 
 pub use document::DOCUMENT_TTL;
 pub use frames::STORED_AT_NEXT_HOP;
+pub use summaries::SUMMARY_TTL;
 use timers::Timer;
 pub use types::{Command, CommandError, CoreConfig, CoreError, Effect, Event};
 
@@ -175,6 +177,8 @@ pub struct Core {
     /// The last catch-up asked per room, so a gap that persists is asked
     /// for again only after a while.
     room_synced: HashMap<EnvelopeId, SyncAsked>,
+    /// Periods whose summary timer is armed.
+    summary_armed: BTreeSet<crate::figures::Period>,
 }
 
 /// A catch-up this node asked of a room's home: from which sequence
@@ -246,6 +250,7 @@ impl Core {
             room_waiting: HashMap::new(),
             room_gap_armed: HashSet::new(),
             room_synced: HashMap::new(),
+            summary_armed: BTreeSet::new(),
         };
         let pending: Vec<(NodeId, EnvelopeId)> = core.store.pending().map(|(p, id, _)| (p.clone(), *id)).collect();
         for (peer, id) in pending {
@@ -286,6 +291,7 @@ impl Core {
             core.timer(now.plus(core.topology.link().failover_after), Timer::ParentCheck);
         }
         core.timer(now.plus(core.config.sweep_every), Timer::Sweep);
+        core.arm_summaries(now);
         Ok(core)
     }
 
@@ -512,7 +518,7 @@ impl Core {
     }
 
     fn lane_for(envelope: &Envelope, catch_up: bool) -> Lane {
-        if catch_up || matches!(envelope.body, Body::Room(RoomBody::History { .. })) {
+        if catch_up || matches!(envelope.body, Body::Room(RoomBody::History { .. }) | Body::Summary(_)) {
             Lane::Bulk
         } else if envelope.severity().is_some_and(|s| s >= Severity::II) {
             Lane::Urgent

@@ -24,11 +24,26 @@ impl Core {
         mode: Mode,
         now: Timestamp,
     ) -> EnvelopeId {
+        let ttl = self.config.ttl;
+        self.originate_for(id, body, to, mode, ttl, now)
+    }
+
+    /// [`Core::originate_as`], the envelope living `ttl` (not the
+    /// configured one): what may wait long for a node that is down.
+    pub(super) fn originate_for(
+        &mut self,
+        id: EnvelopeId,
+        body: Body,
+        to: Vec<NodeId>,
+        mode: Mode,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> EnvelopeId {
         let mut envelope = Envelope {
             id,
             origin: self.me.clone(),
             created: now,
-            expires: now.plus(self.config.ttl),
+            expires: now.plus(ttl),
             mode,
             body,
             signature: Vec::new(),

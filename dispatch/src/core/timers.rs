@@ -32,6 +32,8 @@ pub(super) enum Timer {
     Sweep,
     /// The room `room` still waits for an earlier event.
     RoomGap { room: EnvelopeId },
+    /// This center's summary of figures for `period` is due.
+    Summary { period: crate::figures::Period },
 }
 
 impl Core {
@@ -47,6 +49,7 @@ impl Core {
             Timer::OrderFinish { item } => self.on_order_deadline(item, Stage::Finish, now),
             Timer::Sweep => self.on_sweep(now),
             Timer::RoomGap { room } => self.on_room_gap(room, now),
+            Timer::Summary { period } => self.on_summary_due(period, now),
         }
     }
 

@@ -2,6 +2,7 @@
 //! the events it is told, operators' commands and why one is refused.
 
 use super::*;
+use crate::figures::Period;
 
 /// Settings of a core that are not in the topology's policy.
 #[derive(Debug, Clone)]
@@ -169,6 +170,23 @@ pub enum Event {
     /// running on the version before, and its neighbours refuse it.
     RemovedFromFederation {
         version: u64,
+    },
+    /// A child's summary of figures (平安报表) was stored here.
+    SummaryReceived {
+        child: NodeId,
+        period: Period,
+        version: u32,
+        late: bool,
+    },
+    /// A child's 平安指数 for a period is under the policy's
+    /// `alarm_below`: the early warning, raised at the parent.
+    IndexAlarm {
+        child: NodeId,
+        period: Period,
+        /// Tenths of a point.
+        index: u32,
+        /// The line it is under, whole points.
+        below: u32,
     },
 }
 

@@ -7,7 +7,9 @@
 //! which alone holds every target's state. Drills (Exercise) are kept
 //! apart from actual cases and never mixed in.
 //!
-//! The fold is `fold`; this module holds what it makes. Every figure is a
+//! The fold is `fold`; this module holds what it makes. `summary` is the
+//! roll-up: the summary a center sends its parent and the report that
+//! adds its children's summaries to its own figures. Every figure is a
 //! count or fixed buckets (`durations`), so a parent can add its
 //! children's figures exactly. Pure: no I/O, no clock.
 
@@ -15,6 +17,7 @@ mod durations;
 mod fold;
 mod index;
 mod period;
+mod summary;
 
 use std::collections::BTreeMap;
 
@@ -27,6 +30,7 @@ pub use durations::{BOUNDS_S, Durations, Within};
 pub use fold::fold;
 pub use index::safety_index;
 pub use period::{Period, PeriodError};
+pub use summary::{Report, Row, Source, Summary, SummaryRecord, report};
 
 /// The figures of one slice (a severity, a category, a child, or all).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

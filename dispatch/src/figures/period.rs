@@ -91,6 +91,28 @@ impl Period {
         }
     }
 
+    pub fn is_day(self) -> bool {
+        matches!(self, Period::Day { .. })
+    }
+
+    /// The period of the same kind (day or month) that `at` falls in.
+    pub fn like(self, at: Timestamp) -> Period {
+        match self {
+            Period::Month { .. } => Period::month_of(at),
+            Period::Day { .. } => Period::day_of(at),
+        }
+    }
+
+    /// The period of the same kind after this one.
+    pub fn next(self) -> Period {
+        self.like(self.end())
+    }
+
+    /// The period of the same kind before this one.
+    pub fn previous(self) -> Period {
+        self.like(Timestamp(self.start().0.saturating_sub(1)))
+    }
+
     /// Whether `at` falls in it.
     pub fn contains(self, at: Timestamp) -> bool {
         self.start() <= at && at < self.end()

@@ -13,6 +13,7 @@
 //!   reads another node's certificate when the core asks for its key.
 //! - `expiry`: the node's own certificate: its days left for the status,
 //!   the expiry gauge, the renewal warnings.
+//! - `figures`: the safety report asked for (this subtree, or a child's).
 //! - `operators`: pure functions of the core: an operator's act to a
 //!   command, a command's outcome to the answer, a question to its answer.
 //! - `notices`: core events to pushed notices, log lines and metrics.
@@ -27,6 +28,7 @@ mod cap;
 mod config;
 mod driver;
 mod expiry;
+mod figures;
 mod keys;
 mod names;
 mod notices;

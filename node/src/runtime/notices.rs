@@ -165,6 +165,35 @@ impl Notices {
                 metrics::gauge!("liandong_document_version", "node" => labels).set(version as f64);
                 Notice::DocumentApplied { version }
             }
+            Event::SummaryReceived {
+                child,
+                period,
+                version,
+                late,
+            } => {
+                info!(%child, %period, version, late, "summary of figures received");
+                Notice::Summary {
+                    child,
+                    period,
+                    version,
+                    late,
+                }
+            }
+            Event::IndexAlarm {
+                child,
+                period,
+                index,
+                below,
+            } => {
+                warn!(%child, %period, index = index as f64 / 10.0, below, "safety index under the alarm line");
+                metrics::counter!("liandong_index_alarms_total", "node" => labels).increment(1);
+                Notice::IndexAlarm {
+                    child,
+                    period,
+                    index,
+                    below,
+                }
+            }
             Event::RemovedFromFederation { version } => {
                 tracing::error!(
                     version,

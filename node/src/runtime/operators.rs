@@ -21,7 +21,7 @@ use liandong_control::proto::{
 };
 use liandong_control::{Act, Query};
 use liandong_dispatch::core::rules;
-use liandong_dispatch::figures::{Period, fold};
+use liandong_dispatch::figures::Period;
 use liandong_dispatch::room::{Minutes, Room};
 use liandong_dispatch::store::Incident;
 use liandong_dispatch::wire::{Category, Report, Role, RoomAct};
@@ -297,8 +297,8 @@ pub(super) fn outcome(subject: Subject, outcome: Result<EnvelopeId, CommandError
 pub(super) fn answer(query: Query, core: &Core, facts: NodeFacts<'_>) -> Response {
     match query {
         Query::IncidentCap { id } => super::cap::alert(core, &id),
-        Query::Figures { period } => match Period::parse(&period) {
-            Ok(period) => Response::Figures(Box::new(fold(core.store(), core.topology(), core.id(), period))),
+        Query::Figures { period, center } => match Period::parse(&period) {
+            Ok(period) => super::figures::report(core, period, center.as_ref()),
             Err(e) => Response::Refused { reason: e.to_string() },
         },
         Query::Incidents { closed } => Response::Incidents(incidents(core, closed)),

@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use liandong_dispatch::figures::{Period, SummaryRecord};
 use liandong_dispatch::room::{Room, RoomEntry};
 use liandong_dispatch::store::{Incident, OrderRecord, OutboxEntry, Record, StoredEnvelope, TargetStatus};
 use liandong_dispatch::{EnvelopeId, Mode, Timestamp};
@@ -47,6 +48,8 @@ struct Change<'r> {
     targets: BTreeMap<(EnvelopeId, &'r NodeId), &'r TargetStatus>,
     rooms: BTreeMap<EnvelopeId, &'r Room>,
     room_log: BTreeMap<(EnvelopeId, u64), &'r RoomEntry>,
+    /// The highest version per (center, period).
+    summaries: BTreeMap<(&'r NodeId, Period), &'r SummaryRecord>,
     /// (at, what, envelope), in record order.
     audit: Vec<(Timestamp, String, Option<EnvelopeId>)>,
 }
@@ -80,6 +83,13 @@ impl<'r> Change<'r> {
                 }
                 Record::RoomEntry(entry) => {
                     c.room_log.insert((entry.room, entry.seq), entry);
+                }
+                Record::Summary(record) => {
+                    let s = &record.summary;
+                    let held = c.summaries.entry((&s.center, s.period)).or_insert(record);
+                    if held.summary.version <= s.version {
+                        *held = record;
+                    }
                 }
                 Record::Forget(ids) => {
                     let ids: BTreeSet<EnvelopeId> = ids.iter().copied().collect();
@@ -294,6 +304,27 @@ pub(super) fn statements(
         &["room", "seq"],
         &["at", "line", "data"],
     );
+
+    let mut rows = Vec::new();
+    for ((center, period), record) in &change.summaries {
+        rows.push(vec![
+            Arg::Text(center.to_string()),
+            Arg::Text(period.to_string()),
+            Arg::Int(i64::from(record.summary.version)),
+            Arg::Bool(record.summary.late),
+            time_arg(record.at),
+            blob(*record)?,
+        ]);
+    }
+    // A lower version never replaces a higher one, as in the fold.
+    chunked(&mut out, rows, |n| {
+        format!(
+            "INSERT INTO summaries (center, period, version, late, at, data) VALUES {} \
+             ON CONFLICT (center, period) DO UPDATE SET version = excluded.version, late = excluded.late, \
+             at = excluded.at, data = excluded.data WHERE summaries.version <= excluded.version",
+            sql.tuples(6, n)
+        )
+    });
 
     if !change.audit.is_empty() {
         let mut rows = Vec::new();

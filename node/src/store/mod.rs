@@ -21,7 +21,8 @@
 //! # Schema
 //! `meta` (key/value: `node`, `schema`, `audit_head`), `envelopes`,
 //! `outbox` (primary key peer + id), `incidents`, `orders`, `targets`
-//! (order + target), `rooms` and `room_log` (room + seq), `audit`, and
+//! (order + target), `rooms` and `room_log` (room + seq), `summaries`
+//! (center + period, the highest version), `audit`, and
 //! `certificates` (other nodes' certificates this node learned, node +
 //! serial; not part of the core's fold, see `certificates.rs`), and
 //! `webhook_deliveries` (the gateway's events out, subscription + event,
@@ -73,6 +74,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use liandong_dispatch::figures::SummaryRecord;
 use liandong_dispatch::room::{Room, RoomEntry};
 use liandong_dispatch::store::{AUDIT_IN_MEMORY, AuditEntry, Incident, OrderRecord, OutboxEntry, StoredEnvelope};
 use liandong_dispatch::{EnvelopeId, Record, Store, Timestamp};
@@ -314,6 +316,13 @@ impl Durable {
         for (data,) in rows {
             let entry: RoomEntry = decode(&data, place, || "a room log entry".into())?;
             store.room_log.insert((entry.room, entry.seq), entry);
+        }
+        let rows: Vec<(Vec<u8>,)> = backend.fetch("SELECT data FROM summaries", &[]).await.map_err(read)?;
+        for (data,) in rows {
+            let record: SummaryRecord = decode(&data, place, || "a summary of figures".into())?;
+            store
+                .summaries
+                .insert((record.summary.center.clone(), record.summary.period), record);
         }
 
         let rows: Vec<(i64, String)> = backend

@@ -323,6 +323,40 @@ pub(super) fn notice_text(app: &App, p: &Pushed) -> (String, Style) {
             },
             GOOD,
         ),
+        Notice::Summary {
+            child,
+            period,
+            version,
+            late,
+        } => {
+            let child = name(child);
+            let late = match (late, zh) {
+                (false, _) => "",
+                (true, true) => " (迟报)",
+                (true, false) => " (late)",
+            };
+            let text = if zh {
+                format!("{child} 报送 {period} 平安报表 第 {version} 版{late}")
+            } else {
+                format!("{child} sent its {period} safety report, version {version}{late}")
+            };
+            (text, plain)
+        }
+        Notice::IndexAlarm {
+            child,
+            period,
+            index,
+            below,
+        } => {
+            let child = name(child);
+            let index = format!("{}.{}", index / 10, index % 10);
+            let text = if zh {
+                format!("预警 {child} {period} 平安指数 {index}, 低于 {below}")
+            } else {
+                format!("alarm: {child} safety index {index} for {period}, under {below}")
+            };
+            (text, BAD)
+        }
         Notice::Lagged { missed } => (
             if zh {
                 format!("漏收 {missed} 条通知, 重新订阅")
