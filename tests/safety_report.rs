@@ -1,7 +1,9 @@
 //! `liandong safety-report` against a real node (the demo's county, alone):
-//! reports filed and accepted there are in its own figures for their
-//! month, as Markdown, CSV and JSON; a drill is apart; a period that is
-//! not one is refused naming the forms that are.
+//! reports filed and accepted there are in its figures for their month,
+//! as Markdown, CSV and JSON, its townships' rows awaiting their
+//! summaries; a drill is apart; a period that is not one is refused
+//! naming the forms that are. (The roll-up through a month's end is
+//! `safety_rollup.rs`.)
 
 mod common;
 mod federation;
@@ -10,7 +12,7 @@ use std::net::Ipv4Addr;
 
 use federation::{Federation, file_report, hex, id, incident_at};
 use liandong_control::proto::{Act, Request, Response};
-use liandong_dispatch::figures::{CenterFigures, Period};
+use liandong_dispatch::figures::{Period, Report, Source};
 use liandong_dispatch::wire::{Category, Mode};
 use liandong_topology::Severity;
 
@@ -60,7 +62,10 @@ async fn a_counties_own_figures_for_the_month_as_markdown_csv_and_json() {
     };
     let json = run("json");
     assert!(json.status.success(), "{}", common::stderr(&json));
-    let figures: CenterFigures = serde_json::from_str(&common::stdout(&json)).expect("the figures as JSON");
+    let figures: Report = serde_json::from_str(&common::stdout(&json)).expect("the report as JSON");
+    assert_eq!(figures.rows[0].source, Source::Own);
+    // No township ever sent a summary: each is awaited, its row empty.
+    assert_eq!(figures.missing.len(), 3, "{:?}", figures.missing);
     let all = &figures.actual.all;
     assert_eq!(
         (all.received, all.owned, all.accepted, all.accepted_on_time),
@@ -72,7 +77,8 @@ async fn a_counties_own_figures_for_the_month_as_markdown_csv_and_json() {
 
     let md = common::stdout(&run("md"));
     assert!(md.contains(&format!("# 平安报表 Safety report · {COUNTY} ")), "{md}");
-    assert!(md.contains("| **合计 total** | 2 | 2 | 0 | 1 | 50.0% |"), "{md}");
+    assert!(md.contains("| **合计 total** |  | 2 | 2 | 0 | 1 | 50.0% |"), "{md}");
+    assert!(md.contains("| 350102001 鼓东街道 | 未报送 awaiting | 0 |"), "{md}");
     assert!(md.contains("## 演练 Drills"), "{md}");
     // (40 × 1/2 + 40 × 0) / 80 = 25, minus 2 IV owned: 23.
     assert_eq!(figures.index, 230);
@@ -81,12 +87,12 @@ async fn a_counties_own_figures_for_the_month_as_markdown_csv_and_json() {
     let csv = common::stdout(&run("csv"));
     assert!(
         csv.lines()
-            .any(|l| l.starts_with(&format!("{COUNTY},{period},actual,all,,2,2,0,1,50.0%"))),
+            .any(|l| l.starts_with(&format!("{COUNTY},{period},actual,all,,,2,2,0,1,50.0%"))),
         "{csv}"
     );
     assert!(
         csv.lines()
-            .any(|l| l.starts_with(&format!("{COUNTY},{period},drill,all,,1,1,"))),
+            .any(|l| l.starts_with(&format!("{COUNTY},{period},drill,all,,,1,1,"))),
         "{csv}"
     );
 

@@ -139,6 +139,8 @@ pub struct Federation {
     logs: HashMap<NodeId, Arc<Log>>,
     /// Operators issued so far: (node, name) -> (cert, key).
     operators: HashMap<(NodeId, String), (PathBuf, PathBuf)>,
+    /// Environment every node process starts with.
+    env: Vec<(String, String)>,
 }
 
 fn liandong() -> Command {
@@ -201,7 +203,23 @@ impl Federation {
             children: HashMap::new(),
             logs: HashMap::new(),
             operators: HashMap::new(),
+            env: Vec::new(),
         }
+    }
+
+    /// Every node started from now on has `key` set to `value`.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.into(), value.into()));
+    }
+
+    /// Appends `toml` (a table such as `[policy.summary]`) to the topology
+    /// file every node starts on, before any starts.
+    pub fn extend_topology(&mut self, toml: &str) {
+        let mut text = std::fs::read_to_string(&self.topology_file).expect("read topology");
+        text.push('\n');
+        text.push_str(toml);
+        std::fs::write(&self.topology_file, &text).expect("write topology");
+        self.topology = Arc::new(Topology::parse(&text, Some(self.topology_file.clone())).expect("valid topology"));
     }
 
     pub fn data_dir(&self, node: &NodeId) -> PathBuf {
@@ -255,6 +273,7 @@ impl Federation {
             .args(["node", "run"])
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

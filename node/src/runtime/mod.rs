@@ -259,6 +259,19 @@ impl Node {
             None => (None, None),
         };
         info!(links = %link_addr, control = %control_addr, metrics = ?metrics_addr, "node running");
+        if let Ok(text) = std::env::var(clock::OFFSET_VAR) {
+            match text.trim().parse::<i64>() {
+                Ok(ms) => warn!(
+                    offset_ms = ms,
+                    "the clock is shifted by {} ({ms} ms): for rehearsals and tests only",
+                    clock::OFFSET_VAR
+                ),
+                Err(_) => warn!(
+                    "{}={text:?} is not a number of milliseconds: the clock is not shifted",
+                    clock::OFFSET_VAR
+                ),
+            }
+        }
 
         let (key_tx, key_rx) = mpsc::channel(keys::KEY_QUEUE);
         let (renew_tx, renew_rx) = mpsc::channel(1);
