@@ -141,6 +141,8 @@ impl Core {
         self.topology = topology;
         self.me_ix = me_ix;
         self.document = Some(version);
+        // Its place, and so its summaries, may differ on this document.
+        self.arm_summaries(now);
         self.notify(Event::DocumentApplied { version, previous });
         self.after.push(Effect::Reconfigure { version, document: id });
         self.flush();
@@ -256,6 +258,8 @@ impl Core {
         if new_parent != old_parent {
             self.parent_changed(new_parent, now);
         }
+        // A new place or policy may owe summaries the old one did not.
+        self.arm_summaries(now);
         self.audit(now, format!("applied federation document version {version}"));
         self.notify(Event::DocumentApplied { version, previous });
         self.after.push(Effect::Reconfigure { version, document: id });

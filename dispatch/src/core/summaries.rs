@@ -109,6 +109,10 @@ impl Core {
     pub(super) fn on_summary_due(&mut self, period: Period, now: Timestamp) {
         self.summary_armed.remove(&period);
         let Some(parent) = self.parent() else { return };
+        let settings = self.topology.policy().summary();
+        if !(if period.is_day() { settings.day } else { settings.month }) {
+            return; // the policy no longer asks for it (a newer document)
+        }
         let delay = self.summary_delay();
         let current = period.like(now);
         if current != period {
