@@ -7,7 +7,7 @@
 //! `Store` rebuilt from what was written. So the state a restored core
 //! sees is, by construction, exactly what was persisted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use liandong_topology::NodeId;
@@ -242,6 +242,10 @@ pub struct Store {
     pub envelopes: HashMap<EnvelopeId, StoredEnvelope>,
     pub outbox: BTreeMap<(NodeId, EnvelopeId), OutboxEntry>,
     pub incidents: BTreeMap<EnvelopeId, Incident>,
+    /// The incidents by the time they were reported, so the figures of a
+    /// period read only its own ([`Store::reported_in`]). Kept by
+    /// [`Store::apply`]; a store filled otherwise calls [`Store::reindex`].
+    pub reported: BTreeSet<(Timestamp, EnvelopeId)>,
     pub orders: BTreeMap<EnvelopeId, OrderRecord>,
     pub targets: BTreeMap<EnvelopeId, BTreeMap<NodeId, TargetStatus>>,
     /// The most recent audit entries, and how many there were in all.
@@ -279,7 +283,10 @@ impl Store {
                 }
             }
             Record::Incident(incident) => {
-                self.incidents.insert(incident.id, incident.clone());
+                if let Some(old) = self.incidents.insert(incident.id, incident.clone()) {
+                    self.reported.remove(&(old.reported, old.id));
+                }
+                self.reported.insert((incident.reported, incident.id));
             }
             Record::Order(order) => {
                 self.orders.insert(order.id, order.clone());
@@ -322,6 +329,18 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// The incidents reported from `start` (inclusive) to `end`
+    /// (exclusive), in the order they were reported.
+    pub fn reported_in(&self, start: Timestamp, end: Timestamp) -> impl Iterator<Item = &Incident> {
+        (self.reported.range((start, EnvelopeId(0))..(end, EnvelopeId(0)))).filter_map(|(_, id)| self.incidents.get(id))
+    }
+
+    /// Rebuilds [`Store::reported`] from the incidents (after filling
+    /// them other than by [`Store::apply`]).
+    pub fn reindex(&mut self) {
+        self.reported = self.incidents.values().map(|i| (i.reported, i.id)).collect();
     }
 
     /// A room's log in sequence order.

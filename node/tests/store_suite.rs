@@ -596,6 +596,10 @@ fn assert_same(loaded: &Store, expected: &Store, context: &str) {
     assert_eq!(loaded.envelopes, expected.envelopes, "{context}: envelopes");
     assert_eq!(loaded.outbox, expected.outbox, "{context}: outbox");
     assert_eq!(loaded.incidents, expected.incidents, "{context}: incidents");
+    assert_eq!(
+        loaded.reported, expected.reported,
+        "{context}: incidents by time reported"
+    );
     assert_eq!(loaded.orders, expected.orders, "{context}: orders");
     assert_eq!(loaded.targets, expected.targets, "{context}: targets");
     assert_eq!(loaded.audit, expected.audit, "{context}: audit");

@@ -16,7 +16,7 @@ pub fn fold(store: &Store, topology: &Topology, me: &NodeId, period: Period) -> 
         index: 1000,
         alarm: false,
     };
-    for incident in store.incidents.values().filter(|i| period.contains(i.reported)) {
+    for incident in store.reported_in(period.start(), period.end()) {
         let Some(child) = child_toward(topology, me, &incident.origin) else {
             continue;
         };

@@ -288,6 +288,7 @@ impl Durable {
             let incident: Incident = decode(&data, place, || "an incident".into())?;
             store.incidents.insert(incident.id, incident);
         }
+        store.reindex();
 
         let rows: Vec<(Vec<u8>,)> = backend.fetch("SELECT data FROM orders", &[]).await.map_err(read)?;
         for (data,) in rows {
