@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use liandong_dispatch::figures::Report;
+use liandong_dispatch::figures::{Report, Source};
 use liandong_topology::{NodeId, Topology};
 
 const WIDTH: f64 = 860.0;
@@ -36,7 +36,8 @@ pub fn trend(center: &NodeId, month: &str, days: &[Report], topology: Option<&To
         .iter()
         .flat_map(|d| d.rows.iter().map(|r| r.node.clone()))
         .collect();
-    children.sort();
+    // The center's own line first, then its children in id order.
+    children.sort_by_key(|c| (c != center, c.clone()));
     children.dedup();
     let series: Vec<(NodeId, Vec<u64>)> = children
         .into_iter()
@@ -48,12 +49,31 @@ pub fn trend(center: &NodeId, month: &str, days: &[Report], topology: Option<&To
             (c, values)
         })
         .collect();
-    let max = series
+    // Days each source was awaited (no summary yet) or came late.
+    let status = |c: &NodeId| {
+        let rows = || days.iter().filter_map(|d| d.rows.iter().find(|r| r.node == *c));
+        let awaited = rows().filter(|r| r.source == Source::Awaiting).count();
+        let late = rows()
+            .filter(|r| matches!(r.source, Source::Summary { late: true, .. }))
+            .count();
+        let mut words = Vec::new();
+        if awaited > 0 {
+            words.push(format!("未报送 {awaited} 天 awaited {awaited} d"));
+        }
+        if late > 0 {
+            words.push(format!("迟报 {late} 天 late {late} d"));
+        }
+        words.join(" · ")
+    };
+    let highest = series.iter().flat_map(|(_, v)| v.iter().copied()).max().unwrap_or(0);
+    // Gridlines at a round step (1, 2, 5, 10, 20, ...), at most five.
+    let step = [1u64, 2, 5]
         .iter()
-        .flat_map(|(_, v)| v.iter().copied())
-        .max()
-        .unwrap_or(0)
-        .max(1);
+        .flat_map(|m| (0..12).map(move |e| m * 10u64.pow(e)))
+        .filter(|step| highest.div_ceil(*step) <= 5)
+        .min()
+        .unwrap_or(1);
+    let max = highest.div_ceil(step).max(1) * step;
     let n = days.len().max(2);
     let (plot_w, plot_h) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
     let x = |i: usize| LEFT + plot_w * i as f64 / (n - 1) as f64;
@@ -79,9 +99,8 @@ pub fn trend(center: &NodeId, month: &str, days: &[Report], topology: Option<&To
         escape("按来源 by where from (本级 own, 下级 each child's subtree); 实战 actual only")
     );
     // Axes and the y grid.
-    let steps = max.min(5);
-    for k in 0..=steps {
-        let v = max * k / steps;
+    for k in 0..=max / step {
+        let v = k * step;
         let yy = y(v);
         let _ = writeln!(
             svg,
@@ -129,7 +148,7 @@ pub fn trend(center: &NodeId, month: &str, days: &[Report], topology: Option<&To
             r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
             points.join(" ")
         );
-        let ly = TOP + 18.0 * k as f64;
+        let ly = TOP + 32.0 * k as f64;
         let own = if child == center { " (本级 own)" } else { "" };
         let total: u64 = values.iter().sum();
         let _ = writeln!(
@@ -141,6 +160,16 @@ pub fn trend(center: &NodeId, month: &str, days: &[Report], topology: Option<&To
             ly + 2.0,
             escape(&format!("{}{own}: {total}", name(child)))
         );
+        let words = status(child);
+        if !words.is_empty() {
+            let _ = writeln!(
+                svg,
+                r##"<text x="{:.1}" y="{:.1}" font-size="10" fill="#777">{}</text>"##,
+                WIDTH - RIGHT + 36.0,
+                ly + 15.0,
+                escape(&words)
+            );
+        }
     }
     if series.is_empty() {
         let _ = writeln!(
@@ -157,7 +186,7 @@ pub fn trend(center: &NodeId, month: &str, days: &[Report], topology: Option<&To
 
 #[cfg(test)]
 mod tests {
-    use liandong_dispatch::figures::{Breakdown, Figures, Period, Row, Source};
+    use liandong_dispatch::figures::{Breakdown, Figures, Period, Row};
 
     use super::*;
 
@@ -218,6 +247,66 @@ mod tests {
         }
         if let Some(dir) = std::env::var_os("LIANDONG_SVG_OUT") {
             std::fs::write(std::path::Path::new(&dir).join("trend.svg"), &svg).unwrap();
+        }
+    }
+
+    /// A county's month as drawn, snapshot whole: its own line, two
+    /// townships from their daily summaries, the police unit awaited.
+    #[test]
+    fn a_counties_month_as_drawn() {
+        use liandong_topology::{Addressing, Preset, Shape, generate};
+        let topology = generate(&Shape::Preset(Preset::Demo), Addressing::default()).unwrap();
+        let county = id("350102");
+        let days: Vec<Report> = (1..=30u64)
+            .map(|d| {
+                let f = |received| Figures {
+                    received,
+                    ..Figures::default()
+                };
+                let summary = Source::Summary {
+                    version: 1,
+                    late: d == 12,
+                    at: liandong_dispatch::wire::Timestamp(0),
+                };
+                let row = |node: &str, source: Source, received| Row {
+                    node: id(node),
+                    source,
+                    actual: f(received),
+                    drill: Figures::default(),
+                    index: None,
+                    alarm: false,
+                };
+                Report {
+                    center: county.clone(),
+                    period: Period::parse(&format!("2026-11-{d:02}")).unwrap(),
+                    source: Source::Own,
+                    actual: Breakdown::default(),
+                    drill: Breakdown::default(),
+                    index: 1000,
+                    alarm: false,
+                    rows: vec![
+                        row("350102", Source::Own, d % 4),
+                        row("350102001", summary.clone(), 3 + (d * 5) % 7),
+                        // A flood week in the second township.
+                        row(
+                            "350102002",
+                            summary,
+                            if (18..=24).contains(&d) {
+                                12 - (d - 18)
+                            } else {
+                                2 + d % 3
+                            },
+                        ),
+                        row("350102-police", Source::Awaiting, 0),
+                    ],
+                    missing: vec![id("350102-police")],
+                }
+            })
+            .collect();
+        let svg = trend(&county, "2026-11", &days, Some(&topology));
+        insta::assert_snapshot!(svg);
+        if let Some(dir) = std::env::var_os("LIANDONG_SVG_OUT") {
+            std::fs::write(std::path::Path::new(&dir).join("county-month.svg"), &svg).unwrap();
         }
     }
 }
