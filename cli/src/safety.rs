@@ -113,7 +113,7 @@ async fn trend(args: SafetyArgs) -> anyhow::Result<()> {
 /// The columns of every table and of the CSV: header (zh / en) and value.
 type Column = (&'static str, fn(&Figures) -> String);
 
-const COLUMNS: [Column; 14] = [
+const COLUMNS: [Column; 19] = [
     ("收到 received", |f| f.received.to_string()),
     ("承办 owned", |f| f.owned.to_string()),
     ("上交 passed up", |f| f.passed_up.to_string()),
@@ -121,13 +121,18 @@ const COLUMNS: [Column; 14] = [
     ("按时受理率 on time", |f| percent(f.on_time_rate())),
     ("办结 resolved", |f| f.resolved.to_string()),
     ("办结率 rate", |f| percent(f.resolution_rate())),
+    ("核查 verified", |f| f.verified.to_string()),
     ("结案 closed", |f| f.closed.to_string()),
     ("受理用时 to accept (median)", |f| within(f.to_accept.quantile(0.5))),
+    ("受理用时 to accept (p90)", |f| within(f.to_accept.quantile(0.9))),
     ("结案用时 to close (median)", |f| within(f.to_close.quantile(0.5))),
+    ("结案用时 to close (p90)", |f| within(f.to_close.quantile(0.9))),
     ("督办 supervised", |f| f.supervised.to_string()),
     ("上交次数 escalations", |f| f.escalations.to_string()),
+    ("交办 orders", |f| f.orders.to_string()),
     ("交办对象 order targets", |f| f.order_targets.to_string()),
     ("按时签收率 signed on time", |f| percent(f.sign_for_rate())),
+    ("办毕 done", |f| f.done.to_string()),
 ];
 
 fn percent(rate: Option<f64>) -> String {
