@@ -20,6 +20,8 @@
 //! the submodule whose job it is. Each submodule adds the methods of one
 //! job to `App` and uses only the ones listed before it (and this file's
 //! getters), so no two of them depend on each other:
+//! - `report`: the safety report's figures, asked one period at a time,
+//!   and their answers folded into the screen's pane.
 //! - `requests`: what the app asks the node, and folding its answers.
 //! - `rows`: the board's filter, the rows every list holds and how many
 //!   fit, rebuilt after every event (`settle`).
@@ -44,6 +46,7 @@ use crate::composer::Composer;
 use crate::i18n::Lang;
 use crate::list::Scroll;
 use crate::model::Model;
+use crate::report_pane::ReportPane;
 use crate::room_pane::RoomPane;
 use crate::screen::Screen;
 
@@ -53,6 +56,7 @@ mod mouse;
 mod nav;
 mod notices;
 mod prompt;
+mod report;
 mod requests;
 mod rows;
 
@@ -173,6 +177,9 @@ pub struct App {
     /// The room the room screen shows (kept after leaving the screen, so
     /// coming back keeps the draft; replaced when another room opens).
     pub(crate) room: Option<RoomPane>,
+    /// The safety report screen: the figures as answered, what is still
+    /// to ask, the index warnings (kept while the screen is closed).
+    pub(crate) report: ReportPane,
     pub(crate) prompt: Option<Prompt>,
     pub(crate) alarms: VecDeque<Alarm>,
     pub(crate) alarms_dropped: u64,
@@ -220,6 +227,7 @@ impl App {
             links: Scroll::default(),
             composer: None,
             room: None,
+            report: ReportPane::default(),
             prompt: None,
             alarms: VecDeque::new(),
             alarms_dropped: 0,
@@ -283,6 +291,11 @@ impl App {
 
     pub fn filter(&self) -> &Filter {
         &self.filter
+    }
+
+    /// The safety report screen's state.
+    pub fn report_pane(&self) -> &ReportPane {
+        &self.report
     }
 
     /// The room the room screen shows (or showed last).
@@ -349,10 +362,13 @@ impl App {
                     self.on_key(key, &mut out);
                 }
             }
-            AppEvent::Mouse(mouse) => self.on_mouse(mouse),
+            AppEvent::Mouse(mouse) => self.on_mouse(mouse, &mut out),
             AppEvent::Paste(text) => self.on_paste(&text),
             AppEvent::Resize { width, height } => self.size = (width, height),
-            AppEvent::Tick(now) => self.on_tick(now, &mut out),
+            AppEvent::Tick(now) => {
+                self.on_tick(now, &mut out);
+                self.report_clock(&mut out);
+            }
             AppEvent::Topology(topology) => {
                 self.model.set_topology(*topology);
                 self.dirty = true;

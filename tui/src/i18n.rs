@@ -8,12 +8,17 @@
 //! dispatch, 签收 sign for, 督办 supervise, 越级 skip-level.
 //!
 //! Text that comes from the node (titles, timeline lines, refusal reasons)
-//! is shown as the node sent it.
+//! is shown as the node sent it. The safety report screen's words are in
+//! `report` ([`ReportWords`], [`Lang::report`]).
 
 use liandong_dispatch::room::RoomState;
 use liandong_dispatch::store::IncidentState;
 use liandong_dispatch::wire::{Category, Mode, Role, Stage, TargetState};
 use liandong_topology::{Level, Severity};
+
+mod report;
+
+pub use report::ReportWords;
 
 /// The console's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -92,12 +92,13 @@ pub fn frame(area: Rect, alarm: bool) -> FrameAreas {
 }
 
 /// The clickable tabs, left to right, each label as drawn.
-pub fn tabs(lang: Lang) -> [(Screen, String); 3] {
+pub fn tabs(lang: Lang) -> [(Screen, String); 4] {
     let w = lang.words();
     [
         (Screen::Board, format!(" 1 {} ", w.board)),
         (Screen::Orders, format!(" 2 {} ", w.orders)),
         (Screen::Links, format!(" 3 {} ", w.links)),
+        (Screen::Report, format!(" 4 {} ", lang.report().tab)),
     ]
 }
 
@@ -320,6 +321,65 @@ pub fn room(body: Rect, roster: usize, tasks: usize) -> RoomAreas {
         log_title,
         log,
         input,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ReportAreas {
+    /// The period, the subtree's safety index, drills apart.
+    pub title: Rect,
+    /// Index warnings, children awaiting, the node's refusal.
+    pub notes: Rect,
+    pub header: Rect,
+    /// The table: one row per source, as many as the charts show.
+    pub rows: Rect,
+    /// Above the bars and above the sparklines.
+    pub bars_title: Rect,
+    pub sparks_title: Rect,
+    /// Each row's safety index as a bar, its name on the left, one line
+    /// per row of the table.
+    pub bars: Rect,
+    /// Each row's reports received per day, on the line of its bar.
+    pub sparks: Rect,
+}
+
+/// Columns of the sparklines' side: a month of days and a count.
+pub const REPORT_SPARKS: u16 = 40;
+
+/// The safety report screen for a report of `rows` sources: two lines
+/// of title, the table's header and rows, then the charts showing the
+/// same rows one line each: the index bars on the left, the sparklines
+/// on the right. The table and the charts share what is left: each
+/// shows all the rows if they fit, else the same window of them.
+pub fn report(body: Rect, rows: usize) -> ReportAreas {
+    let (title, rest) = top(body, 1);
+    let (notes, rest) = top(rest, 1);
+    let (header, rest) = top(rest, 1);
+    // n table rows, a title line, n chart rows; a blank line between the
+    // table and the charts when there is room.
+    let fit = rest.height.saturating_sub(1) / 2;
+    let n = u16::try_from(rows).unwrap_or(u16::MAX).clamp(1, fit.max(1));
+    let (table, rest) = top(rest, n);
+    let rest = if rest.height > n + 1 { top(rest, 1).1 } else { rest };
+    let (titles, rest) = top(rest, 1);
+    let (charts, _) = top(rest, n);
+    let bars_w = charts.width.saturating_sub(REPORT_SPARKS.min(charts.width / 2));
+    let (bars, sparks) = left(charts, bars_w);
+    let (bars_title, sparks_title) = left(titles, bars_w);
+    let gap = |r: Rect| Rect {
+        x: r.x + 1.min(r.width),
+        width: r.width.saturating_sub(1),
+        ..r
+    };
+    ReportAreas {
+        title,
+        notes,
+        header,
+        rows: table,
+        bars_title,
+        sparks_title: gap(sparks_title),
+        bars,
+        sparks: gap(sparks),
     }
 }
 

@@ -29,17 +29,22 @@
 //! - `run`: the async driver ([`run()`]) and terminal setup/restore.
 //! - [`ui`]: drawing, `impl Widget for &App`: the frame (tabs, alarm
 //!   banner, status line, key hints), one module per screen (`board`,
-//!   `detail`, `orders`, `links`, `composer_screen`, `room_screen`), the
-//!   `help` overlay and key table, and `paint`, what they share.
+//!   `detail`, `orders`, `links`, `composer_screen`, `room_screen`,
+//!   `report_screen`), the `help` overlay and key table, and `paint`,
+//!   what they share.
 //! - [`app`]: [`App`], [`AppEvent`], [`Action`]: the state and `handle`,
-//!   one submodule per job (requests and answers, rows and filters,
-//!   alarms, notices, navigation, the prompt, keys, mouse).
+//!   one submodule per job (the safety report's figures, requests and
+//!   answers, rows and filters, alarms, notices, navigation, the prompt,
+//!   keys, mouse).
 //! - [`layout`]: where everything goes, pure functions of the terminal
 //!   size, used by the drawing and by the app (rows that fit, mouse
 //!   hits); it imports neither.
 //! - [`screen`]: [`Screen`], the screens the app chooses between.
 //! - [`model`]: what the node said: the fold of snapshot and notices.
 //! - [`composer`]: the dispatch composer's form and target picking.
+//! - [`report_pane`]: the safety report screen's state (平安报表): the
+//!   month's and each day's subtree report as the node answered, and
+//!   the figures still to ask, one request at a time.
 //! - [`room_pane`]: the coordination room screen's state: the loaded log
 //!   folded in sequence order (bounded by [`room_pane::MAX_ROOM_LOG`])
 //!   and the input line.
@@ -58,13 +63,16 @@
 //! Escalation board (home), incident detail, orders, links, the dispatch
 //! composer, the coordination room (综合协调室, from the detail: `m` view,
 //! `M` open, `i` enter, `o` leave; roster, open tasks, the ordered log,
-//! an input line), and a help overlay (`?`, F1) listing every key
-//! ([`ui::KEYS`]).
+//! an input line), the safety report (平安报表, `4`: the current month's
+//! or today's figures per source, a bar chart of each one's safety index
+//! and sparklines of reports received per day), and a help overlay
+//! (`?`, F1) listing every key ([`ui::KEYS`]).
 //!
 //! # Alarms
 //! A banner and the bell for a new severity I–III report, a deadline
-//! missed here, a late item flagged (督办), and a coordination room
-//! opened that this node is part of.
+//! missed here, a late item flagged (督办), a coordination room
+//! opened that this node is part of, and a child's safety index under
+//! the policy's line (the early warning).
 
 pub mod app;
 pub mod composer;
@@ -73,6 +81,7 @@ pub mod i18n;
 pub mod layout;
 pub mod list;
 pub mod model;
+pub mod report_pane;
 pub mod room_pane;
 mod run;
 pub mod screen;

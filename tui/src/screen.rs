@@ -13,6 +13,8 @@ pub enum Screen {
     Orders,
     /// The node's links to its neighbours (tab 3).
     Links,
+    /// The safety report (平安报表) of the current period (tab 4).
+    Report,
     /// The dispatch composer.
     Composer,
     /// A coordination room (综合协调室), opened from the incident detail.

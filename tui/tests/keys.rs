@@ -7,7 +7,7 @@ use common::*;
 use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use liandong_control::{Act, Query};
 use liandong_control::{IdRef, Notice, Request, Response};
-use liandong_dispatch::wire::{Mode, Stage, TargetState, Targets};
+use liandong_dispatch::wire::{Mode, Stage, TargetState, Targets, Timestamp};
 use liandong_topology::{Level, Severity};
 use liandong_tui::app::AlarmKind;
 use liandong_tui::{Action, App, AppEvent, Lang, Screen};
@@ -475,4 +475,169 @@ fn a_lost_subscription_shows_and_a_new_snapshot_restores() {
     );
     assert_eq!(app.board_rows(), [FIRE]);
     assert!(shot(&app, 80, 24).contains("* live"));
+}
+
+/// The periods every figures request of `actions` asks for, after
+/// answering the first (the console asks one at a time).
+fn asked_for(app: &mut App, event: AppEvent) -> Vec<String> {
+    let actions = app.handle(event);
+    answer_figures(app, actions, false)
+}
+
+fn november(days: impl IntoIterator<Item = u8>) -> Vec<String> {
+    days.into_iter().map(|d| format!("2026-11-{d:02}")).collect()
+}
+
+#[test]
+fn opening_the_report_asks_for_the_month_then_each_day_one_at_a_time() {
+    let mut app = fuzhou_app(Lang::Zh, 80, 24);
+    let actions = app.handle(key('4'));
+    assert_eq!(app.screen(), Screen::Report);
+    assert_eq!(figures_asked(&actions), ["2026-11"]);
+    let mut expected = vec!["2026-11".to_owned(), "2026-11-22".to_owned()];
+    expected.extend(november(1..22));
+    assert_eq!(answer_figures(&mut app, actions, false), expected);
+    assert_eq!(app.report_pane().shown_rows().len(), 14);
+    // The clock moving within the day, the day view, yesterday (already
+    // here) and the cursor ask nothing: nothing polls.
+    for event in [AppEvent::Tick(later(60)), key('d'), key('['), key('j'), key(']')] {
+        assert_eq!(app.handle(event), []);
+    }
+    // r asks for it all again; so does opening the tab by a click.
+    assert_eq!(asked_for(&mut app, key('r')).len(), 23);
+    feed(&mut app, key('1'));
+    let tab = AppEvent::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: 40,
+        row: 0,
+        modifiers: KeyModifiers::NONE,
+    });
+    assert_eq!(asked_for(&mut app, tab).len(), 23);
+    assert_eq!(app.screen(), Screen::Report);
+    // Back a month: October is asked for whole, never past today forward.
+    feed(&mut app, key('d'));
+    let october = asked_for(&mut app, key('['));
+    assert_eq!(october[..3], ["2026-10", "2026-10-31", "2026-10-01"]);
+    assert_eq!(october.len(), 32);
+    assert_eq!(asked_for(&mut app, key(']')).len(), 23);
+    assert_eq!(app.handle(key(']')), []);
+}
+
+#[test]
+fn leaving_the_report_stops_asking_and_coming_back_asks_anew() {
+    let mut app = fuzhou_app(Lang::Zh, 80, 24);
+    let actions = app.handle(key('4'));
+    feed(&mut app, key('1'));
+    let answer = |period: &str| AppEvent::Answer {
+        request: Request::Query(Query::Figures {
+            period: period.into(),
+            center: None,
+        }),
+        response: Ok(figures_answer(period, false)),
+    };
+    assert_eq!(figures_asked(&actions), ["2026-11"]);
+    assert_eq!(app.handle(answer("2026-11")), []);
+    // Nothing more while it was closed; opening it asks for everything.
+    assert_eq!(asked_for(&mut app, key('4')).len(), 23);
+}
+
+#[test]
+fn a_childs_summary_asks_again_for_its_period_while_the_report_is_open() {
+    let mut app = report_screen(Lang::En, 80, 24);
+    let [summary, _] = taijiang_back();
+    assert_eq!(asked_for(&mut app, summary.clone()), ["2026-11-21"]);
+    // A summary for a period off the screen asks nothing.
+    let october = pushed(
+        later(90),
+        Notice::Summary {
+            child: id(TAIJIANG),
+            period: liandong_dispatch::figures::Period::Month { year: 2026, month: 10 },
+            version: 3,
+            late: true,
+        },
+    );
+    assert_eq!(app.handle(october), []);
+    // Nor does any while the screen is closed.
+    feed(&mut app, key('1'));
+    assert_eq!(app.handle(summary), []);
+}
+
+#[test]
+fn midnight_asks_for_the_new_day_the_day_before_and_the_month() {
+    let mut app = report_screen(Lang::Zh, 80, 24);
+    // 2026-11-23 00:00:30 in China.
+    let midnight = AppEvent::Tick(Timestamp(1_795_363_230_000));
+    assert_eq!(asked_for(&mut app, midnight), ["2026-11-23", "2026-11-22", "2026-11"]);
+    assert_eq!(app.report_pane().days.len(), 23);
+}
+
+#[test]
+fn a_failed_request_ends_the_round_and_r_starts_another() {
+    let mut app = fuzhou_app(Lang::En, 80, 24);
+    let actions = app.handle(key('4'));
+    let [Action::Send(request)] = actions.as_slice() else {
+        panic!("one request: {actions:?}");
+    };
+    let after = app.handle(AppEvent::Answer {
+        request: request.clone(),
+        response: Err("the connection closed".into()),
+    });
+    assert_eq!(after, []);
+    assert!(shot(&app, 80, 24).contains("the connection closed"));
+    assert_eq!(asked_for(&mut app, key('r')).len(), 23);
+    // A refusal is shown and the round goes on.
+    let actions = app.handle(key('r'));
+    let after = app.handle(AppEvent::Answer {
+        request: Request::Query(Query::Figures {
+            period: "2026-11".into(),
+            center: None,
+        }),
+        response: Ok(Response::Refused {
+            reason: "the store is failing".into(),
+        }),
+    });
+    assert_eq!(figures_asked(&actions), ["2026-11"]);
+    assert_eq!(figures_asked(&after), ["2026-11-22"]);
+}
+
+#[test]
+fn an_index_alarm_rings_names_the_child_and_shows_on_the_report() {
+    for lang in [Lang::Zh, Lang::En] {
+        let mut app = fuzhou_app(lang, 100, 30);
+        let [_, alarm] = taijiang_back();
+        assert_eq!(app.handle(alarm), [Action::Bell]);
+        let first = app.alarms().front().expect("an alarm").clone();
+        assert_eq!(
+            first.kind,
+            AlarmKind::IndexAlarm {
+                period: liandong_dispatch::figures::Period::Day {
+                    year: 2026,
+                    month: 11,
+                    day: 21
+                },
+                index: 560,
+                below: 60,
+            }
+        );
+        assert_eq!(first.title, "台江区");
+        let banner = match lang {
+            Lang::Zh => "平安指数预警 2026-11-21 56.0 低于 60: 台江区",
+            Lang::En => "safety index alarm 2026-11-21 56.0 under 60: 台江区",
+        };
+        assert!(shot(&app, 100, 30).contains(banner), "{}", shot(&app, 100, 30));
+        // The report names it for the day on screen, not for the month.
+        let actions = app.handle(key('4'));
+        answer_figures(&mut app, actions, true);
+        let warning = match lang {
+            Lang::Zh => "! 预警 台江区 56.0 低于 60",
+            Lang::En => "! warning 台江区 56.0 under 60",
+        };
+        assert!(!shot(&app, 100, 30).contains(warning));
+        feed(&mut app, key('d'));
+        feed(&mut app, key('['));
+        assert!(shot(&app, 100, 30).contains(warning), "{}", shot(&app, 100, 30));
+        // Space acknowledges it like any other.
+        feed(&mut app, key(' '));
+        assert!(app.alarms().is_empty());
+    }
 }

@@ -88,7 +88,11 @@ fn every_screen_at_many_sizes() {
         }
         typed(app, "/任务 侯官村 加固堤防 all hands 到岗到位,逐户排查,一个不漏");
     };
-    let screens: [&dyn Fn(&mut App); 9] = [
+    let report = |app: &mut App| {
+        let actions = app.handle(key('4'));
+        answer_figures(app, actions, false);
+    };
+    let screens: [&dyn Fn(&mut App); 11] = [
         &|_| {},
         &|app| {
             feed(app, key('g'));
@@ -113,6 +117,16 @@ fn every_screen_at_many_sizes() {
             feed(app, code(KeyCode::Tab));
             feed(app, key('k'));
             feed(app, key('k'));
+        },
+        &report,
+        &|app| {
+            report(app);
+            for event in taijiang_back() {
+                feed(app, event);
+            }
+            feed(app, key('d'));
+            feed(app, key('['));
+            feed(app, code(KeyCode::End));
         },
     ];
     for lang in [Lang::Zh, Lang::En] {
@@ -179,4 +193,23 @@ fn room_decisions_and_progress_have_their_colours() {
     // A message is plain; the refusal in the status line is red.
     assert_eq!(buf[find(&backend, "#8 ", "县防汛")].fg, Color::Reset);
     assert_eq!(buf[find(&backend, "协调室未受理", "协调室未受理")].fg, Color::Red);
+}
+
+/// On the safety report a row under the alarm line is red, in the table
+/// and in the chart; a row above it is plain with a green bar.
+#[test]
+fn report_rows_under_the_alarm_line_are_red() {
+    let mut app = report_screen(Lang::Zh, 100, 30);
+    feed(&mut app, key('d'));
+    feed(&mut app, key('['));
+    let backend = draw(&app, 100, 30);
+    let buf = backend.buffer();
+    assert_eq!(buf[find(&backend, "仓山区   报送", "54.0 !")].fg, Color::Red);
+    assert_eq!(buf[find(&backend, "鼓楼区   报送", "90.3")].fg, Color::Reset);
+    assert_eq!(buf[find(&backend, "54.0█", "█")].fg, Color::Red);
+    assert_eq!(buf[find(&backend, "90.3█", "█")].fg, Color::Green);
+    // The day on screen is yellow in every sparkline.
+    let (x, y) = find(&backend, "90.3█", "▇█▆");
+    assert_eq!(buf[(x + 20, y)].fg, Color::Yellow);
+    assert_eq!(buf[(x + 19, y)].fg, Color::Cyan);
 }

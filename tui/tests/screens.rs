@@ -352,3 +352,34 @@ fn board_when_a_room_opens() {
         check("board_room_opened", name, &app, 80, 24);
     }
 }
+
+#[test]
+fn report_for_the_month_so_far() {
+    for (lang, name) in LANGS {
+        check("report_month", name, &report_screen(lang, 80, 24), 80, 24);
+    }
+}
+
+/// Yesterday in the day view: the counties' summaries, one under the
+/// line, two awaited; then 台江区 comes back with its late summary and
+/// the node's index alarm: the console asks for the day again.
+#[test]
+fn report_for_yesterday_when_a_late_summary_brings_an_alarm() {
+    for (lang, name) in LANGS {
+        for (width, height) in [(80, 24), (140, 40)] {
+            let mut app = report_screen(lang, width, height);
+            feed(&mut app, key('d'));
+            feed(&mut app, key('['));
+            if width == 80 {
+                check("report_day", name, &app, width, height);
+            }
+            let mut actions = Vec::new();
+            for event in taijiang_back() {
+                actions.extend(app.handle(event));
+            }
+            assert!(actions.contains(&Action::Bell), "{actions:?}");
+            assert_eq!(answer_figures(&mut app, actions, true), ["2026-11-21"]);
+            check("report_day_late", name, &app, width, height);
+        }
+    }
+}

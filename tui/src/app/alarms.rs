@@ -2,7 +2,8 @@
 //!
 //! A banner and the bell for a new severity I–III report, a deadline of
 //! an incident owned here passing on the console's clock, a late item
-//! the node flagged (督办), and a room opened that this node is part of.
+//! the node flagged (督办), a room opened that this node is part of, and
+//! a child's safety index under the policy's line (平安指数预警).
 //! One miss rings once, whether the clock or the node saw it first. At
 //! most [`MAX_ALARMS`] wait; past it the oldest is dropped and counted.
 //! The bell repeats every [`BELL_REPEAT`] while any waits. The tick also
@@ -10,6 +11,7 @@
 
 use std::time::Duration;
 
+use liandong_dispatch::figures::Period;
 use liandong_dispatch::wire::{EnvelopeId, Item, Stage, Timestamp};
 use liandong_topology::Severity;
 
@@ -35,6 +37,10 @@ pub enum AlarmKind {
     /// A coordination room this node is part of opened (by someone other
     /// than the operator at this console).
     RoomOpened,
+    /// A child's safety index (平安指数) for `period` fell under the
+    /// policy's line: `index` in tenths, `below` in points. The alarm's
+    /// title is the child's name.
+    IndexAlarm { period: Period, index: u32, below: u32 },
 }
 
 /// An alarm waiting on the banner until the operator acknowledges it.

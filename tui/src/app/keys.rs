@@ -71,17 +71,14 @@ impl App {
                     self.alarms_dropped = 0;
                     return;
                 }
-                KeyCode::Char('1') if self.screen != Screen::Composer => {
-                    self.go(Screen::Board);
-                    return;
-                }
-                KeyCode::Char('2') if self.screen != Screen::Composer => {
-                    self.go(Screen::Orders);
-                    return;
-                }
-                KeyCode::Char('3') if self.screen != Screen::Composer => {
-                    self.go(Screen::Links);
-                    self.ask_status(out);
+                KeyCode::Char(c @ '1'..='4') if self.screen != Screen::Composer => {
+                    let tab = match c {
+                        '1' => Screen::Board,
+                        '2' => Screen::Orders,
+                        '3' => Screen::Links,
+                        _ => Screen::Report,
+                    };
+                    self.open_tab(tab, out);
                     return;
                 }
                 _ => {}
@@ -94,6 +91,7 @@ impl App {
             Screen::Links => self.links_key(key, out),
             Screen::Composer => self.composer_key(key, out),
             Screen::Room => self.room_key(key, out),
+            Screen::Report => self.report_key(key, out),
         }
     }
 
@@ -337,6 +335,24 @@ impl App {
         }
         match key.code {
             KeyCode::Char('r') => self.ask_status(out),
+            KeyCode::Esc => self.go(Screen::Board),
+            _ => {}
+        }
+    }
+
+    /// The safety report: rows scroll; `d` the day / the month, `[` `]`
+    /// the period before / after, `r` asks again.
+    fn report_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let len = self.report.shown_rows().len();
+        let page = self.report_page();
+        if self.report.rows.key(key.code, len, page) {
+            return;
+        }
+        match key.code {
+            KeyCode::Char('d') => self.report.day_view = !self.report.day_view,
+            KeyCode::Char('[') => self.step_report(true, out),
+            KeyCode::Char(']') => self.step_report(false, out),
+            KeyCode::Char('r') => self.ask_report(out),
             KeyCode::Esc => self.go(Screen::Board),
             _ => {}
         }

@@ -1,6 +1,7 @@
 //! The mouse: the wheel scrolls as the arrow keys do; a click on a tab
-//! goes there, a click on a row selects it and a click on the selected
-//! row opens it, a click on a pane or field gives it the focus. Hits are
+//! goes there (asking for what it shows, as its key does), a click on a
+//! row selects it and a click on the selected row opens it, a click on
+//! a pane or field gives it the focus. Hits are
 //! tested against [`layout`], the same areas the drawing uses. Nothing
 //! is clickable under the help or a prompt.
 
@@ -8,14 +9,14 @@ use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKin
 use liandong_control::text::width;
 use ratatui::layout::{Position, Rect};
 
-use super::App;
+use super::{Action, App};
 use crate::composer;
 use crate::layout;
 use crate::list::Scroll;
 use crate::screen::Screen;
 
 impl App {
-    pub(super) fn on_mouse(&mut self, mouse: MouseEvent) {
+    pub(super) fn on_mouse(&mut self, mouse: MouseEvent, out: &mut Vec<Action>) {
         let at = Position::new(mouse.column, mouse.row);
         let frame = self.frame();
         let step = match mouse.kind {
@@ -38,7 +39,7 @@ impl App {
             for (screen, label) in layout::tabs(self.lang) {
                 let w = width(&label) as u16;
                 if (x..x + w).contains(&mouse.column) {
-                    self.go(screen);
+                    self.open_tab(screen, out);
                     return;
                 }
                 x += w;
@@ -78,6 +79,14 @@ impl App {
             Screen::Links => {
                 if let Some(row) = row_hit(layout::links(frame.body).rows, &self.links) {
                     self.links.cursor = row;
+                }
+            }
+            Screen::Report => {
+                let len = self.report.shown_rows().len();
+                if let Some(row) = row_hit(layout::report(frame.body, len).rows, &self.report.rows)
+                    && row < len
+                {
+                    self.report.rows.cursor = row;
                 }
             }
             Screen::Detail => {

@@ -1,6 +1,8 @@
-//! Moving between screens. The tabs (board, orders, links) are top
-//! screens: going to one forgets the way back. The detail, the composer
-//! and the room open above the current screen, and Esc comes back.
+//! Moving between screens. The tabs (board, orders, links, safety
+//! report) are top screens: going to one forgets the way back, and
+//! opening the links or the report asks the node for what it shows.
+//! The detail, the composer and the room open above the current
+//! screen, and Esc comes back.
 
 use liandong_dispatch::wire::EnvelopeId;
 use liandong_topology::NodeId;
@@ -16,6 +18,17 @@ impl App {
     pub(super) fn go(&mut self, screen: Screen) {
         self.back.clear();
         self.screen = screen;
+    }
+
+    /// Opens a tab (a key or a click on it) and asks for what it shows:
+    /// the links their status, the safety report its figures.
+    pub(super) fn open_tab(&mut self, screen: Screen, out: &mut Vec<Action>) {
+        self.go(screen);
+        match screen {
+            Screen::Links => self.ask_status(out),
+            Screen::Report => self.ask_report(out),
+            _ => {}
+        }
     }
 
     /// Opens a screen above the current one; Esc comes back.

@@ -4,7 +4,8 @@
 //! The model takes each as it is ([`Model::apply`](crate::model::Model::apply));
 //! here the app adds what the console does about it: alarms, asking
 //! for what it is missing (the status after a link change, an order it
-//! has not seen, the room on screen when its log skips a number), and
+//! has not seen, the room on screen when its log skips a number, the
+//! safety report's figures a child's summary changed), and
 //! resubscribing after a lag.
 
 use liandong_control::{NodeStatus, Notice, OrderView, Pushed};
@@ -14,6 +15,7 @@ use liandong_dispatch::wire::Item;
 use liandong_topology::Severity;
 
 use super::{Action, Alarm, AlarmKind, App, Connection};
+use crate::report_pane::Warning;
 use crate::room_pane::Fold;
 use crate::screen::Screen;
 
@@ -38,6 +40,10 @@ impl App {
         // a reconnect): the room on screen is asked for afresh.
         if self.screen == Screen::Room {
             self.ask_room(out);
+        }
+        // A child's summary may have come meanwhile.
+        if self.screen == Screen::Report {
+            self.ask_report(out);
         }
     }
 
@@ -76,6 +82,34 @@ impl App {
                 self.fetch_order(*order, out);
             }
             Notice::LinkChanged { .. } | Notice::FailedOver { .. } => self.ask_status(out),
+            Notice::Summary { period, .. } => self.report_summary(*period, out),
+            Notice::IndexAlarm {
+                child,
+                period,
+                index,
+                below,
+            } => {
+                // The early warning: a child's 平安指数 under the line.
+                let alarm = Alarm {
+                    kind: AlarmKind::IndexAlarm {
+                        period: *period,
+                        index: *index,
+                        below: *below,
+                    },
+                    incident: None,
+                    severity: None,
+                    title: self.model.name(child).to_owned(),
+                    at: pushed.at,
+                };
+                self.raise(alarm, out);
+                self.report.warn(Warning {
+                    child: child.clone(),
+                    period: *period,
+                    index: *index,
+                    below: *below,
+                    at: pushed.at,
+                });
+            }
             Notice::Lagged { .. } => out.push(Action::Resubscribe),
             Notice::RoomChanged { room, entry } => {
                 if entry.line == RoomLine::Opened && !self.is_me(entry.by.as_ref()) {

@@ -4,7 +4,8 @@
 //! [`AppEvent::Answer`](super::AppEvent::Answer), whatever happened.
 //! Questions the app asks on its own (the status, an order by id, the
 //! room on screen) are asked once at a time: a flag or set says one is
-//! out, and its answer (or failure) clears it.
+//! out, and its answer (or failure) clears it. Answers to the safety
+//! report's figures go to `report`.
 
 use liandong_control::{Act, IdRef, Query, Request, Response};
 use liandong_dispatch::wire::{EnvelopeId, RoomAct, TargetState};
@@ -18,6 +19,11 @@ impl App {
     /// data into the model, the composer's stage, the room pane, and a
     /// message in the status line.
     pub(super) fn on_answer(&mut self, request: Request, response: Result<Response, String>, out: &mut Vec<Action>) {
+        // The safety report's figures are its pane's (`report`).
+        if let Request::Query(Query::Figures { period, center: None }) = &request {
+            self.on_figures(period, response, out);
+            return;
+        }
         let w = self.lang.words();
         match response {
             Ok(Response::Done { id, what }) => {

@@ -127,6 +127,9 @@ impl App {
         self.order_targets.follow(targets, usize::from(orders.targets.height));
         let links = self.model.status.as_ref().map_or(0, |s| s.links.len());
         self.links.follow(links, usize::from(layout::links(body).rows.height));
+        let report_rows = self.report.shown_rows().len();
+        let shown = layout::report(body, report_rows).rows.height;
+        self.report.rows.follow(report_rows, usize::from(shown));
         if let Some(c) = self.composer.as_mut() {
             c.tree_scroll
                 .follow(c.tree.len(), usize::from(layout::composer(body).tree.height));
@@ -192,6 +195,12 @@ impl App {
     pub(super) fn pages_orders(&self) -> (usize, usize) {
         let o = layout::orders(self.frame().body);
         (usize::from(o.list.height), usize::from(o.targets.height))
+    }
+
+    /// Rows of the safety report's table a page holds.
+    pub(super) fn report_page(&self) -> usize {
+        let rows = self.report.shown_rows().len();
+        usize::from(layout::report(self.frame().body, rows).rows.height)
     }
 
     /// Rows of the room log a page holds.

@@ -124,9 +124,9 @@ pub const KEYS: &[Key] = &[
     k(None, "?  F1", "帮助(本页)", "this help", Some(("帮助", "help"))),
     k(
         None,
-        "1 2 3",
-        "督办看板 / 交办指令 / 链路",
-        "board / orders / links",
+        "1 2 3 4",
+        "督办看板 / 交办指令 / 链路 / 平安报表",
+        "board / orders / links / safety report",
         None,
     ),
     k(
@@ -455,6 +455,34 @@ pub const KEYS: &[Key] = &[
         Some(("返回", "back")),
     ),
     k(
+        Some(Screen::Report),
+        "d",
+        "本日 / 本月",
+        "the day / the month",
+        Some(("日/月", "day/month")),
+    ),
+    k(
+        Some(Screen::Report),
+        "[]",
+        "上一期 / 下一期(不超过今天)",
+        "the period before / after (up to today)",
+        Some(("上期/下期", "before/after")),
+    ),
+    k(
+        Some(Screen::Report),
+        "r",
+        "重新查询报表",
+        "ask for the figures again",
+        Some(("刷新", "refresh")),
+    ),
+    k(
+        Some(Screen::Report),
+        "Esc",
+        "回到看板",
+        "back to the board",
+        Some(("看板", "board")),
+    ),
+    k(
         Some(Screen::Links),
         "r",
         "刷新链路状态",
@@ -480,6 +508,7 @@ fn section_name(lang: Lang, w: Where) -> &'static str {
         Some(Screen::Composer) => words.composer,
         Some(Screen::Links) => words.links,
         Some(Screen::Room) => words.room,
+        Some(Screen::Report) => lang.report().title,
     }
 }
 
@@ -538,6 +567,7 @@ fn lines(app: &App) -> Vec<Line<'static>> {
         Screen::Orders,
         Screen::Composer,
         Screen::Links,
+        Screen::Report,
     ] {
         if s != current {
             sections.push(Some(s));

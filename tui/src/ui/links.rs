@@ -349,7 +349,7 @@ pub(super) fn notice_text(app: &App, p: &Pushed) -> (String, Style) {
             below,
         } => {
             let child = name(child);
-            let index = format!("{}.{}", index / 10, index % 10);
+            let index = super::paint::tenths(*index);
             let text = if zh {
                 format!("预警 {child} {period} 平安指数 {index}, 低于 {below}")
             } else {

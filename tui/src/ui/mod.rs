@@ -11,8 +11,9 @@
 //! where and when, the alarm banner, the status line (a prompt, a
 //! message, or the connection and counts) and the key hints. The body is
 //! one module per screen (`board`, `detail`, `orders`, `links`,
-//! `composer_screen`, `room_screen`) and the `help` overlay; `paint`
-//! holds what they share (styles, cells, the editor line, dialogs).
+//! `composer_screen`, `room_screen`, `report_screen`) and the `help`
+//! overlay; `paint` holds what they share (styles, cells, the editor
+//! line, dialogs).
 //! The screens import `paint`, never this module. Where things go is
 //! [`crate::layout`], shared with the app's mouse handling.
 
@@ -23,6 +24,7 @@ mod help;
 mod links;
 mod orders;
 mod paint;
+mod report_screen;
 mod room_screen;
 
 use ratatui::buffer::Buffer;
@@ -55,6 +57,7 @@ impl Widget for &App {
             Screen::Links => links::render(self, areas.body, buf),
             Screen::Composer => composer_screen::render(self, areas.body, buf),
             Screen::Room => room_screen::render(self, areas.body, buf),
+            Screen::Report => report_screen::render(self, areas.body, buf),
         }
         status(self, areas.status, buf);
         hints(self, areas.hints, buf);
@@ -87,26 +90,37 @@ fn tabs(app: &App, area: Rect, buf: &mut Buffer) {
     }
     put(Line::from(spans), area, buf);
 
-    // Right side: where, who, link, clock.
-    let mut right = Vec::new();
-    if let Some(s) = &app.model.status {
-        right.push(Span::styled(s.name.clone(), TITLE));
-        right.push(Span::raw(" "));
-    }
-    if let Some(op) = &app.operator {
-        right.push(Span::raw(format!("{} ", op.name)));
-    }
+    // Right side: where, who, link, clock; on a narrow line who goes
+    // first, then where. Room is kept for the widest screen name after
+    // the tabs, so it does not come and go between screens.
     let (dot, style, word) = match &app.connection {
         Connection::Connecting => ("o", Style::new().fg(Color::Yellow), w.connecting),
         Connection::Live => ("*", GOOD, w.live),
         Connection::Lost(_) => ("x", BAD, w.lost),
     };
-    right.push(Span::styled(format!("{dot} {word} "), style));
-    right.push(Span::raw(text::clock(app.now, app.utc_offset)));
-    let right = Line::from(right);
+    let link_and_clock = [
+        Span::styled(format!("{dot} {word} "), style),
+        Span::raw(text::clock(app.now, app.utc_offset)),
+    ];
+    let with = |name: bool, who: bool| -> Line<'static> {
+        let mut right = Vec::new();
+        if let (true, Some(n)) = (name, &app.model.status) {
+            right.push(Span::styled(n.name.clone(), TITLE));
+            right.push(Span::raw(" "));
+        }
+        if let (true, Some(op)) = (who, &app.operator) {
+            right.push(Span::raw(format!("{} ", op.name)));
+        }
+        right.extend(link_and_clock.iter().cloned());
+        Line::from(right)
+    };
     let used = width(&layout::tabs(app.lang).map(|t| t.1).concat()) + 12;
-    let rw = right.width() as u16;
-    if usize::from(area.width) >= used + usize::from(rw) {
+    let fits = |line: &Line| usize::from(area.width) >= used + line.width();
+    let right = [with(true, true), with(true, false), with(false, false)]
+        .into_iter()
+        .find(fits);
+    if let Some(right) = right {
+        let rw = right.width() as u16;
         put(
             right,
             Rect {
@@ -127,6 +141,15 @@ fn alarm(app: &App, area: Rect, buf: &mut Buffer) {
         AlarmKind::DeadlineMissed(stage) => format!("{}{}", app.lang.stage(stage), w.alarm_deadline),
         AlarmKind::Supervised(stage) => format!("{}{} {}", app.lang.stage(stage), w.alarm_deadline, w.alarm_supervised),
         AlarmKind::RoomOpened => w.alarm_room_opened.to_owned(),
+        AlarmKind::IndexAlarm { period, index, below } => {
+            let r = app.lang.report();
+            format!(
+                "{} {period} {} {} {below}",
+                r.alarm_index,
+                paint::tenths(index),
+                r.under
+            )
+        }
     };
     let severity = first
         .severity

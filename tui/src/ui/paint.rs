@@ -120,3 +120,8 @@ pub(super) fn due_span(app: &App, deadline: liandong_dispatch::wire::Timestamp, 
 pub(super) fn stage_label(app: &App, stage: Stage) -> &'static str {
     app.lang.stage(stage)
 }
+
+/// A safety index in tenths as points: 863 → "86.3".
+pub(super) fn tenths(index: u32) -> String {
+    format!("{}.{}", index / 10, index % 10)
+}

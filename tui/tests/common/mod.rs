@@ -17,6 +17,12 @@
 
 #![allow(dead_code)]
 
+mod figures;
+
+// Not every test file uses the safety report's fixtures.
+#[allow(unused_imports)]
+pub use figures::*;
+
 use std::time::Duration;
 
 use liandong_control::{LinkView, NodeStatus, Notice, OrderView, Pushed, RoomView};
