@@ -245,6 +245,17 @@ async fn a_late_township_updates_the_citys_month_and_is_marked_late() {
         );
     }
     let county_client = fed.client(&county, "值班员").await;
+    // The county's own report says the same of its townships as the
+    // summary the city holds.
+    let at_county = report_of(&county_client, &period, None).await;
+    for town in [TOWN_1, TOWN_2] {
+        assert_eq!(row(&at_county, town).actual, row(&county_report, town).actual, "{town}");
+        assert!(matches!(row(&at_county, town).source, Source::Summary { .. }), "{town}");
+    }
+    assert!(matches!(
+        row(&at_county, TOWN_2).source,
+        Source::Summary { late: true, .. }
+    ));
     match figures(&county_client, &period, Some("350121")).await {
         Response::Refused { reason } => assert!(reason.contains("not in this center's subtree"), "{reason}"),
         other => panic!("{other:?}"),
