@@ -116,8 +116,8 @@ fn run_one(args: RunArgs) -> anyhow::Result<()> {
         scenario
     };
     let mut replay = replay_command(&args.scenario, seed, args.sweep_variant);
-    if args.planted_bug.is_some() {
-        replay.push_str(" --planted-bug drop-acked-envelope");
+    if let Some(bug) = args.planted_bug {
+        replay.push_str(&format!(" --planted-bug {}", bug.name()));
     }
 
     let bar = progress_bar("{prefix} {msg} simulated [{wide_bar}] {eta} left");

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use liandong_dispatch::figures::{Period, fold};
+use liandong_dispatch::figures::{self, Figures, Period, SummaryRecord, fold};
 use liandong_dispatch::testing::Net;
 use liandong_dispatch::*;
 use liandong_topology::{Addressing, NodeId, Preset, Severity, Shape, Topology, generate};
@@ -198,4 +198,46 @@ fn a_counties_figures_count_each_incident_once_at_its_owner() {
     net.restart(&county);
     settle(&mut net);
     assert_eq!(fold(net.disk(&county), &topology, &county, period), figures);
+}
+
+#[test]
+fn a_report_carried_around_a_down_township_counts_once_at_its_owner() {
+    let topology: Arc<Topology> = Arc::new(generate(&Shape::Preset(Preset::Demo), Addressing::default()).unwrap());
+    let mut net = Net::new(topology.clone(), 5);
+    let (town, county) = (id(TOWN_1), id(COUNTY));
+    net.crash(&town);
+    // Demo failover threshold: 5 s. The village's routine report goes to
+    // the county, which carries it for the township.
+    net.run_for(Duration::from_secs(6));
+    let a = ok(
+        &mut net,
+        VILLAGE_1,
+        report(Severity::Routine, Category::Dispute, Mode::Actual),
+    );
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(
+        net.core(&county).incident(a).map(|i| i.owner.clone()),
+        Some(town.clone())
+    );
+    net.restart(&town);
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(net.core(&town).incident(a).map(|i| i.owner.clone()), Some(town.clone()));
+
+    let period = Period::month_of(net.core(&county).incident(a).unwrap().reported);
+    // The county only carried it: it is the township's, not the county's.
+    let own = fold(net.core(&county).store(), &topology, &county, period);
+    assert_eq!(own.actual.all, Figures::default());
+    // The county's subtree, with its townships' figures as their summaries
+    // would bring them: the report once, received and owned.
+    let records: Vec<(NodeId, SummaryRecord)> = [TOWN_1, TOWN_2]
+        .into_iter()
+        .map(|t| {
+            let summary = net.core(&id(t)).report(period).summary(1, false);
+            (id(t), SummaryRecord { summary, at: net.now })
+        })
+        .collect();
+    let children: Vec<(NodeId, Option<&SummaryRecord>)> = records.iter().map(|(t, r)| (t.clone(), Some(r))).collect();
+    let subtree = figures::report(&own, &children, &topology.policy().index());
+    let all = &subtree.actual.all;
+    assert_eq!((all.received, all.owned, all.passed_up), (1, 1, 0), "{all:?}");
 }

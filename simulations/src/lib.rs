@@ -76,7 +76,14 @@
 //!   last heal before it arrived (`[invariants] reach_owner_within`);
 //! - where the scenario publishes federation documents, every node up at
 //!   the end runs the newest version the root took, on that version's
-//!   topology (a node whose disk a fault wiped is excused and counted).
+//!   topology (a node whose disk a fault wiped is excused and counted);
+//! - where it names a period of the figures (`rollup_matches`), the
+//!   root's report of it (平安报表) equals a count over every node's
+//!   records made without the figures' fold, every center's newest
+//!   summary is at its parent, a center down at the period's end sent it
+//!   late after it returned, and nothing below the root changed the
+//!   period's figures after its end (summaries are snapshots). The
+//!   planted bug `rollup-plain-merge` breaks the first.
 //!
 //! # Sweeps and CI
 //! A scenario's `[sweep]` section names a cheaper variant (shorter
@@ -121,17 +128,34 @@ pub enum PlantedBug {
     /// The simulated disk silently loses the first envelope a node receives
     /// from a peer; the node still acks it (it believes it wrote it).
     DropAckedEnvelope,
+    /// The root's report of the period `rollup_matches` names adds its
+    /// children's summaries with a plain sum instead of
+    /// `Figures::merge_below`: what they passed up, already in the root's
+    /// own figures, counted again.
+    RollupPlainMerge,
+}
+
+impl PlantedBug {
+    /// The name `--planted-bug` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlantedBug::DropAckedEnvelope => "drop-acked-envelope",
+            PlantedBug::RollupPlainMerge => "rollup-plain-merge",
+        }
+    }
 }
 
 impl std::str::FromStr for PlantedBug {
     type Err = String;
 
-    /// The name `--planted-bug` takes: `drop-acked-envelope`.
+    /// The name `--planted-bug` takes: `drop-acked-envelope`,
+    /// `rollup-plain-merge`.
     fn from_str(s: &str) -> Result<PlantedBug, String> {
         match s {
             "drop-acked-envelope" => Ok(PlantedBug::DropAckedEnvelope),
+            "rollup-plain-merge" => Ok(PlantedBug::RollupPlainMerge),
             _ => Err(format!(
-                "unknown planted bug {s:?}: the one there is is drop-acked-envelope"
+                "unknown planted bug {s:?}: there are drop-acked-envelope and rollup-plain-merge"
             )),
         }
     }
@@ -161,7 +185,7 @@ pub fn run(
     let wall = Instant::now();
     let mut sim = engine::Sim::new(scenario, options)?;
     sim.run(progress);
-    let verdict = oracle::judge(&sim, scenario);
+    let verdict = oracle::judge(&sim, scenario, options.planted_bug);
     let report = finish(&mut sim, scenario, options, verdict);
     let elapsed = wall.elapsed();
     let secs = elapsed.as_secs_f64().max(1e-9);
@@ -184,6 +208,7 @@ fn finish(sim: &mut engine::Sim, scenario: &Scenario, options: &RunOptions, verd
         reports,
         order_targets,
         invariants,
+        rollup,
     } = verdict;
     let mut latency_by_severity = std::collections::BTreeMap::new();
     for (rank, v) in std::mem::take(&mut sim.out.by_severity) {
@@ -200,6 +225,9 @@ fn finish(sim: &mut engine::Sim, scenario: &Scenario, options: &RunOptions, verd
             sim.node_name(node)
         ),
         (PlantedBug::DropAckedEnvelope, None) => "drop-acked-envelope: no envelope was ever received".into(),
+        (PlantedBug::RollupPlainMerge, _) => {
+            "rollup-plain-merge: the root's report adds its children's summaries without merge_below's rule".into()
+        }
     });
     let timeline = sim.out.timeline();
     let o = &sim.out;
@@ -238,6 +266,7 @@ fn finish(sim: &mut engine::Sim, scenario: &Scenario, options: &RunOptions, verd
         queue_peaks: sim.queue_peaks(10),
         series: sim.series_figures(),
         documents: sim.document_figures(),
+        rollup,
         invariants,
         timeline,
     }

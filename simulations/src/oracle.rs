@@ -15,15 +15,21 @@
 //! - where the scenario publishes federation documents, every node up at
 //!   the end runs the newest version the root took, on that version's
 //!   topology (a node whose disk a fault wiped is excused: it restarted on
-//!   the scenario's topology with nothing to say it ever took a version).
+//!   the scenario's topology with nothing to say it ever took a version);
+//! - where the scenario names a period (`rollup_matches`), the root's
+//!   report of its figures against a count of its own over every node's
+//!   records, and the summaries' climb (`rollup`).
 //!
 //! It never changes the run: it takes the engine by shared reference.
 
+mod rollup;
+
 use std::time::Duration;
 
+use crate::PlantedBug;
 use crate::engine::Sim;
-use crate::report::{self, Delivery, Invariant};
-use crate::scenario::Scenario;
+use crate::report::{self, Delivery, Invariant, Rollup};
+use crate::scenario::{PeriodSpec, Scenario};
 
 /// What the oracle found: the delivery tallies and every invariant, in
 /// the order the report lists them.
@@ -31,10 +37,11 @@ pub(crate) struct Verdict {
     pub reports: Delivery,
     pub order_targets: Delivery,
     pub invariants: Vec<Invariant>,
+    pub rollup: Option<Rollup>,
 }
 
 /// Judges a finished run from what the engine recorded.
-pub(crate) fn judge(sim: &Sim, scenario: &Scenario) -> Verdict {
+pub(crate) fn judge(sim: &Sim, scenario: &Scenario, planted: Option<PlantedBug>) -> Verdict {
     let mut lost_reports = Vec::new();
     let mut reports = Delivery {
         sent: sim.out.reports_sent,
@@ -130,10 +137,18 @@ pub(crate) fn judge(sim: &Sim, scenario: &Scenario) -> Verdict {
             behind_newest(sim),
         ));
     }
+    let mut rollup = None;
+    if let Some(PeriodSpec(period)) = scenario.invariants.rollup_matches {
+        let plain_merge = planted == Some(PlantedBug::RollupPlainMerge);
+        let outcome = rollup::judge(sim, period, plain_merge);
+        invariants.extend(outcome.invariants);
+        rollup = Some(outcome.figures);
+    }
     Verdict {
         reports,
         order_targets,
         invariants,
+        rollup,
     }
 }
 

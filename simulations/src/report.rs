@@ -14,6 +14,9 @@ use serde::{Serialize, Serializer};
 
 use crate::scenario::{Scenario, fmt_duration};
 
+mod rollup;
+pub use rollup::{Rollup, RootFigures};
+
 fn ms<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_millis() as u64)
 }
@@ -315,6 +318,10 @@ pub struct Report {
     /// Federation documents published (`[[publish]]`), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub documents: Option<Documents>,
+    /// The period's figures rolled up, where the scenario checks them
+    /// (`[invariants] rollup_matches`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollup: Option<Rollup>,
     pub invariants: Vec<Invariant>,
     pub timeline: Timeline,
 }
@@ -434,6 +441,9 @@ impl fmt::Display for Report {
         }
         if let Some(d) = &self.documents {
             write!(f, "\n{d}")?;
+        }
+        if let Some(r) = &self.rollup {
+            write!(f, "\n{r}")?;
         }
         writeln!(f)?;
         let s = &self.sla;

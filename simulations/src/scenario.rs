@@ -10,6 +10,8 @@
 //! name = "county-outage"
 //! duration = "6h"            # load and faults happen in [0, duration)
 //! settle = "2h"              # then everything heals and the network settles
+//! start = "2027-01-31T18:00:00+08:00"  # the instant simulated zero stands for
+//!                            # (default 2027-01-15T16:00:00+08:00)
 //!
 //! [topology]
 //! preset = "fuzhou"          # or: fanout = [4, 5, 6], top = "city"; or: file = "x.toml"
@@ -42,6 +44,9 @@
 //! accept_after = "2m"        # mean delay before an owner accepts a report
 //! sign_for_after = "5m"      # ... before a target signs for an order
 //! operators = true           # false: nobody accepts or signs for anything
+//! until = "3h"               # background reports and orders stop then (default: duration)
+//! drills = 0.1               # share of reports and orders filed as drills (default 1: all)
+//! mixed_categories = true    # background reports of every category (default: all Other)
 //!
 //! [[load.series]]            # a run of items at a named node (figures of their own)
 //! kind = "report"            # report | order
@@ -66,9 +71,12 @@
 //!
 //! [invariants]
 //! reach_owner_within = "20m" # after the path heals
+//! rollup_matches = "2027-01" # the root's report of that period (平安报表) is
+//!                            # the count over every node's records (`oracle`)
 //!
 //! [sweep]                    # a cheaper variant for many-seed sweeps and CI
-//! duration = "1h"
+//! duration = "1h"            # every time in the timeline scaled to it
+//! start = "2027-01-31T23:00:00+08:00"  # optional: another simulated zero
 //! topology = { preset = "demo" }
 //! ```
 //!
@@ -97,7 +105,9 @@ use liandong_topology::{Addressing, FanOut, Level, LinkClass, NodeId, Preset, Se
 use serde::{Deserialize, Deserializer, Serialize};
 
 mod load;
+mod time;
 pub use load::{Burst, Load, Series, SeriesKind, SeverityMix};
+pub use time::{DEFAULT_START_MS, PeriodSpec, Start};
 
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -338,12 +348,20 @@ pub struct Invariants {
     /// Every report reaches its owner within this long of being sent or of
     /// the last heal before it arrived, whichever is later.
     pub reach_owner_within: Option<Span>,
+    /// At the end, the root's subtree report for this period of the
+    /// figures (`Core::report`) equals an independent count over every
+    /// node's records; every center's summary for it is at its parent; a
+    /// center down at its end sent its summary late, after it returned.
+    pub rollup_matches: Option<PeriodSpec>,
 }
 
 /// The cheaper variant a sweep runs.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
+    /// A later (or earlier) instant for simulated zero, so that a shorter
+    /// run still crosses the same day's or month's end.
+    pub start: Option<Start>,
     pub duration: Option<Span>,
     pub settle: Option<Span>,
     pub topology: Option<TopologySpec>,
@@ -362,6 +380,9 @@ pub struct Scenario {
     pub duration: Span,
     #[serde(default = "default_settle")]
     pub settle: Span,
+    /// The instant simulated zero stands for: every core's clock reads it
+    /// at the start (default [`DEFAULT_START_MS`]).
+    pub start: Option<Start>,
     pub topology: TopologySpec,
     pub link_settings: Option<LinkTimers>,
     /// Link models by level name of the lower end, or `default`.
@@ -424,6 +445,11 @@ impl Scenario {
         &self.name
     }
 
+    /// The instant simulated zero stands for, ms since 1970-01-01 UTC.
+    pub fn start_ms(&self) -> u64 {
+        self.start.map_or(DEFAULT_START_MS, |s| s.0)
+    }
+
     /// The cheaper variant described by `[sweep]`: shorter, smaller. A
     /// scenario without a `[sweep]` section is its own sweep variant.
     pub fn sweep_variant(&self) -> Scenario {
@@ -448,9 +474,13 @@ impl Scenario {
             for p in &mut s.publishes {
                 p.at = scale(p.at);
             }
+            s.load.until = s.load.until.map(scale);
         }
         if let Some(settle) = sw.settle {
             s.settle = settle;
+        }
+        if let Some(start) = sw.start {
+            s.start = Some(start);
         }
         if let Some(t) = &sw.topology {
             s.topology = t.clone();
@@ -533,6 +563,16 @@ impl Scenario {
                 return Err(format!("{what}: needs count > 0 and to start before the end"));
             }
         }
+        if self.load.until.is_some_and(|u| u > self.duration) {
+            return Err("[load] until is after the end of the duration".into());
+        }
+        if !(0.0..=1.0).contains(&self.load.drills) {
+            return Err("[load] drills is a share in 0..=1".into());
+        }
+        self.check_rollup("")?;
+        if self.sweep != SweepSpec::default() {
+            self.sweep_variant().check_rollup("the [sweep] variant: ")?;
+        }
         for level in [&self.load.order_from, &self.load.order_to] {
             if Level::parse(level).is_none() {
                 return Err(format!("[load]: {level:?} is not a level"));
@@ -599,6 +639,23 @@ impl Scenario {
             && usize::from(t.preset.is_some()) + usize::from(t.fanout.is_some()) + usize::from(t.file.is_some()) != 1
         {
             return Err("[sweep.topology] needs exactly one of preset, fanout, file".into());
+        }
+        Ok(())
+    }
+
+    /// The period `rollup_matches` names ends during the run.
+    fn check_rollup(&self, which: &str) -> Result<(), String> {
+        let Some(PeriodSpec(p)) = self.invariants.rollup_matches else {
+            return Ok(());
+        };
+        let start = self.start_ms();
+        let end = start + (self.duration.0 + self.settle.0).as_millis() as u64;
+        if p.end().0 <= start || p.end().0 >= end {
+            return Err(format!(
+                "{which}[invariants] rollup_matches: {p} must end during the run ({} to {})",
+                Start(start),
+                Start(end)
+            ));
         }
         Ok(())
     }

@@ -20,6 +20,7 @@ fn shipped_scenarios_load_and_pass_a_short_run() {
         "thin-rural-links",
         "liveness-deaf-and-lossy",
         "province-document",
+        "month-end-rollup",
     ] {
         assert!(
             shipped.iter().any(|p| p.file_stem().is_some_and(|s| s == name)),

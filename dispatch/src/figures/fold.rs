@@ -20,6 +20,11 @@ pub fn fold(store: &Store, topology: &Topology, me: &NodeId, period: Period) -> 
         let Some(child) = child_toward(topology, me, &incident.origin) else {
             continue;
         };
+        if topology.is_ancestor(me, &incident.owner) {
+            // Carried here for a center below that was down (skip-level
+            // failover): its owner counts it, and the subtree adds it up.
+            continue;
+        }
         let figures = incident_figures(incident, topology, me);
         let breakdown = match incident.mode {
             Mode::Actual => &mut out.actual,

@@ -36,7 +36,8 @@ pub use summary::{Report, Row, Source, Summary, SummaryRecord, report};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Figures {
     /// Reports reported in the period and recorded here, from this
-    /// center's subtree (its own included).
+    /// center's subtree (its own included); not one carried here for a
+    /// center below that was down: that center owns and counts it.
     pub received: u64,
     /// Of the reports reported in the period, those this center owns.
     pub owned: u64,

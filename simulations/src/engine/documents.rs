@@ -83,7 +83,7 @@ impl<'a> Sim<'a> {
             let doc = Document::new(p.version, &text, TestDocuments::sign(&text), Vec::new());
             let parsed = self
                 .documents
-                .check(&doc, Timestamp(EPOCH))
+                .check(&doc, Timestamp(self.epoch))
                 .map_err(|e| SimError::Scenario(format!("{what}: {e}")))?;
             let same_tree = parsed.len() == self.topo.len()
                 && self

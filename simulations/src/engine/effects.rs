@@ -196,7 +196,7 @@ impl<'a> Sim<'a> {
             self.nodes[ix as usize].wake = None;
             return;
         };
-        let global = ((t.0 as i64 - skew) as u64).saturating_sub(EPOCH).max(self.now);
+        let global = ((t.0 as i64 - skew) as u64).saturating_sub(self.epoch).max(self.now);
         if self.nodes[ix as usize].wake == Some(global) {
             return;
         }

@@ -13,9 +13,34 @@ use crate::scenario::SeriesKind;
 /// The live bench's operator, who files its items.
 const BENCH_OPERATOR: &str = "值班员";
 
+/// The categories `mixed_categories` draws from.
+const CATEGORIES: [Category; 8] = [
+    Category::Dispute,
+    Category::Hazard,
+    Category::Request,
+    Category::Fire,
+    Category::Flood,
+    Category::Gathering,
+    Category::Accident,
+    Category::Other,
+];
+
 impl<'a> Sim<'a> {
     pub(super) fn file_report(&mut self, ix: Ix, severity: Severity) {
         self.file_report_in(ix, severity, u32::MAX);
+    }
+
+    /// A drill or an actual case, by the scenario's share of drills (no
+    /// draw at 0 or 1, so a scenario of drills only replays as before).
+    fn pick_mode(&mut self) -> Mode {
+        let drills = self.scenario.load.drills;
+        if drills >= 1.0 {
+            Mode::Exercise
+        } else if drills <= 0.0 || !self.rng.random_bool(drills) {
+            Mode::Actual
+        } else {
+            Mode::Exercise
+        }
     }
 
     /// Resolves each series' nodes and queues its items.
@@ -77,7 +102,7 @@ impl<'a> Sim<'a> {
             by: BENCH_OPERATOR.into(),
             finish_by: None,
         };
-        self.issue(issuer, order, 1, series);
+        self.issue(issuer, order, 1, series, Mode::Exercise);
     }
 
     fn file_report_in(&mut self, ix: Ix, severity: Severity, series: u32) {
@@ -87,16 +112,23 @@ impl<'a> Sim<'a> {
         }
         let owner = self.topo.owner_ix(NodeIx(ix), severity).0;
         let n = self.reports.len();
-        let report = if series == u32::MAX {
-            Report {
+        let (mode, report) = if series == u32::MAX {
+            let mode = self.pick_mode();
+            let category = if self.scenario.load.mixed_categories {
+                CATEGORIES[self.rng.random_range(0..CATEGORIES.len())]
+            } else {
+                Category::Other
+            };
+            let report = Report {
                 severity,
-                category: Category::Other,
+                category,
                 title: format!("sim report {n}"),
                 detail: String::new(),
                 place: String::new(),
                 reporter: "sim".into(),
                 photos: Vec::new(),
-            }
+            };
+            (mode, report)
         } else {
             let k = self.series_filed(series);
             let title = if severity == Severity::Routine {
@@ -104,7 +136,7 @@ impl<'a> Sim<'a> {
             } else {
                 format!("紧急 第{k}报：山洪")
             };
-            Report {
+            let report = Report {
                 severity,
                 category: Category::Flood,
                 title,
@@ -112,18 +144,14 @@ impl<'a> Sim<'a> {
                 place: "山区村村口".into(),
                 reporter: BENCH_OPERATOR.into(),
                 photos: Vec::new(),
-            }
+            };
+            (Mode::Exercise, report)
         };
         let now = self.local(ix);
-        let result = self.nodes[ix as usize].core.as_mut().map(|c| {
-            c.handle_command(
-                Command::Report {
-                    report,
-                    mode: Mode::Exercise,
-                },
-                now,
-            )
-        });
+        let result = self.nodes[ix as usize]
+            .core
+            .as_mut()
+            .map(|c| c.handle_command(Command::Report { report, mode }, now));
         match result {
             Some(Ok(id)) => {
                 let bytes = self.encoded(ix, id);
@@ -197,20 +225,16 @@ impl<'a> Sim<'a> {
             by: "sim".into(),
             finish_by: None,
         };
-        self.issue(issuer, order, targets, u32::MAX);
+        let mode = self.pick_mode();
+        self.issue(issuer, order, targets, u32::MAX, mode);
     }
 
-    fn issue(&mut self, issuer: Ix, order: Order, targets: u32, series: u32) {
+    fn issue(&mut self, issuer: Ix, order: Order, targets: u32, series: u32, mode: Mode) {
         let now = self.local(issuer);
-        let result = self.nodes[issuer as usize].core.as_mut().map(|c| {
-            c.handle_command(
-                Command::Dispatch {
-                    order,
-                    mode: Mode::Exercise,
-                },
-                now,
-            )
-        });
+        let result = self.nodes[issuer as usize]
+            .core
+            .as_mut()
+            .map(|c| c.handle_command(Command::Dispatch { order, mode }, now));
         match result {
             Some(Ok(id)) => {
                 let bytes = self.encoded(issuer, id);

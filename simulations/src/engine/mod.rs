@@ -63,8 +63,6 @@ use crate::report::{self, Collected, FaultWindow};
 use crate::scenario::{FaultKind, LinkModel, Scenario};
 use crate::{PlantedBug, Progress, RunOptions, SimError};
 
-/// Absolute time of simulated zero, in the milliseconds cores see.
-const EPOCH: u64 = 1_800_000_000_000;
 /// How often returning nodes are checked for having caught up.
 const SAMPLE_EVERY: u64 = 1_000;
 /// Follow-ups to a node that is down are retried this often, this many times.
@@ -269,6 +267,14 @@ pub(crate) struct ReportTrack {
     pub bytes: u32,
 }
 
+/// A node down (crashed) from `from` until it restarted (simulated ms;
+/// `None`: still down at the end).
+pub(crate) struct Down {
+    pub node: Ix,
+    pub from: u64,
+    pub until: Option<u64>,
+}
+
 pub(crate) struct OrderTrack {
     pub issuer: Ix,
     pub sent: u64,
@@ -304,8 +310,12 @@ pub(crate) struct Sim<'a> {
     pub docs: documents::Tally,
     seed: u64,
     pub rng: StdRng,
+    /// Simulated zero in the milliseconds cores see (the scenario's `start`).
+    pub epoch: u64,
     pub now: u64,
     pub end_load: u64,
+    /// Background reports and orders are filed until then (`[load] until`).
+    end_filing: u64,
     pub end: u64,
     seq: u64,
     /// (time << 64 | sequence) -> slot in `slab`, earliest first.
@@ -343,6 +353,8 @@ pub(crate) struct Sim<'a> {
     series: Vec<(Ix, Ix)>,
     /// Items of each load series filed so far (numbers their texts).
     series_count: Vec<u32>,
+    /// Every crash and when the node came back, in order.
+    pub downs: Vec<Down>,
 }
 
 impl<'a> Sim<'a> {
@@ -392,6 +404,7 @@ impl<'a> Sim<'a> {
             })
             .collect();
         let end_load = scenario.duration.0.as_millis() as u64;
+        let end_filing = scenario.load.until.map_or(end_load, |u| u.0.as_millis() as u64);
         let end = end_load + scenario.settle.0.as_millis() as u64;
         let mut sim = Sim {
             scenario,
@@ -402,8 +415,10 @@ impl<'a> Sim<'a> {
             docs: documents::Tally::default(),
             seed: options.seed,
             rng,
+            epoch: scenario.start_ms(),
             now: 0,
             end_load,
+            end_filing,
             end,
             seq: 0,
             heap: RadixHeap::new(),
@@ -431,6 +446,7 @@ impl<'a> Sim<'a> {
             progress_every: (end / 200).max(1000),
             series: Vec::new(),
             series_count: Vec::new(),
+            downs: Vec::new(),
         };
         sim.setup_faults()?;
         sim.setup_load();

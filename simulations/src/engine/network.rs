@@ -6,7 +6,7 @@ use super::*;
 
 impl<'a> Sim<'a> {
     pub(super) fn local(&self, node: Ix) -> Timestamp {
-        Timestamp((EPOCH as i64 + self.now as i64 + self.nodes[node as usize].skew) as u64)
+        Timestamp((self.epoch as i64 + self.now as i64 + self.nodes[node as usize].skew) as u64)
     }
 
     pub(super) fn start(&mut self, ix: Ix) {
@@ -181,6 +181,11 @@ impl<'a> Sim<'a> {
         node.core = None;
         node.wake = None;
         self.returning.retain(|(n, _)| *n != ix);
+        self.downs.push(Down {
+            node: ix,
+            from: self.now,
+            until: None,
+        });
     }
 
     pub(super) fn restart(&mut self, ix: Ix, lose_disk: bool) {
@@ -191,6 +196,10 @@ impl<'a> Sim<'a> {
             self.wipe(ix);
         }
         self.start(ix);
+        let now = self.now;
+        if let Some(down) = self.downs.iter_mut().rev().find(|d| d.node == ix) {
+            down.until = Some(now);
+        }
         self.reconnect_tree(ix);
         self.returning.push((ix, self.now));
     }

@@ -119,7 +119,7 @@ impl<'a> Sim<'a> {
                 Ev::FaultEnd(f) => self.fault_end(f),
                 Ev::FlapToggle(f) => self.flap(f),
                 Ev::Background => {
-                    if at < self.end_load {
+                    if at < self.end_filing {
                         let v = self.reporters[self.rng.random_range(0..self.reporters.len())];
                         let s = self.pick_severity();
                         self.file_report(v, s);
@@ -128,7 +128,7 @@ impl<'a> Sim<'a> {
                     }
                 }
                 Ev::OrderTick => {
-                    if at < self.end_load {
+                    if at < self.end_filing {
                         self.dispatch_order();
                         let next = at + self.exp(3_600_000.0 / self.scenario.load.orders_per_hour).max(1);
                         self.push(next, Ev::OrderTick);
@@ -180,6 +180,11 @@ impl<'a> Sim<'a> {
             simulated: Duration::from_millis(self.end),
             total: Duration::from_millis(self.end),
         });
+    }
+
+    /// A node's core, if it is up.
+    pub fn core(&self, ix: Ix) -> Option<&Core> {
+        self.nodes[ix as usize].core.as_ref()
     }
 
     pub fn node_name(&self, ix: Ix) -> String {

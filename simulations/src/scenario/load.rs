@@ -100,6 +100,20 @@ pub struct Load {
     /// which only files items (deadlines are still watched).
     #[serde(default = "default_operators")]
     pub operators: bool,
+    /// Background reports and orders are filed until this long after the
+    /// start (default: the whole duration); bursts and series keep their
+    /// own times.
+    #[serde(default)]
+    pub until: Option<Span>,
+    /// The share of background and burst reports and of orders filed as
+    /// drills (Mode::Exercise); the rest are actual cases. 1 (the default):
+    /// all drills, as the simulator always filed them. Series are drills.
+    #[serde(default = "default_drills")]
+    pub drills: f64,
+    /// Background and burst reports of every category, drawn uniformly
+    /// (default: all `Other`).
+    #[serde(default)]
+    pub mixed_categories: bool,
     /// A whole area reports at once.
     #[serde(default)]
     pub burst: Vec<Burst>,
@@ -153,6 +167,9 @@ fn default_sign_for_after() -> Span {
 fn default_operators() -> bool {
     true
 }
+fn default_drills() -> f64 {
+    1.0
+}
 
 impl Default for Load {
     fn default() -> Self {
@@ -165,6 +182,9 @@ impl Default for Load {
             accept_after: default_accept_after(),
             sign_for_after: default_sign_for_after(),
             operators: true,
+            until: None,
+            drills: default_drills(),
+            mixed_categories: false,
             burst: Vec::new(),
             earthquake: Vec::new(),
             series: Vec::new(),
