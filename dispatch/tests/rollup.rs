@@ -377,3 +377,51 @@ fn a_child_under_the_alarm_line_alarms_its_parent_once() {
     let quiet = county.rows.iter().find(|r| r.node == id(TOWN_1)).unwrap();
     assert!(!quiet.alarm && quiet.index == Some(1000), "{quiet:?}");
 }
+
+#[test]
+fn a_report_held_up_past_the_days_end_sends_the_summary_again() {
+    let mut net = Net::new(demo(), 25);
+    let day = Period::day_of(net.now);
+    file_the_day(&mut net);
+    past_the_days_end(&mut net, day);
+    let sent = |net: &Net| {
+        net.core(&id(TOWN_1)).store().summaries[&(id(TOWN_1), day)]
+            .summary
+            .clone()
+    };
+    let first = sent(&net);
+    assert_eq!((first.version, first.actual.all.received), (1, 3));
+    // A report the village filed at 23:00 reaches the township only now,
+    // after the township and the village sent the day's summaries (held
+    // up on the way: stood for by the frame the village would have sent).
+    let Command::Report { report, mode } = report(Severity::Routine, Mode::Actual) else {
+        unreachable!()
+    };
+    let filed = Timestamp(day.end().0 - 3_600_000);
+    let frame = Frame::Carry(Carry {
+        envelope: Envelope {
+            id: EnvelopeId(0x1a7e << 100),
+            origin: id(VILLAGE_1),
+            created: filed,
+            expires: net.now.plus(Duration::from_secs(24 * 3600)),
+            mode,
+            body: Body::Report(report),
+            signature: Vec::new(),
+        },
+        to: vec![id(TOWN_1)],
+        trace: Vec::new(),
+        catch_up: false,
+    });
+    let frame = encode_frame(&net.sign_as(&id(VILLAGE_1), frame)).unwrap();
+    net.inject(&id(VILLAGE_1), &id(TOWN_1), frame);
+    net.run_for(Duration::from_secs(3600));
+    let again = sent(&net);
+    assert_eq!((again.version, again.late), (2, true));
+    assert_eq!(again.actual.all.received, 4, "the held-up report, in");
+    let at_county = net.core(&id(COUNTY)).child_report(&id(TOWN_1), day).unwrap();
+    assert_eq!(at_county.actual.all.received, 4);
+    // The village's own summary did not change: the township sent again
+    // for the report alone.
+    let village = &net.core(&id(TOWN_1)).store().summaries[&(id(VILLAGE_1), day)].summary;
+    assert_eq!(village.version, 1);
+}

@@ -86,6 +86,7 @@ impl Core {
             alert,
         });
         self.arm_incident_timers(id);
+        self.recorded_late(envelope.created, at);
         if owned_here && envelope.origin != self.me {
             // The receipt: the reporter sees its report reached its owner.
             let update = Update {

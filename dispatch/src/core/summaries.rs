@@ -7,7 +7,8 @@
 //! warning when the child's 平安指数 falls under the policy's line, and,
 //! when it had already sent its own summary for that period, sends a new
 //! version marked late. A center back from being down sends what it owes
-//! for the periods that ended meanwhile.
+//! for the periods that ended meanwhile, and again if a report of such a
+//! period is first recorded here after it sent (caught up late).
 
 use super::*;
 use crate::figures::{self, Period, Summary, SummaryRecord};
@@ -230,6 +231,24 @@ impl Core {
         if self.parent().is_some() && self.store.summaries.contains_key(&(self.me.clone(), s.period)) {
             let grace = self.topology.policy().summary().grace;
             self.arm_summary(s.period, now.plus(grace));
+        }
+    }
+}
+
+impl Core {
+    /// An incident reported at `reported` is recorded here for the first
+    /// time: if this center already sent the summary of that day or month
+    /// (the report was held up on the way, or this center was down and is
+    /// being caught up), that summary goes again after the grace.
+    pub(super) fn recorded_late(&mut self, reported: Timestamp, now: Timestamp) {
+        if self.parent().is_none() {
+            return;
+        }
+        let grace = self.topology.policy().summary().grace;
+        for p in [Period::day_of(reported), Period::month_of(reported)] {
+            if self.store.summaries.contains_key(&(self.me.clone(), p)) {
+                self.arm_summary(p, now.plus(grace));
+            }
         }
     }
 }
