@@ -80,6 +80,7 @@ struct RawIndex {
     #[serde(default)]
     per_incident: BTreeMap<Severity, u32>,
     per_supervised: Option<u32>,
+    per_centers: Option<u32>,
     alarm_below: Option<Spanned<u32>>,
 }
 
@@ -269,12 +270,13 @@ impl Topology {
                 .collect();
             let _ = writeln!(
                 out,
-                "\n[policy.index]\n# The safety index (平安指数): weights of the rates, points off per owned incident and\n# per supervised item, and the index under which a child alarms its parent.\non_time = {}\nresolved = {}\nsigned_for = {}\nper_incident = {{ {} }}\nper_supervised = {}\nalarm_below = {}",
+                "\n[policy.index]\n# The safety index (平安指数): weights of the rates, points off per owned incident and\n# per supervised item, and the index under which a child alarms its parent.\non_time = {}\nresolved = {}\nsigned_for = {}\nper_incident = {{ {} }}\nper_supervised = {}\nper_centers = {}\nalarm_below = {}",
                 index.on_time,
                 index.resolved,
                 index.signed_for,
                 per.join(", "),
                 index.per_supervised,
+                index.per_centers,
                 index.alarm_below
             );
         }
@@ -436,6 +438,7 @@ fn read_policy(raw: &RawPolicy, report: &mut impl FnMut(std::ops::Range<usize>, 
             w.per_incident[severity.rank()] = *points;
         }
         w.per_supervised = raw.per_supervised.unwrap_or(w.per_supervised);
+        w.per_centers = raw.per_centers.unwrap_or(w.per_centers);
         if let Some(below) = &raw.alarm_below {
             if *below.get_ref() > 100 {
                 report(

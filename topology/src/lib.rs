@@ -40,6 +40,7 @@
 //! signed_for = 20           # weight of the on-time sign-for rate of orders
 //! per_incident = { Routine = 0, IV = 1, III = 4, II = 10, I = 20 } # points off each
 //! per_supervised = 2        # points off per supervised (督办) item
+//! per_centers = 20          # points off in full up to this many centers; scaled beyond
 //! alarm_below = 60          # a child under this alarms its parent
 //!
 //! [policy.summary]          # figures sent up to the parent (平安报表); defaults shown

@@ -111,6 +111,11 @@ pub struct IndexWeights {
     pub per_incident: [u32; 5],
     /// Points off per supervised (督办) item.
     pub per_supervised: u32,
+    /// The points off count in full for a subtree of this many centers
+    /// (a township's worth); a larger subtree's are scaled down by its
+    /// size, so a city's index is not pinned at 0 by the sheer number of
+    /// its area's incidents. 0: never scaled.
+    pub per_centers: u32,
     /// An index under this alarms the parent (the early warning).
     pub alarm_below: u32,
 }
@@ -123,6 +128,7 @@ impl Default for IndexWeights {
             signed_for: 20,
             per_incident: [0, 1, 4, 10, 20],
             per_supervised: 2,
+            per_centers: 20,
             alarm_below: 60,
         }
     }

@@ -11,6 +11,7 @@ pub fn fold(store: &Store, topology: &Topology, me: &NodeId, period: Period) -> 
     let mut out = CenterFigures {
         center: me.clone(),
         period,
+        centers: topology.ix(me).map_or(1, |ix| topology.subtree_range(ix).len() as u64),
         actual: Breakdown::default(),
         drill: Breakdown::default(),
         index: 1000,
@@ -76,7 +77,7 @@ pub fn fold(store: &Store, topology: &Topology, me: &NodeId, period: Period) -> 
         // and whole in `orders` only at the center: its issuing is here.
     }
     let weights = topology.policy().index();
-    out.index = super::safety_index(&out.actual, &weights);
+    out.index = super::safety_index(&out.actual, &weights, out.centers);
     out.alarm = out.index < weights.alarm_below * 10;
     out
 }

@@ -5,10 +5,16 @@
 //! score   = 100 × (on_time × 按时受理率 + resolved × 办结率 + signed_for × 按时签收率)
 //!                / (the weights of the rates that exist: a rate of nothing owned
 //!                   or no order issued is left out; none: 100)
-//! penalty = Σ per_incident[severity] × incidents owned of that severity
-//!         + per_supervised × supervised items
+//! penalty = (Σ per_incident[severity] × incidents owned of that severity
+//!            + per_supervised × supervised items)
+//!         × per_centers / max(per_centers, centers in the subtree)
 //! index   = score − penalty, within 0..100
 //! ```
+//!
+//! The scaling keeps a city (thousands of centers, and so of incidents)
+//! from sitting at 0 by its size alone: its points off are those of a
+//! township's worth of its area (`per_centers`, 20 by default; 0 turns
+//! the scaling off).
 //!
 //! Kept in tenths of a point so figures stay exact and comparable; a child
 //! whose index is under `alarm_below` alarms its parent (the early
@@ -18,8 +24,9 @@ use liandong_topology::IndexWeights;
 
 use super::Breakdown;
 
-/// The index of `b` under `w`, in tenths of a point (0..=1000).
-pub fn safety_index(b: &Breakdown, w: &IndexWeights) -> u32 {
+/// The index of `b`, the figures of a subtree of `centers` centers,
+/// under `w`, in tenths of a point (0..=1000).
+pub fn safety_index(b: &Breakdown, w: &IndexWeights, centers: u64) -> u32 {
     let all = &b.all;
     let rates = [
         (w.on_time, all.on_time_rate()),
@@ -43,7 +50,11 @@ pub fn safety_index(b: &Breakdown, w: &IndexWeights) -> u32 {
         .iter()
         .map(|(severity, f)| u64::from(w.per_incident[severity.rank()]) * f.owned)
         .sum();
-    let penalty = incidents as f64 + f64::from(w.per_supervised) * all.supervised as f64;
+    let mut penalty = incidents as f64 + f64::from(w.per_supervised) * all.supervised as f64;
+    let per = u64::from(w.per_centers);
+    if per > 0 && centers > per {
+        penalty *= per as f64 / centers as f64;
+    }
     ((score - penalty).clamp(0.0, 100.0) * 10.0).round() as u32
 }
 
@@ -58,7 +69,7 @@ mod tests {
     fn the_formula_as_documented() {
         let w = IndexWeights::default();
         // Nothing happened: 100.
-        assert_eq!(safety_index(&Breakdown::default(), &w), 1000);
+        assert_eq!(safety_index(&Breakdown::default(), &w, 1), 1000);
         let mut b = Breakdown::default();
         let iv = Figures {
             received: 10,
@@ -71,7 +82,7 @@ mod tests {
         b.all.merge(&iv);
         b.by_severity.insert(Severity::IV, iv);
         // (40 × 0.8 + 40 × 0.9) / 80 = 85; 10 IV owned at 1 point each: 75.
-        assert_eq!(safety_index(&b, &w), 750);
+        assert_eq!(safety_index(&b, &w, 1), 750);
         let ii = Figures {
             owned: 1,
             supervised: 1,
@@ -80,11 +91,18 @@ mod tests {
         b.all.merge(&ii);
         b.by_severity.insert(Severity::II, ii);
         // 11 owned: (40 × 8/11 + 40 × 9/11) / 80 = 77.27; minus 10 + 10 + 2.
-        assert_eq!(safety_index(&b, &w), 553);
+        assert_eq!(safety_index(&b, &w, 1), 553);
         let harsh = IndexWeights {
             per_incident: [0, 50, 50, 50, 50],
             ..w
         };
-        assert_eq!(safety_index(&b, &harsh), 0);
+        assert_eq!(safety_index(&b, &harsh, 1), 0);
+        // The same figures for a county of 220 centers: 22 points off at
+        // a township's worth (20 of 220): 77.27 - 2.0 = 75.27.
+        assert_eq!(safety_index(&b, &w, 220), 753);
+        // At 20 centers or fewer, in full; with the scaling off, in full.
+        assert_eq!(safety_index(&b, &w, 20), 553);
+        let unscaled = IndexWeights { per_centers: 0, ..w };
+        assert_eq!(safety_index(&b, &unscaled, 220), 553);
     }
 }

@@ -131,6 +131,8 @@ pub struct Breakdown {
 pub struct CenterFigures {
     pub center: NodeId,
     pub period: Period,
+    /// Centers in its subtree, itself included (the index scales by it).
+    pub centers: u64,
     pub actual: Breakdown,
     pub drill: Breakdown,
     /// 平安指数 of the actual figures, tenths of a point (0..=1000), under

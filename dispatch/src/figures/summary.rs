@@ -172,7 +172,7 @@ pub fn report(own: &CenterFigures, children: &[(NodeId, Option<&SummaryRecord>)]
             }
         }
     }
-    let index = safety_index(&actual, weights);
+    let index = safety_index(&actual, weights, own.centers);
     Report {
         center: me.clone(),
         period: own.period,
