@@ -282,8 +282,11 @@ impl Core {
             core.arm_incident_timers(id);
         }
         let orders: Vec<EnvelopeId> = core.store.orders.keys().copied().collect();
+        // Deadlines that passed while this node was down wait for the
+        // failover threshold: acks made in time may be on their way.
+        let not_before = now.plus(core.topology.link().failover_after);
         for id in orders {
-            core.arm_order_timers(id);
+            core.arm_order_timers(id, not_before);
         }
         if core.parent().is_some() {
             // Nothing is connected yet: the parent counts as down from now.

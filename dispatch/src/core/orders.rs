@@ -64,7 +64,7 @@ impl Core {
                 );
                 self.persist(Record::Incident(i));
             }
-            self.arm_order_timers(id);
+            self.arm_order_timers(id, Timestamp(0));
         }
         if i_am_target {
             self.notify(Event::OrderReceived {
@@ -80,12 +80,15 @@ impl Core {
         }
     }
 
-    pub(super) fn arm_order_timers(&mut self, id: EnvelopeId) {
+    /// Arms the issuer's deadlines of order `id`, none before
+    /// `not_before`: a restored issuer first gives its neighbours time to
+    /// bring the acks sent while it was down.
+    pub(super) fn arm_order_timers(&mut self, id: EnvelopeId, not_before: Timestamp) {
         let Some(o) = self.store.orders.get(&id) else { return };
         if o.issuer != self.me {
             return;
         }
-        let (sign_for_by, finish_by) = (o.sign_for_by, o.finish_by);
+        let (sign_for_by, finish_by) = (o.sign_for_by.max(not_before), o.finish_by.max(not_before));
         let roll = self.store.roll_up(id);
         if roll.signed_for + roll.refused < roll.targets {
             self.timer(sign_for_by, Timer::OrderSignFor { item: id });
@@ -108,10 +111,28 @@ impl Core {
         if ack.state.rank() <= current.state.rank() {
             return;
         }
+        // Made by the deadline it was flagged for: the ack was held up on
+        // the way (or this issuer was down), the target was not late.
+        let order = &self.store.orders[&ack.order];
+        let on_time = match current.overdue {
+            Some(Stage::SignFor) => ack.state.is_signed_for() && envelope.created <= order.sign_for_by,
+            Some(Stage::Finish) => ack.state.is_final() && envelope.created <= order.finish_by,
+            Some(Stage::Accept) | None => false,
+        };
+        if on_time {
+            self.audit(
+                at,
+                format!(
+                    "order {} at {target}: acknowledged on time (made {} ms after the order), not late after all",
+                    ack.order,
+                    envelope.created.0.saturating_sub(order.issued.0)
+                ),
+            );
+        }
         let status = TargetStatus {
             state: ack.state.clone(),
             at,
-            overdue: current.overdue,
+            overdue: if on_time { None } else { current.overdue },
         };
         self.persist(Record::Target {
             order: ack.order,
