@@ -46,6 +46,7 @@
 //!   (frames go unstored and unacked so senders retry; commands fail with
 //!   `Overloaded`) and never drops what it already holds.
 
+pub mod basics;
 pub mod calendar;
 pub mod codec;
 pub mod core;

@@ -2,7 +2,8 @@
 
 use liandong_topology::{NodeId, Topology};
 
-use super::{Breakdown, CenterFigures, Figures, Period};
+use super::counts::{Breakdown, CenterFigures, Figures};
+use super::period::Period;
 use crate::store::{Incident, IncidentState, Store, step};
 use crate::wire::{Mode, TargetState};
 
@@ -77,7 +78,7 @@ pub fn fold(store: &Store, topology: &Topology, me: &NodeId, period: Period) -> 
         // and whole in `orders` only at the center: its issuing is here.
     }
     let weights = topology.policy().index();
-    out.index = super::safety_index(&out.actual, &weights, out.centers);
+    out.index = super::index::safety_index(&out.actual, &weights, out.centers);
     out.alarm = out.index < weights.alarm_below * 10;
     out
 }

@@ -22,7 +22,7 @@
 
 use liandong_topology::IndexWeights;
 
-use super::Breakdown;
+use super::counts::Breakdown;
 
 /// The index of `b`, the figures of a subtree of `centers` centers,
 /// under `w`, in tenths of a point (0..=1000).

@@ -6,8 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::basics::Timestamp;
 use crate::calendar::{civil_from_days, days_from_civil, days_in_month};
-use crate::wire::Timestamp;
 
 /// The offset the periods' boundaries are on: +08:00.
 const OFFSET_MS: i64 = 8 * 3_600_000;

@@ -15,8 +15,10 @@ use std::collections::BTreeMap;
 use liandong_topology::{IndexWeights, NodeId};
 use serde::{Deserialize, Serialize};
 
-use super::{Breakdown, CenterFigures, Figures, Period, safety_index};
-use crate::wire::Timestamp;
+use super::counts::{Breakdown, CenterFigures, Figures};
+use super::index::safety_index;
+use super::period::Period;
+use crate::basics::Timestamp;
 
 /// A center's subtree figures for a period, as it sends them to its
 /// parent (`Body::Summary`). `by_child` holds the center's own figures
