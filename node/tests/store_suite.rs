@@ -196,6 +196,48 @@ on_both_backends!(
     webhook_deliveries_are_kept_with_their_batch_once_each,
 );
 
+/// PostgreSQL only: the store claims its database for one process.
+mod postgres_claim {
+    #[tokio::test]
+    async fn a_second_process_on_the_database_is_refused_naming_the_first() {
+        super::run(
+            super::Engine::Postgres,
+            "a_second_process_is_refused",
+            super::a_second_process_on_the_database_is_refused_naming_the_first,
+        )
+        .await
+    }
+}
+
+async fn a_second_process_on_the_database_is_refused_naming_the_first(db: Db) {
+    let first = db.open().await;
+    let records = Gen::new(5).batch(20);
+    first.commit(&records, Timestamp(T0)).await.unwrap();
+    let Err(e) = db.open_as(ME, StoreOptions::default()).await else {
+        panic!("a second open of the same database was allowed");
+    };
+    assert!(matches!(e, StoreError::InUse { .. }), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!("is in use by liandong node {ME} (server process")),
+        "{text}"
+    );
+    assert!(text.contains("stop the other first"), "{text}");
+    // The refused open changed nothing: the first still commits, and
+    // everything it committed is there.
+    let more = Gen::new(6).batch(20);
+    first.commit(&more, Timestamp(T0 + 1)).await.unwrap();
+    let mut expected = Store::default();
+    fold(&mut expected, &records);
+    fold(&mut expected, &more);
+    assert_same(&first.load().await.unwrap(), &expected, "the first process");
+    // Gone as a crash leaves it (no close): the next start gets the claim.
+    drop(first);
+    let again = db.open().await;
+    assert_same(&again.load().await.unwrap(), &expected, "after the first died");
+    again.close().await;
+}
+
 // ---- building records from the dispatch types ----
 
 fn id(s: &str) -> NodeId {

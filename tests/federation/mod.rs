@@ -233,7 +233,7 @@ impl Federation {
     }
 
     /// `node run`'s arguments for `node` in this federation.
-    fn node_args(&self, node: &NodeId) -> Vec<std::ffi::OsString> {
+    pub fn node_args(&self, node: &NodeId) -> Vec<std::ffi::OsString> {
         vec![
             "--topology".into(),
             self.topology_file.clone().into(),

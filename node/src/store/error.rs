@@ -17,6 +17,10 @@ pub enum StoreError {
         stored: String,
         given: String,
     },
+    #[error(
+        "the store at {place} is in use by {holder}: one process per node's database (two would sign and acknowledge as the same node from states that diverge); stop the other first"
+    )]
+    InUse { place: String, holder: String },
     #[error("the database is full (disk or size limit): {place}: {doing}: {detail}")]
     Full {
         place: String,

@@ -66,6 +66,7 @@ mod backend;
 mod batch;
 mod certificates;
 mod chain;
+mod claim;
 mod error;
 mod sql;
 mod webhooks;
@@ -148,6 +149,9 @@ pub struct Durable {
 
 struct Inner {
     backend: Backend,
+    /// PostgreSQL: the connection holding this process's claim on the
+    /// database (`claim`), closed with the store.
+    claim: std::sync::Mutex<Option<sqlx::PgConnection>>,
     /// The file or the url without password, for messages.
     place: String,
     /// The end of the audit chain on disk; `None` while a write is in
@@ -176,9 +180,20 @@ impl Durable {
             StoreLocation::Postgres(url) => Backend::open_postgres(url).await,
         }
         .map_err(|e| StoreError::from_sqlx(e, &place, "opening the store"))?;
+        let claim = match location {
+            StoreLocation::Postgres(url) => match claim::postgres(url, node.as_str(), &place).await {
+                Ok(conn) => Some(conn),
+                Err(e) => {
+                    backend.close().await;
+                    return Err(e);
+                }
+            },
+            StoreLocation::Sqlite(_) => None,
+        };
         let durable = Durable {
             inner: Arc::new(Inner {
                 backend,
+                claim: std::sync::Mutex::new(claim),
                 place,
                 head: Mutex::new(None),
             }),
@@ -194,7 +209,9 @@ impl Durable {
 
     /// Migrations, the node guard, the chain head.
     async fn prepare(&self, node: &NodeId) -> Result<(), StoreError> {
-        let Inner { backend, place, head } = &*self.inner;
+        let Inner {
+            backend, place, head, ..
+        } = &*self.inner;
         let schema = backend.migrate().await.map_err(|e| migrate_error(e, backend, place))?;
         let sql = |e| StoreError::from_sqlx(e, place, "recording which node the store belongs to");
         let claim = "INSERT INTO meta (key, value) VALUES ('node', $1) ON CONFLICT (key) DO NOTHING";
@@ -408,6 +425,11 @@ impl Durable {
     /// Closes the pool (for every clone), waiting for work in flight.
     pub async fn close(self) {
         self.inner.backend.close().await;
+        let claim = self.inner.claim.lock().ok().and_then(|mut c| c.take());
+        if let Some(conn) = claim {
+            use sqlx::Connection;
+            let _ = conn.close().await;
+        }
     }
 }
 
