@@ -58,6 +58,9 @@ pub(super) async fn postgres(url: &str, node: &str, place: &str) -> Result<PgCon
     }
 }
 
+/// A claim's holder: server process, application name, client address.
+type Holder = (i32, Option<String>, Option<String>);
+
 /// Who holds the claim, as PostgreSQL sees it: its server process, its
 /// application name and its address.
 async fn holder(conn: &mut PgConnection) -> String {
@@ -65,7 +68,7 @@ async fn holder(conn: &mut PgConnection) -> String {
                LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
                WHERE l.locktype = 'advisory' AND l.granted \
                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
-    let rows: Result<Vec<(i32, Option<String>, Option<String>)>, _> = sqlx::query_as(sql).fetch_all(conn).await;
+    let rows: Result<Vec<Holder>, _> = sqlx::query_as(sql).fetch_all(conn).await;
     match rows.as_deref() {
         Ok([(pid, name, addr), ..]) => format!(
             "{} (server process {pid}{})",
