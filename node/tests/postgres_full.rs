@@ -27,7 +27,10 @@ fn skip(why: &str) -> bool {
     }
     // Straight to the process's stderr: the harness captures `eprintln!`.
     use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "skipped postgres_full: {why}; `bash .ci/run` runs it");
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped postgres_full: {why}; `bash .ci/run` runs it"
+    );
     true
 }
 
