@@ -12,7 +12,7 @@ use anyhow::bail;
 use clap::Args;
 use liandong_control::{Query, Request, Response};
 use liandong_dispatch::calendar::days_in_month;
-use liandong_dispatch::figures::{BOUNDS_S, Breakdown, Figures, Period, Report, Row, Source, Within};
+use liandong_dispatch::figures::{BOUNDS_S, Breakdown, Figures, Period, Report, Row, Source, Within, index_text};
 use liandong_topology::{NodeId, Topology};
 
 use crate::ops::view::print_json;
@@ -168,10 +168,6 @@ fn source(s: &Source) -> String {
     }
 }
 
-fn tenths(index: u32) -> String {
-    format!("{}.{}", index / 10, index % 10)
-}
-
 /// The report as Markdown: the whole, then actual and drills apart, each
 /// by source, severity and category.
 pub fn markdown(r: &Report, topology: Option<&Topology>) -> String {
@@ -198,7 +194,7 @@ pub fn markdown(r: &Report, topology: Option<&Topology>) -> String {
     let _ = writeln!(
         out,
         "平安指数 safety index: **{}**{}\n",
-        tenths(r.index),
+        index_text(r.index),
         if r.alarm {
             " ⚠ 低于预警线 below the alarm line"
         } else {
@@ -236,7 +232,7 @@ fn table(out: &mut String, r: &Report, b: &Breakdown, drill: bool, name: &dyn Fn
         let _ = writeln!(out, "| {label} | {whence} | {} | {index} |", cells.join(" | "));
     };
     let index = |i: Option<u32>, alarm: bool| match (drill, i) {
-        (false, Some(i)) => format!("{}{}", tenths(i), if alarm { " ⚠" } else { "" }),
+        (false, Some(i)) => format!("{}{}", index_text(i), if alarm { " ⚠" } else { "" }),
         _ => String::new(),
     };
     line(
@@ -294,7 +290,7 @@ pub fn csv(r: &Report) -> String {
             // Indexes are of actual figures.
             match index.filter(|_| mode == "actual") {
                 Some(i) => {
-                    let _ = write!(out, ",{}", tenths(i));
+                    let _ = write!(out, ",{}", index_text(i));
                 }
                 None => out.push(','),
             }

@@ -485,9 +485,8 @@ pub(super) fn pushed_line(pushed: &Pushed, clock: Clock) -> String {
             index,
             below,
         } => format!(
-            "ALARM safety index of {child} for {period}: {}.{}, under {below}",
-            index / 10,
-            index % 10
+            "ALARM safety index of {child} for {period}: {}, under {below}",
+            liandong_dispatch::figures::index_text(*index)
         ),
     };
     format!("{}  {text}", clock.time(pushed.at))

@@ -135,7 +135,7 @@ impl Core {
             format!(
                 "summary {period} v{version}{} to {parent}: index {}",
                 if late { " (late)" } else { "" },
-                tenths(summary.index)
+                figures::index_text(summary.index)
             ),
         );
         self.persist(Record::Summary(Box::new(SummaryRecord {
@@ -218,7 +218,7 @@ impl Core {
                     "index alarm: {} {} at {}, under {below}",
                     s.center,
                     s.period,
-                    tenths(s.index)
+                    figures::index_text(s.index)
                 ),
             );
             self.notify(Event::IndexAlarm {
@@ -256,9 +256,4 @@ impl Core {
 /// Whether two versions of a summary say the same.
 fn same_figures(a: &Summary, b: &Summary) -> bool {
     a.actual == b.actual && a.drill == b.drill && a.missing == b.missing
-}
-
-/// An index in tenths as points: `87.5`.
-fn tenths(index: u32) -> String {
-    format!("{}.{}", index / 10, index % 10)
 }

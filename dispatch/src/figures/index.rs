@@ -24,6 +24,12 @@ use liandong_topology::IndexWeights;
 
 use super::counts::Breakdown;
 
+/// An index in tenths as people read it: 863 → "86.3". The one way every
+/// report, log line and screen writes it.
+pub fn index_text(tenths: u32) -> String {
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
 /// The index of `b`, the figures of a subtree of `centers` centers,
 /// under `w`, in tenths of a point (0..=1000).
 pub fn safety_index(b: &Breakdown, w: &IndexWeights, centers: u64) -> u32 {

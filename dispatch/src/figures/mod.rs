@@ -28,6 +28,6 @@ pub(crate) mod summary;
 pub use counts::{Breakdown, CenterFigures, Figures};
 pub use durations::{BOUNDS_S, Durations, Within};
 pub use fold::fold;
-pub use index::safety_index;
+pub use index::{index_text, safety_index};
 pub use period::{Period, PeriodError};
 pub use summary::{Report, Row, Source, Summary, SummaryRecord, report};

@@ -73,7 +73,7 @@ impl fmt::Display for Rollup {
         writeln!(
             f,
             "  the root's report (actual): received {}, accepted {} ({} on time), supervised {}, escalations {}; \
-             order targets {}, signed for on time {}; index {}.{}",
+             order targets {}, signed for on time {}; index {}",
             r.received,
             r.accepted,
             r.accepted_on_time,
@@ -81,8 +81,7 @@ impl fmt::Display for Rollup {
             r.escalations,
             r.order_targets,
             r.signed_for_on_time,
-            r.index / 10,
-            r.index % 10
+            liandong_dispatch::figures::index_text(r.index)
         )?;
         let late = match self.late.as_slice() {
             [] => "none late".to_string(),

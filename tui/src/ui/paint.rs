@@ -122,6 +122,4 @@ pub(super) fn stage_label(app: &App, stage: Stage) -> &'static str {
 }
 
 /// A safety index in tenths as points: 863 → "86.3".
-pub(super) fn tenths(index: u32) -> String {
-    format!("{}.{}", index / 10, index % 10)
-}
+pub(super) use liandong_dispatch::figures::index_text as tenths;
