@@ -241,7 +241,9 @@ impl Core {
     /// (the report was held up on the way, or this center was down and is
     /// being caught up), that summary goes again after the grace.
     pub(super) fn recorded_late(&mut self, reported: Timestamp, now: Timestamp) {
-        if self.parent().is_none() {
+        // Per incident recorded: most are of today, whose summaries are
+        // not sent yet; nothing is cloned or looked up for them.
+        if Period::day_of(reported) == Period::day_of(now) || self.topology.parent_ix(self.me_ix).is_none() {
             return;
         }
         let grace = self.topology.policy().summary().grace;
