@@ -96,19 +96,30 @@ impl Core {
 
     pub(super) fn on_carry(&mut self, peer: &NodeId, carry: Carry, now: Timestamp) {
         let id = carry.envelope.id;
-        if let keys::KeyWait::Asked(origin) = self.await_keys(peer, &carry.envelope, now) {
-            // Neither stored nor acked: the sender retries once the key is here.
-            self.audit(now, format!("{id} from {peer} waits for the key of {origin}"));
-            return;
-        }
-        if let Err(e) = verify_envelope(&carry.envelope, &*self.check) {
-            if let SignatureError::Mismatch(origin) = &e {
-                // Perhaps signed with a renewed key: ask for it; the
-                // sender's retry (this copy is not acked) finds it here.
-                self.refresh_key(peer, origin, now);
+        // The very envelope this node checked and stored before: its
+        // signature held then, so it is not checked again (a retry or a
+        // replay costs a comparison, not a signature check). Anything else
+        // under a held id is checked, and a forgery refused.
+        let held = self
+            .store
+            .envelopes
+            .get(&id)
+            .is_some_and(|s| s.envelope == carry.envelope);
+        if !held {
+            if let keys::KeyWait::Asked(origin) = self.await_keys(peer, &carry.envelope, now) {
+                // Neither stored nor acked: the sender retries once the key is here.
+                self.audit(now, format!("{id} from {peer} waits for the key of {origin}"));
+                return;
             }
-            self.refuse(peer, format!("envelope {id}: {e}"), now);
-            return;
+            if let Err(e) = verify_envelope(&carry.envelope, &*self.check) {
+                if let SignatureError::Mismatch(origin) = &e {
+                    // Perhaps signed with a renewed key: ask for it; the
+                    // sender's retry (this copy is not acked) finds it here.
+                    self.refresh_key(peer, origin, now);
+                }
+                self.refuse(peer, format!("envelope {id}: {e}"), now);
+                return;
+            }
         }
         if let Err(reason) = self.permitted(peer, &carry.envelope) {
             self.refuse(peer, format!("envelope {id}: {reason}"), now);
@@ -155,7 +166,9 @@ impl Core {
         }
         self.enqueue(id, plan, carry.catch_up, now);
         self.send_frame(peer, Lane::Control, &Frame::HopAck { id });
-        if !known {
+        if known {
+            self.notify(Event::Duplicate { peer: peer.clone(), id });
+        } else {
             self.deliver(id, carry.to.contains(&self.me), now);
         }
     }

@@ -83,7 +83,15 @@ impl Core {
                 stuck_at: self.me.clone(),
             });
         } else {
-            self.originate(
+            // One per envelope and node: a copy that arrives expired again
+            // (a retry, or a replay of a captured envelope) is not told
+            // twice, so replays cannot make this node send.
+            let id = dead_letter_id(envelope.id, &self.me);
+            if self.store.envelopes.contains_key(&id) {
+                return;
+            }
+            self.originate_as(
+                id,
                 Body::DeadLetter(notice),
                 vec![envelope.origin.clone()],
                 envelope.mode,
@@ -91,4 +99,16 @@ impl Core {
             );
         }
     }
+}
+
+/// The id of the dead letter `me` sends about envelope `id`: derived, so
+/// the same envelope gets at most one (while it is held, its TTL).
+fn dead_letter_id(id: EnvelopeId, me: &NodeId) -> EnvelopeId {
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    digest.update(b"liandong dead letter\0");
+    digest.update(&id.0.to_be_bytes());
+    digest.update(me.as_str().as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest.finish().as_ref()[..16]);
+    EnvelopeId(u128::from_be_bytes(first))
 }

@@ -143,6 +143,13 @@ pub enum Event {
         parent: NodeId,
         via: NodeId,
     },
+    /// A neighbour sent an envelope this node already holds, the same
+    /// in every byte (a retry after a lost hop ack, or a replay): acked
+    /// again, neither stored nor delivered twice.
+    Duplicate {
+        peer: NodeId,
+        id: EnvelopeId,
+    },
     /// A frame was refused; nothing in it was accepted.
     Refused {
         peer: NodeId,

@@ -141,6 +141,12 @@ impl Notices {
                 warn!(%parent, %via, "parent unreachable: failed over");
                 Notice::FailedOver { parent, via }
             }
+            Event::Duplicate { peer, id } => {
+                // A retry after a lost hop ack, or a replay: acked, dropped.
+                debug!(%peer, %id, "already held: a duplicate, acked and dropped");
+                metrics::counter!("liandong_duplicates_total", "node" => labels).increment(1);
+                return;
+            }
             Event::Refused { peer, reason } => {
                 warn!(%peer, %reason, "refused");
                 metrics::counter!("liandong_refused_total", "node" => labels).increment(1);
@@ -251,6 +257,10 @@ impl Notices {
     /// Hop and delivery latency and a count per stored envelope.
     fn observe_records(&self, records: &[Record]) {
         for r in records {
+            if let Record::Audit(entry) = r {
+                // The audit chain holds it; the log shows it too when asked.
+                debug!(what = %entry.what, "audit");
+            }
             if let Record::Envelope(stored) = r {
                 let kind = stored.envelope.kind().name();
                 let n = stored.trace.len();
