@@ -179,7 +179,12 @@ impl Driver {
             match input {
                 Input::Link(ev) => self.on_link(ev, now),
                 Input::Call(call) => {
+                    let act = matches!(call.request, Request::Act(_));
                     let response = self.on_call(&call.operator, call.request, now);
+                    if let (true, Response::Refused { reason }) = (act, &response) {
+                        let op = &call.operator;
+                        info!(operator = %op.name, role = %op.role, %reason, "act refused");
+                    }
                     after.push(After::Reply(call.reply, Box::new(response)));
                 }
                 Input::Key(key) => self.on_key(key, now),
@@ -241,9 +246,11 @@ impl Driver {
                 info!(%peer, %reason, "link down");
                 self.core.handle_link(&peer, false, now);
             }
-            LinkEvent::Frame { peer, bytes } => {
+            LinkEvent::Frame { peer, bytes, held } => {
                 // A bad frame is refused inside the core (Event::Refused).
                 let _ = self.core.handle_frame(&peer, &bytes, now);
+                // Handled: the peer may send the driver another.
+                drop(held);
             }
             LinkEvent::Refused { peer, remote, reason } => {
                 self.notices.link_refused(peer, remote, reason, self.core.id(), now);

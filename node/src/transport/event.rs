@@ -29,6 +29,9 @@ pub enum LinkEvent {
         peer: NodeId,
         /// The frame.
         bytes: Vec<u8>,
+        /// Its place in the peer's share of the driver: drop it once the
+        /// frame is handled ([`super::budget`]).
+        held: super::InHand,
     },
     /// A peer or a frame was refused (by this node, or this node by the peer it dialed).
     Refused {

@@ -141,9 +141,11 @@ impl Shared {
             tracing::trace!(peer = %link.peer, "frame from a refused peer dropped");
             return;
         }
+        let held = link.budget.take(&self.me, &link.peer).await;
         self.emit(LinkEvent::Frame {
             peer: link.peer.clone(),
             bytes,
+            held,
         })
         .await;
     }

@@ -55,6 +55,8 @@ pub(super) struct Link {
     /// This node refused the peer: every frame from it is dropped (read
     /// per frame, so not behind the `closing` lock).
     pub(super) refused: AtomicBool,
+    /// The peer's share of the driver: frames read and not yet handled.
+    pub(super) budget: super::budget::Budget,
 }
 
 /// Why this node closed a link.

@@ -97,6 +97,7 @@
 //! - this file: the [`Transport`] handle.
 
 mod addresses;
+mod budget;
 pub mod close_code;
 mod deflate;
 mod event;
@@ -127,6 +128,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 pub use addresses::DialAddresses;
+pub use budget::{IN_HAND, InHand};
 pub use event::{LinkEvent, SendError, TransportError};
 pub use link::{LANE_QUEUE, LANES};
 pub use setup::{MIN_BACKOFF, TransportConfig};

@@ -186,6 +186,7 @@ impl Shared {
             urgent_copies: class.urgent_copies,
             closing: Mutex::new(None),
             refused: std::sync::atomic::AtomicBool::new(false),
+            budget: super::budget::Budget::new(),
         });
         for (lane, queue) in LANES.into_iter().zip(receivers) {
             let eager = open_control && lane == Lane::Control;

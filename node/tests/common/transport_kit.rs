@@ -167,7 +167,7 @@ impl Events {
     /// The next event, which must be a Frame; returns (peer, bytes).
     pub async fn frame(&mut self) -> (NodeId, Vec<u8>) {
         match self.next().await {
-            LinkEvent::Frame { peer, bytes } => (peer, bytes),
+            LinkEvent::Frame { peer, bytes, .. } => (peer, bytes),
             other => panic!("expected Frame, got {other:?}"),
         }
     }
