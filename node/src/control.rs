@@ -7,16 +7,19 @@
 //! stream. Closing the endpoint ends the accept task, which drops (and so
 //! aborts) the rest.
 //!
-//! Bounds: at most [`MAX_CONNECTIONS`] consoles at once, at most
-//! [`MAX_STREAMS`] requests in flight per console, requests of at most
-//! [`MAX_REQUEST`] bytes; the driver's channel is bounded by whoever made
+//! Bounds: at most [`MAX_CONNECTIONS`] consoles at once and
+//! [`MAX_PER_OPERATOR`] per operator, at most [`MAX_STREAMS`] requests in
+//! flight per console, requests of at most [`MAX_REQUEST`] bytes wholly
+//! sent within [`REQUEST_TIMEOUT`] (a client that opens streams and never
+//! finishes a request holds them no longer); the driver's channel is bounded by whoever made
 //! it (a full channel makes requests wait, it never drops them). A
 //! subscriber that reads too slowly is told how many changes it missed
 //! ([`Notice::Lagged`]) instead of growing a queue.
 
 use liandong_control::Query;
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use liandong_certs::Identity;
@@ -37,6 +40,12 @@ use liandong_control::proto::{
 pub const MAX_CONNECTIONS: usize = 256;
 /// Most requests (streams) in flight per connection.
 pub const MAX_STREAMS: u32 = 32;
+/// Most connections of one operator at once: a console, a `watch` and a
+/// few commands; more is a client gone wrong, not a person.
+pub const MAX_PER_OPERATOR: usize = 16;
+/// A request must be wholly sent within this from its stream's opening;
+/// a slower one is refused and its stream closed.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// A connection with no traffic for this long is closed. Clients send
 /// keep-alives well within it, so only a vanished client hits it.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -95,6 +104,42 @@ struct Shared {
     me: NodeId,
     calls: mpsc::Sender<Call>,
     pushed: broadcast::Sender<Pushed>,
+    /// Connections open per operator name.
+    per_operator: Mutex<HashMap<String, usize>>,
+}
+
+/// One of an operator's connections, counted while it lives.
+struct Seat {
+    shared: Arc<Shared>,
+    name: String,
+}
+
+impl Seat {
+    /// A seat for `name`, unless they hold [`MAX_PER_OPERATOR`] already.
+    fn take(shared: &Arc<Shared>, name: &str) -> Option<Seat> {
+        let mut open = shared.per_operator.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = open.entry(name.to_string()).or_default();
+        if *n >= MAX_PER_OPERATOR {
+            return None;
+        }
+        *n += 1;
+        Some(Seat {
+            shared: shared.clone(),
+            name: name.to_string(),
+        })
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        let mut open = self.shared.per_operator.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.name) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.name);
+            }
+        }
+    }
 }
 
 impl ControlServer {
@@ -120,6 +165,7 @@ impl ControlServer {
             me: config.me,
             calls,
             pushed,
+            per_operator: Mutex::new(HashMap::new()),
         });
         let accept_task = tokio::spawn(accept_loop(endpoint.clone(), shared));
         Ok(ControlServer {
@@ -266,6 +312,15 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>, have_slot: bo
             return;
         }
     };
+    let Some(_seat) = Seat::take(&shared, &operator.name) else {
+        let reason = format!(
+            "operator {} already has {MAX_PER_OPERATOR} connections open to this node; close some and try again",
+            operator.name
+        );
+        tracing::warn!(%remote, "refused a control connection: {reason}");
+        connection.close(VarInt::from_u32(close::BUSY), reason.as_bytes());
+        return;
+    };
     tracing::info!(%remote, operator = %operator.name, role = %operator.role, "operator connected");
     if let Err(e) = welcome(&connection, &shared.me, &operator).await {
         tracing::debug!(%remote, "could not welcome {}: {e}", operator.name);
@@ -335,7 +390,16 @@ fn encode_response(response: &Response) -> Vec<u8> {
 }
 
 async fn serve_stream(mut send: SendStream, mut recv: RecvStream, operator: Operator, shared: Arc<Shared>) {
-    let request = match frame::read::<Request, MAX_REQUEST>(&mut recv).await {
+    let read = tokio::time::timeout(REQUEST_TIMEOUT, frame::read::<Request, MAX_REQUEST>(&mut recv)).await;
+    let Ok(read) = read else {
+        let reason = format!("the request was not wholly sent within {REQUEST_TIMEOUT:?}");
+        tracing::warn!(operator = %operator.name, "refused a control request: {reason}");
+        let _ = recv.stop(VarInt::from_u32(close::REFUSED));
+        let _ = frame::write_bytes(&mut send, &encode_response(&refused(reason))).await;
+        let _ = send.finish();
+        return;
+    };
+    let request = match read {
         Ok(Some(request)) => request,
         // Opened and finished without a word: nothing to answer.
         Ok(None) => return,
