@@ -76,11 +76,11 @@ pub async fn declared_length(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
-        Some(len) if len > max as u64 => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("a body of {len} bytes is over this route's {max}"),
-        )
-            .into_response(),
+        Some(len) if len > max as u64 => {
+            let why = format!("a body of {len} bytes is over this route's {max}");
+            tracing::warn!(status = 413, path = %request.uri().path(), "gateway refused a request: {why}");
+            (StatusCode::PAYLOAD_TOO_LARGE, why).into_response()
+        }
         _ => next.run(request).await,
     }
 }
@@ -99,12 +99,29 @@ pub fn authorize(api: &Api, headers: &HeaderMap, scope: Scope) -> Result<Token, 
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| Failure(StatusCode::UNAUTHORIZED, super::tokens::Denied::Missing.to_string()))?;
+        .ok_or_else(|| {
+            let failure = Failure(StatusCode::UNAUTHORIZED, super::tokens::Denied::Missing.to_string());
+            refused(api, &failure);
+            failure
+        })?;
     authorize_token(api, presented, scope)
 }
 
-/// Token `presented`, if it is good and has `scope`.
+/// Token `presented`, if it is good and has `scope`. A refusal is logged
+/// with its reason (never with the token presented).
 pub fn authorize_token(api: &Api, presented: &str, scope: Scope) -> Result<Token, Failure> {
+    let checked = check_token(api, presented, scope);
+    if let Err(failure) = &checked {
+        refused(api, failure);
+    }
+    checked
+}
+
+fn refused(api: &Api, failure: &Failure) {
+    tracing::warn!(node = %api.me, status = failure.0.as_u16(), "gateway refused a request: {}", failure.1);
+}
+
+fn check_token(api: &Api, presented: &str, scope: Scope) -> Result<Token, Failure> {
     let unauthorized = |why: String| Failure(StatusCode::UNAUTHORIZED, why);
     if let Some(center) = super::tokens::center_of(presented)
         && center != api.me.as_str()
