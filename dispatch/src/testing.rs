@@ -220,6 +220,17 @@ impl Net {
         &self.nodes[id].events
     }
 
+    /// The reasons of the frames a node refused, oldest first.
+    pub fn refusals(&self, id: &NodeId) -> Vec<String> {
+        self.events(id)
+            .iter()
+            .filter_map(|e| match e {
+                Event::Refused { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn ids(&self) -> impl Iterator<Item = &NodeId> {
         self.nodes.keys()
     }

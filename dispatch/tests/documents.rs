@@ -78,13 +78,7 @@ fn everyone_on(net: &Net, version: u64) -> bool {
 }
 
 fn refusals(net: &Net, at: &str) -> Vec<String> {
-    net.events(&id(at))
-        .iter()
-        .filter_map(|e| match e {
-            Event::Refused { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-        .collect()
+    net.refusals(&id(at))
 }
 
 #[test]

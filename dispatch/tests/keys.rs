@@ -57,13 +57,7 @@ fn stored(net: &Net, at: &str, envelope: EnvelopeId) -> bool {
 }
 
 fn refusals(net: &Net, at: &str) -> Vec<String> {
-    net.events(&id(at))
-        .iter()
-        .filter_map(|e| match e {
-            Event::Refused { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-        .collect()
+    net.refusals(&id(at))
 }
 
 #[test]

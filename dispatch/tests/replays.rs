@@ -69,16 +69,6 @@ fn duplicates(net: &Net) -> usize {
         .count()
 }
 
-fn refusals(net: &Net) -> Vec<String> {
-    net.events(&id(TOWN))
-        .iter()
-        .filter_map(|e| match e {
-            Event::Refused { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn a_held_envelope_sent_again_is_a_duplicate_and_another_under_its_id_is_checked() {
     let mut net = demo();
@@ -108,7 +98,7 @@ fn a_held_envelope_sent_again_is_a_duplicate_and_another_under_its_id_is_checked
     };
     forged.envelope.body = report("伪造的内容");
     send(&mut net, &Frame::Carry(forged));
-    let refused = refusals(&net);
+    let refused = net.refusals(&id(TOWN));
     assert!(
         refused.iter().any(|r| r.contains("signature")),
         "a forgery under a held id was not checked: {refused:?}"
