@@ -238,6 +238,71 @@ async fn a_second_process_on_the_database_is_refused_naming_the_first(db: Db) {
     again.close().await;
 }
 
+mod postgres_claim_lost {
+    #[tokio::test]
+    async fn a_lost_claim_is_taken_again_or_the_store_refuses_to_write() {
+        super::run(
+            super::Engine::Postgres,
+            "a_lost_claim",
+            super::a_lost_claim_is_taken_again_or_the_store_refuses_to_write,
+        )
+        .await
+    }
+}
+
+/// Ends the claim's connection from outside, as a server restart does.
+async fn cut_the_claim(db: &Db) {
+    db.exec(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'liandong node {ME}'"
+    ))
+    .await
+    .expect("terminate the claim's connection");
+}
+
+async fn a_lost_claim_is_taken_again_or_the_store_refuses_to_write(db: Db) {
+    let first = db.open().await;
+    let mut expected = Store::default();
+    let records = Gen::new(7).batch(10);
+    first.commit(&records, Timestamp(T0)).await.unwrap();
+    fold(&mut expected, &records);
+
+    // Lost, and nobody else took it: the next commit takes it again.
+    cut_the_claim(&db).await;
+    let records = Gen::new(8).batch(10);
+    first
+        .commit(&records, Timestamp(T0 + 1))
+        .await
+        .expect("the claim is taken again");
+    fold(&mut expected, &records);
+
+    // Lost, and a second process took the database meanwhile: the first
+    // writes nothing more and says who holds it.
+    cut_the_claim(&db).await;
+    let second = db.open().await;
+    let refused = Gen::new(9).batch(10);
+    let Err(e) = first.commit(&refused, Timestamp(T0 + 2)).await else {
+        panic!("a store that lost its claim to another process still wrote");
+    };
+    assert!(matches!(e, StoreError::InUse { .. }), "{e}");
+    assert!(
+        e.to_string().contains(&format!("is in use by liandong node {ME}")),
+        "{e}"
+    );
+    assert_same(&second.load().await.unwrap(), &expected, "the second process");
+
+    // The second gone, the first takes its claim back and goes on.
+    second.close().await;
+    let records = Gen::new(10).batch(10);
+    first
+        .commit(&records, Timestamp(T0 + 3))
+        .await
+        .expect("the claim is free again");
+    fold(&mut expected, &records);
+    assert_same(&first.load().await.unwrap(), &expected, "the first process");
+    first.close().await;
+}
+
 // ---- building records from the dispatch types ----
 
 fn id(s: &str) -> NodeId {

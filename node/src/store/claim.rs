@@ -7,7 +7,9 @@
 //!
 //! A process that died leaves its claim only as long as the server takes
 //! to see its connection gone, so a restart waits a few seconds for it
-//! before refusing. SQLite needs no claim here: its file is opened by one
+//! before refusing. The store checks its claim before every commit and
+//! takes it again through here when its connection ended (a server
+//! restart). SQLite needs no claim here: its file is opened by one
 //! node's data directory only. Never touches the store's tables.
 
 use std::str::FromStr;

@@ -150,8 +150,11 @@ pub struct Durable {
 struct Inner {
     backend: Backend,
     /// PostgreSQL: the connection holding this process's claim on the
-    /// database (`claim`), closed with the store.
-    claim: std::sync::Mutex<Option<sqlx::PgConnection>>,
+    /// database (`claim`), checked before every commit, taken again if it
+    /// was lost, closed with the store.
+    claim: Mutex<Option<sqlx::PgConnection>>,
+    /// PostgreSQL: the url and node to take the claim again with.
+    claimant: Option<(String, String)>,
     /// The file or the url without password, for messages.
     place: String,
     /// The end of the audit chain on disk; `None` while a write is in
@@ -180,20 +183,21 @@ impl Durable {
             StoreLocation::Postgres(url) => Backend::open_postgres(url).await,
         }
         .map_err(|e| StoreError::from_sqlx(e, &place, "opening the store"))?;
-        let claim = match location {
+        let (claim, claimant) = match location {
             StoreLocation::Postgres(url) => match claim::postgres(url, node.as_str(), &place).await {
-                Ok(conn) => Some(conn),
+                Ok(conn) => (Some(conn), Some((url.clone(), node.to_string()))),
                 Err(e) => {
                     backend.close().await;
                     return Err(e);
                 }
             },
-            StoreLocation::Sqlite(_) => None,
+            StoreLocation::Sqlite(_) => (None, None),
         };
         let durable = Durable {
             inner: Arc::new(Inner {
                 backend,
-                claim: std::sync::Mutex::new(claim),
+                claim: Mutex::new(claim),
+                claimant,
                 place,
                 head: Mutex::new(None),
             }),
@@ -385,6 +389,7 @@ impl Durable {
         }
         let (backend, place) = (&self.inner.backend, self.inner.place.as_str());
         let mut head = self.inner.head.lock().await;
+        self.hold_claim().await?;
         let start = match *head {
             Some(h) => h,
             None => audit::last(backend, place).await?,
@@ -410,6 +415,31 @@ impl Durable {
         Ok(())
     }
 
+    /// PostgreSQL: that this process still holds its claim on the database
+    /// before it writes. The claim lives with its connection; a server
+    /// restart or a cut connection loses it, and another process could
+    /// then take the database. A lost claim is taken again (waiting as a
+    /// start does for a dead holder's to go), or the commit is refused
+    /// naming who holds it now, and every later one until it is free.
+    async fn hold_claim(&self) -> Result<(), StoreError> {
+        let Some((url, node)) = &self.inner.claimant else {
+            return Ok(());
+        };
+        let mut claim = self.inner.claim.lock().await;
+        if let Some(conn) = claim.as_mut() {
+            use sqlx::Connection;
+            if conn.ping().await.is_ok() {
+                return Ok(());
+            }
+            tracing::warn!(store = %self.inner.place, "the store's claim on its database was lost (its connection ended): taking it again");
+        }
+        // Dropped, not closed: the connection is gone already.
+        *claim = None;
+        *claim = Some(claim::postgres(url, node, &self.inner.place).await?);
+        tracing::info!(store = %self.inner.place, "the store holds its claim on its database again");
+        Ok(())
+    }
+
     /// Walks the audit hash chain from the first entry: how many entries
     /// and the last hash, or an error naming the first bad entry and what
     /// is wrong with it.
@@ -425,7 +455,7 @@ impl Durable {
     /// Closes the pool (for every clone), waiting for work in flight.
     pub async fn close(self) {
         self.inner.backend.close().await;
-        let claim = self.inner.claim.lock().ok().and_then(|mut c| c.take());
+        let claim = self.inner.claim.lock().await.take();
         if let Some(conn) = claim {
             use sqlx::Connection;
             let _ = conn.close().await;
