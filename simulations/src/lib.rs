@@ -133,6 +133,10 @@ pub enum PlantedBug {
     /// `Figures::merge_below`: what they passed up, already in the root's
     /// own figures, counted again.
     RollupPlainMerge,
+    /// Every core applies a room event that arrives early at once instead
+    /// of holding it for the ones before it (`CoreConfig`'s hidden
+    /// `plant_room_out_of_order`, the one planted bug inside dispatch).
+    RoomOutOfOrder,
 }
 
 impl PlantedBug {
@@ -141,6 +145,7 @@ impl PlantedBug {
         match self {
             PlantedBug::DropAckedEnvelope => "drop-acked-envelope",
             PlantedBug::RollupPlainMerge => "rollup-plain-merge",
+            PlantedBug::RoomOutOfOrder => "room-out-of-order",
         }
     }
 }
@@ -149,13 +154,14 @@ impl std::str::FromStr for PlantedBug {
     type Err = String;
 
     /// The name `--planted-bug` takes: `drop-acked-envelope`,
-    /// `rollup-plain-merge`.
+    /// `rollup-plain-merge`, `room-out-of-order`.
     fn from_str(s: &str) -> Result<PlantedBug, String> {
         match s {
             "drop-acked-envelope" => Ok(PlantedBug::DropAckedEnvelope),
             "rollup-plain-merge" => Ok(PlantedBug::RollupPlainMerge),
+            "room-out-of-order" => Ok(PlantedBug::RoomOutOfOrder),
             _ => Err(format!(
-                "unknown planted bug {s:?}: there are drop-acked-envelope and rollup-plain-merge"
+                "unknown planted bug {s:?}: there are drop-acked-envelope, rollup-plain-merge and room-out-of-order"
             )),
         }
     }
@@ -209,6 +215,7 @@ fn finish(sim: &mut engine::Sim, scenario: &Scenario, options: &RunOptions, verd
         order_targets,
         invariants,
         rollup,
+        rooms,
     } = verdict;
     let mut latency_by_severity = std::collections::BTreeMap::new();
     for (rank, v) in std::mem::take(&mut sim.out.by_severity) {
@@ -227,6 +234,9 @@ fn finish(sim: &mut engine::Sim, scenario: &Scenario, options: &RunOptions, verd
         (PlantedBug::DropAckedEnvelope, None) => "drop-acked-envelope: no envelope was ever received".into(),
         (PlantedBug::RollupPlainMerge, _) => {
             "rollup-plain-merge: the root's report adds its children's summaries without merge_below's rule".into()
+        }
+        (PlantedBug::RoomOutOfOrder, _) => {
+            "room-out-of-order: every node applies a room event that arrives early at once, not holding it".into()
         }
     });
     let timeline = sim.out.timeline();
@@ -267,6 +277,7 @@ fn finish(sim: &mut engine::Sim, scenario: &Scenario, options: &RunOptions, verd
         series: sim.series_figures(),
         documents: sim.document_figures(),
         rollup,
+        rooms,
         invariants,
         timeline,
     }
