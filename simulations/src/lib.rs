@@ -29,8 +29,13 @@
 //!   scenario's topology with policy changes (the tree stays the same: the
 //!   network is laid out once), issued as `Command::Publish` at the root
 //!   (retried while it is down, as operators' follow-ups are) and carried
-//!   by the cores like any envelope. It records what happened (for
-//!   documents: when each node applied each version) and judges nothing.
+//!   by the cores like any envelope. Coordination rooms (`[rooms]`,
+//!   `rooms`): leaders at the nodes of each room open it, enter, talk,
+//!   decide, invite and task at seeded times, targets sign for and finish
+//!   the tasks' orders, and faults may pick the rooms' homes and members.
+//!   It records what happened (for documents: when each node applied each
+//!   version; for rooms: every ask, every event each core applied, in
+//!   order) and judges nothing.
 //! - `oracle` (private): the invariants below, judged at the end of a run
 //!   from what the engine recorded. [`run`] wires engine, oracle, report.
 //! - [`report`]: the [`Report`] (deterministic) with its [`Timeline`] and,
@@ -51,7 +56,9 @@
 //!   0% loss variants (run by hand, not swept).
 //! - `benches/jiangsu.rs`: the 22,812-node day with wall time, events per
 //!   second and peak memory; `benches/sweep.rs`: 1000 seeds of every
-//!   scenario; `examples/simrun.rs`: a bare runner for profiling.
+//!   scenario; `examples/simrun.rs`: a bare runner for profiling;
+//!   `examples/sweep_figures.rs`: a sweep that keeps each seed's figures
+//!   (events, rooms, asks, tasks) and counts the seeds a planted bug fails.
 //!
 //! # What it never does
 //! - Never re-implements the protocol: every node is the production
@@ -83,13 +90,20 @@
 //!   summary is at its parent, a center down at the period's end sent it
 //!   late after it returned, and nothing below the root changed the
 //!   period's figures after its end (summaries are snapshots). The
-//!   planted bug `rollup-plain-merge` breaks the first.
+//!   planted bug `rollup-plain-merge` breaks the first;
+//! - where it drives coordination rooms (`[rooms]`), every member node's
+//!   room log is its home's (same events, in order, no gap, no
+//!   duplicate), every node applied each room's events in order and once,
+//!   every ask was taken into the log once or refused, every task's order
+//!   is settled; compared as data, never through the room's own rules. The
+//!   planted bug `room-out-of-order` breaks the first two.
 //!
 //! # Sweeps and CI
 //! A scenario's `[sweep]` section names a cheaper variant (shorter
 //! duration, smaller topology, scaled load): [`Scenario::sweep_variant`].
 //! The CI sweep (`tests/sweep.rs`) runs 200 seeds of every shipped
-//! scenario's sweep variant; `liandong sim sweep` runs more.
+//! scenario's sweep variant (60 of `rooms-under-faults`', which costs
+//! more a seed); `liandong sim sweep` runs more.
 
 pub mod replay;
 pub mod report;
