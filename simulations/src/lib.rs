@@ -29,8 +29,13 @@
 //!   scenario's topology with policy changes (the tree stays the same: the
 //!   network is laid out once), issued as `Command::Publish` at the root
 //!   (retried while it is down, as operators' follow-ups are) and carried
-//!   by the cores like any envelope. It records what happened (for
-//!   documents: when each node applied each version) and judges nothing.
+//!   by the cores like any envelope. Coordination rooms (`[rooms]`,
+//!   `rooms`): leaders at the nodes of each room open it, enter, talk,
+//!   decide, invite and task at seeded times, targets sign for and finish
+//!   the tasks' orders, and faults may pick the rooms' homes and members.
+//!   It records what happened (for documents: when each node applied each
+//!   version; for rooms: every ask, every event each core applied, in
+//!   order) and judges nothing.
 //! - `oracle` (private): the invariants below, judged at the end of a run
 //!   from what the engine recorded. [`run`] wires engine, oracle, report.
 //! - [`report`]: the [`Report`] (deterministic) with its [`Timeline`] and,
@@ -51,7 +56,9 @@
 //!   0% loss variants (run by hand, not swept).
 //! - `benches/jiangsu.rs`: the 22,812-node day with wall time, events per
 //!   second and peak memory; `benches/sweep.rs`: 1000 seeds of every
-//!   scenario; `examples/simrun.rs`: a bare runner for profiling.
+//!   scenario; `examples/simrun.rs`: a bare runner for profiling;
+//!   `examples/sweep_figures.rs`: a sweep that keeps each seed's figures
+//!   (events, rooms, asks, tasks) and counts the seeds a planted bug fails.
 //!
 //! # What it never does
 //! - Never re-implements the protocol: every node is the production
@@ -83,13 +90,20 @@
 //!   summary is at its parent, a center down at the period's end sent it
 //!   late after it returned, and nothing below the root changed the
 //!   period's figures after its end (summaries are snapshots). The
-//!   planted bug `rollup-plain-merge` breaks the first.
+//!   planted bug `rollup-plain-merge` breaks the first;
+//! - where it drives coordination rooms (`[rooms]`), every member node's
+//!   room log is its home's (same events, in order, no gap, no
+//!   duplicate), every node applied each room's events in order and once,
+//!   every ask was taken into the log once or refused, every task's order
+//!   is settled; compared as data, never through the room's own rules. The
+//!   planted bug `room-out-of-order` breaks the first two.
 //!
 //! # Sweeps and CI
 //! A scenario's `[sweep]` section names a cheaper variant (shorter
 //! duration, smaller topology, scaled load): [`Scenario::sweep_variant`].
 //! The CI sweep (`tests/sweep.rs`) runs 200 seeds of every shipped
-//! scenario's sweep variant; `liandong sim sweep` runs more.
+//! scenario's sweep variant (60 of `rooms-under-faults`', which costs
+//! more a seed); `liandong sim sweep` runs more.
 
 pub mod replay;
 pub mod report;
@@ -133,6 +147,10 @@ pub enum PlantedBug {
     /// `Figures::merge_below`: what they passed up, already in the root's
     /// own figures, counted again.
     RollupPlainMerge,
+    /// Every core applies a room event that arrives early at once instead
+    /// of holding it for the ones before it (`CoreConfig`'s hidden
+    /// `plant_room_out_of_order`, the one planted bug inside dispatch).
+    RoomOutOfOrder,
 }
 
 impl PlantedBug {
@@ -141,6 +159,7 @@ impl PlantedBug {
         match self {
             PlantedBug::DropAckedEnvelope => "drop-acked-envelope",
             PlantedBug::RollupPlainMerge => "rollup-plain-merge",
+            PlantedBug::RoomOutOfOrder => "room-out-of-order",
         }
     }
 }
@@ -149,13 +168,14 @@ impl std::str::FromStr for PlantedBug {
     type Err = String;
 
     /// The name `--planted-bug` takes: `drop-acked-envelope`,
-    /// `rollup-plain-merge`.
+    /// `rollup-plain-merge`, `room-out-of-order`.
     fn from_str(s: &str) -> Result<PlantedBug, String> {
         match s {
             "drop-acked-envelope" => Ok(PlantedBug::DropAckedEnvelope),
             "rollup-plain-merge" => Ok(PlantedBug::RollupPlainMerge),
+            "room-out-of-order" => Ok(PlantedBug::RoomOutOfOrder),
             _ => Err(format!(
-                "unknown planted bug {s:?}: there are drop-acked-envelope and rollup-plain-merge"
+                "unknown planted bug {s:?}: there are drop-acked-envelope, rollup-plain-merge and room-out-of-order"
             )),
         }
     }
@@ -209,6 +229,7 @@ fn finish(sim: &mut engine::Sim, scenario: &Scenario, options: &RunOptions, verd
         order_targets,
         invariants,
         rollup,
+        rooms,
     } = verdict;
     let mut latency_by_severity = std::collections::BTreeMap::new();
     for (rank, v) in std::mem::take(&mut sim.out.by_severity) {
@@ -227,6 +248,9 @@ fn finish(sim: &mut engine::Sim, scenario: &Scenario, options: &RunOptions, verd
         (PlantedBug::DropAckedEnvelope, None) => "drop-acked-envelope: no envelope was ever received".into(),
         (PlantedBug::RollupPlainMerge, _) => {
             "rollup-plain-merge: the root's report adds its children's summaries without merge_below's rule".into()
+        }
+        (PlantedBug::RoomOutOfOrder, _) => {
+            "room-out-of-order: every node applies a room event that arrives early at once, not holding it".into()
         }
     });
     let timeline = sim.out.timeline();
@@ -267,6 +291,7 @@ fn finish(sim: &mut engine::Sim, scenario: &Scenario, options: &RunOptions, verd
         series: sim.series_figures(),
         documents: sim.document_figures(),
         rollup,
+        rooms,
         invariants,
         timeline,
     }

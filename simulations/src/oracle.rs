@@ -18,17 +18,22 @@
 //!   the scenario's topology with nothing to say it ever took a version);
 //! - where the scenario names a period (`rollup_matches`), the root's
 //!   report of its figures against a count of its own over every node's
-//!   records, and the summaries' climb (`rollup`).
+//!   records, and the summaries' climb (`rollup`);
+//! - where the scenario drives coordination rooms (`[rooms]`), every
+//!   member's log is its home's, every node applied each room's events in
+//!   order and once, every ask taken once or refused, every task's order
+//!   settled (`rooms`).
 //!
 //! It never changes the run: it takes the engine by shared reference.
 
 mod rollup;
+mod rooms;
 
 use std::time::Duration;
 
 use crate::PlantedBug;
 use crate::engine::Sim;
-use crate::report::{self, Delivery, Invariant, Rollup};
+use crate::report::{self, Delivery, Invariant, Rollup, RoomFigures};
 use crate::scenario::{PeriodSpec, Scenario};
 
 /// What the oracle found: the delivery tallies and every invariant, in
@@ -38,6 +43,7 @@ pub(crate) struct Verdict {
     pub order_targets: Delivery,
     pub invariants: Vec<Invariant>,
     pub rollup: Option<Rollup>,
+    pub rooms: Option<RoomFigures>,
 }
 
 /// Judges a finished run from what the engine recorded.
@@ -144,11 +150,18 @@ pub(crate) fn judge(sim: &Sim, scenario: &Scenario, planted: Option<PlantedBug>)
         invariants.extend(outcome.invariants);
         rollup = Some(outcome.figures);
     }
+    let mut rooms = None;
+    if scenario.rooms.is_some() {
+        let outcome = rooms::judge(sim);
+        invariants.extend(outcome.invariants);
+        rooms = Some(outcome.figures);
+    }
     Verdict {
         reports,
         order_targets,
         invariants,
         rollup,
+        rooms,
     }
 }
 

@@ -15,7 +15,9 @@ use serde::{Serialize, Serializer};
 use crate::scenario::{Scenario, fmt_duration};
 
 mod rollup;
+mod rooms;
 pub use rollup::{Rollup, RootFigures};
+pub use rooms::RoomFigures;
 
 fn ms<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_millis() as u64)
@@ -322,6 +324,9 @@ pub struct Report {
     /// (`[invariants] rollup_matches`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollup: Option<Rollup>,
+    /// The coordination rooms, where the scenario drives them (`[rooms]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<RoomFigures>,
     pub invariants: Vec<Invariant>,
     pub timeline: Timeline,
 }
@@ -443,6 +448,9 @@ impl fmt::Display for Report {
             write!(f, "\n{d}")?;
         }
         if let Some(r) = &self.rollup {
+            write!(f, "\n{r}")?;
+        }
+        if let Some(r) = &self.rooms {
             write!(f, "\n{r}")?;
         }
         writeln!(f)?;

@@ -59,9 +59,21 @@
 //!
 //! [[fault]]
 //! kind = "crash"             # crash | isolate | cut | flap | lossy | deaf
-//! pick = "county"            # a random node of this level (seeded), or node = "350102"
+//! pick = "county"            # a random node of this level (seeded), or node = "350102";
+//!                            # or "room-home" / "room-member": a node of a [rooms] room
 //! at = "1h"
 //! for = "2h"
+//! lose_disk = true           # crash: it restarts with an empty disk
+//!
+//! [rooms]                    # coordination rooms (`rooms`): leaders open, talk, decide, task
+//! count = 12                 # rooms, each on an incident of its own from a seeded village
+//! severities = ["IV", "III"] # the incidents' (their owners are the homes)
+//! until = "3h"               # reports and acts before this (default: duration)
+//! acts = 40                  # acts per room, a mean `every` apart
+//! every = "1m"
+//! decide = 0.15              # shares of acts: decide, task, invite, leave; the rest say
+//! finish_after = "10m"       # a task's target finishes its order this long after signing for it
+//! close_after = "20m"        # the home's leader closes the room after its last act
 //!
 //! [[publish]]               # the root publishes a federation document
 //! at = "2h"                  # when (retried while the root is down)
@@ -105,8 +117,10 @@ use liandong_topology::{Addressing, FanOut, Level, LinkClass, NodeId, Preset, Se
 use serde::{Deserialize, Deserializer, Serialize};
 
 mod load;
+mod rooms;
 mod time;
 pub use load::{Burst, Load, Series, SeriesKind, SeverityMix};
+pub use rooms::{PICK_ROOM_HOME, PICK_ROOM_MEMBER, Rooms, is_room_pick};
 pub use time::{DEFAULT_START_MS, PeriodSpec, Start};
 
 /// Why a scenario could not be loaded.
@@ -394,6 +408,9 @@ pub struct Scenario {
     pub load: Load,
     #[serde(default, rename = "fault")]
     pub faults: Vec<Fault>,
+    /// Coordination rooms people open and work in (`scenario::rooms`).
+    #[serde(default)]
+    pub rooms: Option<Rooms>,
     /// Versions of the federation document the root publishes.
     #[serde(default, rename = "publish")]
     pub publishes: Vec<Publish>,
@@ -475,6 +492,9 @@ impl Scenario {
                 p.at = scale(p.at);
             }
             s.load.until = s.load.until.map(scale);
+            if let Some(r) = &mut s.rooms {
+                r.scaled(scale, None);
+            }
         }
         if let Some(settle) = sw.settle {
             s.settle = settle;
@@ -490,6 +510,9 @@ impl Scenario {
             s.load.orders_per_hour *= k;
             for x in &mut s.load.series {
                 x.count = ((f64::from(x.count) * k).round() as u32).max(1);
+            }
+            if let Some(r) = &mut s.rooms {
+                r.scaled(|x| x, Some(k));
             }
         }
         s.sweep = SweepSpec::default();
@@ -589,9 +612,18 @@ impl Scenario {
                 return Err(format!("burst at {} is after the end", fmt_duration(b.at.0)));
             }
         }
+        if let Some(r) = &self.rooms {
+            r.validate(self.duration.0)?;
+        }
         for (i, f) in self.faults.iter().enumerate() {
             let what = format!("fault #{} ({})", i + 1, f.kind.name());
-            check_place(&f.node, &f.pick, &what)?;
+            match &f.pick {
+                Some(p) if is_room_pick(p) && self.rooms.is_none() => {
+                    return Err(format!("{what}: pick {p:?} needs a [rooms] section"));
+                }
+                Some(p) if is_room_pick(p) && f.node.is_none() => {}
+                _ => check_place(&f.node, &f.pick, &what)?,
+            }
             if f.permanent && !self.liveness {
                 return Err(format!("{what}: permanent faults need liveness = true"));
             }

@@ -21,6 +21,7 @@ fn shipped_scenarios_load_and_pass_a_short_run() {
         "liveness-deaf-and-lossy",
         "province-document",
         "month-end-rollup",
+        "rooms-under-faults",
     ] {
         assert!(
             shipped.iter().any(|p| p.file_stem().is_some_and(|s| s == name)),

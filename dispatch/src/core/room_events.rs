@@ -55,7 +55,14 @@ impl Core {
             while waiting.first_key_value().is_some_and(|(s, _)| *s < next) {
                 waiting.pop_first();
             }
-            let Some(id) = waiting.remove(&next) else {
+            let id = match waiting.remove(&next) {
+                Some(id) => Some(id),
+                // The planted bug (`CoreConfig::plant_room_out_of_order`):
+                // the earliest event waiting, however early, goes now.
+                None if self.config.plant_room_out_of_order => waiting.pop_first().map(|(_, id)| id),
+                None => None,
+            };
+            let Some(id) = id else {
                 if waiting.is_empty() {
                     self.room_waiting.remove(&room);
                 }
@@ -187,7 +194,8 @@ impl Core {
             }
         };
         let mut room = current.cloned().ok_or("an event before the room's opening")?;
-        if event.seq != room.last_seq + 1 {
+        let planted = self.config.plant_room_out_of_order && event.seq > room.last_seq;
+        if event.seq != room.last_seq + 1 && !planted {
             return Err(format!("event #{} is not the next after #{}", event.seq, room.last_seq));
         }
         let entry = RoomEntry {

@@ -20,6 +20,12 @@ pub struct CoreConfig {
     /// How long a room event may wait for an earlier one before this node
     /// asks the room's home for the gap.
     pub room_gap_wait: Duration,
+    /// A deliberate bug, for the simulator's planted bug
+    /// `room-out-of-order` only (it proves its room oracle can fail): a
+    /// room event that arrives early is applied at once instead of
+    /// waiting for the ones before it. Never set in service.
+    #[doc(hidden)]
+    pub plant_room_out_of_order: bool,
 }
 
 impl Default for CoreConfig {
@@ -31,6 +37,7 @@ impl Default for CoreConfig {
             outbox_limit: 100_000,
             sweep_every: Duration::from_secs(3600),
             room_gap_wait: Duration::from_secs(3),
+            plant_room_out_of_order: false,
         }
     }
 }

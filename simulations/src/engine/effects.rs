@@ -4,6 +4,8 @@
 //! re-arming wake-ups, operators' follow-ups, and what the core's events
 //! tell the tallies.
 
+use liandong_dispatch::{Body, RoomBody};
+
 use super::*;
 
 impl<'a> Sim<'a> {
@@ -97,6 +99,12 @@ impl<'a> Sim<'a> {
                     // The planted bug: the disk says it wrote this, and did not.
                     self.planted_drop = Some((ix, stored.envelope.id));
                     continue;
+                }
+                Record::Envelope(stored)
+                    if matches!(stored.envelope.body, Body::Room(RoomBody::Sync { .. }))
+                        && stored.envelope.origin == self.topo.node(NodeIx(ix)).id =>
+                {
+                    self.rooms.gaps_asked += 1;
                 }
                 Record::Outbox { peer, id, entry } => {
                     let before = self.nodes[ix as usize]
@@ -274,7 +282,13 @@ impl<'a> Sim<'a> {
                     return;
                 }
                 let mean = self.scenario.load.sign_for_after.0.as_millis() as f64;
-                let at = now + self.exp(mean);
+                let mut after = self.exp(mean);
+                if self.is_room_task(ix, order) {
+                    // People in a room sign for its tasks within three
+                    // times the mean, so every one settles before the end.
+                    after = after.min(3 * mean as u64);
+                }
+                let at = now + after;
                 self.push(
                     at,
                     Ev::SignFor {
@@ -310,6 +324,7 @@ impl<'a> Sim<'a> {
             }
             Event::DeadLettered { .. } => self.out.dead_letters += 1,
             Event::DocumentApplied { version, .. } => self.document_applied(ix, version),
+            Event::RoomChanged { .. } | Event::RoomRefused { .. } => self.room_event(ix, &event),
             Event::Refused { reason, .. } if reason.starts_with("cannot send") => self.unsendable(ix, &reason),
             _ => {}
         }

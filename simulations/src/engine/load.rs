@@ -77,7 +77,9 @@ impl<'a> Sim<'a> {
         let s = &self.scenario.load.series[series as usize];
         let (node, to) = self.series[series as usize];
         match s.kind {
-            SeriesKind::Report => self.file_report_in(node, s.severity, series),
+            SeriesKind::Report => {
+                self.file_report_in(node, s.severity, series);
+            }
             SeriesKind::Order => self.dispatch_to(node, to, s.severity, series),
         }
     }
@@ -105,10 +107,11 @@ impl<'a> Sim<'a> {
         self.issue(issuer, order, 1, series, Mode::Exercise);
     }
 
-    fn file_report_in(&mut self, ix: Ix, severity: Severity, series: u32) {
+    /// Files a report at `ix`; its id if the node took it.
+    pub(super) fn file_report_in(&mut self, ix: Ix, severity: Severity, series: u32) -> Option<EnvelopeId> {
         if !self.up(ix) {
             self.out.not_filed_node_down += 1;
-            return;
+            return None;
         }
         let owner = self.topo.owner_ix(NodeIx(ix), severity).0;
         let n = self.reports.len();
@@ -152,7 +155,7 @@ impl<'a> Sim<'a> {
             .core
             .as_mut()
             .map(|c| c.handle_command(Command::Report { report, mode }, now));
-        match result {
+        let filed = match result {
             Some(Ok(id)) => {
                 let bytes = self.encoded(ix, id);
                 self.report_ix.insert(id, n as u32);
@@ -171,11 +174,15 @@ impl<'a> Sim<'a> {
                 });
                 self.out.report_sent(severity);
                 self.document_filed(ix, id, severity);
+                Some(id)
             }
-            Some(Err(CommandError::Overloaded(_))) => self.out.refused += 1,
-            _ => self.out.refused += 1,
-        }
+            _ => {
+                self.out.refused += 1;
+                None
+            }
+        };
         self.drain(ix);
+        filed
     }
 
     /// The encoded size of envelope `id` as `ix` stored it (0 if it did not).

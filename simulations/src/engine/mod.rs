@@ -33,7 +33,8 @@
 //! live-sized test signatures; `effects` what a core's effects do to the
 //! network, disk and tallies; `load` reports and orders; `faults` the
 //! timeline's faults; `documents` the versions the root publishes and who
-//! applied them when; `run` the loop and the end-of-run queries.
+//! applied them when; `rooms` the people of coordination rooms and what
+//! their cores applied; `run` the loop and the end-of-run queries.
 
 mod documents;
 mod effects;
@@ -45,7 +46,10 @@ mod lanes_tests;
 mod load;
 mod network;
 mod pieces;
+mod rooms;
 mod run;
+
+pub(crate) use rooms::{AskTrack, RoomTally, RoomTrack};
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -139,6 +143,28 @@ enum Ev {
     /// operator's follow-up is.
     Publish {
         index: u32,
+        tries: u8,
+    },
+    /// A room's incident is reported (`rooms`), then its room opened,
+    /// acted in and closed; a task's target finishes its order.
+    RoomReport {
+        room: u32,
+        tries: u8,
+    },
+    RoomOpen {
+        room: u32,
+        tries: u8,
+    },
+    RoomAct {
+        room: u32,
+    },
+    RoomClose {
+        room: u32,
+        tries: u8,
+    },
+    Finish {
+        node: Ix,
+        order: EnvelopeId,
         tries: u8,
     },
     Sample,
@@ -355,6 +381,8 @@ pub(crate) struct Sim<'a> {
     series_count: Vec<u32>,
     /// Every crash and when the node came back, in order.
     pub downs: Vec<Down>,
+    /// The rooms' people and what the cores applied (`rooms`).
+    pub rooms: RoomTally,
 }
 
 impl<'a> Sim<'a> {
@@ -409,7 +437,10 @@ impl<'a> Sim<'a> {
         let mut sim = Sim {
             scenario,
             topo: topo.clone(),
-            config: CoreConfig::default(),
+            config: CoreConfig {
+                plant_room_out_of_order: options.planted_bug == Some(PlantedBug::RoomOutOfOrder),
+                ..CoreConfig::default()
+            },
             keys: TestKeys::new(options.seed),
             documents: TestDocuments::default(),
             docs: documents::Tally::default(),
@@ -447,7 +478,10 @@ impl<'a> Sim<'a> {
             series: Vec::new(),
             series_count: Vec::new(),
             downs: Vec::new(),
+            rooms: RoomTally::default(),
         };
+        // Rooms first: faults may pick their nodes.
+        sim.setup_rooms();
         sim.setup_faults()?;
         sim.setup_load();
         sim.setup_series()?;
@@ -509,6 +543,27 @@ impl<'a> Sim<'a> {
         Ok(picked.into_iter().collect())
     }
 
+    /// `count` distinct nodes of the rooms (`room-home`, `room-member`);
+    /// the root only for a crash or deafness (it has no parent link). None
+    /// if no room has such a node (all at the root): the fault does nothing.
+    fn pick_room_nodes(&mut self, pick: &str, count: usize, kind: FaultKind) -> Vec<Ix> {
+        let root_too = matches!(kind, FaultKind::Crash | FaultKind::Deaf);
+        let candidates: Vec<Ix> = self
+            .room_nodes(pick)
+            .into_iter()
+            .filter(|&n| n != 0 || root_too)
+            .collect();
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        let count = count.min(candidates.len());
+        let mut picked = BTreeSet::new();
+        while picked.len() < count {
+            picked.insert(candidates[self.rng.random_range(0..candidates.len())]);
+        }
+        picked.into_iter().collect()
+    }
+
     fn place(
         &mut self,
         node: &Option<String>,
@@ -532,7 +587,10 @@ impl<'a> Sim<'a> {
         let scenario = self.scenario;
         for (i, f) in scenario.faults.iter().enumerate() {
             let label = format!("fault #{} ({})", i + 1, f.kind.name());
-            let nodes = self.place(&f.node, &f.pick, f.count, &label)?;
+            let nodes = match f.pick.as_deref().filter(|p| crate::scenario::is_room_pick(p)) {
+                Some(p) => self.pick_room_nodes(p, f.count, f.kind),
+                None => self.place(&f.node, &f.pick, f.count, &label)?,
+            };
             if nodes.contains(&0) && f.kind != FaultKind::Crash && f.kind != FaultKind::Deaf {
                 return Err(SimError::Scenario(format!("{label}: the root has no parent link")));
             }
@@ -546,7 +604,9 @@ impl<'a> Sim<'a> {
                 .iter()
                 .map(|&n| self.topo.node(NodeIx(n)).id.to_string())
                 .collect();
-            let shown = if names.len() > 3 {
+            let shown = if names.is_empty() {
+                "(no node)".to_string()
+            } else if names.len() > 3 {
                 format!("{} and {} more", names[..3].join(" "), names.len() - 3)
             } else {
                 names.join(" ")

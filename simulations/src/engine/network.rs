@@ -211,6 +211,7 @@ impl<'a> Sim<'a> {
         node.ever_wiped = true;
         let disk = std::mem::take(&mut node.disk);
         let mut held: Vec<EnvelopeId> = disk.pending().map(|(_, id, _)| *id).collect();
+        self.rooms.in_flight_lost.extend(held.iter().copied());
         held.extend(disk.incidents.keys().copied());
         for id in held {
             if let Some(&r) = self.report_ix.get(&id) {
@@ -230,5 +231,6 @@ impl<'a> Sim<'a> {
         }
         self.seen.retain(|(n, _, _)| *n != ix);
         self.out.disks_lost += 1;
+        self.rooms_wiped(ix);
     }
 }

@@ -158,7 +158,15 @@ impl<'a> Sim<'a> {
                         tries: tries + 1,
                     };
                     self.operator_acts(at, node, tries, cmd, again);
+                    if self.up(node) {
+                        self.signed_for(node, order);
+                    }
                 }
+                Ev::RoomReport { room, tries } => self.room_report(room, tries),
+                Ev::RoomOpen { room, tries } => self.room_open(room, tries),
+                Ev::RoomAct { room } => self.room_act(room),
+                Ev::RoomClose { room, tries } => self.room_close(room, tries),
+                Ev::Finish { node, order, tries } => self.finish_task(node, order, tries),
                 Ev::Publish { index, tries } => self.publish(index, tries),
                 Ev::Sample => {
                     self.sample();
