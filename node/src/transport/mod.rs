@@ -98,7 +98,7 @@
 
 mod addresses;
 pub mod close_code;
-mod deflate;
+pub mod deflate;
 mod event;
 mod failure;
 mod frames;
@@ -128,6 +128,7 @@ use tokio::task::JoinSet;
 
 pub use addresses::DialAddresses;
 pub use event::{LinkEvent, SendError, TransportError};
+pub use frames::datagram_frame;
 pub use link::{LANE_QUEUE, LANES};
 pub use setup::{MIN_BACKOFF, TransportConfig};
 
