@@ -199,3 +199,25 @@ pub(super) async fn first_stream(conn: &quinn::Connection) -> Result<Tagged, Str
     let recv = conn.accept_uni().await.map_err(StreamStart::Closed)?;
     read_lane_tag(recv).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_datagram_gives_its_frame_and_drops_the_padding() {
+        let mut datagram = 3u32.to_be_bytes().to_vec();
+        datagram.extend_from_slice(b"abc\0\0\0\0");
+        assert_eq!(datagram_frame(&datagram), Ok(&b"abc"[..]));
+    }
+
+    #[test]
+    fn a_datagram_with_a_bad_length_is_refused() {
+        assert!(datagram_frame(&[0, 0, 1]).is_err(), "shorter than its prefix");
+        assert!(datagram_frame(&[0, 0, 0, 0, 7]).is_err(), "a zero length");
+        assert!(datagram_frame(&[0, 0, 0, 2, 7]).is_err(), "past the datagram");
+        let mut huge = u32::try_from(MAX_FRAME + 1).unwrap().to_be_bytes().to_vec();
+        huge.resize(MAX_FRAME + 8, 0);
+        assert!(datagram_frame(&huge).is_err(), "over MAX_FRAME");
+    }
+}
