@@ -6,7 +6,7 @@
 //! [[revoked]]
 //! serial = "5f:3a:09:..."               # as `liandong certs inspect` prints it
 //! reason = "key-compromise"             # key-compromise | superseded | cessation-of-operation | affiliation-changed | unspecified
-//! revoked_at = "2026-11-22T10:00:00Z"   # RFC 3339, quoted
+//! revoked_at = "2026-11-22T10:00:00Z"   # RFC 3339, quoted; kept to the second
 //! subject = "liandong://node/350102"    # optional, for humans
 //! note = "county laptop stolen"         # optional
 //! ```
@@ -191,7 +191,10 @@ pub enum RevocationError {
     },
 }
 
-/// An RFC 3339 timestamp in the file.
+/// An RFC 3339 timestamp in the file, kept to the second as
+/// [`Entry::new`] keeps it: a fraction in the file is dropped on reading,
+/// so a list written back ([`RevocationList::save`]) reads as the same
+/// list (found by the `revocations` fuzz target).
 struct FileTime(OffsetDateTime);
 
 impl Serialize for FileTime {
@@ -203,7 +206,8 @@ impl Serialize for FileTime {
 impl<'de> Deserialize<'de> for FileTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        OffsetDateTime::parse(&text, &Rfc3339).map(FileTime).map_err(|e| {
+        let whole = |t: OffsetDateTime| FileTime(t.replace_nanosecond(0).unwrap_or(t));
+        OffsetDateTime::parse(&text, &Rfc3339).map(whole).map_err(|e| {
             serde::de::Error::custom(format!(
                 "bad time {text:?} ({e}); expected RFC 3339 such as \"2026-11-22T10:00:00Z\""
             ))
@@ -545,6 +549,18 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, RevocationError::AlreadyRevoked { .. }));
         assert!(err.to_string().contains(&a.to_string()));
+    }
+
+    #[test]
+    fn a_fraction_of_a_second_is_dropped_so_a_saved_list_reads_back_equal() {
+        // Found by the revocations fuzz target (fuzz/corpus/revocations/
+        // two-entries.toml): the fraction was kept on reading but not
+        // written, so a list saved and loaded again was another list.
+        let text = "[[revoked]]\nserial = \"01:02:03\"\nreason = \"superseded\"\nrevoked_at = \"2026-11-23T08:30:15.250+08:00\"\n";
+        let list = RevocationList::parse(text, Path::new("revoked.toml")).unwrap();
+        assert_eq!(list.entries()[0].revoked_at, at("2026-11-23T08:30:15+08:00"));
+        let again = RevocationList::parse(&list.to_toml(), Path::new("revoked.toml")).unwrap();
+        assert_eq!(again, list);
     }
 
     #[test]

@@ -26,7 +26,8 @@
 //! document-signing usage); the signature covers the text; the text is a
 //! valid topology that declares the version it travels as; its
 //! revocation list reads. Nothing here opens a socket; files are read
-//! only by [`read_signed`] and written only by [`sign`].
+//! only by [`read_signed`] and written only by [`sign`]; what they hold is
+//! read by pure functions ([`parse_signed`], [`read_contents`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -85,15 +86,24 @@ pub fn check(verifier: &Verifier, doc: &Document, now: UnixTime) -> Result<Check
     let chain: Vec<CertificateDer<'_>> = doc.admin.iter().map(|c| CertificateDer::from(c.as_slice())).collect();
     let admin =
         verify_admin_signature(verifier, &chain, text.as_bytes(), &doc.signature, now).map_err(|e| e.to_string())?;
-    let name = PathBuf::from(format!("document version {}", doc.version));
-    let topology = Topology::parse(&text, Some(name.clone())).map_err(|e| e.to_string())?;
-    declared_version(&topology, doc.version)?;
-    let revocations = RevocationList::from_document(&text, &name).map_err(|e| e.to_string())?;
+    let (topology, revocations) = read_contents(&text, doc.version)?;
     Ok(Checked {
         topology: Arc::new(topology),
         revocations,
         admin,
     })
+}
+
+/// What a document's `text` says, once its signature has been checked:
+/// a valid topology that declares `version`, and its revocation list.
+/// Pure: the part of [`check`] after the signature (the fuzz targets in
+/// `fuzz/` call it on any text).
+pub fn read_contents(text: &str, version: u64) -> Result<(Topology, RevocationList), String> {
+    let name = PathBuf::from(format!("document version {version}"));
+    let topology = Topology::parse(text, Some(name.clone())).map_err(|e| e.to_string())?;
+    declared_version(&topology, version)?;
+    let revocations = RevocationList::from_document(text, &name).map_err(|e| e.to_string())?;
+    Ok((topology, revocations))
 }
 
 /// The check a node gives its core: [`check`] against the node's CA and
@@ -138,11 +148,21 @@ pub fn read_signed(path: &Path) -> Result<Document, DocumentError> {
         path: sig_path.clone(),
         source,
     })?;
+    parse_signed(&text, &sig_text, path)
+}
+
+/// The document `text` (the file at `path`) with its signature file's
+/// text `sig_text`, as [`read_signed`] reads them from disk: the signature
+/// file's fields, the admin's certificates as PEM, the version both
+/// declare. Nothing is verified here (that is [`check`]). Pure: the fuzz
+/// targets in `fuzz/` call it.
+pub fn parse_signed(text: &str, sig_text: &str, path: &Path) -> Result<Document, DocumentError> {
+    let sig_path = signature_path(path);
     let invalid = |what: String| DocumentError::Invalid {
         path: sig_path.clone(),
         what,
     };
-    let sig: SignatureFile = toml::from_str(&sig_text).map_err(|e| invalid(e.message().trim().to_owned()))?;
+    let sig: SignatureFile = toml::from_str(sig_text).map_err(|e| invalid(e.message().trim().to_owned()))?;
     let signature = from_hex(&sig.signature).ok_or_else(|| invalid("the signature is not hex".into()))?;
     let admin: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(sig.admin.as_bytes())
         .map(|c| c.map(|c| c.as_ref().to_vec()))
@@ -151,7 +171,7 @@ pub fn read_signed(path: &Path) -> Result<Document, DocumentError> {
     if admin.is_empty() {
         return Err(invalid("no admin certificate".into()));
     }
-    let declared = declared_in(&text, path)?;
+    let declared = declared_in(text, path)?;
     if declared != sig.version {
         return Err(invalid(format!(
             "it signs version {} but {} declares version {declared}",
@@ -159,7 +179,7 @@ pub fn read_signed(path: &Path) -> Result<Document, DocumentError> {
             path.display()
         )));
     }
-    Ok(Document::new(declared, &text, signature, admin))
+    Ok(Document::new(declared, text, signature, admin))
 }
 
 /// The version `text` (the file at `path`) declares.

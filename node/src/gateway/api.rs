@@ -179,8 +179,7 @@ pub struct Stages {
 )]
 async fn file_report(State(api): State<Arc<Api>>, headers: HeaderMap, body: Bytes) -> Result<HttpResponse, Failure> {
     let token = authorize(&api, &headers, Scope::Report)?;
-    let report: ReportIn = serde_json::from_slice(&body)
-        .map_err(|e| Failure(StatusCode::BAD_REQUEST, format!("the report does not read: {e}")))?;
+    let report = read_report(&body)?;
     let mode = report.mode.unwrap_or(Mode::Actual);
     let photos = super::photos::resolve(&api, &report.photos)?;
     // Without a key the report gets a fresh id (a retry files again).
@@ -251,7 +250,7 @@ async fn report_stages(
 pub struct StepIn {
     /// A note on progress or on the work done; the reason to refuse.
     #[serde(default)]
-    note: String,
+    pub note: String,
 }
 
 /// An order's step taken.
@@ -297,12 +296,7 @@ async fn acknowledge_order(
     body: Bytes,
 ) -> Result<axum::Json<StepDone>, Failure> {
     let token = authorize(&api, &headers, Scope::Orders)?;
-    let said: StepIn = if body.is_empty() {
-        StepIn::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| Failure(StatusCode::BAD_REQUEST, format!("the body does not read: {e}")))?
-    };
+    let said = read_step(&body)?;
     let state = order_step(&step, &token.name, said.note).ok_or_else(|| {
         Failure(
             StatusCode::NOT_FOUND,
@@ -323,9 +317,24 @@ async fn acknowledge_order(
     }
 }
 
+/// The body of `POST /v1/reports` as a report (400 if it does not read).
+/// Pure: the handler calls it, and so does the fuzz target in `fuzz/`.
+pub fn read_report(body: &[u8]) -> Result<ReportIn, Failure> {
+    serde_json::from_slice(body).map_err(|e| Failure(StatusCode::BAD_REQUEST, format!("the report does not read: {e}")))
+}
+
+/// The body of an order step (empty: no note; 400 if it does not read).
+/// Pure: the handler calls it, and so does the fuzz target in `fuzz/`.
+pub fn read_step(body: &[u8]) -> Result<StepIn, Failure> {
+    if body.is_empty() {
+        return Ok(StepIn::default());
+    }
+    serde_json::from_slice(body).map_err(|e| Failure(StatusCode::BAD_REQUEST, format!("the body does not read: {e}")))
+}
+
 /// The state an order's `step` puts it in, taken by the system `by` with
 /// its `note`; `None` for a step that is not one of [`ORDER_STEPS`](super::schemas::ORDER_STEPS).
-fn order_step(step: &str, by: &str, note: String) -> Option<TargetState> {
+pub fn order_step(step: &str, by: &str, note: String) -> Option<TargetState> {
     Some(match step {
         "sign" => TargetState::SignedFor { by: by.to_owned() },
         "progress" => TargetState::InProgress { note },
@@ -418,7 +427,9 @@ async fn incidents(
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Failure> {
+/// The `Idempotency-Key` of a request, if it has one: 1 to
+/// [`MAX_IDEMPOTENCY_KEY`] visible ASCII characters (400 otherwise).
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Failure> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };

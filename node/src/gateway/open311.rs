@@ -244,21 +244,40 @@ pub struct RequestFiled {
     security(()),
 )]
 async fn file_request(State(api): State<Arc<Api>>, body: Bytes) -> Result<HttpResponse, Open311Error> {
-    let form: RequestIn = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| Open311Error(StatusCode::BAD_REQUEST, format!("the request does not read: {e}")))?;
+    let form = read_form(&body).map_err(|why| Open311Error(StatusCode::BAD_REQUEST, why))?;
     let token = authorize_token(&api, &form.api_key, Scope::Report)?;
+    let (service, act) = report_of(form).map_err(|why| Open311Error(StatusCode::BAD_REQUEST, why))?;
+    match call(&api, &token, Request::Act(act)).await? {
+        Response::Done { id, .. } => {
+            let filed = RequestFiled {
+                service_request_id: format!("{:032x}", id.0),
+                service_notice: format!("filed at {} as {} ({:?})", api.me, service.name, service.severity),
+                account_id: None,
+            };
+            Ok((StatusCode::CREATED, axum::Json([filed])).into_response())
+        }
+        Response::Refused { reason } => Err(Open311Error(StatusCode::BAD_REQUEST, reason)),
+        other => Err(unexpected(other).into()),
+    }
+}
+
+/// The form of `POST requests.json` (a 400's reason if it does not read).
+/// Pure: the handler calls it, and so does the fuzz target in `fuzz/`.
+pub fn read_form(body: &[u8]) -> Result<RequestIn, String> {
+    serde_urlencoded::from_bytes(body).map_err(|e| format!("the request does not read: {e}"))
+}
+
+/// The report a request files, and the service it names (a 400's reason
+/// if it names no service or describes nothing). Pure: the handler calls
+/// it once the form's token is known, and so does the fuzz target.
+pub fn report_of(form: RequestIn) -> Result<(&'static Service, Act), String> {
     let service = SERVICES
         .iter()
         .find(|s| s.code == form.service_code.trim())
-        .ok_or_else(|| {
-            Open311Error(
-                StatusCode::BAD_REQUEST,
-                format!("service_code {:?} is not one of services.json", form.service_code),
-            )
-        })?;
+        .ok_or_else(|| format!("service_code {:?} is not one of services.json", form.service_code))?;
     let description = form.description.trim().to_owned();
     if description.is_empty() {
-        return Err(Open311Error(StatusCode::BAD_REQUEST, "description is empty".into()));
+        return Err("description is empty".into());
     }
     let title: String = description
         .lines()
@@ -280,24 +299,13 @@ async fn file_request(State(api): State<Arc<Api>>, body: Bytes) -> Result<HttpRe
         place,
         mode: Mode::Actual,
     };
-    match call(&api, &token, Request::Act(act)).await? {
-        Response::Done { id, .. } => {
-            let filed = RequestFiled {
-                service_request_id: format!("{:032x}", id.0),
-                service_notice: format!("filed at {} as {} ({:?})", api.me, service.name, service.severity),
-                account_id: None,
-            };
-            Ok((StatusCode::CREATED, axum::Json([filed])).into_response())
-        }
-        Response::Refused { reason } => Err(Open311Error(StatusCode::BAD_REQUEST, reason)),
-        other => Err(unexpected(other).into()),
-    }
+    Ok((service, act))
 }
 
 /// The filters of `GET requests.json`.
 #[derive(Deserialize, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct Filters {
+pub struct Filters {
     /// A gateway token with scope `read` (or send it as `Authorization: Bearer`).
     api_key: Option<String>,
     /// Request ids, comma-separated.
@@ -358,8 +366,23 @@ pub struct RequestOut {
 }
 
 fn filters(query: Option<String>) -> Result<Filters, Open311Error> {
-    serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|e| Open311Error(StatusCode::BAD_REQUEST, format!("the query does not read: {e}")))
+    read_filters(query.as_deref().unwrap_or("")).map_err(|why| Open311Error(StatusCode::BAD_REQUEST, why))
+}
+
+/// The query of a GET (a 400's reason if it does not read). Pure: the
+/// handlers call it, and so does the fuzz target in `fuzz/`.
+pub fn read_filters(query: &str) -> Result<Filters, String> {
+    serde_urlencoded::from_str(query).map_err(|e| format!("the query does not read: {e}"))
+}
+
+impl Filters {
+    /// `start_date` and `end_date` as seconds since the epoch (a 400's
+    /// reason for one that is not RFC 3339).
+    pub fn dates(&self) -> Result<(Option<u64>, Option<u64>), String> {
+        let start = self.start_date.as_deref().map(unix_of).transpose()?;
+        let end = self.end_date.as_deref().map(unix_of).transpose()?;
+        Ok((start, end))
+    }
 }
 
 /// Requests, with Open311's filters.
@@ -392,8 +415,7 @@ async fn list_requests(
         .service_request_id
         .as_ref()
         .map(|s| s.split(',').map(|x| x.trim().to_ascii_lowercase()).collect());
-    let start = f.start_date.as_deref().map(unix_of).transpose()?;
-    let end = f.end_date.as_deref().map(unix_of).transpose()?;
+    let (start, end) = f.dates().map_err(|why| Open311Error(StatusCode::BAD_REQUEST, why))?;
     let list: Vec<RequestOut> = all
         .iter()
         .filter(|i| ids.as_ref().is_none_or(|ids| ids.contains(&format!("{:032x}", i.id.0))))
@@ -513,12 +535,12 @@ fn rfc3339(ms: u64) -> String {
 }
 
 /// An Open311 date (RFC 3339 / W3C) as seconds since the epoch.
-fn unix_of(s: &str) -> Result<u64, Open311Error> {
+fn unix_of(s: &str) -> Result<u64, String> {
     use liandong_certs::time::format_description::well_known::Rfc3339;
     liandong_certs::time::OffsetDateTime::parse(s.trim(), &Rfc3339)
         .ok()
         .and_then(|t| u64::try_from(t.unix_timestamp()).ok())
-        .ok_or_else(|| Open311Error(StatusCode::BAD_REQUEST, format!("{s:?} is not an RFC 3339 date")))
+        .ok_or_else(|| format!("{s:?} is not an RFC 3339 date"))
 }
 
 named_schema!(

@@ -19,6 +19,9 @@
 //! until the frames in it are taken, so a small compressed input cannot
 //! blow up in memory. A stream that is not valid DEFLATE is a protocol
 //! violation.
+//!
+//! Public for the fuzz targets (`fuzz/`), which feed [`Inflater`] what a
+//! peer could send; only the transport uses it in the node.
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use liandong_dispatch::codec::{CodecError, MAX_FRAME};
@@ -27,15 +30,21 @@ use liandong_dispatch::codec::{CodecError, MAX_FRAME};
 const CHUNK: usize = 16 * 1024;
 
 /// One lane's compressor.
-pub(super) struct Deflater(Compress);
+pub struct Deflater(Compress);
+
+impl Default for Deflater {
+    fn default() -> Deflater {
+        Deflater::new()
+    }
+}
 
 impl Deflater {
-    pub(super) fn new() -> Deflater {
+    pub fn new() -> Deflater {
         Deflater(Compress::new(Compression::fast(), false))
     }
 
     /// Compresses `input` and flushes to a byte boundary, appending to `out`.
-    pub(super) fn squeeze(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    pub fn squeeze(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         let mut read = 0;
         loop {
             if out.capacity() - out.len() < 64 {
@@ -55,7 +64,7 @@ impl Deflater {
 }
 
 /// One lane's decompressor and the frames it is cutting out.
-pub(super) struct Inflater {
+pub struct Inflater {
     d: Decompress,
     /// Inflated bytes not yet taken as frames.
     plain: Vec<u8>,
@@ -65,15 +74,21 @@ pub(super) struct Inflater {
 
 /// Why a compressed lane could not be read.
 #[derive(Debug)]
-pub(super) enum InflateError {
+pub enum InflateError {
     /// Not valid DEFLATE.
     Corrupt(String),
     /// A frame length that is zero or over the limit.
     Frame(CodecError),
 }
 
+impl Default for Inflater {
+    fn default() -> Inflater {
+        Inflater::new()
+    }
+}
+
 impl Inflater {
-    pub(super) fn new() -> Inflater {
+    pub fn new() -> Inflater {
         Inflater {
             d: Decompress::new(false),
             plain: Vec::new(),
@@ -82,13 +97,13 @@ impl Inflater {
     }
 
     /// Takes compressed bytes as they came off the stream.
-    pub(super) fn feed(&mut self, bytes: &[u8]) {
+    pub fn feed(&mut self, bytes: &[u8]) {
         self.input.extend_from_slice(bytes);
     }
 
     /// The next whole frame, inflating more as needed; `None` once the
     /// compressed bytes fed so far hold no further whole frame.
-    pub(super) fn next_frame(&mut self) -> Result<Option<Vec<u8>>, InflateError> {
+    pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, InflateError> {
         loop {
             if let Some(frame) = self.cut()? {
                 return Ok(Some(frame));

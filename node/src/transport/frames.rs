@@ -118,20 +118,35 @@ impl Shared {
     /// runs past the datagram closes the connection, like a bad stream.
     pub(super) async fn read_datagrams(self: Arc<Self>, link: Arc<Link>) {
         while let Ok(datagram) = link.conn.read_datagram().await {
-            let Some((prefix, rest)) = datagram.split_first_chunk::<4>() else {
-                link.refuse(close_code::PROTOCOL, "a datagram shorter than its length prefix");
-                return;
+            let frame = match datagram_frame(&datagram) {
+                Ok(frame) => frame,
+                Err(reason) => {
+                    link.refuse(close_code::PROTOCOL, &reason);
+                    return;
+                }
             };
-            let len = usize::try_from(u32::from_be_bytes(*prefix)).unwrap_or(usize::MAX);
-            if len == 0 || len > rest.len() || len > MAX_FRAME {
-                let reason = format!("a datagram announcing a {len}-byte frame in {} bytes", rest.len());
-                link.refuse(close_code::PROTOCOL, &reason);
-                return;
-            }
-            tracing::trace!(peer = %link.peer, len, "urgent copy from a datagram");
-            self.emit_frame(&link, rest[..len].to_vec()).await;
+            tracing::trace!(peer = %link.peer, len = frame.len(), "urgent copy from a datagram");
+            self.emit_frame(&link, frame.to_vec()).await;
         }
     }
+}
+
+/// The frame in an urgent lane's datagram copy: a `u32` big-endian
+/// length, that many bytes of frame, then padding. A length that is zero,
+/// over [`MAX_FRAME`] or runs past the datagram is the reason to close
+/// the connection. (The fuzz targets in `fuzz/` call this too.)
+pub fn datagram_frame(datagram: &[u8]) -> Result<&[u8], String> {
+    let Some((prefix, rest)) = datagram.split_first_chunk::<4>() else {
+        return Err("a datagram shorter than its length prefix".into());
+    };
+    let len = usize::try_from(u32::from_be_bytes(*prefix)).unwrap_or(usize::MAX);
+    if len == 0 || len > rest.len() || len > MAX_FRAME {
+        return Err(format!(
+            "a datagram announcing a {len}-byte frame in {} bytes",
+            rest.len()
+        ));
+    }
+    Ok(&rest[..len])
 }
 
 impl Shared {
@@ -185,4 +200,26 @@ async fn read_lane_tag(mut recv: RecvStream) -> Result<Tagged, StreamStart> {
 pub(super) async fn first_stream(conn: &quinn::Connection) -> Result<Tagged, StreamStart> {
     let recv = conn.accept_uni().await.map_err(StreamStart::Closed)?;
     read_lane_tag(recv).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_datagram_gives_its_frame_and_drops_the_padding() {
+        let mut datagram = 3u32.to_be_bytes().to_vec();
+        datagram.extend_from_slice(b"abc\0\0\0\0");
+        assert_eq!(datagram_frame(&datagram), Ok(&b"abc"[..]));
+    }
+
+    #[test]
+    fn a_datagram_with_a_bad_length_is_refused() {
+        assert!(datagram_frame(&[0, 0, 1]).is_err(), "shorter than its prefix");
+        assert!(datagram_frame(&[0, 0, 0, 0, 7]).is_err(), "a zero length");
+        assert!(datagram_frame(&[0, 0, 0, 2, 7]).is_err(), "past the datagram");
+        let mut huge = u32::try_from(MAX_FRAME + 1).unwrap().to_be_bytes().to_vec();
+        huge.resize(MAX_FRAME + 8, 0);
+        assert!(datagram_frame(&huge).is_err(), "over MAX_FRAME");
+    }
 }

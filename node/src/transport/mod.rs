@@ -99,7 +99,7 @@
 mod addresses;
 mod budget;
 pub mod close_code;
-mod deflate;
+pub mod deflate;
 mod event;
 mod failure;
 mod frames;
@@ -130,6 +130,7 @@ use tokio::task::JoinSet;
 pub use addresses::DialAddresses;
 pub use budget::{IN_HAND, InHand};
 pub use event::{LinkEvent, SendError, TransportError};
+pub use frames::datagram_frame;
 pub use link::{LANE_QUEUE, LANES};
 pub use setup::{MIN_BACKOFF, TransportConfig};
 
