@@ -100,11 +100,10 @@ impl Core {
         // signature held then, so it is not checked again (a retry or a
         // replay costs a comparison, not a signature check). Anything else
         // under a held id is checked, and a forgery refused.
-        let held = self
-            .store
-            .envelopes
-            .get(&id)
-            .is_some_and(|s| s.envelope == carry.envelope);
+        let (known, held) = match self.store.envelopes.get(&id) {
+            Some(stored) => (true, stored.envelope == carry.envelope),
+            None => (false, false),
+        };
         if !held {
             if let keys::KeyWait::Asked(origin) = self.await_keys(peer, &carry.envelope, now) {
                 // Neither stored nor acked: the sender retries once the key is here.
@@ -129,7 +128,6 @@ impl Core {
             self.refuse(peer, format!("envelope {id}: {reason}"), now);
             return;
         }
-        let known = self.store.envelopes.contains_key(&id);
         if !known && matches!(carry.envelope.body, Body::Document(_)) {
             self.on_document(peer, carry, now);
             return;
