@@ -58,7 +58,7 @@ pub mod store;
 pub mod testing;
 pub mod wire;
 
-pub use crate::core::{Command, CommandError, Core, CoreConfig, CoreError, Effect, Event, LinkStatus};
+pub use crate::core::{Command, CommandError, Core, CoreConfig, CoreError, Effect, Event, LinkStatus, Signature};
 pub use crate::document::{DocumentCheck, NoDocuments, TestDocuments};
 pub use crate::room::{Minutes, Person, Room, RoomEntry, RoomLine, RoomState, RoomTask};
 pub use crate::sign::{Ed25519Keyring, Ed25519Signer, SignatureCheck, SignatureError, Signer, TestKeys};

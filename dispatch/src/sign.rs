@@ -95,6 +95,13 @@ impl Ed25519Keyring {
             .is_some_and(|keys| keys.iter().any(|k| k == public_key))
     }
 
+    /// Each node's newest key.
+    pub fn newest(&self) -> impl Iterator<Item = (&NodeId, &[u8])> {
+        self.keys
+            .iter()
+            .filter_map(|(node, keys)| keys.last().map(|k| (node, k.as_slice())))
+    }
+
     /// Holds `public_key` as one of `node`'s keys (once).
     pub fn insert(&mut self, node: NodeId, public_key: Vec<u8>) {
         let keys = self.keys.entry(node).or_default();

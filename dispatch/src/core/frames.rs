@@ -16,7 +16,7 @@ impl Core {
         });
     }
 
-    pub(super) fn on_frame(&mut self, peer: &NodeId, frame: Frame, now: Timestamp) {
+    pub(super) fn on_frame(&mut self, peer: &NodeId, frame: Frame, signature: Signature, now: Timestamp) {
         if let Some(link) = self.links.get_mut(peer) {
             link.last_heard = now;
         }
@@ -50,7 +50,7 @@ impl Core {
                     }
                 }
             }
-            Frame::Carry(carry) => self.on_carry(peer, carry, now),
+            Frame::Carry(carry) => self.on_carry(peer, carry, signature, now),
             Frame::KeyAsk { node } => self.after.push(Effect::KeyAsked {
                 peer: peer.clone(),
                 node,
@@ -94,7 +94,7 @@ impl Core {
         self.persist(Record::Incident(incident));
     }
 
-    pub(super) fn on_carry(&mut self, peer: &NodeId, carry: Carry, now: Timestamp) {
+    pub(super) fn on_carry(&mut self, peer: &NodeId, carry: Carry, signature: Signature, now: Timestamp) {
         let id = carry.envelope.id;
         // The very envelope this node checked and stored before: its
         // signature held then, so it is not checked again (a retry or a
@@ -110,7 +110,13 @@ impl Core {
                 self.audit(now, format!("{id} from {peer} waits for the key of {origin}"));
                 return;
             }
-            if let Err(e) = verify_envelope(&carry.envelope, &*self.check) {
+            // Unless its driver checked the origin's signature already,
+            // off the core's path (`handle_decoded_frame`).
+            let verified = match signature {
+                Signature::Holds => Ok(()),
+                Signature::Unchecked => verify_envelope(&carry.envelope, &*self.check),
+            };
+            if let Err(e) = verified {
                 if let SignatureError::Mismatch(origin) = &e {
                     // Perhaps signed with a renewed key: ask for it; the
                     // sender's retry (this copy is not acked) finds it here.

@@ -60,7 +60,7 @@ pub use document::DOCUMENT_TTL;
 pub use frames::STORED_AT_NEXT_HOP;
 pub use summaries::SUMMARY_TTL;
 use timers::Timer;
-pub use types::{Command, CommandError, CoreConfig, CoreError, Effect, Event};
+pub use types::{Command, CommandError, CoreConfig, CoreError, Effect, Event, Signature};
 
 /// What the copy for one next hop covers: the destinations it is on its
 /// way to (empty for an order: its targets decide), and whether it is a
@@ -380,7 +380,7 @@ impl Core {
     pub fn handle_frame(&mut self, peer: &NodeId, bytes: &[u8], now: Timestamp) -> Result<(), CodecError> {
         let result = match decode_frame(bytes) {
             Ok(frame) => {
-                self.on_frame(peer, frame, now);
+                self.on_frame(peer, frame, Signature::Unchecked, now);
                 Ok(())
             }
             Err(e) => {
@@ -390,6 +390,18 @@ impl Core {
         };
         self.flush();
         result
+    }
+
+    /// A frame from `peer` its driver decoded already (off the core's
+    /// path, as [`decode_frame`] does), with what it found of the carried
+    /// envelope's origin signature. [`Signature::Holds`] is the driver's
+    /// word that the signature holds under a key this core's check holds
+    /// for the origin: the core skips that one check and makes every
+    /// other (who may send what, dedup, expiry, queues). A driver that did
+    /// not check says [`Signature::Unchecked`], and the core checks.
+    pub fn handle_decoded_frame(&mut self, peer: &NodeId, frame: Frame, signature: Signature, now: Timestamp) {
+        self.on_frame(peer, frame, signature, now);
+        self.flush();
     }
 
     /// A connection to `peer` came up or went down.

@@ -405,3 +405,13 @@ pub enum CoreError {
     #[error("node {0} is not in the topology")]
     UnknownNode(NodeId),
 }
+
+/// What a driver found of a carried envelope's origin signature before
+/// it handed the frame over ([`Core::handle_decoded_frame`](super::Core::handle_decoded_frame)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signature {
+    /// Not checked: the core checks it.
+    Unchecked,
+    /// It holds under a key the core's check holds for the origin.
+    Holds,
+}
