@@ -53,6 +53,7 @@ use super::operators::{self, NodeFacts, Subject};
 use super::renewal::Renewal;
 use super::revocations::RevocationWatch;
 use super::storage::{self, Storage};
+use super::verify::Checked;
 use crate::control::{Call, ControlServer};
 use crate::gateway::status::gateway_status;
 use crate::gateway::tokens::TokenWatch;
@@ -64,7 +65,7 @@ use crate::transport::{LinkEvent, Transport};
 pub const BATCH_INPUTS: usize = 1024;
 
 enum Input {
-    Link(LinkEvent),
+    Link(Checked),
     Call(Call),
     Key(KeyNews),
     Renew(Renewal),
@@ -92,7 +93,7 @@ pub(super) struct Driver {
     /// Reads the certificates of nodes whose keys the core asks for.
     pub keys: KeyLoader,
     /// Inputs: frames and link changes, operators' calls, the stop signal.
-    pub link_rx: mpsc::Receiver<LinkEvent>,
+    pub link_rx: mpsc::Receiver<Checked>,
     pub call_rx: mpsc::Receiver<Call>,
     pub key_rx: mpsc::Receiver<KeyNews>,
     /// Renewed certificates to put in force (see `renewal`).
@@ -231,7 +232,27 @@ impl Driver {
         }
     }
 
-    fn on_link(&mut self, ev: LinkEvent, now: Timestamp) {
+    fn on_link(&mut self, ev: Checked, now: Timestamp) {
+        let ev = match ev {
+            Checked::Frame {
+                peer,
+                frame,
+                signature,
+                held,
+            } => {
+                self.core.handle_decoded_frame(&peer, frame, signature, now);
+                // Handled: the peer may send the driver another.
+                drop(held);
+                return;
+            }
+            Checked::Undecodable { peer, bytes, held } => {
+                // Refused inside the core (Event::Refused), with the reason.
+                let _ = self.core.handle_frame(&peer, &bytes, now);
+                drop(held);
+                return;
+            }
+            Checked::Link(ev) => ev,
+        };
         match ev {
             LinkEvent::Up { peer } => {
                 info!(%peer, "link up");
@@ -247,9 +268,9 @@ impl Driver {
                 self.core.handle_link(&peer, false, now);
             }
             LinkEvent::Frame { peer, bytes, held } => {
-                // A bad frame is refused inside the core (Event::Refused).
+                // The verify stage hands every frame on decoded; raw bytes
+                // are still what the core reads on its own.
                 let _ = self.core.handle_frame(&peer, &bytes, now);
-                // Handled: the peer may send the driver another.
                 drop(held);
             }
             LinkEvent::Refused { peer, remote, reason } => {

@@ -37,6 +37,7 @@ use tokio::sync::mpsc;
 use tracing::warn;
 
 use super::config::{CertPaths, NodeError};
+use super::verify::SharedKeyring;
 
 /// This node's certificate and key, the CA verifier, and the public keys of
 /// the nodes whose envelopes it may receive.
@@ -53,7 +54,7 @@ pub(super) struct Credentials {
     pub peers: PathBuf,
     /// The keys a new core checks origins with: this node's branch, read
     /// at start, and every key loaded since.
-    keyring: Ed25519Keyring,
+    keyring: SharedKeyring,
 }
 
 impl Credentials {
@@ -78,7 +79,7 @@ impl Credentials {
                 own.identity
             )));
         }
-        let keyring = branch_keys(&paths.peers, topology, me, &verifier, &chain);
+        let keyring = SharedKeyring::new(branch_keys(&paths.peers, topology, me, &verifier, &chain));
         Ok(Credentials {
             verifier,
             chain,
@@ -90,7 +91,7 @@ impl Credentials {
 
     /// Keeps a loaded key for the cores built from now on (after a failed
     /// commit the core is rebuilt; it should not ask again).
-    pub fn keep_key(&mut self, node: NodeId, key: Vec<u8>) {
+    pub fn keep_key(&self, node: NodeId, key: Vec<u8>) {
         self.keyring.insert(node, key);
     }
 
@@ -120,6 +121,11 @@ impl Credentials {
 
     fn signer(&self) -> Result<Ed25519Signer, NodeError> {
         Ed25519Signer::from_pkcs8(self.key.secret_der()).map_err(|e| NodeError::Certs(format!("node key: {e}")))
+    }
+
+    /// The keys the cores check origins with, shared with the verify stage.
+    pub fn keyring(&self) -> SharedKeyring {
+        self.keyring.clone()
     }
 
     /// A core restored from `store`, signing with this node's key and

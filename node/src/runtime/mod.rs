@@ -36,6 +36,7 @@ mod operators;
 mod renewal;
 mod revocations;
 mod storage;
+mod verify;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -208,6 +209,7 @@ impl Node {
             },
             link_tx,
         )?;
+        let link_rx = verify::start(creds.keyring(), link_rx, LINK_QUEUE);
         let link_addr = transport.local_addr();
         let dial = transport.dial_addresses();
         let parent = topology.parent(&me).map(|p| (p.id.clone(), p.listen));
