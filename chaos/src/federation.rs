@@ -154,6 +154,11 @@ impl Federation {
         Ok(())
     }
 
+    /// The process id of `id`'s node, while it runs.
+    pub(crate) fn pid(&self, id: &NodeId) -> Option<u32> {
+        self.nodes.get(id)?.child.as_ref()?.id()
+    }
+
     pub(crate) fn is_running(&self, id: &NodeId) -> bool {
         self.nodes
             .get(id)

@@ -5,6 +5,8 @@
 //! (`simulations/scenarios/live/thin-link.toml`, the same settings under
 //! the same names), over the bench's defaults. `bench gateway` (`gateway`)
 //! is the gateway bench: HTTP intake against the control API's on one node.
+//! `bench relay` (`relay`) is one node's durable relay rate and hop
+//! latency in its own process, with NATS JetStream beside it.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use anyhow::{Context, bail};
 use liandong_chaos::thin::ThinConfig;
 
 mod gateway;
+mod relay;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum BenchCommand {
@@ -21,6 +24,8 @@ pub enum BenchCommand {
     ThinLink(ThinArgs),
     /// Reports accepted durably per second over the gateway's HTTPS API against the control API, on one node.
     Gateway(gateway::GatewayArgs),
+    /// One county's durable relay rate and hop latency in its own process, beside NATS JetStream.
+    Relay(relay::RelayArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -155,6 +160,12 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Gateway(args) => {
             let config = gateway::gateway_config(&args, binary()?)?;
             runtime()?.block_on(gateway::run(config))
+        }
+        BenchCommand::Relay(args) => {
+            let config = relay::relay_config(&args, binary()?)?;
+            let report = runtime()?.block_on(liandong_chaos::relay::bench(config))?;
+            println!("{report}");
+            Ok(())
         }
         BenchCommand::ThinLink(args) => {
             let config = thin_config(&args, binary()?)?;
