@@ -28,6 +28,9 @@
 //! - [`gateway`]: the gateway bench ([`gateway::bench`]): reports taken in
 //!   durably per second over HTTPS against the control API, on one node in
 //!   one run, `liandong bench gateway`.
+//! - [`jetstream`]: the durable peer of the relay bench ([`jetstream::bench`]):
+//!   a local NATS JetStream server's durable publish rate, fsync always and
+//!   default, sequential and pipelined, with the official async-nats client.
 //!
 //! # What it never does
 //! - Never decides anything about the protocol or looks inside a running
@@ -47,6 +50,7 @@ mod checks;
 mod config;
 mod federation;
 pub mod gateway;
+pub mod jetstream;
 mod latency;
 mod launch;
 mod load;
