@@ -28,6 +28,10 @@
 //! - [`gateway`]: the gateway bench ([`gateway::bench`]): reports taken in
 //!   durably per second over HTTPS against the control API, on one node in
 //!   one run, `liandong bench gateway`.
+//! - [`relay`]: the relay bench ([`relay::bench`]): one county in its own
+//!   process, its neighbours played over real QUIC and TLS; one hop's
+//!   latency, its durable relay rate, three hops of real nodes, and NATS
+//!   JetStream beside it, `liandong bench relay`.
 //! - [`jetstream`]: the durable peer of the relay bench ([`jetstream::bench`]):
 //!   a local NATS JetStream server's durable publish rate, fsync always and
 //!   default, sequential and pipelined, with the official async-nats client.
@@ -55,6 +59,7 @@ mod latency;
 mod launch;
 mod load;
 pub mod proxy;
+pub mod relay;
 mod run;
 mod summary;
 pub mod thin;

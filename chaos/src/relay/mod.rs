@@ -64,8 +64,9 @@ pub struct RelayConfig {
     /// One-at-a-time samples for the one-hop and three-hop latencies
     /// (after as many again to warm up, at most 200).
     pub samples: usize,
-    /// Run NATS JetStream as the peer.
+    /// Run NATS JetStream as the peer, with this many messages per mode.
     pub jetstream: bool,
+    pub jetstream_messages: usize,
     /// Keep the run's directory here instead of a temporary one.
     pub dir: Option<PathBuf>,
     /// Longest the whole throughput run may take.
@@ -85,6 +86,7 @@ impl RelayConfig {
             window: 1024,
             samples: 2_000,
             jetstream: true,
+            jetstream_messages: 10_000,
             dir: None,
             deadline: Duration::from_secs(300),
             verbose: false,
@@ -94,7 +96,10 @@ impl RelayConfig {
     /// Refuses settings the bench cannot run with, naming the setting.
     pub fn check(&self) -> Result<(), String> {
         if !self.ip.is_loopback() {
-            return Err(format!("--ip {}: the bench runs on loopback (127.0.0.0/8) only", self.ip));
+            return Err(format!(
+                "--ip {}: the bench runs on loopback (127.0.0.0/8) only",
+                self.ip
+            ));
         }
         if !(1..=9).contains(&self.children) {
             return Err(format!("--children {}: 1 to 9", self.children));

@@ -17,8 +17,8 @@ use liandong_dispatch::codec::{decode_frame, encode_frame};
 use liandong_dispatch::sign::sign_envelope;
 use liandong_dispatch::wire::{Carry, Hop};
 use liandong_dispatch::{Body, Category, Ed25519Signer, Envelope, EnvelopeId, Frame, Lane, Mode, Report, Timestamp};
-use liandong_topology::Severity;
 use liandong_node::transport::{LinkEvent, SendError, Transport, TransportConfig};
+use liandong_topology::Severity;
 use liandong_topology::{NodeId, Topology};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -30,6 +30,9 @@ pub(super) enum Seen {
     Acked(EnvelopeId, Instant),
     /// The node under test carried this envelope here.
     Carried(EnvelopeId, Instant),
+    /// The node under test echoed a heartbeat sent at this process's
+    /// microsecond `sent` (its turn, without a commit).
+    Echo(u64, Instant),
     /// The link to the node under test is up.
     Up,
 }
@@ -49,9 +52,8 @@ impl Peer {
     pub fn start(certs: &Path, topology: Arc<Topology>, id: &NodeId) -> anyhow::Result<Peer> {
         let dir = CaDir::new(certs);
         let ca = load_ca_certificate(&dir.ca_cert()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let verifier = Arc::new(
-            Verifier::new(ca, Revocations::new(RevocationList::new())).map_err(|e| anyhow::anyhow!("{e}"))?,
-        );
+        let verifier =
+            Arc::new(Verifier::new(ca, Revocations::new(RevocationList::new())).map_err(|e| anyhow::anyhow!("{e}"))?);
         let chain = load_certificates(&dir.node_cert(id)).map_err(|e| anyhow::anyhow!("{e}"))?;
         let key = load_private_key(&dir.node_key(id)).map_err(|e| anyhow::anyhow!("{e}"))?;
         let listen = topology
@@ -87,6 +89,7 @@ impl Peer {
                                 reply(&link, &peer, &Frame::HopAck { id });
                                 Seen::Carried(id, at)
                             }
+                            Ok(Frame::HeartbeatEcho { sent }) => Seen::Echo(sent.0, at),
                             Ok(Frame::Heartbeat { sent }) => {
                                 reply(&link, &peer, &Frame::HeartbeatEcho { sent });
                                 continue;

@@ -13,7 +13,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use liandong_control::clock;
 use liandong_control::proto::{Notice, Response};
-use liandong_dispatch::{EnvelopeId, Lane};
+use liandong_dispatch::codec::encode_frame;
+use liandong_dispatch::{EnvelopeId, Frame, Lane, Timestamp};
 use liandong_topology::{NodeId, Topology};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -121,12 +122,20 @@ pub async fn bench(config: RelayConfig) -> anyhow::Result<RelayReport> {
     for p in children.iter_mut().chain(std::iter::once(&mut parent)) {
         wait_up(p).await?;
     }
-    say(config.verbose, t0, format!("county {county} linked with its played neighbours"));
+    say(
+        config.verbose,
+        t0,
+        format!("county {county} linked with its played neighbours"),
+    );
 
     let now = clock::now();
     let mut frames = Vec::new();
     for (n, child) in children.iter().enumerate() {
-        let extra = if n == 0 { 2 * config.samples.min(200) + config.samples } else { 0 };
+        let extra = if n == 0 {
+            2 * config.samples.min(200) + config.samples
+        } else {
+            0
+        };
         let s = signer(&certs, &child.id)?;
         frames.push(reports(&child.id, &s, &city, config.per_child + extra, now)?);
     }
@@ -141,6 +150,7 @@ pub async fn bench(config: RelayConfig) -> anyhow::Result<RelayReport> {
         one_at_a_time(first, &mut parent, &county, &mine[warm..2 * warm]).await?;
         one_at_a_time(first, &mut parent, &county, &mine[2 * warm..]).await?
     };
+    let echo = echoes(&mut children[0], &county, config.samples).await?;
     say(config.verbose, t0, "one hop measured");
 
     let pid = fed.pid(&county).context("the county's process")?;
@@ -176,10 +186,11 @@ pub async fn bench(config: RelayConfig) -> anyhow::Result<RelayReport> {
     let jetstream = if config.jetstream {
         let js = crate::jetstream::JetStreamConfig {
             payload: frame_bytes,
+            messages: config.jetstream_messages,
             ip: config.ip,
             ..Default::default()
         };
-        Some(crate::jetstream::bench(js).await?)
+        Some(crate::jetstream::bench(&js).await?)
     } else {
         None
     };
@@ -190,6 +201,7 @@ pub async fn bench(config: RelayConfig) -> anyhow::Result<RelayReport> {
         fsync,
         hop_ack,
         hop_through,
+        echo,
         throughput,
         three_hops,
         chain_memory,
@@ -249,6 +261,25 @@ async fn one_at_a_time(
     Ok((Samples(acks), Samples(throughs)))
 }
 
+/// `count` heartbeats to the node, one at a time: the time to each
+/// echo is a frame's way through the transport, the verify stage and the
+/// driver's turn and back, without a commit.
+async fn echoes(child: &mut Peer, to: &NodeId, count: usize) -> anyhow::Result<Samples> {
+    let start = Instant::now();
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        let sent = Instant::now();
+        let mark = sent.duration_since(start).as_micros() as u64;
+        let frame = encode_frame(&Frame::Heartbeat { sent: Timestamp(mark) }).context("a heartbeat")?;
+        if !child.send(to, Lane::Control, &frame)? {
+            bail!("{}: the control lane's queue is full", child.id);
+        }
+        let at = wait_for(child, |s| matches!(s, Seen::Echo(m, _) if *m == mark)).await?;
+        samples.push(Some(at.duration_since(sent)));
+    }
+    Ok(Samples(samples))
+}
+
 /// The time of the first thing `peer` sees that `want` matches.
 async fn wait_for(peer: &mut Peer, want: impl Fn(&Seen) -> bool) -> anyhow::Result<Instant> {
     let deadline = Instant::now() + WAIT;
@@ -256,7 +287,7 @@ async fn wait_for(peer: &mut Peer, want: impl Fn(&Seen) -> bool) -> anyhow::Resu
         match timeout_at(deadline, peer.seen.recv()).await {
             Ok(Some(s)) if want(&s) => {
                 return Ok(match s {
-                    Seen::Acked(_, at) | Seen::Carried(_, at) => at,
+                    Seen::Acked(_, at) | Seen::Carried(_, at) | Seen::Echo(_, at) => at,
                     Seen::Up => Instant::now(),
                 });
             }
@@ -438,13 +469,19 @@ async fn three_hops(
 
 /// The node's commit count from its metrics (`liandong_commit_seconds_count`).
 async fn commits(addr: SocketAddr) -> Option<u64> {
-    let mut stream = timeout(CALL_TIMEOUT, tokio::net::TcpStream::connect(addr)).await.ok()?.ok()?;
+    let mut stream = timeout(CALL_TIMEOUT, tokio::net::TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
     stream
         .write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
         .await
         .ok()?;
     let mut text = String::new();
-    timeout(CALL_TIMEOUT, stream.read_to_string(&mut text)).await.ok()?.ok()?;
+    timeout(CALL_TIMEOUT, stream.read_to_string(&mut text))
+        .await
+        .ok()?
+        .ok()?;
     text.lines()
         .filter(|l| l.starts_with("liandong_commit_seconds_count"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())

@@ -27,6 +27,9 @@ pub struct RelayArgs {
     /// Leave NATS JetStream out.
     #[arg(long)]
     pub no_jetstream: bool,
+    /// Messages JetStream is sent per mode (one at a time, pipelined) and sync setting.
+    #[arg(long, default_value_t = 10_000)]
+    pub jetstream_messages: usize,
     /// The loopback address everything listens on (ports 7100 to 7190).
     #[arg(long, default_value_t = Ipv4Addr::new(127, 0, 19, 10))]
     pub ip: Ipv4Addr,
@@ -47,6 +50,7 @@ pub fn relay_config(args: &RelayArgs, binary: PathBuf) -> anyhow::Result<RelayCo
     c.window = args.window;
     c.samples = args.samples;
     c.jetstream = !args.no_jetstream;
+    c.jetstream_messages = args.jetstream_messages;
     c.dir = args.dir.clone();
     c.verbose = !args.quiet_log;
     c.check().map_err(anyhow::Error::msg)?;

@@ -17,6 +17,16 @@
 //! what it depends on is on disk, and durable throughput is not one fsync
 //! per message.
 //!
+//! The commit is pipelined with the next turn: it runs on a task of its
+//! own ([`InFlight`]) while the driver hands the next turn's inputs to
+//! the core. Commits still go one at a time and in order: before a turn's
+//! commit starts, the one in flight must have ended and its effects been
+//! executed, and the driver also wakes when it ends, so a lone input's
+//! effects wait for nothing but their own commit. If a commit fails, the
+//! turn handled meanwhile is dropped with it (its replies say nothing was
+//! stored) and the core is rebuilt from the store. Frames come decoded,
+//! their origin signatures checked off the driver (`verify`).
+//!
 //! While the store fails (see `storage`), a turn is one input: questions
 //! are answered, acts refused, link input left waiting (peers were not
 //! acked, so they resend), and the timer is the next probe of the store.
@@ -109,6 +119,18 @@ pub(super) struct Driver {
     pub webhooks: Webhooks,
     /// The gateway's API tokens, for the status.
     pub tokens: TokenWatch,
+    /// The turn being committed while the next one is handled.
+    pub in_flight: Option<InFlight>,
+}
+
+/// A turn whose batch is being committed (on the store's own task) while
+/// the driver handles the next: what waits for that commit.
+pub(super) struct InFlight {
+    commit: tokio::task::JoinHandle<(Vec<Record>, Result<(), crate::store::StoreError>)>,
+    after: Vec<After>,
+    webhooks: bool,
+    started: std::time::Instant,
+    now: Timestamp,
 }
 
 impl Driver {
@@ -120,6 +142,10 @@ impl Driver {
             let first = tokio::select! {
                 biased;
                 _ = self.stop.changed() => break,
+                done = wait_commit(&mut self.in_flight), if self.in_flight.is_some() => {
+                    self.committed(done).await;
+                    continue;
+                }
                 Some(ev) = self.link_rx.recv(), if self.storage.problem().is_none() => Input::Link(ev),
                 Some(call) = self.call_rx.recv() => Input::Call(call),
                 Some(key) = self.key_rx.recv() => Input::Key(key),
@@ -152,8 +178,12 @@ impl Driver {
             }
             self.turn(inputs).await;
         }
-        // Shutting down: what was handled is committed (each turn commits
-        // before it ends), so only the connections are left to close.
+        // Shutting down: the turn in flight finishes (committed, then
+        // acted on), so only the connections are left to close.
+        if self.in_flight.is_some() {
+            let done = wait_commit(&mut self.in_flight).await;
+            self.committed(done).await;
+        }
         self.transport.shutdown().await;
         self.control.shutdown().await;
         self.webhooks.shutdown().await;
@@ -199,28 +229,64 @@ impl Driver {
             _ => None,
         });
         let deliveries = self.webhooks.deliveries(events, &self.core, now);
-        if !records.is_empty() || !deliveries.is_empty() {
-            let started = std::time::Instant::now();
-            if let Err(e) = self.storage.commit(&records, &deliveries, now).await {
-                self.storage_failed(e.to_string(), after).await;
+        // The turn before must be durable, and acted on, before this
+        // one's commit starts: commits go in order, one at a time.
+        if self.in_flight.is_some() {
+            let done = wait_commit(&mut self.in_flight).await;
+            if !self.committed(done).await {
+                // The store failed: the core was rebuilt from it, and this
+                // turn (handled on the state that failed) is dropped too.
+                self.storage_failed_again(after);
                 return;
             }
-            self.notices.committed(&records, started.elapsed());
-            for record in &records {
-                if let Record::Envelope(stored) = record {
-                    for (from, photo) in crate::photos::carried(stored) {
-                        self.photos.want(from, photo);
-                    }
+        }
+        if records.is_empty() && deliveries.is_empty() {
+            for a in after {
+                self.execute(a, now);
+            }
+            self.notices.observe_links(&self.core);
+            return;
+        }
+        let durable = self.storage.durable().clone();
+        let webhooks = !deliveries.is_empty();
+        let started = std::time::Instant::now();
+        let commit = tokio::spawn(async move {
+            let outcome = durable.commit_with(&records, &deliveries, now).await;
+            (records, outcome)
+        });
+        self.in_flight = Some(InFlight {
+            commit,
+            after,
+            webhooks,
+            started,
+            now,
+        });
+    }
+
+    /// The turn in flight was committed, or its commit failed: act on it,
+    /// or drop it and rebuild the core. True if it was committed.
+    async fn committed(&mut self, done: Done) -> bool {
+        let (flight, records, outcome) = done;
+        if let Err(e) = outcome {
+            self.storage_failed(e, flight.after).await;
+            return false;
+        }
+        self.notices.committed(&records, flight.started.elapsed());
+        for record in &records {
+            if let Record::Envelope(stored) = record {
+                for (from, photo) in crate::photos::carried(stored) {
+                    self.photos.want(from, photo);
                 }
             }
-            if !deliveries.is_empty() {
-                self.webhooks.committed();
-            }
         }
-        for a in after {
-            self.execute(a, now);
+        if flight.webhooks {
+            self.webhooks.committed();
+        }
+        for a in flight.after {
+            self.execute(a, flight.now);
         }
         self.notices.observe_links(&self.core);
+        true
     }
 
     fn drain(&mut self, records: &mut Vec<Record>, after: &mut Vec<After>) {
@@ -438,6 +504,17 @@ impl Driver {
     /// was stored; sends and acks are dropped (peers resend what was not
     /// acked); notices are dropped with the state they described. Then the
     /// core is rebuilt from the store.
+    /// A turn handled on a core the store then failed under: nothing of
+    /// it was stored; operators are told so, everything else is dropped.
+    fn storage_failed_again(&mut self, after: Vec<After>) {
+        let refusal = storage::refusal(self.storage.problem().unwrap_or_default());
+        for a in after {
+            if let After::Reply(reply, response) = a {
+                let _ = reply.send(storage::not_stored(*response, &refusal));
+            }
+        }
+    }
+
     async fn storage_failed(&mut self, reason: String, after: Vec<After>) {
         let first = self.storage.failed(&reason);
         let refusal = storage::refusal(&reason);
@@ -503,6 +580,22 @@ impl Driver {
 
 /// Whether answering `query` shows the gateway (tokens and webhooks are
 /// read only then).
+/// A turn in flight, its records back from the store, and the outcome.
+type Done = (InFlight, Vec<Record>, Result<(), String>);
+
+/// Waits for the turn in flight (there must be one) to be committed.
+async fn wait_commit(in_flight: &mut Option<InFlight>) -> Done {
+    let Some(flight) = in_flight.as_mut() else {
+        unreachable!("waited for a commit with none in flight")
+    };
+    let joined = (&mut flight.commit).await;
+    let flight = in_flight.take().expect("the turn in flight is there");
+    match joined {
+        Ok((records, outcome)) => (flight, records, outcome.map_err(|e| e.to_string())),
+        Err(e) => (flight, Vec::new(), Err(format!("the commit's task ended: {e}"))),
+    }
+}
+
 fn query_needs_gateway(query: &liandong_control::Query) -> bool {
     matches!(
         query,

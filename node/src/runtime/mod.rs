@@ -298,6 +298,7 @@ impl Node {
             ),
             webhooks: crate::gateway::webhooks::Webhooks::start(&config.data_dir, me.clone(), durable.clone()),
             tokens: crate::gateway::tokens::TokenWatch::new(config.data_dir.join(crate::gateway::tokens::TOKENS_FILE)),
+            in_flight: None,
             storage: Storage::new(durable, creds, topology, me.clone(), config.core.clone()),
             transport,
             photos,

@@ -22,7 +22,7 @@ use liandong_topology::{NodeId, Topology};
 use tracing::{debug, error, info, warn};
 
 use super::keys::Credentials;
-use crate::store::{Durable, NewDelivery, StoreError};
+use crate::store::Durable;
 use crate::transport::Transport;
 
 /// Wait after a failed commit before the first probe.
@@ -97,17 +97,6 @@ impl Storage {
     /// When to probe a failing store.
     pub fn probe_at(&self) -> Option<tokio::time::Instant> {
         self.probe_at
-    }
-
-    /// One group commit: every record of the turn, and the webhook
-    /// deliveries of its events, in one transaction.
-    pub async fn commit(
-        &self,
-        records: &[Record],
-        deliveries: &[NewDelivery],
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.durable.commit_with(records, deliveries, now).await
     }
 
     /// A commit failed with `reason`: refuse new work and probe soon.

@@ -121,6 +121,8 @@ impl SignatureCheck for SharedKeyring {
 }
 
 /// What the stage hands the driver, in the order the links gave it.
+// Frames are nearly all of it: boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 pub enum Checked {
     /// A link came up, went down, or was refused.
     Link(LinkEvent),
@@ -250,4 +252,135 @@ fn verify_chunk(keys: &SharedKeyring, jobs: &[Job]) -> Vec<usize> {
         .filter(|j| keys.verify(&j.origin, &j.message, &j.signature.to_bytes()).is_ok())
         .map(|j| j.at)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use liandong_dispatch::codec::encode_frame;
+    use liandong_dispatch::sign::sign_envelope;
+    use liandong_dispatch::wire::{Carry, DeadLetter, Kind};
+    use liandong_dispatch::{Body, Ed25519Signer, Envelope, EnvelopeId, Mode, Signer, Timestamp};
+    use ring::rand::SystemRandom;
+    use ring::signature::Ed25519KeyPair;
+
+    use crate::transport::InHand;
+
+    fn id(s: &str) -> NodeId {
+        NodeId::parse(s).unwrap()
+    }
+
+    fn signer() -> Ed25519Signer {
+        let der = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        Ed25519Signer::from_pkcs8(der.as_ref()).unwrap()
+    }
+
+    /// A carried envelope from `origin` signed by `by`, as frame bytes.
+    fn frame(origin: &NodeId, by: &Ed25519Signer, n: u128) -> Vec<u8> {
+        let mut envelope = Envelope {
+            id: EnvelopeId(n),
+            origin: origin.clone(),
+            created: Timestamp(1),
+            expires: Timestamp(2),
+            mode: Mode::Exercise,
+            body: Body::DeadLetter(DeadLetter {
+                id: EnvelopeId(n),
+                kind: Kind::Report,
+                stuck_at: origin.clone(),
+                expired: Timestamp(1),
+            }),
+            signature: Vec::new(),
+        };
+        sign_envelope(&mut envelope, by);
+        encode_frame(&Frame::Carry(Carry {
+            envelope,
+            to: vec![],
+            trace: vec![],
+            catch_up: false,
+        }))
+        .unwrap()
+    }
+
+    fn event(peer: &NodeId, bytes: Vec<u8>) -> LinkEvent {
+        LinkEvent::Frame {
+            peer: peer.clone(),
+            bytes,
+            held: InHand::untracked(),
+        }
+    }
+
+    /// What the stage made of each event: 'H' holds, 'U' unchecked,
+    /// 'X' undecodable, 'L' a link event.
+    fn marks(checked: &[Checked]) -> String {
+        checked
+            .iter()
+            .map(|c| match c {
+                Checked::Frame {
+                    signature: Signature::Holds,
+                    ..
+                } => 'H',
+                Checked::Frame { .. } => 'U',
+                Checked::Undecodable { .. } => 'X',
+                Checked::Link(_) => 'L',
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_marks_what_holds_and_leaves_the_rest_to_the_core_in_order() {
+        let (a, b, stranger) = (id("350102001"), id("350102002"), id("350102003"));
+        let (sa, sb, ss) = (signer(), signer(), signer());
+        let mut ring = Ed25519Keyring::default();
+        ring.insert(a.clone(), sa.public_key());
+        // Known at start: the stage must hold it from the keyring it began with.
+        let keys = SharedKeyring::new(ring);
+        // Learned later, as a core learns a key: the stage knows it too.
+        let mut learner = keys.clone();
+        learner.learn(b.clone(), sb.public_key()).unwrap();
+
+        for size in [3, 40, 200] {
+            let mut events = vec![LinkEvent::Up { peer: a.clone() }];
+            for n in 0..size {
+                events.push(event(&a, frame(&a, &sa, n)));
+                events.push(event(&b, frame(&b, &sb, n + 1000)));
+            }
+            // A forgery (b's name, a's key), an origin without a key, garbage.
+            events.push(event(&b, frame(&b, &sa, 7)));
+            events.push(event(&stranger, frame(&stranger, &ss, 8)));
+            events.push(event(&a, vec![0xff; 3]));
+            let checked = check(&keys, events, 2).await;
+            let want = format!("L{}UUX", "HH".repeat(size as usize));
+            assert_eq!(marks(&checked), want, "batch of {size} pairs");
+            // In the order they came: a's frames keep their ids in sequence.
+            let ids: Vec<u128> = checked
+                .iter()
+                .filter_map(|c| match c {
+                    Checked::Frame {
+                        peer,
+                        frame: Frame::Carry(c),
+                        ..
+                    } if *peer == a => Some(c.envelope.id.0),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(ids, (0..size).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn the_shared_keyring_checks_as_the_core_checks() {
+        let a = id("350102001");
+        let (old, new) = (signer(), signer());
+        let mut keys = SharedKeyring::default();
+        keys.learn(a.clone(), old.public_key()).unwrap();
+        keys.learn(a.clone(), new.public_key()).unwrap();
+        // Both keys check, as the keyring checks a renewed certificate's signer.
+        assert!(keys.verify(&a, b"m", &old.sign(b"m")).is_ok());
+        assert!(keys.verify(&a, b"m", &new.sign(b"m")).is_ok());
+        assert!(matches!(
+            keys.learn(a.clone(), vec![0; 5]),
+            Err(SignatureError::BadKey(_))
+        ));
+        assert!(keys.holds(&a, &new.public_key()));
+    }
 }
