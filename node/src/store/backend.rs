@@ -33,6 +33,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// store itself, so more connections would only sit idle.
 const SQLITE_CONNECTIONS: u32 = 4;
 const POSTGRES_CONNECTIONS: u32 = 8;
+/// WAL pages between the writer's checkpoints (4 KiB each: 32 MiB).
+const SQLITE_CHECKPOINT_PAGES: u32 = 8192;
 /// Longest wait for a connection to PostgreSQL.
 const POSTGRES_TIMEOUT: Duration = Duration::from_secs(10);
 /// SQLSTATE invalid_catalog_name: the database does not exist.
@@ -98,9 +100,14 @@ impl Backend {
             .max_connections(SQLITE_CONNECTIONS)
             .connect_with(connect.clone())
             .await?;
+        // The writer checkpoints the WAL into the file every
+        // `SQLITE_CHECKPOINT_PAGES` pages instead of SQLite's 1,000: a
+        // checkpoint runs inside the commit that crosses the mark, and
+        // pages a relay rewrites at every commit (the indexes' upper
+        // levels) are then copied once per checkpoint, not once per 1,000.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(connect)
+            .connect_with(connect.pragma("wal_autocheckpoint", SQLITE_CHECKPOINT_PAGES.to_string()))
             .await?;
         Ok(Backend::Sqlite { pool, writer })
     }
