@@ -86,7 +86,7 @@ impl AuditRow {
 pub(super) async fn last(backend: &Backend, place: &str) -> Result<Head, StoreError> {
     let rows: Vec<(i64, Vec<u8>)> = (backend.fetch("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[]))
         .await
-        .map_err(|e| StoreError::from_sqlx(e, place, "reading the end of the audit log"))?;
+        .map_err(|e| StoreError::from_db(e, place, "reading the end of the audit log"))?;
     match rows.into_iter().next() {
         None => Ok(Head::GENESIS),
         Some((seq, hash)) => Ok(Head {
@@ -102,7 +102,7 @@ pub(super) async fn last(backend: &Backend, place: &str) -> Result<Head, StoreEr
 pub(super) async fn recorded_head(backend: &Backend, place: &str) -> Result<Head, StoreError> {
     let rows: Vec<(String,)> = (backend.fetch("SELECT value FROM meta WHERE key = $1", &[Arg::Text(HEAD_KEY.into())]))
         .await
-        .map_err(|e| StoreError::from_sqlx(e, place, "reading the audit head"))?;
+        .map_err(|e| StoreError::from_db(e, place, "reading the audit head"))?;
     match rows.into_iter().next() {
         None => Ok(Head::GENESIS),
         Some((value,)) => Head::from_meta(&value)
@@ -114,7 +114,7 @@ pub(super) async fn tail(backend: &Backend, place: &str, n: u32) -> Result<Vec<A
     let sql = format!("SELECT {COLUMNS} FROM audit ORDER BY seq DESC LIMIT $1");
     let rows: Vec<RawRow> = (backend.fetch(&sql, &[Arg::Int(i64::from(n))]))
         .await
-        .map_err(|e| StoreError::from_sqlx(e, place, "reading the audit log"))?;
+        .map_err(|e| StoreError::from_db(e, place, "reading the audit log"))?;
     let mut rows = (rows.into_iter().map(|r| AuditRow::from_raw(r, place))).collect::<Result<Vec<_>, _>>()?;
     rows.reverse();
     Ok(rows)
@@ -135,7 +135,7 @@ pub(super) async fn verify(backend: &Backend, place: &str) -> Result<AuditCheck,
     loop {
         let page: Vec<RawRow> = (backend.fetch(&sql, &[Arg::Int(head.seq as i64), Arg::Int(VERIFY_PAGE)]))
             .await
-            .map_err(|e| StoreError::from_sqlx(e, place, "reading the audit log"))?;
+            .map_err(|e| StoreError::from_db(e, place, "reading the audit log"))?;
         let done = (page.len() as i64) < VERIFY_PAGE;
         for raw in page {
             let row = AuditRow::from_raw(raw, place)?;

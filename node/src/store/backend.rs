@@ -21,7 +21,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, FromRow};
 
+use super::error::DbError;
 use super::sql::{Arg, Dialect, Stmt};
+use super::writer::{Writer, WriterOptions};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -43,13 +45,14 @@ const PG_NO_DATABASE: &str = "3D000";
 const PG_DUPLICATE_DATABASE: &str = "42P04";
 
 pub(super) enum Backend {
-    /// Readers, and the one connection every commit goes through: a
-    /// connection's page cache holds only while no other connection has
-    /// written, so commits taking turns over the pool's connections
-    /// read the pages they change from the file again every time.
+    /// Readers on sqlx's pool, and the one connection every commit goes
+    /// through on a thread of its own (`writer`): a connection's page
+    /// cache holds only while no other connection has written, and
+    /// sqlx's SQLite connection hands every step to its worker thread
+    /// and back.
     Sqlite {
         pool: SqlitePool,
-        writer: SqlitePool,
+        writer: Writer,
     },
     Postgres(PgPool),
 }
@@ -85,7 +88,7 @@ macro_rules! bind_args {
 impl Backend {
     /// The SQLite file at `path` (created if missing): WAL, every commit
     /// synced to disk, a busy timeout, and `max_pages` as a size cap.
-    pub async fn open_sqlite(path: &Path, max_pages: Option<u32>) -> Result<Backend, sqlx::Error> {
+    pub async fn open_sqlite(path: &Path, max_pages: Option<u32>) -> Result<Backend, DbError> {
         let mut connect = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -98,17 +101,27 @@ impl Backend {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(SQLITE_CONNECTIONS)
-            .connect_with(connect.clone())
+            .connect_with(connect)
             .await?;
         // The writer checkpoints the WAL into the file every
         // `SQLITE_CHECKPOINT_PAGES` pages instead of SQLite's 1,000: a
         // checkpoint runs inside the commit that crosses the mark, and
         // pages a relay rewrites at every commit (the indexes' upper
         // levels) are then copied once per checkpoint, not once per 1,000.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(connect.pragma("wal_autocheckpoint", SQLITE_CHECKPOINT_PAGES.to_string()))
-            .await?;
+        let writer = Writer::open(WriterOptions {
+            path: path.to_owned(),
+            busy_timeout: SQLITE_BUSY_TIMEOUT,
+            checkpoint_pages: SQLITE_CHECKPOINT_PAGES,
+            max_pages,
+        })
+        .await;
+        let writer = match writer {
+            Ok(writer) => writer,
+            Err(e) => {
+                pool.close().await;
+                return Err(e);
+            }
+        };
         Ok(Backend::Sqlite { pool, writer })
     }
 
@@ -183,45 +196,29 @@ impl Backend {
     }
 
     /// Runs `statements` in order in one transaction: all of them are
-    /// committed, or (on any error) none.
-    ///
-    /// On SQLite they go to the database's thread as one query (the
-    /// statements joined, their arguments in order), so a commit costs
-    /// three hand-offs to that thread (begin, the batch, commit) instead
-    /// of one per statement; each hand-off wakes a thread, which on a
-    /// loaded machine costs more than the statement.
-    pub async fn write(&self, statements: &[Stmt]) -> Result<(), sqlx::Error> {
-        if let Backend::Sqlite { writer: pool, .. } = self
-            && let Some((sql, args)) = joined(statements)
-        {
-            let mut tx = pool.begin().await?;
-            let query = bind_args!(sqlx::query(&sql).persistent(false), &args);
-            return match query.execute(&mut *tx).await {
-                Ok(_) => tx.commit().await,
-                Err(e) => {
-                    let _ = tx.rollback().await;
-                    Err(e)
-                }
-            };
+    /// committed, or (on any error) none. On SQLite they go to the writer
+    /// thread in one hand-off.
+    pub async fn write(&self, statements: Vec<Stmt>) -> Result<(), DbError> {
+        let pool = match self {
+            Backend::Sqlite { writer, .. } => return Ok(writer.write(statements).await?),
+            Backend::Postgres(pool) => pool,
+        };
+        let mut tx = pool.begin().await?;
+        let mut outcome = Ok(());
+        for stmt in &statements {
+            if let Err(e) = bind_args!(sqlx::query(&stmt.sql), &stmt.args).execute(&mut *tx).await {
+                outcome = Err(e);
+                break;
+            }
         }
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let mut outcome = Ok(());
-            for stmt in statements {
-                if let Err(e) = bind_args!(sqlx::query(&stmt.sql), &stmt.args).execute(&mut *tx).await {
-                    outcome = Err(e);
-                    break;
-                }
+        match outcome {
+            Ok(()) => Ok(tx.commit().await?),
+            Err(e) => {
+                // Best effort: dropping the transaction rolls back too.
+                let _ = tx.rollback().await;
+                Err(e.into())
             }
-            match outcome {
-                Ok(()) => tx.commit().await,
-                Err(e) => {
-                    // Best effort: dropping the transaction rolls back too.
-                    let _ = tx.rollback().await;
-                    Err(e)
-                }
-            }
-        })
+        }
     }
 
     /// Every row of a query, as `T` (a tuple of column types that both
@@ -240,72 +237,5 @@ impl Backend {
             writer.close().await;
         }
         with_pool!(self, |pool| pool.close().await)
-    }
-}
-
-/// SQLite statements as one: joined by `;`, every parameter made an
-/// anonymous `?` with its argument put in the place it is bound: `$n`
-/// binds the statement's n-th (in any order, as often as it appears), a
-/// plain `?` the next. `None` if a statement names an argument it lacks.
-fn joined(statements: &[Stmt]) -> Option<(String, Vec<&Arg>)> {
-    let mut sql = String::new();
-    let mut args = Vec::new();
-    for stmt in statements {
-        let mut next: usize = 0;
-        let mut rest = stmt.sql.as_str();
-        while let Some(at) = rest.find(['$', '?']) {
-            sql.push_str(&rest[..at]);
-            let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
-            let arg: usize = if rest[at..].starts_with('?') {
-                next += 1;
-                next
-            } else {
-                rest[at + 1..at + 1 + digits].parse().ok()?
-            };
-            sql.push('?');
-            args.push(stmt.args.get(arg.checked_sub(1)?)?);
-            rest = &rest[at + 1 + digits..];
-        }
-        sql.push_str(rest);
-        sql.push_str(";\n");
-    }
-    Some((sql, args))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statements_join_with_their_arguments_in_order() {
-        let statements = vec![
-            Stmt {
-                sql: "UPDATE t SET a = $1, b = $3 WHERE c = $2".into(),
-                args: vec![Arg::Int(1), Arg::Int(2), Arg::Int(3)],
-            },
-            Stmt {
-                sql: "DELETE FROM outbox WHERE id IN (?, ?)".into(),
-                args: vec![Arg::Int(4), Arg::Int(5)],
-            },
-        ];
-        let (sql, args) = joined(&statements).unwrap();
-        assert_eq!(
-            sql,
-            "UPDATE t SET a = ?, b = ? WHERE c = ?;\nDELETE FROM outbox WHERE id IN (?, ?);\n"
-        );
-        let ints: Vec<i64> = args
-            .iter()
-            .map(|a| match a {
-                Arg::Int(v) => *v,
-                _ => -1,
-            })
-            .collect();
-        // $3 came before $2: bound where it stands.
-        assert_eq!(ints, vec![1, 3, 2, 4, 5]);
-        let missing = vec![Stmt {
-            sql: "DELETE FROM t WHERE a = $2".into(),
-            args: vec![Arg::Int(1)],
-        }];
-        assert!(joined(&missing).is_none(), "an argument it lacks: not joined");
     }
 }

@@ -40,9 +40,9 @@ impl Durable {
             .collect();
         self.inner
             .backend
-            .write(&statements)
+            .write(statements)
             .await
-            .map_err(|e| StoreError::from_sqlx(e, &self.inner.place, format!("keeping certificates of {node}")))
+            .map_err(|e| StoreError::from_db(e, &self.inner.place, format!("keeping certificates of {node}")))
     }
 
     /// Every certificate kept here: (node, DER), newest first per node.
@@ -54,7 +54,7 @@ impl Durable {
                 &[],
             )
             .await
-            .map_err(|e| StoreError::from_sqlx(e, &self.inner.place, "reading the certificates kept"))
+            .map_err(|e| StoreError::from_db(e, &self.inner.place, "reading the certificates kept"))
     }
 
     /// The certificates of `node` kept here (DER), newest first, at most
@@ -68,7 +68,7 @@ impl Durable {
                 &[Arg::Text(node.to_string()), Arg::Int(CERTIFICATES_PER_NODE as i64)],
             )
             .await
-            .map_err(|e| StoreError::from_sqlx(e, &self.inner.place, format!("reading certificates of {node}")))?;
+            .map_err(|e| StoreError::from_db(e, &self.inner.place, format!("reading certificates of {node}")))?;
         Ok(rows.into_iter().map(|(der,)| der).collect())
     }
 }

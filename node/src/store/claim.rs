@@ -33,18 +33,18 @@ const RETRY: Duration = Duration::from_millis(100);
 pub(super) async fn postgres(url: &str, node: &str, place: &str) -> Result<PgConnection, StoreError> {
     let doing = "claiming the database for this process";
     let options = PgConnectOptions::from_str(url)
-        .map_err(|e| StoreError::from_sqlx(e, place, doing))?
+        .map_err(|e| StoreError::from_db(e, place, doing))?
         .application_name(&format!("liandong node {node}"));
     let mut conn = PgConnection::connect_with(&options)
         .await
-        .map_err(|e| StoreError::from_sqlx(e, place, doing))?;
+        .map_err(|e| StoreError::from_db(e, place, doing))?;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let (claimed,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
             .bind(KEY)
             .fetch_one(&mut conn)
             .await
-            .map_err(|e| StoreError::from_sqlx(e, place, doing))?;
+            .map_err(|e| StoreError::from_db(e, place, doing))?;
         if claimed {
             return Ok(conn);
         }

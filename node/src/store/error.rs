@@ -78,13 +78,21 @@ impl StoreError {
 
     /// Sorts a database error into full / unreachable / other, naming the
     /// store and what it was doing.
-    pub(crate) fn from_sqlx(err: sqlx::Error, place: &str, doing: impl Into<String>) -> StoreError {
+    pub(crate) fn from_db(err: impl Into<DbError>, place: &str, doing: impl Into<String>) -> StoreError {
         let (place, doing) = (place.to_owned(), doing.into());
+        let err = err.into();
         let detail = match &err {
-            sqlx::Error::Database(db) => db.message().to_owned(),
+            DbError::Sqlx(sqlx::Error::Database(db)) => db.message().to_owned(),
             other => other.to_string(),
         };
-        match classify(&err) {
+        let class = match &err {
+            DbError::Sqlx(e) => classify(e),
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DiskFull => {
+                Class::Full
+            }
+            DbError::Sqlite(_) | DbError::WriterStopped | DbError::WriterSpawn(_) => Class::Other,
+        };
+        match class {
             Class::Full => StoreError::Full { place, doing, detail },
             Class::Unreachable => StoreError::Unreachable { place, doing, detail },
             Class::Other => StoreError::Database { place, doing, detail },
@@ -98,6 +106,22 @@ impl StoreError {
             detail: detail.to_string(),
         }
     }
+}
+
+/// An error of either database library, before it is put in operator
+/// words by [`StoreError::from_db`].
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DbError {
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    /// SQLite's writer connection (`writer.rs`).
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// The writer thread ended (it panicked, or the store was closed).
+    #[error("the store's writer thread has stopped")]
+    WriterStopped,
+    #[error("starting the store's writer thread: {0}")]
+    WriterSpawn(std::io::Error),
 }
 
 /// What is wrong with an audit entry.

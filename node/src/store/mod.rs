@@ -70,6 +70,7 @@ mod claim;
 mod error;
 mod sql;
 mod webhooks;
+mod writer;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,7 @@ pub use webhooks::{DeliveryCounts, DeliveryState, DueDelivery, NewDelivery};
 
 use backend::Backend;
 use chain::Head;
+use error::DbError;
 use sql::{Arg, META_UPSERT, Stmt};
 
 /// The SQLite file in the data directory.
@@ -180,9 +182,9 @@ impl Durable {
                 }
                 Backend::open_sqlite(path, options.max_pages).await
             }
-            StoreLocation::Postgres(url) => Backend::open_postgres(url).await,
+            StoreLocation::Postgres(url) => Backend::open_postgres(url).await.map_err(DbError::from),
         }
-        .map_err(|e| StoreError::from_sqlx(e, &place, "opening the store"))?;
+        .map_err(|e| StoreError::from_db(e, &place, "opening the store"))?;
         let (claim, claimant) = match location {
             StoreLocation::Postgres(url) => match claim::postgres(url, node.as_str(), &place).await {
                 Ok(conn) => (Some(conn), Some((url.clone(), node.to_string()))),
@@ -217,10 +219,11 @@ impl Durable {
             backend, place, head, ..
         } = &*self.inner;
         let schema = backend.migrate().await.map_err(|e| migrate_error(e, backend, place))?;
-        let sql = |e| StoreError::from_sqlx(e, place, "recording which node the store belongs to");
+        let doing = "recording which node the store belongs to";
+        let sql = |e: DbError| StoreError::from_db(e, place, doing);
         let claim = "INSERT INTO meta (key, value) VALUES ('node', $1) ON CONFLICT (key) DO NOTHING";
         backend
-            .write(&[Stmt {
+            .write(vec![Stmt {
                 sql: claim.into(),
                 args: vec![Arg::Text(node.to_string())],
             }])
@@ -229,7 +232,7 @@ impl Durable {
         let owner: Vec<(String,)> = backend
             .fetch("SELECT value FROM meta WHERE key = 'node'", &[])
             .await
-            .map_err(sql)?;
+            .map_err(|e| sql(e.into()))?;
         let owner = owner.into_iter().next().map(|(v,)| v).unwrap_or_default();
         if owner != node.as_str() {
             return Err(StoreError::WrongNode {
@@ -239,7 +242,7 @@ impl Durable {
             });
         }
         backend
-            .write(&[Stmt {
+            .write(vec![Stmt {
                 sql: META_UPSERT.into(),
                 args: vec![Arg::Text("schema".into()), Arg::Text(schema.to_string())],
             }])
@@ -270,7 +273,7 @@ impl Durable {
         // No commit of ours runs while we read.
         let _commits = self.inner.head.lock().await;
         let (backend, place) = (&self.inner.backend, self.inner.place.as_str());
-        let read = |e| StoreError::from_sqlx(e, place, "loading the store");
+        let read = |e| StoreError::from_db(e, place, "loading the store");
         let mut store = Store::default();
 
         let rows: Vec<(Vec<u8>, Vec<u8>)> = backend
@@ -408,9 +411,9 @@ impl Durable {
         // this future is dropped mid-commit).
         *head = None;
         backend
-            .write(&statements)
+            .write(statements)
             .await
-            .map_err(|e| StoreError::from_sqlx(e, place, format!("committing {what}")))?;
+            .map_err(|e| StoreError::from_db(e, place, format!("committing {what}")))?;
         *head = Some(end);
         Ok(())
     }
@@ -474,9 +477,9 @@ fn migrate_error(err: MigrateError, backend: &Backend, place: &str) -> StoreErro
             found,
             known,
         },
-        MigrateError::Execute(e) => StoreError::from_sqlx(e, place, "bringing the schema up to date"),
+        MigrateError::Execute(e) => StoreError::from_db(e, place, "bringing the schema up to date"),
         MigrateError::ExecuteMigration(e, v) => {
-            StoreError::from_sqlx(e, place, format!("bringing the schema up to version {v}"))
+            StoreError::from_db(e, place, format!("bringing the schema up to version {v}"))
         }
         other => StoreError::Database {
             place: place.to_owned(),

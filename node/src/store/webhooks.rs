@@ -7,6 +7,7 @@
 
 use liandong_dispatch::Timestamp;
 
+use super::error::DbError;
 use super::sql::{Arg, Dialect, Stmt};
 use super::{Durable, StoreError};
 
@@ -109,12 +110,12 @@ fn ms(t: Timestamp) -> i64 {
 }
 
 impl Durable {
-    fn deliveries_error(&self, doing: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    fn deliveries_error<E: Into<DbError>>(&self, doing: &str) -> impl FnOnce(E) -> StoreError + '_ {
         let doing = format!("{doing} (webhook deliveries)");
-        move |e| StoreError::from_sqlx(e, &self.inner.place, doing)
+        move |e| StoreError::from_db(e, &self.inner.place, doing)
     }
 
-    async fn write_deliveries(&self, doing: &str, statements: &[Stmt]) -> Result<(), StoreError> {
+    async fn write_deliveries(&self, doing: &str, statements: Vec<Stmt>) -> Result<(), StoreError> {
         self.inner
             .backend
             .write(statements)
@@ -182,7 +183,7 @@ impl Durable {
                 Arg::Text(event.to_owned()),
             ],
         };
-        self.write_deliveries("recording a failed attempt", &[stmt]).await
+        self.write_deliveries("recording a failed attempt", vec![stmt]).await
     }
 
     /// Delivery `event` to `subscription` is given up at `at` (expired, or
@@ -228,7 +229,7 @@ impl Durable {
             ),
             args,
         };
-        self.write_deliveries("recording a delivery's end", &[stmt]).await
+        self.write_deliveries("recording a delivery's end", vec![stmt]).await
     }
 
     /// Per subscription, how many deliveries are in each state, and the
@@ -284,7 +285,7 @@ impl Durable {
             sql: "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND finished < $1".into(),
             args: vec![Arg::Int(ms(before))],
         };
-        self.write_deliveries("forgetting old ones", &[stmt]).await
+        self.write_deliveries("forgetting old ones", vec![stmt]).await
     }
 
     /// Every delivery row of `subscription`: (event, state, attempts), for
