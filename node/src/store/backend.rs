@@ -6,9 +6,10 @@
 //! blob/bytea) bind and decode the same way on both. So the per-backend code is only what
 //! really differs: opening and tuning the pool, the migrations, and the
 //! two primitives everything else is built on: run statements in one
-//! transaction ([`Backend::write`]) and fetch typed rows
-//! ([`Backend::fetch`]). The `with_pool!` macro writes each primitive's
-//! body once and compiles it for each pool type.
+//! transaction ([`Backend::write`]: on SQLite, the writer thread of
+//! `writer.rs`) and fetch typed rows ([`Backend::fetch`]). The
+//! `with_pool!` macro writes a primitive's body once and compiles it for
+//! each pool type.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -200,7 +201,7 @@ impl Backend {
     /// thread in one hand-off.
     pub async fn write(&self, statements: Vec<Stmt>) -> Result<(), DbError> {
         let pool = match self {
-            Backend::Sqlite { writer, .. } => return Ok(writer.write(statements).await?),
+            Backend::Sqlite { writer, .. } => return writer.write(statements).await,
             Backend::Postgres(pool) => pool,
         };
         let mut tx = pool.begin().await?;

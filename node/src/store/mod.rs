@@ -10,7 +10,8 @@
 //! # Backends
 //! SQLite by default ([`StoreLocation::choose`]: `DATA/node.db`, WAL,
 //! `synchronous=FULL` so a commit is on disk when it returns, a busy
-//! timeout, a small pool whose writes the store serializes itself), or
+//! timeout; readers on sqlx's pool, every commit on one writer thread
+//! that owns its connection, see `writer.rs`), or
 //! PostgreSQL with `--database postgres://...` (one database per node,
 //! created on first open if the role may). Both run the same SQL through
 //! the same code (the generated batch statements differ a little for
@@ -56,7 +57,8 @@
 //! # Files
 //! Dependencies point one way, up this list: `sql` (bound values,
 //! statements, the two dialects), `chain` (the audit log's hash chain)
-//! and `error` use nothing else in `store`; `backend` runs `sql`
+//! and `error` use nothing else in `store`; `writer` (SQLite's commits
+//! on a thread of its own) uses `sql` and `error`; `backend` runs `sql`
 //! statements on either database; `batch` turns a batch of records into
 //! statements and extends the chain; `audit` reads and verifies the log
 //! through `backend`; this file ties them into [`Durable`].
