@@ -27,6 +27,12 @@
 //! stored) and the core is rebuilt from the store. Frames come decoded,
 //! their origin signatures checked off the driver (`verify`).
 //!
+//! One batch waits: a turn that persisted nothing but neighbours' acks
+//! of copies this node sent (`Record::Acked`) is not committed on its
+//! own. Nothing depends on those marks (a lost one costs a copy sent
+//! again and dropped as a duplicate), so they ride with the next commit,
+//! at most 0.5 s later, or at stop (`acks`).
+//!
 //! While the store fails (see `storage`), a turn is one input: questions
 //! are answered, acts refused, link input left waiting (peers were not
 //! acked, so they resend), and the timer is the next probe of the store.
@@ -55,6 +61,7 @@ use liandong_dispatch::{Body, Core, Effect, EnvelopeId, Record, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info, warn};
 
+use super::acks::HeldAcks;
 use super::cap;
 use super::expiry::OwnCertificate;
 use super::keys::{KeyLoader, KeyNews};
@@ -121,6 +128,8 @@ pub(super) struct Driver {
     pub tokens: TokenWatch,
     /// The turn being committed while the next one is handled.
     pub in_flight: Option<InFlight>,
+    /// Neighbours' acks waiting to ride with the next commit (`acks`).
+    pub held_acks: HeldAcks,
 }
 
 /// A turn whose batch is being committed (on the store's own task) while
@@ -184,6 +193,13 @@ impl Driver {
             let done = wait_commit(&mut self.in_flight).await;
             self.committed(done).await;
         }
+        let held = self.held_acks.take();
+        if !held.is_empty()
+            && let Err(e) = self.storage.durable().commit_with(&held, &[], clock::now()).await
+        {
+            // Not lost: the copies are sent again after the restart.
+            warn!(error = %e, "committing the neighbours' last acks at stop");
+        }
         self.transport.shutdown().await;
         self.control.shutdown().await;
         self.webhooks.shutdown().await;
@@ -195,10 +211,12 @@ impl Driver {
         if self.storage.problem().is_some() {
             return self.storage.probe_at();
         }
-        self.core.poll_timeout().map(|at| {
+        let core = self.core.poll_timeout().map(|at| {
             let wait = at.since(clock::now());
             tokio::time::Instant::now() + wait
-        })
+        });
+        let acks = self.held_acks.deadline().map(tokio::time::Instant::from_std);
+        core.into_iter().chain(acks).min()
     }
 
     /// One group commit: handle every input, commit once, then act.
@@ -229,6 +247,14 @@ impl Driver {
             _ => None,
         });
         let deliveries = self.webhooks.deliveries(events, &self.core, now);
+        // A batch of neighbours' acks alone waits for the next commit.
+        let mut records = match deliveries.is_empty() {
+            true => self.held_acks.hold(records, std::time::Instant::now()),
+            false => records,
+        };
+        if !records.is_empty() || !deliveries.is_empty() || self.held_acks.due(std::time::Instant::now()) {
+            records = self.held_acks.with(records);
+        }
         // The turn before must be durable, and acted on, before this
         // one's commit starts: commits go in order, one at a time.
         if self.in_flight.is_some() {
@@ -517,6 +543,9 @@ impl Driver {
 
     async fn storage_failed(&mut self, reason: String, after: Vec<After>) {
         let first = self.storage.failed(&reason);
+        // Gone with the core they came from: the rebuilt one sends those
+        // copies again, and the neighbours ack them again.
+        self.held_acks.take();
         let refusal = storage::refusal(&reason);
         for a in after {
             if let After::Reply(reply, response) = a {

@@ -24,6 +24,7 @@
 //!   act.
 //! - this file: the [`Node`] handle and its start.
 
+mod acks;
 mod cap;
 mod config;
 mod driver;
@@ -299,6 +300,7 @@ impl Node {
             webhooks: crate::gateway::webhooks::Webhooks::start(&config.data_dir, me.clone(), durable.clone()),
             tokens: crate::gateway::tokens::TokenWatch::new(config.data_dir.join(crate::gateway::tokens::TOKENS_FILE)),
             in_flight: None,
+            held_acks: acks::HeldAcks::default(),
             storage: Storage::new(durable, creds, topology, me.clone(), config.core.clone()),
             transport,
             photos,
