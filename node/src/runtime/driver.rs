@@ -248,11 +248,12 @@ impl Driver {
         });
         let deliveries = self.webhooks.deliveries(events, &self.core, now);
         // A batch of neighbours' acks alone waits for the next commit.
+        let instant = std::time::Instant::now();
         let mut records = match deliveries.is_empty() {
-            true => self.held_acks.hold(records, std::time::Instant::now()),
+            true => self.held_acks.hold(records, instant),
             false => records,
         };
-        if !records.is_empty() || !deliveries.is_empty() || self.held_acks.due(std::time::Instant::now()) {
+        if !records.is_empty() || !deliveries.is_empty() || self.held_acks.due(instant) {
             records = self.held_acks.with(records);
         }
         // The turn before must be durable, and acted on, before this

@@ -32,8 +32,8 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 /// How long a statement waits for SQLite's write lock (another process,
 /// a checkpoint) before failing with "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Readers run beside the one writer (WAL); commits are serialized by the
-/// store itself, so more connections would only sit idle.
+/// Readers run beside the writer thread (WAL), which makes every commit,
+/// so more connections would only sit idle.
 const SQLITE_CONNECTIONS: u32 = 4;
 const POSTGRES_CONNECTIONS: u32 = 8;
 /// WAL pages between the writer's checkpoints (4 KiB each: 32 MiB).

@@ -200,13 +200,20 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test]
-    async fn numbered_arguments_bind_where_they_stand_and_a_failed_batch_keeps_nothing() {
+    /// A directory holding `w.db` with table `t`: key `a`, then `column`.
+    fn with_table(column: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
+        let sql = format!("CREATE TABLE t (a INTEGER PRIMARY KEY, {column})");
         Connection::open(dir.path().join("w.db"))
             .unwrap()
-            .execute_batch("CREATE TABLE t (a INTEGER PRIMARY KEY, b INTEGER NOT NULL)")
+            .execute_batch(&sql)
             .unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn numbered_arguments_bind_where_they_stand_and_a_failed_batch_keeps_nothing() {
+        let dir = with_table("b INTEGER NOT NULL");
         let writer = Writer::open(options(dir.path())).await.unwrap();
         // $2 before $1, and anonymous ? in order.
         writer
@@ -238,11 +245,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_size_cap_reached_is_full() {
-        let dir = tempfile::tempdir().unwrap();
-        Connection::open(dir.path().join("w.db"))
-            .unwrap()
-            .execute_batch("CREATE TABLE t (a INTEGER PRIMARY KEY, b BLOB NOT NULL)")
-            .unwrap();
+        let dir = with_table("b BLOB NOT NULL");
         let writer = Writer::open(WriterOptions {
             max_pages: Some(8),
             ..options(dir.path())
