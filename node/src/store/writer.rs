@@ -30,6 +30,15 @@ use super::sql::{Arg, Stmt};
 /// table) and the store's own statements fit with room to spare.
 const CACHED_STATEMENTS: usize = 256;
 
+/// The writer's page cache, in KiB (SQLite's default is 2,000). A relay
+/// inserts at random keys (envelope ids) into every table and index, so
+/// with the default a county holding 100,000 reports read most B-tree
+/// leaves back from the OS at each insert, and a commit of a few hundred
+/// envelopes spilled dirty pages into the WAL before its end. 64 MiB
+/// holds such a store's B-trees; the cache grows only as pages are read,
+/// so a village's small store stays small.
+const CACHE_KIB: i64 = 64 * 1024;
+
 /// How the writer's connection is set up.
 #[derive(Debug, Clone)]
 pub(super) struct WriterOptions {
@@ -107,6 +116,11 @@ fn connect(options: &WriterOptions) -> Result<Connection, DbError> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", false)?;
     conn.pragma_update(None, "wal_autocheckpoint", options.checkpoint_pages)?;
+    // Negative: KiB, not pages.
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    // A multi-row insert keeps a statement journal (to undo only itself
+    // if it fails midway): in memory, not a temporary file per commit.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     if let Some(pages) = options.max_pages {
         // Answers with the cap in force.
         let _: i64 = conn.pragma_update_and_check(None, "max_page_count", pages, |row| row.get(0))?;
