@@ -20,9 +20,10 @@
 //! The commit is pipelined with the next turn: it runs on a task of its
 //! own ([`InFlight`]) while the driver hands the next turn's inputs to
 //! the core. Commits still go one at a time and in order: before a turn's
-//! commit starts, the one in flight must have ended and its effects been
-//! executed, and the driver also wakes when it ends, so a lone input's
-//! effects wait for nothing but their own commit. If a commit fails, the
+//! commit starts, the one in flight must have ended; the effects of that
+//! one are executed once the next has started, so sending them overlaps
+//! the next commit. The driver also wakes when a commit ends, so a lone
+//! input's effects wait for nothing but their own commit. If a commit fails, the
 //! turn handled meanwhile is dropped with it (its replies say nothing was
 //! stored) and the core is rebuilt from the store. Frames come decoded,
 //! their origin signatures checked off the driver (`verify`).
@@ -256,11 +257,14 @@ impl Driver {
         if !records.is_empty() || !deliveries.is_empty() || self.held_acks.due(instant) {
             records = self.held_acks.with(records);
         }
-        // The turn before must be durable, and acted on, before this
-        // one's commit starts: commits go in order, one at a time.
+        // The turn before must be durable before this one's commit starts:
+        // commits go in order, one at a time. Its effects go out while
+        // this one commits (they wait for nothing more than its commit).
+        let mut before = None;
         if self.in_flight.is_some() {
             let done = wait_commit(&mut self.in_flight).await;
-            if !self.committed(done).await {
+            before = self.settle(done).await;
+            if before.is_none() {
                 // The store failed: the core was rebuilt from it, and this
                 // turn (handled on the state that failed) is dropped too.
                 self.storage_failed_again(after);
@@ -268,6 +272,9 @@ impl Driver {
             }
         }
         if records.is_empty() && deliveries.is_empty() {
+            if let Some(settled) = before {
+                self.act(settled);
+            }
             for a in after {
                 self.execute(a, now);
             }
@@ -288,15 +295,31 @@ impl Driver {
             started,
             now,
         });
+        if let Some(settled) = before {
+            self.act(settled);
+        }
     }
 
     /// The turn in flight was committed, or its commit failed: act on it,
     /// or drop it and rebuild the core. True if it was committed.
     async fn committed(&mut self, done: Done) -> bool {
+        match self.settle(done).await {
+            Some(settled) => {
+                self.act(settled);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A commit ended. Committed: what was stored is noted, and what
+    /// waited for it is returned, to be executed. Failed: the turn is
+    /// dropped and the core rebuilt (`storage_failed`), and `None`.
+    async fn settle(&mut self, done: Done) -> Option<Settled> {
         let (flight, records, outcome) = done;
         if let Err(e) = outcome {
             self.storage_failed(e, flight.after).await;
-            return false;
+            return None;
         }
         self.notices.committed(&records, flight.started.elapsed());
         for record in &records {
@@ -309,11 +332,18 @@ impl Driver {
         if flight.webhooks {
             self.webhooks.committed();
         }
-        for a in flight.after {
-            self.execute(a, flight.now);
+        Some(Settled {
+            after: flight.after,
+            now: flight.now,
+        })
+    }
+
+    /// Executes what waited for a commit that succeeded.
+    fn act(&mut self, settled: Settled) {
+        for a in settled.after {
+            self.execute(a, settled.now);
         }
         self.notices.observe_links(&self.core);
-        true
     }
 
     fn drain(&mut self, records: &mut Vec<Record>, after: &mut Vec<After>) {
@@ -610,6 +640,12 @@ impl Driver {
 
 /// Whether answering `query` shows the gateway (tokens and webhooks are
 /// read only then).
+/// What waited for a turn's commit, now durable: to be executed.
+struct Settled {
+    after: Vec<After>,
+    now: Timestamp,
+}
+
 /// A turn in flight, its records back from the store, and the outcome.
 type Done = (InFlight, Vec<Record>, Result<(), String>);
 
