@@ -23,9 +23,9 @@
 //! commit starts, the one in flight must have ended; the effects of that
 //! one are executed once the next has started, so sending them overlaps
 //! the next commit. The driver also wakes when a commit ends, so a lone
-//! input's effects wait for nothing but their own commit. If a commit fails, the
-//! turn handled meanwhile is dropped with it (its replies say nothing was
-//! stored) and the core is rebuilt from the store. Frames come decoded,
+//! input's effects wait for nothing but their own commit. If a commit
+//! fails, the turn handled meanwhile is dropped with it (its replies say
+//! nothing was stored) and the core is rebuilt from the store. Frames come decoded,
 //! their origin signatures checked off the driver (`verify`).
 //!
 //! One batch waits: a turn that persisted nothing but neighbours' acks
@@ -638,8 +638,6 @@ impl Driver {
     }
 }
 
-/// Whether answering `query` shows the gateway (tokens and webhooks are
-/// read only then).
 /// What waited for a turn's commit, now durable: to be executed.
 struct Settled {
     after: Vec<After>,
@@ -662,6 +660,8 @@ async fn wait_commit(in_flight: &mut Option<InFlight>) -> Done {
     }
 }
 
+/// Whether answering `query` shows the gateway (tokens and webhooks are
+/// read only then).
 fn query_needs_gateway(query: &liandong_control::Query) -> bool {
     matches!(
         query,
