@@ -5,6 +5,10 @@
 //! origin commits the first hop ack at once: it goes in the incident's
 //! timeline.)
 
+#[path = "common/demo_kit.rs"]
+mod demo_kit;
+
+use demo_kit::{demo, id};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -15,26 +19,10 @@ use liandong_dispatch::EnvelopeId;
 use liandong_dispatch::wire::{Category, Mode};
 use liandong_node::local::{LocalFederation, operator};
 use liandong_node::store::{Durable, StoreLocation, StoreOptions};
-use liandong_topology::{Addressing, NodeId, Preset, Severity, Shape, generate};
+use liandong_topology::{NodeId, Severity};
 use tokio::sync::broadcast;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn id(s: &str) -> NodeId {
-    NodeId::parse(s).unwrap()
-}
-
-fn demo(dir: &std::path::Path, ip: Ipv4Addr) -> LocalFederation {
-    let topology = generate(
-        &Shape::Preset(Preset::Demo),
-        Addressing {
-            ip: ip.into(),
-            base_port: 7100,
-        },
-    )
-    .unwrap();
-    LocalFederation::prepare(dir, topology).unwrap()
-}
 
 /// Files one report at `at` and returns its id.
 async fn file(fed: &LocalFederation, at: &NodeId, n: usize) -> EnvelopeId {

@@ -1,6 +1,10 @@
 //! The node runtime with real parts: nodes of the demo federation in this
 //! process (real QUIC and TLS on loopback, real SQLite files).
 
+#[path = "common/demo_kit.rs"]
+mod demo_kit;
+
+use demo_kit::{demo, id};
 use liandong_control::{Act, Query};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -13,27 +17,11 @@ use liandong_control::proto::{NodeStatus, Notice, Pushed, Request, Response};
 use liandong_dispatch::EnvelopeId;
 use liandong_dispatch::wire::{Category, Mode};
 use liandong_node::local::{LOCAL_VALIDITY_DAYS, LocalFederation, operator};
-use liandong_topology::{Addressing, NodeId, Preset, Severity, Shape, generate};
+use liandong_topology::{NodeId, Severity};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::broadcast;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn id(s: &str) -> NodeId {
-    NodeId::parse(s).unwrap()
-}
-
-fn demo(dir: &std::path::Path, ip: Ipv4Addr) -> LocalFederation {
-    let topology = generate(
-        &Shape::Preset(Preset::Demo),
-        Addressing {
-            ip: ip.into(),
-            base_port: 7100,
-        },
-    )
-    .unwrap();
-    LocalFederation::prepare(dir, topology).unwrap()
-}
 
 fn report(n: usize) -> Request {
     Request::Act(Act::Report {
