@@ -25,8 +25,9 @@
 //! the next commit. The driver also wakes when a commit ends, so a lone
 //! input's effects wait for nothing but their own commit. If a commit
 //! fails, the turn handled meanwhile is dropped with it (its replies say
-//! nothing was stored) and the core is rebuilt from the store. Frames come decoded,
-//! their origin signatures checked off the driver (`verify`).
+//! nothing was stored) and the core is rebuilt from the store. Frames
+//! come decoded, their origin signatures checked off the driver
+//! (`verify`).
 //!
 //! One batch waits: a turn that persisted nothing but neighbours' acks
 //! of copies this node sent (`Record::Acked`) is not committed on its
@@ -297,6 +298,7 @@ impl Driver {
         });
         if let Some(settled) = before {
             self.act(settled);
+            self.notices.observe_links(&self.core);
         }
     }
 
@@ -306,6 +308,7 @@ impl Driver {
         match self.settle(done).await {
             Some(settled) => {
                 self.act(settled);
+                self.notices.observe_links(&self.core);
                 true
             }
             None => false,
@@ -338,12 +341,12 @@ impl Driver {
         })
     }
 
-    /// Executes what waited for a commit that succeeded.
+    /// Executes what waited for a commit that succeeded (the caller then
+    /// observes the links once for all it executed).
     fn act(&mut self, settled: Settled) {
         for a in settled.after {
             self.execute(a, settled.now);
         }
-        self.notices.observe_links(&self.core);
     }
 
     fn drain(&mut self, records: &mut Vec<Record>, after: &mut Vec<After>) {
