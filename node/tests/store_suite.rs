@@ -189,6 +189,7 @@ on_both_backends!(
     another_node_is_refused,
     a_store_from_a_newer_build_is_refused,
     a_failed_commit_keeps_nothing_of_its_batch,
+    a_batch_prepared_ahead_joins_the_chain_where_it_ends_at_its_commit,
     the_last_audit_entries_are_kept_in_memory,
     the_audit_chain_verifies_and_shows_a_changed_entry,
     the_audit_chain_shows_missing_entries,
@@ -1247,6 +1248,62 @@ async fn a_failed_commit_keeps_nothing_of_its_batch(db: Db) {
     assert_same(&store.load().await.unwrap(), &expected, "the retried batch");
     let after = store.verify_audit().await.unwrap();
     assert_eq!(after.entries, before.entries + audit_entries_for(&bad));
+}
+
+/// The driver builds a turn's statements while the turn before is still
+/// committing: the audit rows must link to the chain as it ends when the
+/// batch is committed, not when it was prepared, also after a commit
+/// that failed in between.
+async fn a_batch_prepared_ahead_joins_the_chain_where_it_ends_at_its_commit(db: Db) {
+    let store = db.open().await;
+    let mut records = Gen::new(23);
+    let (first, second, third) = (records.batch(40), records.batch(40), records.batch(40));
+    let ahead = store.prepare_commit(&second, &[], Timestamp(T0 + 1)).unwrap();
+    store.commit(&first, Timestamp(T0)).await.unwrap();
+    store.commit_prepared(ahead).await.unwrap();
+
+    // A commit that fails between a batch's preparing and its commit.
+    let ahead = store.prepare_commit(&third, &[], Timestamp(T0 + 3)).unwrap();
+    db.exec(db.pick(
+        "CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        "ALTER TABLE audit ADD CONSTRAINT refuse CHECK (seq < 0) NOT VALID;",
+    ))
+    .await
+    .unwrap();
+    let mut failed = records.batch(10);
+    failed.push(audit(&mut Rng(5)));
+    store.commit(&failed, Timestamp(T0 + 2)).await.unwrap_err();
+    db.exec(db.pick("DROP TRIGGER refuse;", "ALTER TABLE audit DROP CONSTRAINT refuse;"))
+        .await
+        .unwrap();
+    store.commit_prepared(ahead).await.unwrap();
+
+    let mut expected = Store::default();
+    for batch in [&first, &second, &third] {
+        fold(&mut expected, batch);
+    }
+    assert_same(
+        &store.load().await.unwrap(),
+        &expected,
+        "three batches, one prepared ahead of each commit",
+    );
+    let check = store
+        .verify_audit()
+        .await
+        .expect("the chain links across batches prepared ahead");
+    let entries = [&first, &second, &third].map(|b| audit_entries_for(b));
+    assert_eq!(check.entries, entries.iter().sum::<u64>());
+    // The second batch's entries come after the first's, though prepared before.
+    let tail = store.audit_tail((entries[1] + entries[2]) as u32).await.unwrap();
+    assert_eq!(
+        tail[0].seq,
+        entries[0] + 1,
+        "the second batch begins where the first ended"
+    );
+    assert!(
+        tail.iter().all(|row| row.at != Timestamp(T0 + 2)),
+        "nothing of the failed batch"
+    );
 }
 
 async fn the_last_audit_entries_are_kept_in_memory(db: Db) {

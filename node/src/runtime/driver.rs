@@ -19,10 +19,12 @@
 //!
 //! The commit is pipelined with the next turn: it runs on a task of its
 //! own ([`InFlight`]) while the driver hands the next turn's inputs to
-//! the core. Commits still go one at a time and in order: before a turn's
-//! commit starts, the one in flight must have ended; the effects of that
-//! one are executed once the next has started, so sending them overlaps
-//! the next commit. The driver also wakes when a commit ends, so a lone
+//! the core, and builds that turn's statements
+//! (`Durable::prepare_commit`) before it waits for the commit. Commits
+//! still go one at a time and in order: before a turn's commit starts,
+//! the one in flight must have ended; the effects of that one are
+//! executed once the next has started, so sending them overlaps the
+//! next commit. The driver also wakes when a commit ends, so a lone
 //! input's effects wait for nothing but their own commit. If a commit
 //! fails, the turn handled meanwhile is dropped with it (its replies say
 //! nothing was stored) and the core is rebuilt from the store. Frames
@@ -258,6 +260,10 @@ impl Driver {
         if !records.is_empty() || !deliveries.is_empty() || self.held_acks.due(instant) {
             records = self.held_acks.with(records);
         }
+        // The statements are built now, while the turn before may still
+        // be committing: only linking the audit rows to the chain waits.
+        let prepared = (!records.is_empty() || !deliveries.is_empty())
+            .then(|| self.storage.durable().prepare_commit(&records, &deliveries, now));
         // The turn before must be durable before this one's commit starts:
         // commits go in order, one at a time. Its effects go out while
         // this one commits (they wait for nothing more than its commit).
@@ -272,7 +278,7 @@ impl Driver {
                 return;
             }
         }
-        if records.is_empty() && deliveries.is_empty() {
+        let Some(prepared) = prepared else {
             if let Some(settled) = before {
                 self.act(settled);
             }
@@ -281,12 +287,16 @@ impl Driver {
             }
             self.notices.observe_links(&self.core);
             return;
-        }
+        };
         let durable = self.storage.durable().clone();
         let webhooks = !deliveries.is_empty();
         let started = std::time::Instant::now();
         let commit = tokio::spawn(async move {
-            let outcome = durable.commit_with(&records, &deliveries, now).await;
+            let outcome = match prepared {
+                Ok(prepared) => durable.commit_prepared(prepared).await,
+                // Not encodable: nothing was written, as a failed commit.
+                Err(e) => Err(e),
+            };
             (records, outcome)
         });
         self.in_flight = Some(InFlight {

@@ -10,6 +10,12 @@
 //! on disk, upserts, and the audit rows in record order. Rows go in
 //! multi-row statements of a few fixed sizes, so ~1000 records are a
 //! handful of statements that the connection prepares once and reuses.
+//!
+//! Built in two steps: [`prepare`] does the work (the fold, the blobs,
+//! every row but the audit chain's) and needs nothing but the records,
+//! so it can run while the commit before is still in flight;
+//! [`Prepared::finish`] links the audit rows to the end of the chain,
+//! which is known only once that commit is done.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -120,14 +126,54 @@ impl<'r> Change<'r> {
     }
 }
 
-/// The statements that commit `records`, appending to the audit chain
-/// after `head`; `head` is moved to the new last entry.
-pub(super) fn statements(
-    records: &[Record],
-    at: Timestamp,
-    head: &mut Head,
-    sql: Dialect,
-) -> Result<Vec<Stmt>, EncodeError> {
+/// A batch's statements, all but the audit chain's.
+pub(super) struct Prepared {
+    statements: Vec<Stmt>,
+    /// (at, what, envelope) of each audit entry, in record order.
+    audit: Vec<(Timestamp, String, Option<EnvelopeId>)>,
+}
+
+impl Prepared {
+    /// The statements to run in order: the prepared ones, then the audit
+    /// rows appended to the chain after `head` (moved to the new last
+    /// entry) with the head's meta row.
+    pub fn finish(self, head: &mut Head, sql: Dialect) -> Vec<Stmt> {
+        let mut out = self.statements;
+        if self.audit.is_empty() {
+            return out;
+        }
+        let mut rows = Vec::with_capacity(self.audit.len());
+        for (at, what, envelope) in self.audit {
+            let next = head.seq + 1;
+            let at = time_arg_u64(at);
+            let hash = chain_hash(&head.hash, next, at, &what);
+            rows.push(vec![
+                Arg::Int(seq_arg(next)),
+                Arg::Int(at as i64),
+                Arg::Text(what),
+                envelope.map_or(Arg::NoBytes, id_arg),
+                Arg::Bytes(head.hash.to_vec()),
+                Arg::Bytes(hash.to_vec()),
+            ]);
+            *head = Head { seq: next, hash };
+        }
+        chunked(&mut out, rows, |n| {
+            format!(
+                "INSERT INTO audit (seq, at, what, envelope, prev_hash, hash) VALUES {}",
+                sql.tuples(6, n)
+            )
+        });
+        out.push(Stmt {
+            sql: META_UPSERT.into(),
+            args: vec![Arg::Text(HEAD_KEY.into()), Arg::Text(head.to_meta())],
+        });
+        out
+    }
+}
+
+/// The statements of `records` but the audit chain's (see the module
+/// doc); `at` is the time of the audit entries of stored envelopes.
+pub(super) fn prepare(records: &[Record], at: Timestamp, sql: Dialect) -> Result<Prepared, EncodeError> {
     let change = Change::fold(records, at);
     let mut out = Vec::new();
 
@@ -326,34 +372,10 @@ pub(super) fn statements(
         )
     });
 
-    if !change.audit.is_empty() {
-        let mut rows = Vec::new();
-        for (at, what, envelope) in change.audit {
-            let next = head.seq + 1;
-            let at = time_arg_u64(at);
-            let hash = chain_hash(&head.hash, next, at, &what);
-            rows.push(vec![
-                Arg::Int(seq_arg(next)),
-                Arg::Int(at as i64),
-                Arg::Text(what),
-                envelope.map_or(Arg::NoBytes, id_arg),
-                Arg::Bytes(head.hash.to_vec()),
-                Arg::Bytes(hash.to_vec()),
-            ]);
-            *head = Head { seq: next, hash };
-        }
-        chunked(&mut out, rows, |n| {
-            format!(
-                "INSERT INTO audit (seq, at, what, envelope, prev_hash, hash) VALUES {}",
-                sql.tuples(6, n)
-            )
-        });
-        out.push(Stmt {
-            sql: META_UPSERT.into(),
-            args: vec![Arg::Text(HEAD_KEY.into()), Arg::Text(head.to_meta())],
-        });
-    }
-    Ok(out)
+    Ok(Prepared {
+        statements: out,
+        audit: change.audit,
+    })
 }
 
 pub(super) type EncodeError = bincode::error::EncodeError;

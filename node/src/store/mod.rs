@@ -167,6 +167,17 @@ struct Inner {
     head: Mutex<Option<Head>>,
 }
 
+/// A batch made into statements ahead of its commit
+/// ([`Durable::prepare_commit`]); [`Durable::commit_prepared`] commits it.
+pub struct PreparedBatch {
+    /// Nothing to write: no records and no deliveries.
+    empty: bool,
+    batch: batch::Prepared,
+    webhooks: Vec<Stmt>,
+    /// "a batch of n records ...", for errors.
+    what: String,
+}
+
 impl Durable {
     /// Opens the store (creating it if needed) and brings its schema up to
     /// date. The store remembers the node it belongs to: opening it for
@@ -389,7 +400,42 @@ impl Durable {
         deliveries: &[NewDelivery],
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        if records.is_empty() && deliveries.is_empty() {
+        self.commit_prepared(self.prepare_commit(records, deliveries, at)?)
+            .await
+    }
+
+    /// The work of [`Durable::commit_with`] that needs nothing from the
+    /// store: the records folded and encoded into statements, every row
+    /// but the audit chain's. No I/O, so it can be done while the commit
+    /// before is in flight; [`Durable::commit_prepared`] commits it. An
+    /// error here is an encoding error, and nothing was written.
+    pub fn prepare_commit(
+        &self,
+        records: &[Record],
+        deliveries: &[NewDelivery],
+        at: Timestamp,
+    ) -> Result<PreparedBatch, StoreError> {
+        let what = format!("a batch of {} records (none of them was stored)", records.len());
+        let sql = self.inner.backend.dialect();
+        let batch = batch::prepare(records, at, sql).map_err(|e| StoreError::Database {
+            place: self.inner.place.clone(),
+            doing: format!("encoding {what}"),
+            detail: e.to_string(),
+        })?;
+        Ok(PreparedBatch {
+            empty: records.is_empty() && deliveries.is_empty(),
+            batch,
+            webhooks: webhooks::statements(deliveries, sql),
+            what,
+        })
+    }
+
+    /// Commits a [`PreparedBatch`] in one transaction (one sync), its
+    /// audit rows appended to the chain as it ends on disk now. Commits
+    /// go one at a time, in the order they get here; on error nothing of
+    /// the batch is kept.
+    pub async fn commit_prepared(&self, prepared: PreparedBatch) -> Result<(), StoreError> {
+        if prepared.empty {
             return Ok(());
         }
         let (backend, place) = (&self.inner.backend, self.inner.place.as_str());
@@ -400,14 +446,8 @@ impl Durable {
             None => audit::last(backend, place).await?,
         };
         let mut end = start;
-        let what = format!("a batch of {} records (none of them was stored)", records.len());
-        let mut statements =
-            batch::statements(records, at, &mut end, backend.dialect()).map_err(|e| StoreError::Database {
-                place: place.to_owned(),
-                doing: format!("encoding {what}"),
-                detail: e.to_string(),
-            })?;
-        statements.extend(webhooks::statements(deliveries, backend.dialect()));
+        let mut statements = prepared.batch.finish(&mut end, backend.dialect());
+        statements.extend(prepared.webhooks);
         // Unknown while the write is in flight, and after it fails: the
         // next commit reads the end of the chain from disk again (also if
         // this future is dropped mid-commit).
@@ -415,7 +455,7 @@ impl Durable {
         backend
             .write(statements)
             .await
-            .map_err(|e| StoreError::from_db(e, place, format!("committing {what}")))?;
+            .map_err(|e| StoreError::from_db(e, place, format!("committing {}", prepared.what)))?;
         *head = Some(end);
         Ok(())
     }
