@@ -5,6 +5,8 @@
 //! Depends on nothing else in `store`: the backends run [`Stmt`]s, the
 //! batch and the audit log build them.
 
+use std::fmt::Write;
+
 /// A bound value.
 #[derive(Debug, Clone)]
 pub(super) enum Arg {
@@ -41,21 +43,25 @@ pub(super) enum Dialect {
 impl Dialect {
     /// `n` parameters from number `start`: `$1, $2, $3` or `?, ?, ?`.
     pub fn list(self, start: usize, n: usize) -> String {
-        let items: Vec<String> = (start..start + n)
-            .map(|i| match self {
-                Dialect::Postgres => format!("${i}"),
-                Dialect::Sqlite => "?".to_owned(),
-            })
-            .collect();
-        items.join(", ")
+        let mut out = String::with_capacity(n * 5);
+        self.push_list(&mut out, start, n);
+        out
     }
 
-    /// `n` rows of `width` parameters: `($1, $2), ($3, $4), ...`.
+    /// `n` rows of `width` parameters: `($1, $2), ($3, $4), ...`. One
+    /// text built in place: a commit's 256-row statements were thousands
+    /// of small strings each.
     pub fn tuples(self, width: usize, n: usize) -> String {
-        let rows: Vec<String> = (0..n)
-            .map(|r| format!("({})", self.list(r * width + 1, width)))
-            .collect();
-        rows.join(", ")
+        let mut out = String::with_capacity(n * (width * 5 + 4));
+        for r in 0..n {
+            if r > 0 {
+                out.push_str(", ");
+            }
+            out.push('(');
+            self.push_list(&mut out, r * width + 1, width);
+            out.push(')');
+        }
+        out
     }
 
     /// A condition true for the rows whose `columns` equal one of `n`
@@ -67,18 +73,41 @@ impl Dialect {
     pub fn any_of(self, columns: &[&str], n: usize) -> String {
         match self {
             Dialect::Sqlite => {
-                let rows: Vec<String> = (0..n)
-                    .map(|r| {
-                        let terms: Vec<String> = (columns.iter().enumerate())
-                            .map(|(i, c)| format!("{c} = {}", self.list(r * columns.len() + i + 1, 1)))
-                            .collect();
-                        format!("({})", terms.join(" AND "))
-                    })
-                    .collect();
-                rows.join(" OR ")
+                let mut out = String::new();
+                for r in 0..n {
+                    if r > 0 {
+                        out.push_str(" OR ");
+                    }
+                    out.push('(');
+                    for (i, c) in columns.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(" AND ");
+                        }
+                        out.push_str(c);
+                        out.push_str(" = ");
+                        self.push_list(&mut out, r * columns.len() + i + 1, 1);
+                    }
+                    out.push(')');
+                }
+                out
             }
             Dialect::Postgres => {
                 format!("({}) IN (VALUES {})", columns.join(", "), self.tuples(columns.len(), n))
+            }
+        }
+    }
+
+    fn push_list(self, out: &mut String, start: usize, n: usize) {
+        for i in start..start + n {
+            if i > start {
+                out.push_str(", ");
+            }
+            match self {
+                Dialect::Postgres => {
+                    // Writing to a String cannot fail.
+                    let _ = write!(out, "${i}");
+                }
+                Dialect::Sqlite => out.push('?'),
             }
         }
     }
@@ -93,6 +122,10 @@ mod tests {
         assert_eq!(Dialect::Postgres.tuples(2, 2), "($1, $2), ($3, $4)");
         assert_eq!(Dialect::Postgres.list(1, 3), "$1, $2, $3");
         assert_eq!(Dialect::Sqlite.tuples(2, 2), "(?, ?), (?, ?)");
+        assert_eq!(Dialect::Postgres.tuples(3, 2), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(Dialect::Postgres.list(9, 3), "$9, $10, $11");
+        assert_eq!(Dialect::Sqlite.list(4, 3), "?, ?, ?");
+        assert_eq!(Dialect::Sqlite.tuples(1, 0), "");
         assert_eq!(
             Dialect::Sqlite.any_of(&["peer", "id"], 2),
             "(peer = ? AND id = ?) OR (peer = ? AND id = ?)"
