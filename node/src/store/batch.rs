@@ -134,6 +134,11 @@ pub(super) struct Prepared {
 }
 
 impl Prepared {
+    /// No row to write.
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty() && self.audit.is_empty()
+    }
+
     /// The statements to run in order: the prepared ones, then the audit
     /// rows appended to the chain after `head` (moved to the new last
     /// entry) with the head's meta row.

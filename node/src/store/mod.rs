@@ -170,12 +170,22 @@ struct Inner {
 /// A batch made into statements ahead of its commit
 /// ([`Durable::prepare_commit`]); [`Durable::commit_prepared`] commits it.
 pub struct PreparedBatch {
-    /// Nothing to write: no records and no deliveries.
-    empty: bool,
     batch: batch::Prepared,
     webhooks: Vec<Stmt>,
-    /// "a batch of n records ...", for errors.
-    what: String,
+    /// How many records it holds, for errors.
+    records: usize,
+}
+
+impl PreparedBatch {
+    /// Nothing to write: no row of any table.
+    fn is_empty(&self) -> bool {
+        self.batch.is_empty() && self.webhooks.is_empty()
+    }
+}
+
+/// What an error says of a batch none of whose records was stored.
+fn batch_of(records: usize) -> String {
+    format!("a batch of {records} records (none of them was stored)")
 }
 
 impl Durable {
@@ -415,18 +425,16 @@ impl Durable {
         deliveries: &[NewDelivery],
         at: Timestamp,
     ) -> Result<PreparedBatch, StoreError> {
-        let what = format!("a batch of {} records (none of them was stored)", records.len());
         let sql = self.inner.backend.dialect();
         let batch = batch::prepare(records, at, sql).map_err(|e| StoreError::Database {
             place: self.inner.place.clone(),
-            doing: format!("encoding {what}"),
+            doing: format!("encoding {}", batch_of(records.len())),
             detail: e.to_string(),
         })?;
         Ok(PreparedBatch {
-            empty: records.is_empty() && deliveries.is_empty(),
             batch,
             webhooks: webhooks::statements(deliveries, sql),
-            what,
+            records: records.len(),
         })
     }
 
@@ -435,7 +443,7 @@ impl Durable {
     /// go one at a time, in the order they get here; on error nothing of
     /// the batch is kept.
     pub async fn commit_prepared(&self, prepared: PreparedBatch) -> Result<(), StoreError> {
-        if prepared.empty {
+        if prepared.is_empty() {
             return Ok(());
         }
         let (backend, place) = (&self.inner.backend, self.inner.place.as_str());
@@ -455,7 +463,7 @@ impl Durable {
         backend
             .write(statements)
             .await
-            .map_err(|e| StoreError::from_db(e, place, format!("committing {}", prepared.what)))?;
+            .map_err(|e| StoreError::from_db(e, place, format!("committing {}", batch_of(prepared.records))))?;
         *head = Some(end);
         Ok(())
     }
