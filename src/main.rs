@@ -5,6 +5,9 @@
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+use liandong_cli::{bench, cap, certs, demo, federation, gateway, node, ops, room, safety, sim, topology, tui};
+
 /// The process's allocator: mimalloc, not glibc's malloc. In a profile
 /// of a county relaying 100,000 envelopes, malloc and free took 21% of
 /// its CPU, spread over the whole path (frames, records, statements).
@@ -16,9 +19,6 @@ use std::process::ExitCode;
 /// with them, a village's RSS rose from 43 to 73 MiB.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use clap::{Parser, Subcommand};
-use liandong_cli::{bench, cap, certs, demo, federation, gateway, node, ops, room, safety, sim, topology, tui};
 
 #[derive(Parser)]
 #[command(
